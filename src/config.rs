@@ -1,0 +1,176 @@
+//! Module configuration: a TOML file named by `FERROHSM_CONF`, else
+//! `$XDG_CONFIG_HOME/ferrohsm/ferrohsm.toml`; `FERROHSM_TOKEN_DIR` overrides the token directory.
+//! Read once per `C_Initialize` (PKCS#11 leaves configuration to the module).
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+/// Argon2id cost for deriving PIN keys. Stored beside every wrap, so changing it only affects
+/// PINs set afterwards.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct KdfConfig {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+impl Default for KdfConfig {
+    fn default() -> Self {
+        // About 40 ms on one core of the reference machine: C_Login stays well under 100 ms.
+        KdfConfig {
+            memory_kib: 19 * 1024,
+            iterations: 2,
+            parallelism: 1,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Directory holding one `<serial>.sqlite` file per token.
+    pub token_dir: PathBuf,
+    /// Failed logins after which a PIN is locked.
+    pub max_login_attempts: u32,
+    pub min_pin_len: u32,
+    pub max_pin_len: u32,
+    /// `off`, `warn`, `info` or `debug`; `FERROHSM_LOG` overrides it.
+    pub log_level: String,
+    /// Log to this file instead of stderr.
+    pub log_file: Option<PathBuf>,
+    pub kdf: KdfConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            token_dir: default_token_dir(),
+            max_login_attempts: 10,
+            min_pin_len: 4,
+            max_pin_len: 255,
+            log_level: "off".into(),
+            log_file: None,
+            kdf: KdfConfig::default(),
+        }
+    }
+}
+
+/// Why a configuration could not be used; reported by `C_Initialize` as `CKR_GENERAL_ERROR`.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("invalid configuration in {path}: {source}")]
+    Parse {
+        path: PathBuf,
+        source: toml::de::Error,
+    },
+    #[error("invalid configuration in {path}: {why}")]
+    Invalid { path: PathBuf, why: String },
+}
+
+fn home() -> PathBuf {
+    std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/tmp"))
+}
+
+fn xdg(var: &str, fallback: &str) -> PathBuf {
+    match std::env::var_os(var) {
+        Some(v) if !v.is_empty() && Path::new(&v).is_absolute() => PathBuf::from(v),
+        _ => home().join(fallback),
+    }
+}
+
+/// `$XDG_DATA_HOME/ferrohsm/tokens`, with the XDG fallback `~/.local/share`.
+pub fn default_token_dir() -> PathBuf {
+    xdg("XDG_DATA_HOME", ".local/share")
+        .join("ferrohsm")
+        .join("tokens")
+}
+
+/// The configuration file that applies: `FERROHSM_CONF`, else the XDG location.
+pub fn config_path() -> PathBuf {
+    match std::env::var_os("FERROHSM_CONF") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => xdg("XDG_CONFIG_HOME", ".config")
+            .join("ferrohsm")
+            .join("ferrohsm.toml"),
+    }
+}
+
+impl Config {
+    /// Load the configuration from the environment. A missing file at the default location means
+    /// the defaults; a file named by `FERROHSM_CONF` must exist.
+    pub fn load() -> Result<Config, ConfigError> {
+        let path = config_path();
+        let explicit = std::env::var_os("FERROHSM_CONF").is_some_and(|p| !p.is_empty());
+        let mut cfg = match std::fs::read_to_string(&path) {
+            Ok(text) => Config::parse(&text, &path)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => Config::default(),
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        if let Some(dir) = std::env::var_os("FERROHSM_TOKEN_DIR").filter(|d| !d.is_empty()) {
+            cfg.token_dir = PathBuf::from(dir);
+        }
+        if let Ok(level) = std::env::var("FERROHSM_LOG") {
+            cfg.log_level = level;
+        }
+        Ok(cfg)
+    }
+
+    pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let cfg: Config = toml::from_str(text).map_err(|source| ConfigError::Parse {
+            path: path.to_owned(),
+            source,
+        })?;
+        let invalid = |why: &str| ConfigError::Invalid {
+            path: path.to_owned(),
+            why: why.into(),
+        };
+        if cfg.min_pin_len == 0 || cfg.min_pin_len > cfg.max_pin_len {
+            return Err(invalid("need 1 <= min_pin_len <= max_pin_len"));
+        }
+        if cfg.max_login_attempts == 0 {
+            return Err(invalid("max_login_attempts must be at least 1"));
+        }
+        if cfg.kdf.iterations == 0 || cfg.kdf.parallelism == 0 || cfg.kdf.memory_kib < 8 {
+            return Err(invalid(
+                "kdf needs iterations >= 1, parallelism >= 1, memory_kib >= 8",
+            ));
+        }
+        Ok(cfg)
+    }
+
+    /// The file of the token with this serial number.
+    pub fn token_file(&self, serial: &str) -> PathBuf {
+        self.token_dir.join(format!("{serial}.sqlite"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_partial_file_with_defaults() {
+        let c = Config::parse(
+            "max_login_attempts = 3\n[kdf]\nmemory_kib = 64\n",
+            Path::new("x"),
+        )
+        .unwrap_or_default();
+        assert_eq!(c.max_login_attempts, 3);
+        assert_eq!(c.kdf.memory_kib, 64);
+        assert_eq!(c.kdf.iterations, 2);
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_values() {
+        assert!(Config::parse("bogus = 1", Path::new("x")).is_err());
+        assert!(Config::parse("min_pin_len = 0", Path::new("x")).is_err());
+    }
+}

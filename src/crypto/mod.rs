@@ -1,0 +1,153 @@
+//! The crypto engine: the only code that calls the crypto crates. The rest of the module asks it
+//! for narrow operations, so a second backend can replace it without touching callers.
+//! This part serves the token store (PKCS#11 v3.0 leaves object protection to the token).
+
+use crate::error::{Error, Result};
+use aes_gcm::aead::{Aead, Payload};
+use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use zeroize::{Zeroize, Zeroizing};
+
+pub const GCM_NONCE_LEN: usize = 12;
+pub const GCM_TAG_LEN: usize = 16;
+
+/// Fill `out` from the operating system's generator.
+pub fn random_fill(out: &mut [u8]) -> Result<()> {
+    getrandom::fill(out).map_err(|e| Error::device(format_args!("system RNG failed: {e}")))
+}
+
+pub fn random_array<const N: usize>() -> Result<[u8; N]> {
+    let mut a = [0u8; N];
+    random_fill(&mut a)?;
+    Ok(a)
+}
+
+pub fn sha256(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
+}
+
+pub fn hmac_sha256(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    // HMAC accepts keys of any length, so this cannot fail; fall back to a plain hash regardless.
+    let Ok(mut m) = <Hmac<Sha256>>::new_from_slice(key) else {
+        return sha256(parts);
+    };
+    for p in parts {
+        m.update(p);
+    }
+    m.finalize().into_bytes().into()
+}
+
+/// Argon2id cost parameters, stored beside each PIN wrap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KdfParams {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+}
+
+/// Derive a 256-bit key from a PIN with Argon2id.
+pub fn argon2id(pin: &[u8], salt: &[u8], p: KdfParams) -> Result<Zeroizing<[u8; 32]>> {
+    use argon2::{Algorithm, Argon2, Params, Version};
+    let params = Params::new(p.memory_kib, p.iterations, p.parallelism, Some(32))
+        .map_err(|e| Error::device(format_args!("bad Argon2 parameters: {e}")))?;
+    let mut out = Zeroizing::new([0u8; 32]);
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+        .hash_password_into(pin, salt, out.as_mut())
+        .map_err(|e| Error::device(format_args!("Argon2 failed: {e}")))?;
+    Ok(out)
+}
+
+/// AES-256-GCM with a key held for the lifetime of this value (the key schedule is computed
+/// once; `aes-gcm` wipes it on drop through its `zeroize` feature).
+pub struct Aead256(Aes256Gcm);
+
+impl std::fmt::Debug for Aead256 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Aead256(..)")
+    }
+}
+
+impl Aead256 {
+    pub fn new(key: &[u8; 32]) -> Self {
+        Aead256(Aes256Gcm::new(key.into()))
+    }
+
+    /// `nonce || ciphertext || tag`, with a fresh random nonce.
+    pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>> {
+        let nonce_bytes: [u8; GCM_NONCE_LEN] = random_array()?;
+        let nonce = Nonce::from(nonce_bytes);
+        let ct = self
+            .0
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: plaintext,
+                    aad,
+                },
+            )
+            .map_err(|_| Error::device("AES-GCM seal failed"))?;
+        let mut out = Vec::with_capacity(GCM_NONCE_LEN + ct.len());
+        out.extend_from_slice(&nonce_bytes);
+        out.extend_from_slice(&ct);
+        Ok(out)
+    }
+
+    /// Open a blob made by [`Aead256::seal`]; `None` when it was damaged, moved or made under
+    /// another key.
+    pub fn open(&self, aad: &[u8], sealed: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
+        if sealed.len() < GCM_NONCE_LEN + GCM_TAG_LEN {
+            return None;
+        }
+        let (n, ct) = sealed.split_at(GCM_NONCE_LEN);
+        let nonce_bytes: [u8; GCM_NONCE_LEN] = n.try_into().ok()?;
+        let nonce = Nonce::from(nonce_bytes);
+        self.0
+            .decrypt(&nonce, Payload { msg: ct, aad })
+            .ok()
+            .map(Zeroizing::new)
+    }
+}
+
+/// Wipe a byte vector in place (for buffers that are not `Zeroizing`).
+pub fn wipe(v: &mut Vec<u8>) {
+    v.zeroize();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_open_roundtrip_and_aad_binding() {
+        let k = Aead256::new(&[7u8; 32]);
+        let s = k.seal(b"a", b"secret").unwrap_or_default();
+        assert_eq!(
+            k.open(b"a", &s).as_deref().map(|v| v.as_slice()),
+            Some(&b"secret"[..])
+        );
+        assert!(k.open(b"b", &s).is_none());
+        let mut t = s.clone();
+        t[GCM_NONCE_LEN] ^= 1;
+        assert!(k.open(b"a", &t).is_none());
+    }
+
+    #[test]
+    fn argon2_is_deterministic_per_salt() {
+        let p = KdfParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        };
+        let a = argon2id(b"1234", b"saltsaltsaltsalt", p).map(|k| *k).ok();
+        let b = argon2id(b"1234", b"saltsaltsaltsalt", p).map(|k| *k).ok();
+        let c = argon2id(b"1235", b"saltsaltsaltsalt", p).map(|k| *k).ok();
+        assert!(a.is_some());
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+    }
+}

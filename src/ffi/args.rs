@@ -1,0 +1,177 @@
+//! Turning raw C arguments into Rust values, once, for every entry point: pointer and length
+//! checks, template parsing into typed attributes, and the output-buffer size-query convention
+//! (PKCS#11 v3.0 §5.2 "Conventions for functions returning output in a variable-length buffer").
+
+use crate::error::{fail, Error, Result};
+use crate::object::attr::{kind_of, AttrKind, AttrValue, Attribute};
+use cryptoki_sys::*;
+use std::mem::size_of;
+
+/// More attributes than any real template has; a larger count is a broken caller.
+const MAX_TEMPLATE: CK_ULONG = 1 << 16;
+
+/// A required output pointer.
+///
+/// # Safety
+/// `p` is NULL or valid for writes of a `T` for the duration of the call.
+pub unsafe fn out<'a, T>(p: *mut T) -> Result<&'a mut T> {
+    // SAFETY: the caller guarantees validity when non-NULL.
+    unsafe { p.as_mut() }.ok_or(Error::new(CKR_ARGUMENTS_BAD))
+}
+
+/// An input byte string; NULL is allowed only with length 0.
+///
+/// # Safety
+/// `p` is NULL or valid for reads of `len` bytes for the duration of the call.
+pub unsafe fn bytes<'a>(p: *const u8, len: CK_ULONG) -> Result<&'a [u8]> {
+    if p.is_null() {
+        return if len == 0 { Ok(&[]) } else { fail(CKR_ARGUMENTS_BAD) };
+    }
+    let len = usize::try_from(len).map_err(|_| Error::new(CKR_ARGUMENTS_BAD))?;
+    if len > isize::MAX as usize {
+        return fail(CKR_ARGUMENTS_BAD);
+    }
+    // SAFETY: non-NULL and, per the caller, valid for `len` bytes.
+    Ok(unsafe { std::slice::from_raw_parts(p, len) })
+}
+
+/// A caller's array of `CK_ATTRIBUTE`.
+///
+/// # Safety
+/// `p` is NULL or valid for reads of `n` attributes for the duration of the call.
+pub unsafe fn attr_array<'a>(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<&'a [CK_ATTRIBUTE]> {
+    if n > MAX_TEMPLATE {
+        return fail(CKR_ARGUMENTS_BAD);
+    }
+    if p.is_null() {
+        return if n == 0 { Ok(&[]) } else { fail(CKR_ARGUMENTS_BAD) };
+    }
+    // SAFETY: non-NULL and, per the caller, valid for `n` attributes; n is bounded above.
+    Ok(unsafe { std::slice::from_raw_parts(p, n as usize) })
+}
+
+/// Parse a template into typed attributes: unknown types give `CKR_ATTRIBUTE_TYPE_INVALID`,
+/// values of the wrong size or a boolean other than 0/1 `CKR_ATTRIBUTE_VALUE_INVALID`.
+///
+/// # Safety
+/// As for [`attr_array`]; each attribute's `pValue` is NULL or valid for `ulValueLen` bytes.
+pub unsafe fn template(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<Vec<Attribute>> {
+    // SAFETY: forwarded caller guarantee.
+    let raw = unsafe { attr_array(p, n) }?;
+    // SAFETY: forwarded caller guarantee.
+    raw.iter().map(|a| unsafe { parse_attr(a, 0) }).collect()
+}
+
+/// # Safety
+/// `a.pValue` is NULL or valid for `a.ulValueLen` bytes (nested templates likewise).
+unsafe fn parse_attr(a: &CK_ATTRIBUTE, depth: u8) -> Result<Attribute> {
+    let kind = kind_of(a.type_).ok_or(Error::new(CKR_ATTRIBUTE_TYPE_INVALID))?;
+    if a.pValue.is_null() && a.ulValueLen != 0 {
+        return fail(CKR_ATTRIBUTE_VALUE_INVALID);
+    }
+    // SAFETY: forwarded caller guarantee.
+    let v = unsafe { bytes(a.pValue as *const u8, a.ulValueLen) }
+        .map_err(|_| Error::new(CKR_ATTRIBUTE_VALUE_INVALID))?;
+    let bad = || Error::new(CKR_ATTRIBUTE_VALUE_INVALID);
+    let value = match kind {
+        AttrKind::Bool => match v {
+            [0] => AttrValue::Bool(false),
+            [1] => AttrValue::Bool(true),
+            _ => return Err(bad()),
+        },
+        AttrKind::Ulong => AttrValue::Ulong(read_ulong(v).ok_or_else(bad)? as u64),
+        AttrKind::Bytes | AttrKind::Date => AttrValue::Bytes(v.to_vec()),
+        AttrKind::Mechanisms => {
+            if v.len() % size_of::<CK_ULONG>() != 0 {
+                return Err(bad());
+            }
+            AttrValue::Mechanisms(
+                v.chunks_exact(size_of::<CK_ULONG>())
+                    .filter_map(read_ulong)
+                    .map(|m| m as u64)
+                    .collect(),
+            )
+        }
+        AttrKind::Template => {
+            if depth > 0 || v.len() % size_of::<CK_ATTRIBUTE>() != 0 {
+                return Err(bad());
+            }
+            let n = v.len() / size_of::<CK_ATTRIBUTE>();
+            let mut inner = Vec::with_capacity(n);
+            for i in 0..n {
+                // SAFETY: `v` holds `n` whole CK_ATTRIBUTE structs (checked above); the read is
+                // unaligned-safe because the bytes may not be aligned for the struct.
+                let nested = unsafe {
+                    std::ptr::read_unaligned((v.as_ptr() as *const CK_ATTRIBUTE).add(i))
+                };
+                // SAFETY: nested values carry the same caller guarantee as the outer template.
+                inner.push(unsafe { parse_attr(&nested, depth + 1) }?);
+            }
+            AttrValue::Template(inner)
+        }
+    };
+    crate::object::attr::check_shape(a.type_, &value)?;
+    Ok(Attribute::new(a.type_, value))
+}
+
+fn read_ulong(v: &[u8]) -> Option<CK_ULONG> {
+    let arr: [u8; size_of::<CK_ULONG>()] = v.try_into().ok()?;
+    Some(CK_ULONG::from_ne_bytes(arr))
+}
+
+/// Write `data` to a caller buffer following the size-query convention: NULL `out` returns the
+/// length with `CKR_OK`; a short buffer gives `CKR_BUFFER_TOO_SMALL` with the length.
+///
+/// # Safety
+/// `out` is NULL or valid for writes of `*out_len` bytes; `out_len` is NULL or valid.
+pub unsafe fn write_out(out: *mut u8, out_len: *mut CK_ULONG, data: &[u8]) -> Result<()> {
+    // SAFETY: forwarded caller guarantee.
+    let len = unsafe { self::out(out_len) }?;
+    let need = data.len() as CK_ULONG;
+    if out.is_null() {
+        *len = need;
+        return Ok(());
+    }
+    if *len < need {
+        *len = need;
+        return fail(CKR_BUFFER_TOO_SMALL);
+    }
+    // SAFETY: `out` is valid for `*len >= data.len()` bytes and cannot overlap our own `data`.
+    unsafe { std::ptr::copy_nonoverlapping(data.as_ptr(), out, data.len()) };
+    *len = need;
+    Ok(())
+}
+
+/// Copy a list of ulong-sized values to a caller array with the size-query convention.
+///
+/// # Safety
+/// `out` is NULL or valid for writes of `*count` elements; `count` is NULL or valid.
+pub unsafe fn write_list(out: *mut CK_ULONG, count: *mut CK_ULONG, items: &[CK_ULONG]) -> Result<()> {
+    // SAFETY: forwarded caller guarantee.
+    let n = unsafe { self::out(count) }?;
+    let need = items.len() as CK_ULONG;
+    if out.is_null() {
+        *n = need;
+        return Ok(());
+    }
+    if *n < need {
+        *n = need;
+        return fail(CKR_BUFFER_TOO_SMALL);
+    }
+    // SAFETY: `out` holds at least `items.len()` elements.
+    unsafe { std::ptr::copy_nonoverlapping(items.as_ptr(), out, items.len()) };
+    *n = need;
+    Ok(())
+}
+
+/// The bytes a typed value has in a `CK_ATTRIBUTE` (native-width ulongs, one-byte booleans).
+pub fn value_bytes(v: &AttrValue) -> Vec<u8> {
+    match v {
+        AttrValue::Bool(b) => vec![u8::from(*b)],
+        AttrValue::Ulong(u) => (*u as CK_ULONG).to_ne_bytes().to_vec(),
+        AttrValue::Bytes(b) => b.clone(),
+        AttrValue::Mechanisms(m) => m.iter().flat_map(|x| (*x as CK_ULONG).to_ne_bytes()).collect(),
+        // Templates are written attribute by attribute by the caller of this function.
+        AttrValue::Template(_) => Vec::new(),
+    }
+}

@@ -1,0 +1,167 @@
+//! The one guard every entry point runs in: it refuses calls before `C_Initialize` and in a forked
+//! child (PKCS#11 v3.0 §5.4, §6.7.7 "fork"), honours application-supplied mutexes, catches panics
+//! so none crosses the C boundary, and logs each call with its return code.
+
+use crate::config::Config;
+use crate::error::{rv_name, Error, Result};
+use crate::log;
+use crate::module::Module;
+use cryptoki_sys::*;
+use parking_lot::RwLock;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::Arc;
+
+/// Locking callbacks an application passed to `C_Initialize` without `CKF_OS_LOCKING_OK`: the
+/// specification then asks the library to use them, so every call runs under one such mutex.
+pub struct AppMutex {
+    pub mutex: *mut std::ffi::c_void,
+    pub lock: unsafe extern "C" fn(*mut std::ffi::c_void) -> CK_RV,
+    pub unlock: unsafe extern "C" fn(*mut std::ffi::c_void) -> CK_RV,
+    pub destroy: unsafe extern "C" fn(*mut std::ffi::c_void) -> CK_RV,
+}
+
+// SAFETY: the application promises (by passing the callbacks to C_Initialize) that its mutex may
+// be locked and unlocked from any thread; the pointer is only handed back to its own callbacks.
+unsafe impl Send for AppMutex {}
+// SAFETY: as above; the struct itself is immutable after creation.
+unsafe impl Sync for AppMutex {}
+
+impl std::fmt::Debug for AppMutex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AppMutex")
+    }
+}
+
+#[derive(Debug)]
+pub struct Global {
+    pub module: Arc<Module>,
+    pub pid: u32,
+    pub app_mutex: Option<AppMutex>,
+}
+
+pub static STATE: RwLock<Option<Arc<Global>>> = RwLock::new(None);
+
+/// Run an entry point's body. `f` gets the initialized module.
+pub fn run(name: &str, f: impl FnOnce(&Module) -> Result<()>) -> CK_RV {
+    let rv = match catch_unwind(AssertUnwindSafe(|| {
+        let g = current()?;
+        let _held = AppLock::take(&g)?;
+        f(&g.module)
+    })) {
+        Ok(Ok(())) => CKR_OK,
+        Ok(Err(e)) => e.rv(),
+        Err(_) => {
+            log::warn(format_args!("{name}: internal panic caught; returning CKR_GENERAL_ERROR"));
+            CKR_GENERAL_ERROR
+        }
+    };
+    trace(name, rv);
+    rv
+}
+
+/// Run a body that needs no initialized module (`C_GetFunctionList`, `C_Initialize`, …), still
+/// catching panics.
+pub fn run_bare(name: &str, f: impl FnOnce() -> Result<()>) -> CK_RV {
+    let rv = match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(())) => CKR_OK,
+        Ok(Err(e)) => e.rv(),
+        Err(_) => {
+            log::warn(format_args!("{name}: internal panic caught; returning CKR_GENERAL_ERROR"));
+            CKR_GENERAL_ERROR
+        }
+    };
+    trace(name, rv);
+    rv
+}
+
+fn trace(name: &str, rv: CK_RV) {
+    if rv == CKR_OK {
+        log::debug(format_args!("{name} -> CKR_OK"));
+    } else {
+        log::info(format_args!("{name} -> {}", rv_name(rv)));
+    }
+}
+
+/// An entry point that is not implemented yet.
+pub fn not_supported(name: &str) -> CK_RV {
+    run(name, |_| Err(Error::new(CKR_FUNCTION_NOT_SUPPORTED)))
+}
+
+/// The module, if initialized in this process. A forked child sees its parent's state as
+/// uninitialized until it calls `C_Initialize` itself.
+pub fn current() -> Result<Arc<Global>> {
+    match &*STATE.read() {
+        Some(g) if g.pid == std::process::id() => Ok(g.clone()),
+        _ => Err(Error::new(CKR_CRYPTOKI_NOT_INITIALIZED)),
+    }
+}
+
+struct AppLock<'a>(Option<&'a AppMutex>);
+
+impl<'a> AppLock<'a> {
+    fn take(g: &'a Global) -> Result<Self> {
+        if let Some(m) = &g.app_mutex {
+            // SAFETY: `mutex` was created by the application's own CreateMutex callback and is
+            // destroyed only in C_Finalize, after the last reference to `g` is gone.
+            let rv = unsafe { (m.lock)(m.mutex) };
+            if rv != CKR_OK {
+                return Err(Error::new(CKR_CANT_LOCK));
+            }
+        }
+        Ok(AppLock(g.app_mutex.as_ref()))
+    }
+}
+
+impl Drop for AppLock<'_> {
+    fn drop(&mut self) {
+        if let Some(m) = self.0 {
+            // SAFETY: we locked this mutex in `take`; unlocking it once is what the callback expects.
+            unsafe { (m.unlock)(m.mutex) };
+        }
+    }
+}
+
+impl Drop for Global {
+    fn drop(&mut self) {
+        if let Some(m) = &self.app_mutex {
+            // SAFETY: last use of the application's mutex, created by its CreateMutex callback.
+            unsafe { (m.destroy)(m.mutex) };
+        }
+    }
+}
+
+/// Set up the module from the configuration; `C_Initialize` calls this after checking its
+/// arguments.
+pub fn initialize(app_mutex: Option<AppMutex>) -> Result<()> {
+    let mut state = STATE.write();
+    if let Some(g) = state.as_ref() {
+        if g.pid == std::process::id() {
+            return Err(Error::new(CKR_CRYPTOKI_ALREADY_INITIALIZED));
+        }
+        // A forked child: its copy of the parent's state (open files, locks) must not be used
+        // or even closed here, so it is leaked on purpose.
+        if let Some(old) = state.take() {
+            std::mem::forget(old);
+        }
+    }
+    let cfg = Config::load().map_err(|e| {
+        log::configure(log::Level::Warn, None);
+        log::warn(format_args!("C_Initialize: {e}"));
+        Error::new(CKR_GENERAL_ERROR)
+    })?;
+    log::configure(log::Level::parse(&cfg.log_level), cfg.log_file.as_deref());
+    let module = Module::new(cfg)?;
+    *state = Some(Arc::new(Global { module: Arc::new(module), pid: std::process::id(), app_mutex }));
+    Ok(())
+}
+
+pub fn finalize() -> Result<()> {
+    let mut state = STATE.write();
+    match state.as_ref() {
+        Some(g) if g.pid == std::process::id() => {
+            *state = None;
+            Ok(())
+        }
+        _ => Err(Error::new(CKR_CRYPTOKI_NOT_INITIALIZED)),
+    }
+}

@@ -1,0 +1,99 @@
+//! Session management (PKCS#11 v3.0 §5.6): open/close, info, login and logout.
+#![allow(non_snake_case)]
+
+use super::args;
+use super::guard;
+use crate::error::fail;
+use cryptoki_sys::*;
+use std::ffi::c_void;
+
+/// # Safety
+/// `phSession` valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn C_OpenSession(
+    slotID: CK_SLOT_ID,
+    flags: CK_FLAGS,
+    pApplication: *mut c_void,
+    Notify: CK_NOTIFY,
+    phSession: *mut CK_SESSION_HANDLE,
+) -> CK_RV {
+    guard::run("C_OpenSession", |m| {
+        // Notifications are optional; a software token never has one to send.
+        let _ = (pApplication, Notify);
+        // SAFETY: caller passes a writable handle pointer.
+        let out = unsafe { args::out(phSession) }?;
+        *out = m.open_session(slotID, flags)?;
+        Ok(())
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn C_CloseSession(hSession: CK_SESSION_HANDLE) -> CK_RV {
+    guard::run("C_CloseSession", |m| m.close_session(hSession))
+}
+
+#[no_mangle]
+pub extern "C" fn C_CloseAllSessions(slotID: CK_SLOT_ID) -> CK_RV {
+    guard::run("C_CloseAllSessions", |m| m.close_all_sessions(slotID))
+}
+
+/// # Safety
+/// `pInfo` valid for writes.
+#[no_mangle]
+pub unsafe extern "C" fn C_GetSessionInfo(hSession: CK_SESSION_HANDLE, pInfo: *mut CK_SESSION_INFO) -> CK_RV {
+    guard::run("C_GetSessionInfo", |m| {
+        let info = m.session_info(hSession)?;
+        // SAFETY: caller passes a writable CK_SESSION_INFO or NULL.
+        *unsafe { args::out(pInfo) }? = info;
+        Ok(())
+    })
+}
+
+/// # Safety
+/// `pPin` valid for `ulPinLen` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn C_Login(hSession: CK_SESSION_HANDLE, userType: CK_USER_TYPE, pPin: *mut CK_UTF8CHAR, ulPinLen: CK_ULONG) -> CK_RV {
+    guard::run("C_Login", |m| {
+        // SAFETY: forwarded caller guarantee.
+        let pin = unsafe { args::bytes(pPin, ulPinLen) }?;
+        m.login(hSession, userType, pin)
+    })
+}
+
+/// # Safety
+/// `pPin` and `pUsername` valid for their lengths.
+#[no_mangle]
+pub unsafe extern "C" fn C_LoginUser(
+    hSession: CK_SESSION_HANDLE,
+    userType: CK_USER_TYPE,
+    pPin: *mut CK_UTF8CHAR,
+    ulPinLen: CK_ULONG,
+    pUsername: *mut CK_UTF8CHAR,
+    ulUsernameLen: CK_ULONG,
+) -> CK_RV {
+    guard::run("C_LoginUser", |m| {
+        // SAFETY: forwarded caller guarantee.
+        let pin = unsafe { args::bytes(pPin, ulPinLen) }?;
+        // SAFETY: forwarded caller guarantee.
+        let name = unsafe { args::bytes(pUsername, ulUsernameLen) }?;
+        // The token has one user and one SO: a user name is meaningful only if empty.
+        if !name.is_empty() {
+            return fail(CKR_USER_TYPE_INVALID);
+        }
+        m.login(hSession, userType, pin)
+    })
+}
+
+#[no_mangle]
+pub extern "C" fn C_Logout(hSession: CK_SESSION_HANDLE) -> CK_RV {
+    guard::run("C_Logout", |m| m.logout(hSession))
+}
+
+#[no_mangle]
+pub extern "C" fn C_SessionCancel(hSession: CK_SESSION_HANDLE, flags: CK_FLAGS) -> CK_RV {
+    guard::run("C_SessionCancel", |m| {
+        m.check_session(hSession)?;
+        let _ = flags;
+        fail(CKR_FUNCTION_NOT_SUPPORTED)
+    })
+}

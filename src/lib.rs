@@ -1,0 +1,13 @@
+//! ferrohsm: a software HSM exposed as a PKCS#11 v3.0 module.
+#![deny(unsafe_code)]
+
+pub mod config;
+pub mod crypto;
+pub mod error;
+pub mod log;
+pub mod module;
+pub mod ffi;
+pub mod object;
+pub mod session;
+pub mod store;
+pub mod token;

@@ -1,0 +1,836 @@
+//! The module's state between `C_Initialize` and `C_Finalize`, and the safe core of every
+//! implemented function: the FFI layer converts arguments and calls these
+//! (PKCS#11 v3.0 §5.4-5.7: general, slot and token, session, object management).
+
+use crate::config::Config;
+use crate::error::{fail, Error, Result};
+use crate::object::attr::{AttrValue, Attribute, Attributes};
+use crate::object::rules::{self, Ctx, Read};
+use crate::session::{FindState, Session};
+use crate::store::{Role, TokenDb};
+use crate::token::{self, Login, Ready, Slot, TokenState};
+use cryptoki_sys::*;
+use parking_lot::{Mutex, RwLock};
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+/// What an object handle names.
+#[derive(Debug, Clone)]
+enum ObjEntry {
+    Token {
+        slot: CK_SLOT_ID,
+        id: u64,
+    },
+    Session {
+        slot: CK_SLOT_ID,
+        owner: CK_SESSION_HANDLE,
+        obj: Arc<Mutex<Attributes>>,
+    },
+}
+
+impl ObjEntry {
+    fn slot(&self) -> CK_SLOT_ID {
+        match self {
+            ObjEntry::Token { slot, .. } | ObjEntry::Session { slot, .. } => *slot,
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct ObjMaps {
+    by_handle: HashMap<CK_OBJECT_HANDLE, ObjEntry>,
+    token: HashMap<(CK_SLOT_ID, u64), CK_OBJECT_HANDLE>,
+}
+
+/// What `C_GetAttributeValue` may say of one attribute.
+#[derive(Debug)]
+pub enum AttrRead {
+    Value(AttrValue),
+    Sensitive,
+    Invalid,
+}
+
+/// The initialized module.
+#[derive(Debug)]
+pub struct Module {
+    pub cfg: Config,
+    slots: RwLock<Vec<Arc<Slot>>>,
+    known_files: Mutex<HashSet<PathBuf>>,
+    sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Mutex<Session>>>>,
+    next_handle: AtomicU64,
+    objects: RwLock<ObjMaps>,
+}
+
+fn ready(state: &mut TokenState) -> Result<&mut Ready> {
+    match state {
+        TokenState::Ready(r) => Ok(r),
+        _ => fail(CKR_TOKEN_NOT_RECOGNIZED),
+    }
+}
+
+impl Module {
+    pub fn new(cfg: Config) -> Result<Module> {
+        let m = Module {
+            cfg,
+            slots: RwLock::new(Vec::new()),
+            known_files: Mutex::new(HashSet::new()),
+            sessions: RwLock::new(HashMap::new()),
+            // Session and object handles share one counter, so neither is ever reused and a
+            // handle of one kind is never valid as the other.
+            next_handle: AtomicU64::new(1),
+            objects: RwLock::new(ObjMaps::default()),
+        };
+        m.rescan()?;
+        Ok(m)
+    }
+
+    fn new_handle(&self) -> CK_ULONG {
+        self.next_handle.fetch_add(1, Ordering::Relaxed) as CK_ULONG
+    }
+
+    /// Pick up token files created since the last look (by this or another process), and make
+    /// sure exactly one free slot exists.
+    pub fn rescan(&self) -> Result<()> {
+        let found = {
+            let known = self.known_files.lock();
+            let Ok(rd) = std::fs::read_dir(&self.cfg.token_dir) else {
+                return self.ensure_free_slot();
+            };
+            let mut v: Vec<PathBuf> = rd
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| p.extension().is_some_and(|x| x == "sqlite") && !known.contains(p))
+                .collect();
+            v.sort();
+            v
+        };
+        if !found.is_empty() {
+            let mut new_slots = Vec::new();
+            for p in found {
+                let name = p
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let slot = match TokenDb::open(&p).and_then(|db| Ok((db.meta_info()?, db))) {
+                    Ok((meta, db)) => (
+                        meta.created,
+                        Slot {
+                            id: meta.slot_id as CK_SLOT_ID,
+                            serial: meta.serial.clone(),
+                            state: Mutex::new(TokenState::Ready(Box::new(Ready::new(db)?))),
+                        },
+                    ),
+                    Err(_) => (
+                        i64::MAX,
+                        Slot {
+                            id: token::slot_id_for(&name),
+                            serial: name,
+                            state: Mutex::new(TokenState::Broken(p.clone())),
+                        },
+                    ),
+                };
+                new_slots.push((p, slot));
+            }
+            new_slots.sort_by_key(|(_, (created, _))| *created);
+            let mut slots = self.slots.write();
+            let mut known = self.known_files.lock();
+            for (p, (_, slot)) in new_slots {
+                // The free slot may have become this very token in this process already.
+                if !known.insert(p) || slots.iter().any(|s| s.id == slot.id) {
+                    continue;
+                }
+                let pos = slots
+                    .iter()
+                    .position(|s| matches!(*s.state.lock(), TokenState::Free));
+                match pos {
+                    Some(i) => slots.insert(i, Arc::new(slot)),
+                    None => slots.push(Arc::new(slot)),
+                }
+            }
+        }
+        self.ensure_free_slot()
+    }
+
+    fn ensure_free_slot(&self) -> Result<()> {
+        let mut slots = self.slots.write();
+        if slots
+            .iter()
+            .any(|s| matches!(*s.state.lock(), TokenState::Free))
+        {
+            return Ok(());
+        }
+        let (serial, id) = token::new_serial(&|id| slots.iter().any(|s| s.id == id))?;
+        slots.push(Arc::new(Slot {
+            id,
+            serial,
+            state: Mutex::new(TokenState::Free),
+        }));
+        Ok(())
+    }
+
+    pub fn slot_ids(&self) -> Result<Vec<CK_SLOT_ID>> {
+        self.rescan()?;
+        Ok(self.slots.read().iter().map(|s| s.id).collect())
+    }
+
+    pub fn slot(&self, id: CK_SLOT_ID) -> Result<Arc<Slot>> {
+        let find = |slots: &Vec<Arc<Slot>>| slots.iter().find(|s| s.id == id).cloned();
+        if let Some(s) = find(&self.slots.read()) {
+            return Ok(s);
+        }
+        // A token another process created since our last look.
+        self.rescan()?;
+        find(&self.slots.read()).ok_or(Error::new(CKR_SLOT_ID_INVALID))
+    }
+
+    fn session(&self, h: CK_SESSION_HANDLE) -> Result<Arc<Mutex<Session>>> {
+        self.sessions
+            .read()
+            .get(&h)
+            .cloned()
+            .ok_or(Error::new(CKR_SESSION_HANDLE_INVALID))
+    }
+
+    /// Sessions of this application on a slot: (all, read-write).
+    pub fn session_counts(&self, slot: CK_SLOT_ID) -> (usize, usize) {
+        let sessions = self.sessions.read();
+        let mut all = 0;
+        let mut rw = 0;
+        for s in sessions.values() {
+            let s = s.lock();
+            if s.slot.id == slot {
+                all += 1;
+                rw += usize::from(s.rw);
+            }
+        }
+        (all, rw)
+    }
+
+    // ---- slot and token management (§5.5) ----
+
+    pub fn token_info(&self, slot_id: CK_SLOT_ID) -> Result<CK_TOKEN_INFO> {
+        let slot = self.slot(slot_id)?;
+        let (all, rw) = self.session_counts(slot_id);
+        let mut state = slot.state.lock();
+        let (label, flags) = match &mut *state {
+            TokenState::Free => (
+                [b' '; 32],
+                CKF_RNG | CKF_LOGIN_REQUIRED | CKF_CLOCK_ON_TOKEN,
+            ),
+            TokenState::Broken(_) => return fail(CKR_TOKEN_NOT_RECOGNIZED),
+            TokenState::Ready(r) => {
+                let meta = r.db.meta_info()?;
+                (
+                    meta.label,
+                    token::token_flags(&meta, self.cfg.max_login_attempts),
+                )
+            }
+        };
+        drop(state);
+        let mut serial = [b' '; 16];
+        let sb = slot.serial.as_bytes();
+        serial[..sb.len().min(16)].copy_from_slice(&sb[..sb.len().min(16)]);
+        Ok(CK_TOKEN_INFO {
+            label,
+            manufacturerID: token::pad32(b"ferrohsm"),
+            model: pad16(b"ferrohsm soft"),
+            serialNumber: serial,
+            flags,
+            ulMaxSessionCount: CK_EFFECTIVELY_INFINITE,
+            ulSessionCount: all as CK_ULONG,
+            ulMaxRwSessionCount: CK_EFFECTIVELY_INFINITE,
+            ulRwSessionCount: rw as CK_ULONG,
+            ulMaxPinLen: self.cfg.max_pin_len as CK_ULONG,
+            ulMinPinLen: self.cfg.min_pin_len as CK_ULONG,
+            ulTotalPublicMemory: CK_UNAVAILABLE_INFORMATION,
+            ulFreePublicMemory: CK_UNAVAILABLE_INFORMATION,
+            ulTotalPrivateMemory: CK_UNAVAILABLE_INFORMATION,
+            ulFreePrivateMemory: CK_UNAVAILABLE_INFORMATION,
+            hardwareVersion: CK_VERSION { major: 0, minor: 1 },
+            firmwareVersion: crate_version(),
+            utcTime: utc_time(),
+        })
+    }
+
+    pub fn init_token(&self, slot_id: CK_SLOT_ID, so_pin: &[u8], label: &[u8; 32]) -> Result<()> {
+        let slot = self.slot(slot_id)?;
+        token::check_pin_len(&self.cfg, so_pin)?;
+        if self.session_counts(slot_id).0 > 0 {
+            return fail(CKR_SESSION_EXISTS);
+        }
+        let kdf = token::kdf_params(&self.cfg);
+        let mut state = slot.state.lock();
+        match &mut *state {
+            TokenState::Free => {
+                let path = self.cfg.token_file(&slot.serial);
+                let (db, _master) =
+                    TokenDb::create(&path, &slot.serial, slot.id as u64, label, so_pin, kdf)?;
+                *state = TokenState::Ready(Box::new(Ready::new(db)?));
+                self.known_files.lock().insert(path);
+                drop(state);
+                self.ensure_free_slot()?;
+                crate::log::info(format_args!(
+                    "token {} created in slot {slot_id}",
+                    slot.serial
+                ));
+            }
+            TokenState::Broken(_) => return fail(CKR_TOKEN_NOT_RECOGNIZED),
+            TokenState::Ready(r) => {
+                r.db.verify_pin(Role::So, so_pin, self.cfg.max_login_attempts)?;
+                r.db.reinitialize(label, so_pin, kdf)?;
+                r.set_login(Login::Public, None);
+                r.sync()?;
+                drop(state);
+                // Every handle of the old objects is now invalid.
+                let mut objs = self.objects.write();
+                objs.by_handle.retain(|_, e| e.slot() != slot_id);
+                objs.token.retain(|(s, _), _| *s != slot_id);
+                crate::log::info(format_args!("token {} re-initialized", slot.serial));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn init_pin(&self, sh: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
+        let s = self.session(sh)?;
+        let s = s.lock();
+        let mut state = s.slot.state.lock();
+        let r = ready(&mut state)?;
+        if r.login != Login::So || !s.rw {
+            return fail(CKR_USER_NOT_LOGGED_IN);
+        }
+        token::check_pin_len(&self.cfg, pin)?;
+        let kdf = token::kdf_params(&self.cfg);
+        r.set_pin(Role::User, pin, kdf)
+    }
+
+    pub fn set_pin(&self, sh: CK_SESSION_HANDLE, old: &[u8], new: &[u8]) -> Result<()> {
+        let s = self.session(sh)?;
+        let s = s.lock();
+        if !s.rw {
+            return fail(CKR_SESSION_READ_ONLY);
+        }
+        let mut state = s.slot.state.lock();
+        let r = ready(&mut state)?;
+        let role = if r.login == Login::So {
+            Role::So
+        } else {
+            Role::User
+        };
+        token::check_pin_len(&self.cfg, new)?;
+        let master = r.db.verify_pin(role, old, self.cfg.max_login_attempts)?;
+        r.db.set_pin(role, new, &master, token::kdf_params(&self.cfg))
+    }
+
+    // ---- sessions (§5.6) ----
+
+    pub fn open_session(&self, slot_id: CK_SLOT_ID, flags: CK_FLAGS) -> Result<CK_SESSION_HANDLE> {
+        let slot = self.slot(slot_id)?;
+        if flags & CKF_SERIAL_SESSION == 0 {
+            return fail(CKR_SESSION_PARALLEL_NOT_SUPPORTED);
+        }
+        let rw = flags & CKF_RW_SESSION != 0;
+        {
+            let mut state = slot.state.lock();
+            let r = ready(&mut state)?;
+            if !rw && r.login == Login::So {
+                return fail(CKR_SESSION_READ_WRITE_SO_EXISTS);
+            }
+        }
+        let h = self.new_handle();
+        let session = Session {
+            handle: h,
+            slot,
+            rw,
+            find: None,
+        };
+        self.sessions
+            .write()
+            .insert(h, Arc::new(Mutex::new(session)));
+        Ok(h)
+    }
+
+    pub fn close_session(&self, sh: CK_SESSION_HANDLE) -> Result<()> {
+        let s = self
+            .sessions
+            .write()
+            .remove(&sh)
+            .ok_or(Error::new(CKR_SESSION_HANDLE_INVALID))?;
+        let slot = s.lock().slot.clone();
+        self.after_close(&slot, &[sh]);
+        Ok(())
+    }
+
+    pub fn close_all_sessions(&self, slot_id: CK_SLOT_ID) -> Result<()> {
+        let slot = self.slot(slot_id)?;
+        let closed: Vec<CK_SESSION_HANDLE> = {
+            let mut sessions = self.sessions.write();
+            let hs: Vec<_> = sessions
+                .iter()
+                .filter(|(_, s)| s.lock().slot.id == slot_id)
+                .map(|(h, _)| *h)
+                .collect();
+            for h in &hs {
+                sessions.remove(h);
+            }
+            hs
+        };
+        self.after_close(&slot, &closed);
+        Ok(())
+    }
+
+    /// Session objects die with their session; the last session's end logs the application out.
+    fn after_close(&self, slot: &Arc<Slot>, closed: &[CK_SESSION_HANDLE]) {
+        self.objects.write().by_handle.retain(|_, e| match e {
+            ObjEntry::Session { owner, .. } => !closed.contains(owner),
+            _ => true,
+        });
+        if self.session_counts(slot.id).0 == 0 {
+            if let TokenState::Ready(r) = &mut *slot.state.lock() {
+                r.set_login(Login::Public, None);
+            }
+        }
+    }
+
+    pub fn session_info(&self, sh: CK_SESSION_HANDLE) -> Result<CK_SESSION_INFO> {
+        let s = self.session(sh)?;
+        let s = s.lock();
+        let login = match &*s.slot.state.lock() {
+            TokenState::Ready(r) => r.login,
+            _ => Login::Public,
+        };
+        Ok(CK_SESSION_INFO {
+            slotID: s.slot.id,
+            state: s.state(login),
+            flags: s.flags(),
+            ulDeviceError: 0,
+        })
+    }
+
+    pub fn login(&self, sh: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8]) -> Result<()> {
+        let s = self.session(sh)?;
+        let slot = s.lock().slot.clone();
+        if user == CKU_CONTEXT_SPECIFIC {
+            // No operation that needs re-authentication exists yet (see the crypto issue).
+            return fail(CKR_OPERATION_NOT_INITIALIZED);
+        }
+        let role = token::role_of(user)?;
+        let ro_exists = role == Role::So && self.has_ro_session(slot.id);
+        let mut state = slot.state.lock();
+        let r = ready(&mut state)?;
+        match (r.login, role) {
+            (Login::User, Role::User) | (Login::So, Role::So) => {
+                return fail(CKR_USER_ALREADY_LOGGED_IN)
+            }
+            (Login::User, Role::So) | (Login::So, Role::User) => {
+                return fail(CKR_USER_ANOTHER_ALREADY_LOGGED_IN)
+            }
+            _ => {}
+        }
+        if ro_exists {
+            return fail(CKR_SESSION_READ_ONLY_EXISTS);
+        }
+        let master = r.db.login(role, pin, self.cfg.max_login_attempts)?;
+        r.set_login(
+            if role == Role::So {
+                Login::So
+            } else {
+                Login::User
+            },
+            Some(master),
+        );
+        Ok(())
+    }
+
+    fn has_ro_session(&self, slot: CK_SLOT_ID) -> bool {
+        self.sessions.read().values().any(|s| {
+            let s = s.lock();
+            s.slot.id == slot && !s.rw
+        })
+    }
+
+    pub fn logout(&self, sh: CK_SESSION_HANDLE) -> Result<()> {
+        let s = self.session(sh)?;
+        let slot = s.lock().slot.clone();
+        let mut state = slot.state.lock();
+        let r = ready(&mut state)?;
+        if r.login == Login::Public {
+            return fail(CKR_USER_NOT_LOGGED_IN);
+        }
+        r.set_login(Login::Public, None);
+        Ok(())
+    }
+
+    // ---- objects (§5.7) ----
+
+    fn token_handle(&self, slot: CK_SLOT_ID, id: u64) -> CK_OBJECT_HANDLE {
+        if let Some(h) = self.objects.read().token.get(&(slot, id)) {
+            return *h;
+        }
+        let mut objs = self.objects.write();
+        if let Some(h) = objs.token.get(&(slot, id)) {
+            return *h;
+        }
+        let h = self.new_handle();
+        objs.token.insert((slot, id), h);
+        objs.by_handle.insert(h, ObjEntry::Token { slot, id });
+        h
+    }
+
+    fn entry(&self, slot: CK_SLOT_ID, h: CK_OBJECT_HANDLE) -> Result<ObjEntry> {
+        match self.objects.read().by_handle.get(&h) {
+            Some(e) if e.slot() == slot => Ok(e.clone()),
+            _ => fail(CKR_OBJECT_HANDLE_INVALID),
+        }
+    }
+
+    fn forget_handle(&self, h: CK_OBJECT_HANDLE) {
+        let mut objs = self.objects.write();
+        if let Some(ObjEntry::Token { slot, id }) = objs.by_handle.remove(&h) {
+            objs.token.remove(&(slot, id));
+        }
+    }
+
+    /// The attributes of a visible object, with the types held sealed (no key before login).
+    fn read_object(
+        &self,
+        r: &mut Ready,
+        e: &ObjEntry,
+    ) -> Result<(Attributes, Vec<CK_ATTRIBUTE_TYPE>)> {
+        match e {
+            ObjEntry::Token { id, .. } => {
+                let o = r.load(*id)?;
+                if o.private && r.login != Login::User {
+                    return fail(CKR_OBJECT_HANDLE_INVALID);
+                }
+                Ok((
+                    o.data.attrs.clone(),
+                    o.data.withheld.iter().map(|(t, _)| *t).collect(),
+                ))
+            }
+            ObjEntry::Session { obj, .. } => {
+                let a = obj.lock().clone();
+                if a.flag(CKA_PRIVATE) && r.login != Login::User {
+                    return fail(CKR_OBJECT_HANDLE_INVALID);
+                }
+                Ok((a, Vec::new()))
+            }
+        }
+    }
+
+    /// Run `f` with the session, its token and an up-to-date view of the token file.
+    fn with_token<T>(
+        &self,
+        sh: CK_SESSION_HANDLE,
+        f: impl FnOnce(&mut Session, &mut Ready) -> Result<T>,
+    ) -> Result<T> {
+        let s = self.session(sh)?;
+        let mut s = s.lock();
+        let slot = s.slot.clone();
+        let mut state = slot.state.lock();
+        let r = ready(&mut state)?;
+        r.sync()?;
+        f(&mut s, r)
+    }
+
+    fn ctx(r: &Ready) -> Ctx {
+        Ctx {
+            so: r.login == Login::So,
+        }
+    }
+
+    /// Store a new object that the rules have accepted.
+    fn store_new(
+        &self,
+        s: &Session,
+        r: &mut Ready,
+        mut attrs: Attributes,
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let on_token = attrs.flag(CKA_TOKEN);
+        if on_token && !s.rw {
+            return fail(CKR_SESSION_READ_ONLY);
+        }
+        if attrs.flag(CKA_PRIVATE) && r.login != Login::User {
+            return fail(CKR_USER_NOT_LOGGED_IN);
+        }
+        attrs.set(CKA_UNIQUE_ID, token::unique_id()?);
+        if on_token {
+            let id = r.insert(attrs)?;
+            Ok(self.token_handle(s.slot.id, id))
+        } else {
+            let h = self.new_handle();
+            let e = ObjEntry::Session {
+                slot: s.slot.id,
+                owner: s.handle,
+                obj: Arc::new(Mutex::new(attrs)),
+            };
+            self.objects.write().by_handle.insert(h, e);
+            Ok(h)
+        }
+    }
+
+    pub fn create_object(
+        &self,
+        sh: CK_SESSION_HANDLE,
+        template: &[Attribute],
+    ) -> Result<CK_OBJECT_HANDLE> {
+        self.with_token(sh, |s, r| {
+            let attrs = rules::create(template, &Self::ctx(r))?;
+            self.store_new(s, r, attrs)
+        })
+    }
+
+    pub fn copy_object(
+        &self,
+        sh: CK_SESSION_HANDLE,
+        h: CK_OBJECT_HANDLE,
+        template: &[Attribute],
+    ) -> Result<CK_OBJECT_HANDLE> {
+        self.with_token(sh, |s, r| {
+            let e = self.entry(s.slot.id, h)?;
+            let (attrs, withheld) = self.read_object(r, &e)?;
+            if !withheld.is_empty() {
+                return fail(CKR_USER_NOT_LOGGED_IN);
+            }
+            let mut copy = rules::copy(&attrs, template, &Self::ctx(r))?;
+            copy.remove(CKA_UNIQUE_ID);
+            self.store_new(s, r, copy)
+        })
+    }
+
+    pub fn destroy_object(&self, sh: CK_SESSION_HANDLE, h: CK_OBJECT_HANDLE) -> Result<()> {
+        self.with_token(sh, |s, r| {
+            let e = self.entry(s.slot.id, h)?;
+            let (attrs, _) = self.read_object(r, &e)?;
+            if let ObjEntry::Token { id, .. } = e {
+                if !s.rw {
+                    return fail(CKR_SESSION_READ_ONLY);
+                }
+                if attrs.get(CKA_DESTROYABLE).and_then(AttrValue::as_bool) == Some(false) {
+                    return fail(CKR_ACTION_PROHIBITED);
+                }
+                r.delete(id)?;
+            } else if attrs.get(CKA_DESTROYABLE).and_then(AttrValue::as_bool) == Some(false) {
+                return fail(CKR_ACTION_PROHIBITED);
+            }
+            self.forget_handle(h);
+            Ok(())
+        })
+    }
+
+    pub fn object_size(&self, sh: CK_SESSION_HANDLE, h: CK_OBJECT_HANDLE) -> Result<CK_ULONG> {
+        self.with_token(sh, |s, r| {
+            let e = self.entry(s.slot.id, h)?;
+            let (attrs, _) = self.read_object(r, &e)?;
+            // An estimate, as the specification allows: the bytes of every value.
+            let n: usize = attrs
+                .iter()
+                .map(|(_, v)| match v {
+                    AttrValue::Bytes(b) => b.len(),
+                    AttrValue::Template(t) => 16 * t.len(),
+                    AttrValue::Mechanisms(m) => 8 * m.len(),
+                    _ => 8,
+                })
+                .sum();
+            Ok(n as CK_ULONG)
+        })
+    }
+
+    pub fn get_attributes(
+        &self,
+        sh: CK_SESSION_HANDLE,
+        h: CK_OBJECT_HANDLE,
+        types: &[CK_ATTRIBUTE_TYPE],
+    ) -> Result<Vec<AttrRead>> {
+        self.with_token(sh, |s, r| {
+            let e = self.entry(s.slot.id, h)?;
+            let (attrs, withheld) = self.read_object(r, &e)?;
+            Ok(types
+                .iter()
+                .map(|&t| {
+                    if withheld.contains(&t) {
+                        return AttrRead::Sensitive;
+                    }
+                    match rules::readable(&attrs, t) {
+                        Read::Sensitive => AttrRead::Sensitive,
+                        Read::Invalid => AttrRead::Invalid,
+                        Read::Ok => match attrs.get(t) {
+                            Some(v) => AttrRead::Value(v.clone()),
+                            None => AttrRead::Invalid,
+                        },
+                    }
+                })
+                .collect())
+        })
+    }
+
+    pub fn set_attributes(
+        &self,
+        sh: CK_SESSION_HANDLE,
+        h: CK_OBJECT_HANDLE,
+        changes: &[Attribute],
+    ) -> Result<()> {
+        self.with_token(sh, |s, r| {
+            let e = self.entry(s.slot.id, h)?;
+            let (attrs, _) = self.read_object(r, &e)?;
+            let updated = rules::set(&attrs, changes, &Self::ctx(r))?;
+            match e {
+                ObjEntry::Token { id, .. } => {
+                    if !s.rw {
+                        return fail(CKR_SESSION_READ_ONLY);
+                    }
+                    let withheld = r.load(id)?.data.withheld.clone();
+                    r.update(id, updated, withheld)
+                }
+                ObjEntry::Session { obj, .. } => {
+                    *obj.lock() = updated;
+                    Ok(())
+                }
+            }
+        })
+    }
+
+    pub fn find_init(&self, sh: CK_SESSION_HANDLE, template: &[Attribute]) -> Result<()> {
+        self.with_token(sh, |s, r| {
+            if s.find.is_some() {
+                return fail(CKR_OPERATION_ACTIVE);
+            }
+            let slot = s.slot.id;
+            let mut handles = Vec::new();
+            // With the indexed attribute alone in the template, the index answers by itself.
+            let index_only =
+                template.len() == 1 && [CKA_ID, CKA_LABEL, CKA_CLASS].contains(&template[0].ty);
+            for (id, private) in r.candidates(template)? {
+                if private && r.login != Login::User {
+                    continue;
+                }
+                if !index_only {
+                    match r.load(id) {
+                        Ok(o) if o.data.attrs.matches(template) => {}
+                        Ok(_) => continue,
+                        // A damaged object is reported when it is read, not by hiding others.
+                        Err(e) if e.rv() == CKR_DEVICE_ERROR => {}
+                        Err(_) => continue,
+                    }
+                }
+                handles.push(self.token_handle(slot, id));
+            }
+            let session_objs: Vec<(CK_OBJECT_HANDLE, Arc<Mutex<Attributes>>)> = self
+                .objects
+                .read()
+                .by_handle
+                .iter()
+                .filter_map(|(h, e)| match e {
+                    ObjEntry::Session { slot: sl, obj, .. } if *sl == slot => {
+                        Some((*h, obj.clone()))
+                    }
+                    _ => None,
+                })
+                .collect();
+            let mut extra: Vec<CK_OBJECT_HANDLE> = session_objs
+                .into_iter()
+                .filter(|(_, o)| {
+                    let a = o.lock();
+                    (!a.flag(CKA_PRIVATE) || r.login == Login::User) && a.matches(template)
+                })
+                .map(|(h, _)| h)
+                .collect();
+            extra.sort_unstable();
+            handles.extend(extra);
+            s.find = Some(FindState { handles, pos: 0 });
+            Ok(())
+        })
+    }
+
+    /// A search whose template names an attribute no object has: it finds nothing.
+    pub fn find_init_nothing(&self, sh: CK_SESSION_HANDLE) -> Result<()> {
+        let s = self.session(sh)?;
+        let mut s = s.lock();
+        if s.find.is_some() {
+            return fail(CKR_OPERATION_ACTIVE);
+        }
+        s.find = Some(FindState::default());
+        Ok(())
+    }
+
+    pub fn find_next(&self, sh: CK_SESSION_HANDLE, max: usize) -> Result<Vec<CK_OBJECT_HANDLE>> {
+        let s = self.session(sh)?;
+        let mut s = s.lock();
+        let f = s
+            .find
+            .as_mut()
+            .ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?;
+        let end = f.handles.len().min(f.pos.saturating_add(max));
+        let out = f.handles[f.pos..end].to_vec();
+        f.pos = end;
+        Ok(out)
+    }
+
+    pub fn find_final(&self, sh: CK_SESSION_HANDLE) -> Result<()> {
+        let s = self.session(sh)?;
+        let mut s = s.lock();
+        if s.find.take().is_none() {
+            return fail(CKR_OPERATION_NOT_INITIALIZED);
+        }
+        Ok(())
+    }
+
+    pub fn check_session(&self, sh: CK_SESSION_HANDLE) -> Result<()> {
+        self.session(sh).map(|_| ())
+    }
+}
+
+fn pad16(s: &[u8]) -> [u8; 16] {
+    let mut a = [b' '; 16];
+    let n = s.len().min(16);
+    a[..n].copy_from_slice(&s[..n]);
+    a
+}
+
+/// The crate version as a `CK_VERSION`.
+pub fn crate_version() -> CK_VERSION {
+    let major = env!("CARGO_PKG_VERSION_MAJOR").parse().unwrap_or(0);
+    let minor = env!("CARGO_PKG_VERSION_MINOR").parse().unwrap_or(0);
+    CK_VERSION { major, minor }
+}
+
+/// `YYYYMMDDhhmmss00` in UTC, as `CK_TOKEN_INFO.utcTime` wants.
+pub fn utc_time() -> [u8; 16] {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    let s = format!(
+        "{y:04}{m:02}{d:02}{:02}{:02}{:02}00",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    );
+    let mut out = [b'0'; 16];
+    out.copy_from_slice(&s.as_bytes()[..16]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_time_has_the_right_shape() {
+        let t = super::utc_time();
+        assert!(t.iter().all(u8::is_ascii_digit));
+        assert!(t.starts_with(b"20"));
+        assert_eq!(&t[14..], b"00");
+    }
+}

@@ -1,0 +1,336 @@
+//! Typed attributes: a `CK_ATTRIBUTE` template is parsed once, at the C boundary, into these
+//! values (PKCS#11 v3.0 §4.1-4.2, "Common object attributes" and the attribute data types).
+
+use crate::error::{fail, Result};
+use cryptoki_sys::*;
+use std::collections::BTreeMap;
+use zeroize::{Zeroize, ZeroizeOnDrop};
+
+/// How an attribute's value is encoded in `pValue`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AttrKind {
+    /// `CK_BBOOL`, one byte, `CK_TRUE` or `CK_FALSE`.
+    Bool,
+    /// `CK_ULONG` (and the ulong-sized types: class, key type, certificate type, mechanism type).
+    Ulong,
+    /// Any byte string: big integers, DER, UTF-8 text.
+    Bytes,
+    /// `CK_DATE`: 8 ASCII digits, or empty.
+    Date,
+    /// An array of `CK_ATTRIBUTE` (`CKA_WRAP_TEMPLATE`, `CKA_UNWRAP_TEMPLATE`, `CKA_DERIVE_TEMPLATE`).
+    Template,
+    /// An array of `CK_MECHANISM_TYPE` (`CKA_ALLOWED_MECHANISMS`).
+    Mechanisms,
+}
+
+/// A typed attribute value. Byte strings are wiped when dropped: they may hold key material.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+pub enum AttrValue {
+    Bool(bool),
+    Ulong(u64),
+    Bytes(Vec<u8>),
+    Template(Vec<Attribute>),
+    Mechanisms(Vec<u64>),
+}
+
+impl std::fmt::Debug for AttrValue {
+    // Values are never printed: a log line shows the shape of an attribute, not its bytes.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AttrValue::Bool(b) => write!(f, "Bool({b})"),
+            AttrValue::Ulong(v) => write!(f, "Ulong({v:#x})"),
+            AttrValue::Bytes(b) => write!(f, "Bytes[{}]", b.len()),
+            AttrValue::Template(t) => write!(f, "Template[{}]", t.len()),
+            AttrValue::Mechanisms(m) => write!(f, "Mechanisms[{}]", m.len()),
+        }
+    }
+}
+
+/// One attribute: its type and typed value.
+#[derive(Clone, PartialEq, Eq, Zeroize, ZeroizeOnDrop)]
+pub struct Attribute {
+    pub ty: CK_ATTRIBUTE_TYPE,
+    pub value: AttrValue,
+}
+
+impl std::fmt::Debug for Attribute {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}={:?}", attr_name(self.ty), self.value)
+    }
+}
+
+impl Attribute {
+    pub fn new(ty: CK_ATTRIBUTE_TYPE, value: AttrValue) -> Self {
+        Attribute { ty, value }
+    }
+    pub fn bool(ty: CK_ATTRIBUTE_TYPE, v: bool) -> Self {
+        Attribute::new(ty, AttrValue::Bool(v))
+    }
+    pub fn ulong(ty: CK_ATTRIBUTE_TYPE, v: u64) -> Self {
+        Attribute::new(ty, AttrValue::Ulong(v))
+    }
+    pub fn bytes(ty: CK_ATTRIBUTE_TYPE, v: impl Into<Vec<u8>>) -> Self {
+        Attribute::new(ty, AttrValue::Bytes(v.into()))
+    }
+}
+
+impl AttrValue {
+    pub fn as_bool(&self) -> Option<bool> {
+        match self {
+            AttrValue::Bool(b) => Some(*b),
+            _ => None,
+        }
+    }
+    pub fn as_ulong(&self) -> Option<u64> {
+        match self {
+            AttrValue::Ulong(v) => Some(*v),
+            _ => None,
+        }
+    }
+    pub fn as_bytes(&self) -> Option<&[u8]> {
+        match self {
+            AttrValue::Bytes(b) => Some(b),
+            _ => None,
+        }
+    }
+}
+
+/// A full attribute set of an object, ordered by type so encodings are deterministic.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Attributes(BTreeMap<CK_ATTRIBUTE_TYPE, AttrValue>);
+
+impl std::fmt::Debug for Attributes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(
+                self.0
+                    .iter()
+                    .map(|(t, v)| format!("{}={:?}", attr_name(*t), v)),
+            )
+            .finish()
+    }
+}
+
+impl Attributes {
+    pub fn new() -> Self {
+        Attributes(BTreeMap::new())
+    }
+    pub fn get(&self, ty: CK_ATTRIBUTE_TYPE) -> Option<&AttrValue> {
+        self.0.get(&ty)
+    }
+    pub fn contains(&self, ty: CK_ATTRIBUTE_TYPE) -> bool {
+        self.0.contains_key(&ty)
+    }
+    pub fn set(&mut self, ty: CK_ATTRIBUTE_TYPE, value: AttrValue) {
+        self.0.insert(ty, value);
+    }
+    pub fn remove(&mut self, ty: CK_ATTRIBUTE_TYPE) -> Option<AttrValue> {
+        self.0.remove(&ty)
+    }
+    /// A boolean attribute, `false` when absent.
+    pub fn flag(&self, ty: CK_ATTRIBUTE_TYPE) -> bool {
+        self.get(ty).and_then(AttrValue::as_bool).unwrap_or(false)
+    }
+    pub fn ulong(&self, ty: CK_ATTRIBUTE_TYPE) -> Option<u64> {
+        self.get(ty).and_then(AttrValue::as_ulong)
+    }
+    pub fn bytes(&self, ty: CK_ATTRIBUTE_TYPE) -> Option<&[u8]> {
+        self.get(ty).and_then(AttrValue::as_bytes)
+    }
+    pub fn class(&self) -> Option<CK_OBJECT_CLASS> {
+        self.ulong(CKA_CLASS).map(|c| c as CK_OBJECT_CLASS)
+    }
+    pub fn iter(&self) -> impl Iterator<Item = (CK_ATTRIBUTE_TYPE, &AttrValue)> {
+        self.0.iter().map(|(t, v)| (*t, v))
+    }
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+    /// Does every attribute of `template` equal this set's value (the `C_FindObjects` match)?
+    pub fn matches(&self, template: &[Attribute]) -> bool {
+        template.iter().all(|a| self.get(a.ty) == Some(&a.value))
+    }
+}
+
+impl FromIterator<Attribute> for Attributes {
+    fn from_iter<I: IntoIterator<Item = Attribute>>(iter: I) -> Self {
+        let mut set = Attributes::new();
+        for mut a in iter {
+            set.set(
+                a.ty,
+                std::mem::replace(&mut a.value, AttrValue::Bool(false)),
+            );
+        }
+        set
+    }
+}
+
+/// The encoding of every attribute type the module knows; `None` for unknown types, which the
+/// caller reports as `CKR_ATTRIBUTE_TYPE_INVALID`.
+pub fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<AttrKind> {
+    use AttrKind::*;
+    Some(match ty {
+        CKA_TOKEN
+        | CKA_PRIVATE
+        | CKA_MODIFIABLE
+        | CKA_COPYABLE
+        | CKA_DESTROYABLE
+        | CKA_TRUSTED
+        | CKA_SENSITIVE
+        | CKA_ENCRYPT
+        | CKA_DECRYPT
+        | CKA_WRAP
+        | CKA_UNWRAP
+        | CKA_SIGN
+        | CKA_SIGN_RECOVER
+        | CKA_VERIFY
+        | CKA_VERIFY_RECOVER
+        | CKA_DERIVE
+        | CKA_EXTRACTABLE
+        | CKA_LOCAL
+        | CKA_NEVER_EXTRACTABLE
+        | CKA_ALWAYS_SENSITIVE
+        | CKA_WRAP_WITH_TRUSTED
+        | CKA_ALWAYS_AUTHENTICATE
+        | CKA_ENCAPSULATE
+        | CKA_DECAPSULATE => Bool,
+        CKA_CLASS
+        | CKA_KEY_TYPE
+        | CKA_CERTIFICATE_TYPE
+        | CKA_CERTIFICATE_CATEGORY
+        | CKA_JAVA_MIDP_SECURITY_DOMAIN
+        | CKA_NAME_HASH_ALGORITHM
+        | CKA_VALUE_LEN
+        | CKA_MODULUS_BITS
+        | CKA_KEY_GEN_MECHANISM
+        | CKA_PRIME_BITS
+        | CKA_SUBPRIME_BITS
+        | CKA_VALUE_BITS
+        | CKA_PROFILE_ID
+        | CKA_PARAMETER_SET => Ulong,
+        CKA_START_DATE | CKA_END_DATE => Date,
+        CKA_WRAP_TEMPLATE | CKA_UNWRAP_TEMPLATE | CKA_DERIVE_TEMPLATE => Template,
+        CKA_ALLOWED_MECHANISMS => Mechanisms,
+        CKA_LABEL
+        | CKA_APPLICATION
+        | CKA_VALUE
+        | CKA_OBJECT_ID
+        | CKA_ISSUER
+        | CKA_SERIAL_NUMBER
+        | CKA_AC_ISSUER
+        | CKA_OWNER
+        | CKA_ATTR_TYPES
+        | CKA_URL
+        | CKA_HASH_OF_SUBJECT_PUBLIC_KEY
+        | CKA_HASH_OF_ISSUER_PUBLIC_KEY
+        | CKA_CHECK_VALUE
+        | CKA_SUBJECT
+        | CKA_ID
+        | CKA_MODULUS
+        | CKA_PUBLIC_EXPONENT
+        | CKA_PRIVATE_EXPONENT
+        | CKA_PRIME_1
+        | CKA_PRIME_2
+        | CKA_EXPONENT_1
+        | CKA_EXPONENT_2
+        | CKA_COEFFICIENT
+        | CKA_PUBLIC_KEY_INFO
+        | CKA_PRIME
+        | CKA_SUBPRIME
+        | CKA_BASE
+        | CKA_EC_PARAMS
+        | CKA_EC_POINT
+        | CKA_UNIQUE_ID => Bytes,
+        _ => return None,
+    })
+}
+
+/// The `CKA_*` name of an attribute type, for logs.
+pub fn attr_name(ty: CK_ATTRIBUTE_TYPE) -> String {
+    macro_rules! names {
+        ($($n:ident),*) => { match ty { $($n => return stringify!($n).to_string(),)* _ => {} } };
+    }
+    names!(
+        CKA_CLASS,
+        CKA_TOKEN,
+        CKA_PRIVATE,
+        CKA_LABEL,
+        CKA_APPLICATION,
+        CKA_VALUE,
+        CKA_OBJECT_ID,
+        CKA_CERTIFICATE_TYPE,
+        CKA_ISSUER,
+        CKA_SERIAL_NUMBER,
+        CKA_TRUSTED,
+        CKA_CERTIFICATE_CATEGORY,
+        CKA_CHECK_VALUE,
+        CKA_KEY_TYPE,
+        CKA_SUBJECT,
+        CKA_ID,
+        CKA_SENSITIVE,
+        CKA_ENCRYPT,
+        CKA_DECRYPT,
+        CKA_WRAP,
+        CKA_UNWRAP,
+        CKA_SIGN,
+        CKA_SIGN_RECOVER,
+        CKA_VERIFY,
+        CKA_VERIFY_RECOVER,
+        CKA_DERIVE,
+        CKA_START_DATE,
+        CKA_END_DATE,
+        CKA_MODULUS,
+        CKA_MODULUS_BITS,
+        CKA_PUBLIC_EXPONENT,
+        CKA_PRIVATE_EXPONENT,
+        CKA_PRIME_1,
+        CKA_PRIME_2,
+        CKA_EXPONENT_1,
+        CKA_EXPONENT_2,
+        CKA_COEFFICIENT,
+        CKA_PUBLIC_KEY_INFO,
+        CKA_VALUE_LEN,
+        CKA_EXTRACTABLE,
+        CKA_LOCAL,
+        CKA_NEVER_EXTRACTABLE,
+        CKA_ALWAYS_SENSITIVE,
+        CKA_KEY_GEN_MECHANISM,
+        CKA_MODIFIABLE,
+        CKA_COPYABLE,
+        CKA_DESTROYABLE,
+        CKA_EC_PARAMS,
+        CKA_EC_POINT,
+        CKA_ALWAYS_AUTHENTICATE,
+        CKA_WRAP_WITH_TRUSTED,
+        CKA_WRAP_TEMPLATE,
+        CKA_UNWRAP_TEMPLATE,
+        CKA_DERIVE_TEMPLATE,
+        CKA_ALLOWED_MECHANISMS,
+        CKA_UNIQUE_ID
+    );
+    format!("CKA_{ty:#x}")
+}
+
+/// Check that a value has the shape its kind demands (used for values that come from callers).
+pub fn check_shape(ty: CK_ATTRIBUTE_TYPE, value: &AttrValue) -> Result<()> {
+    let ok = match (kind_of(ty), value) {
+        (None, _) => return fail(CKR_ATTRIBUTE_TYPE_INVALID),
+        (Some(AttrKind::Bool), AttrValue::Bool(_)) => true,
+        (Some(AttrKind::Ulong), AttrValue::Ulong(_)) => true,
+        (Some(AttrKind::Bytes), AttrValue::Bytes(_)) => true,
+        (Some(AttrKind::Date), AttrValue::Bytes(b)) => {
+            b.is_empty() || (b.len() == 8 && b.iter().all(u8::is_ascii_digit))
+        }
+        (Some(AttrKind::Template), AttrValue::Template(_)) => true,
+        (Some(AttrKind::Mechanisms), AttrValue::Mechanisms(_)) => true,
+        _ => false,
+    };
+    if ok {
+        Ok(())
+    } else {
+        fail(CKR_ATTRIBUTE_VALUE_INVALID)
+    }
+}

@@ -1,0 +1,38 @@
+//! Sessions: their read/write mode, the state they show, and the operation each has active
+//! (PKCS#11 v3.0 §5.6 session management, §5.7 object search state).
+
+use crate::token::{Login, Slot};
+use cryptoki_sys::*;
+use std::sync::Arc;
+
+/// An active `C_FindObjects` search: results are fixed at `C_FindObjectsInit`.
+#[derive(Debug, Default)]
+pub struct FindState {
+    pub handles: Vec<CK_OBJECT_HANDLE>,
+    pub pos: usize,
+}
+
+#[derive(Debug)]
+pub struct Session {
+    pub handle: CK_SESSION_HANDLE,
+    pub slot: Arc<Slot>,
+    pub rw: bool,
+    pub find: Option<FindState>,
+}
+
+impl Session {
+    /// `CK_SESSION_INFO.state` for this session, given who is logged in to its token.
+    pub fn state(&self, login: Login) -> CK_STATE {
+        match (self.rw, login) {
+            (false, Login::Public) => CKS_RO_PUBLIC_SESSION,
+            (false, _) => CKS_RO_USER_FUNCTIONS,
+            (true, Login::Public) => CKS_RW_PUBLIC_SESSION,
+            (true, Login::User) => CKS_RW_USER_FUNCTIONS,
+            (true, Login::So) => CKS_RW_SO_FUNCTIONS,
+        }
+    }
+
+    pub fn flags(&self) -> CK_FLAGS {
+        CKF_SERIAL_SESSION | if self.rw { CKF_RW_SESSION } else { 0 }
+    }
+}

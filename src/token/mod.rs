@@ -1,0 +1,348 @@
+//! Slots and tokens: one slot per token file plus one free slot for `C_InitToken`, the login
+//! state each application holds, the PIN policy and the object cache
+//! (PKCS#11 v3.0 §5.5 slot and token management, §5.6 session/login).
+
+use crate::config::Config;
+use crate::crypto::{self, KdfParams};
+use crate::error::{fail, Error, Result};
+use crate::object::attr::{AttrValue, Attributes};
+use crate::object::rules;
+use crate::store::{self, codec::Decoded, Column, IndexCols, MasterKey, Role, TokenDb};
+use cryptoki_sys::*;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+/// Who is logged in to a token, for this application.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Login {
+    Public,
+    User,
+    So,
+}
+
+/// An object read from the token, as cached.
+#[derive(Debug)]
+pub struct StoredObject {
+    pub gen: i64,
+    pub private: bool,
+    pub data: Decoded,
+}
+
+/// A token that opened: its database, who is logged in, and decoded objects.
+pub struct Ready {
+    pub db: TokenDb,
+    pub login: Login,
+    master: Option<MasterKey>,
+    cache: HashMap<u64, Arc<StoredObject>>,
+    data_version: i64,
+}
+
+impl std::fmt::Debug for Ready {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Ready({:?}, {:?})", self.db, self.login)
+    }
+}
+
+/// What sits in a slot.
+#[derive(Debug)]
+pub enum TokenState {
+    /// The free slot: a token that `C_InitToken` will create.
+    Free,
+    /// A file in the token directory that is not a usable token.
+    Broken(PathBuf),
+    Ready(Box<Ready>),
+}
+
+#[derive(Debug)]
+pub struct Slot {
+    pub id: CK_SLOT_ID,
+    /// The serial of the token in this slot (for the free slot: of the token it will create).
+    pub serial: String,
+    pub state: Mutex<TokenState>,
+}
+
+pub fn kdf_params(cfg: &Config) -> KdfParams {
+    KdfParams {
+        memory_kib: cfg.kdf.memory_kib,
+        iterations: cfg.kdf.iterations,
+        parallelism: cfg.kdf.parallelism,
+    }
+}
+
+/// A new random serial (16 hex digits) and the slot id derived from it. Deriving the id from the
+/// serial keeps it stable across restarts and independent of which other tokens exist.
+pub fn new_serial(taken: &dyn Fn(CK_SLOT_ID) -> bool) -> Result<(String, CK_SLOT_ID)> {
+    loop {
+        let b: [u8; 8] = crypto::random_array()?;
+        let serial: String = b.iter().map(|x| format!("{x:02x}")).collect();
+        let id = slot_id_for(&serial);
+        if !taken(id) {
+            return Ok((serial, id));
+        }
+    }
+}
+
+pub fn slot_id_for(name: &str) -> CK_SLOT_ID {
+    let h = crypto::sha256(&[name.as_bytes()]);
+    // 31 bits: some clients keep slot ids in a signed 32-bit int.
+    (u32::from_le_bytes([h[0], h[1], h[2], h[3]]) & 0x7fff_ffff) as CK_SLOT_ID
+}
+
+impl Ready {
+    pub fn new(db: TokenDb) -> Result<Ready> {
+        let data_version = db.data_version()?;
+        Ok(Ready {
+            db,
+            login: Login::Public,
+            master: None,
+            cache: HashMap::new(),
+            data_version,
+        })
+    }
+
+    /// Forget cached objects when another connection changed the file since we last looked.
+    pub fn sync(&mut self) -> Result<()> {
+        let v = self.db.data_version()?;
+        if v != self.data_version {
+            self.cache.clear();
+            self.data_version = v;
+        }
+        Ok(())
+    }
+
+    pub fn master(&self) -> Option<&MasterKey> {
+        self.master.as_ref()
+    }
+
+    /// Wrap the master key (held since login) under a new PIN for `role`.
+    pub fn set_pin(&mut self, role: Role, pin: &[u8], kdf: KdfParams) -> Result<()> {
+        let master = self
+            .master
+            .as_ref()
+            .ok_or(Error::new(CKR_USER_NOT_LOGGED_IN))?;
+        self.db.set_pin(role, pin, master, kdf)
+    }
+
+    pub fn set_login(&mut self, login: Login, master: Option<MasterKey>) {
+        self.login = login;
+        self.master = master;
+        // Decoded values depend on whether the key was there: start afresh.
+        self.cache.clear();
+    }
+
+    /// The keyed index for private objects exists only while the user is logged in.
+    fn user_key(&self) -> Option<&MasterKey> {
+        if self.login == Login::User {
+            self.master.as_ref()
+        } else {
+            None
+        }
+    }
+
+    pub fn index_cols(&self, attrs: &Attributes, private: bool) -> IndexCols {
+        let key = if private { self.master.as_ref() } else { None };
+        let h = |ty| attrs.get(ty).map(|v| store::index_hash(key, ty, v));
+        IndexCols {
+            class: h(CKA_CLASS).unwrap_or(0),
+            id: h(CKA_ID),
+            label: h(CKA_LABEL),
+        }
+    }
+
+    /// Load an object (from the cache when it is current).
+    pub fn load(&mut self, id: u64) -> Result<Arc<StoredObject>> {
+        if let Some(o) = self.cache.get(&id) {
+            return Ok(o.clone());
+        }
+        let Some(row) = self.db.row(id)? else {
+            return fail(CKR_OBJECT_HANDLE_INVALID);
+        };
+        let key = if row.private {
+            self.user_key()
+        } else {
+            self.master.as_ref()
+        };
+        if row.private && key.is_none() {
+            return fail(CKR_OBJECT_HANDLE_INVALID);
+        }
+        let data = store::decode_row(&row, key)?;
+        let obj = Arc::new(StoredObject {
+            gen: row.gen,
+            private: row.private,
+            data,
+        });
+        self.cache.insert(id, obj.clone());
+        Ok(obj)
+    }
+
+    pub fn insert(&mut self, attrs: Attributes) -> Result<u64> {
+        let private = attrs.flag(CKA_PRIVATE);
+        let class = attrs.class().unwrap_or(CKO_DATA);
+        let cols = self.index_cols(&attrs, private);
+        let data = Decoded {
+            attrs,
+            withheld: vec![],
+        };
+        let id = self.db.insert(
+            &data,
+            private,
+            cols,
+            |t| rules::is_secret(class, t),
+            self.master.as_ref(),
+        )?;
+        self.cache.insert(
+            id,
+            Arc::new(StoredObject {
+                gen: 1,
+                private,
+                data,
+            }),
+        );
+        self.data_version = self.db.data_version()?;
+        Ok(id)
+    }
+
+    pub fn update(
+        &mut self,
+        id: u64,
+        attrs: Attributes,
+        withheld: Vec<(CK_ATTRIBUTE_TYPE, Vec<u8>)>,
+    ) -> Result<()> {
+        let private = attrs.flag(CKA_PRIVATE);
+        let class = attrs.class().unwrap_or(CKO_DATA);
+        let cols = self.index_cols(&attrs, private);
+        let data = Decoded { attrs, withheld };
+        let gen = self.db.update(
+            id,
+            &data,
+            private,
+            cols,
+            |t| rules::is_secret(class, t),
+            self.master.as_ref(),
+        )?;
+        self.cache
+            .insert(id, Arc::new(StoredObject { gen, private, data }));
+        Ok(())
+    }
+
+    pub fn delete(&mut self, id: u64) -> Result<()> {
+        self.cache.remove(&id);
+        if !self.db.delete(id)? {
+            return fail(CKR_OBJECT_HANDLE_INVALID);
+        }
+        Ok(())
+    }
+
+    /// Token objects whose indexed columns may match `template`: the most selective indexed
+    /// attribute decides, so a search by id or label never decodes the whole token.
+    pub fn candidates(
+        &self,
+        template: &[crate::object::attr::Attribute],
+    ) -> Result<Vec<(u64, bool)>> {
+        let with_private = self.login == Login::User;
+        let pick = [CKA_ID, CKA_LABEL, CKA_CLASS]
+            .into_iter()
+            .find_map(|ty| template.iter().find(|a| a.ty == ty));
+        let Some(attr) = pick else {
+            return self.db.candidates(None, with_private);
+        };
+        let col = match attr.ty {
+            CKA_ID => Column::Id,
+            CKA_LABEL => Column::Label,
+            _ => Column::Class,
+        };
+        let mut hashes = vec![store::index_hash(None, attr.ty, &attr.value)];
+        if let Some(k) = self.user_key() {
+            hashes.push(store::index_hash(Some(k), attr.ty, &attr.value));
+        }
+        self.db.candidates(Some((col, &hashes)), with_private)
+    }
+}
+
+/// Check a PIN's length against the policy.
+pub fn check_pin_len(cfg: &Config, pin: &[u8]) -> Result<()> {
+    let n = pin.len() as u64;
+    if n < u64::from(cfg.min_pin_len) || n > u64::from(cfg.max_pin_len) {
+        return fail(CKR_PIN_LEN_RANGE);
+    }
+    Ok(())
+}
+
+/// Pad a label to the 32 blank-padded bytes of `CK_TOKEN_INFO.label`.
+pub fn pad32(s: &[u8]) -> [u8; 32] {
+    let mut a = [b' '; 32];
+    let n = s.len().min(32);
+    a[..n].copy_from_slice(&s[..n]);
+    a
+}
+
+/// Scan the token directory: every `*.sqlite` file is a token (or a broken one).
+pub fn discover(cfg: &Config) -> Vec<(PathBuf, std::result::Result<TokenDb, Error>)> {
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir(&cfg.token_dir) else {
+        return out;
+    };
+    let mut paths: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "sqlite"))
+        .collect();
+    paths.sort();
+    for p in paths {
+        let r = TokenDb::open(&p);
+        out.push((p, r));
+    }
+    out
+}
+
+pub fn role_of(user: CK_USER_TYPE) -> Result<Role> {
+    match user {
+        CKU_SO => Ok(Role::So),
+        CKU_USER => Ok(Role::User),
+        _ => fail(CKR_USER_TYPE_INVALID),
+    }
+}
+
+/// Flags of `CK_TOKEN_INFO` for a ready token.
+pub fn token_flags(meta: &store::TokenMeta, max: u32) -> CK_FLAGS {
+    let mut f = CKF_RNG | CKF_LOGIN_REQUIRED | CKF_TOKEN_INITIALIZED | CKF_CLOCK_ON_TOKEN;
+    if meta.user_pin_set {
+        f |= CKF_USER_PIN_INITIALIZED;
+    }
+    let pin_flags = |fails: u32, low, last, locked| {
+        if fails >= max {
+            locked
+        } else if fails + 1 == max {
+            low | last
+        } else if fails > 0 {
+            low
+        } else {
+            0
+        }
+    };
+    f |= pin_flags(
+        meta.user_failures,
+        CKF_USER_PIN_COUNT_LOW,
+        CKF_USER_PIN_FINAL_TRY,
+        CKF_USER_PIN_LOCKED,
+    );
+    f |= pin_flags(
+        meta.so_failures,
+        CKF_SO_PIN_COUNT_LOW,
+        CKF_SO_PIN_FINAL_TRY,
+        CKF_SO_PIN_LOCKED,
+    );
+    f
+}
+
+/// A fresh `CKA_UNIQUE_ID`: 32 hex digits of randomness, unique per token in practice.
+pub fn unique_id() -> Result<AttrValue> {
+    let b: [u8; 16] = crypto::random_array()?;
+    Ok(AttrValue::Bytes(
+        b.iter()
+            .map(|x| format!("{x:02x}"))
+            .collect::<String>()
+            .into_bytes(),
+    ))
+}
