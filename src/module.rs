@@ -265,7 +265,7 @@ impl Module {
             TokenState::Free => {
                 let path = self.cfg.token_file(&slot.serial);
                 let (db, _master) =
-                    TokenDb::create(&path, &slot.serial, slot.id as u64, label, so_pin, kdf)?;
+                    TokenDb::create(&path, &slot.serial, slot.id, label, so_pin, kdf)?;
                 *state = TokenState::Ready(Box::new(Ready::new(db)?));
                 self.known_files.lock().insert(path);
                 drop(state);

@@ -79,7 +79,7 @@ unsafe fn parse_attr(a: &CK_ATTRIBUTE, depth: u8) -> Result<Attribute> {
             [1] => AttrValue::Bool(true),
             _ => return Err(bad()),
         },
-        AttrKind::Ulong => AttrValue::Ulong(read_ulong(v).ok_or_else(bad)? as u64),
+        AttrKind::Ulong => AttrValue::Ulong(read_ulong(v).ok_or_else(bad)?),
         AttrKind::Bytes | AttrKind::Date => AttrValue::Bytes(v.to_vec()),
         AttrKind::Mechanisms => {
             if v.len() % size_of::<CK_ULONG>() != 0 {
@@ -88,7 +88,6 @@ unsafe fn parse_attr(a: &CK_ATTRIBUTE, depth: u8) -> Result<Attribute> {
             AttrValue::Mechanisms(
                 v.chunks_exact(size_of::<CK_ULONG>())
                     .filter_map(read_ulong)
-                    .map(|m| m as u64)
                     .collect(),
             )
         }
@@ -114,9 +113,11 @@ unsafe fn parse_attr(a: &CK_ATTRIBUTE, depth: u8) -> Result<Attribute> {
     Ok(Attribute::new(a.type_, value))
 }
 
-fn read_ulong(v: &[u8]) -> Option<CK_ULONG> {
+/// A native `CK_ULONG` from a caller's bytes, widened to the module's fixed 64 bits.
+#[allow(clippy::useless_conversion)]
+fn read_ulong(v: &[u8]) -> Option<u64> {
     let arr: [u8; size_of::<CK_ULONG>()] = v.try_into().ok()?;
-    Some(CK_ULONG::from_ne_bytes(arr))
+    Some(u64::from(CK_ULONG::from_ne_bytes(arr)))
 }
 
 /// Write `data` to a caller buffer following the size-query convention: NULL `out` returns the

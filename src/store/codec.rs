@@ -29,11 +29,17 @@ pub struct Decoded {
     pub withheld: Vec<(CK_ATTRIBUTE_TYPE, Vec<u8>)>,
 }
 
+/// A `CK_ULONG` at the fixed width of the file format, whatever the platform's `unsigned long`.
+#[allow(clippy::useless_conversion)]
+pub fn fixed(v: CK_ATTRIBUTE_TYPE) -> [u8; 8] {
+    u64::from(v).to_le_bytes()
+}
+
 fn aad(object_id: u64, ty: CK_ATTRIBUTE_TYPE) -> [u8; 24] {
     let mut a = [0u8; 24];
     a[..8].copy_from_slice(b"fhsmattr");
     a[8..16].copy_from_slice(&object_id.to_le_bytes());
-    a[16..].copy_from_slice(&(ty as u64).to_le_bytes());
+    a[16..].copy_from_slice(&fixed(ty));
     a
 }
 
@@ -57,7 +63,7 @@ fn put_value(out: &mut Vec<u8>, v: &AttrValue) {
             for a in t {
                 let mut inner = Zeroizing::new(Vec::new());
                 put_value(&mut inner, &a.value);
-                out.extend_from_slice(&(a.ty as u64).to_le_bytes());
+                out.extend_from_slice(&fixed(a.ty));
                 out.extend_from_slice(&(inner.len() as u32).to_le_bytes());
                 out.extend_from_slice(&inner);
             }
@@ -152,7 +158,7 @@ pub fn encode(
     for (ty, v) in obj.attrs.iter() {
         plain.clear();
         put_value(&mut plain, v);
-        out.extend_from_slice(&(ty as u64).to_le_bytes());
+        out.extend_from_slice(&fixed(ty));
         if seal_all || is_secret(ty) {
             let k = key.ok_or(EncodeError::NeedKey)?;
             let sealed = k
@@ -168,7 +174,7 @@ pub fn encode(
         }
     }
     for (ty, sealed) in &obj.withheld {
-        out.extend_from_slice(&(*ty as u64).to_le_bytes());
+        out.extend_from_slice(&fixed(*ty));
         out.push(SEALED);
         out.extend_from_slice(&(sealed.len() as u32).to_le_bytes());
         out.extend_from_slice(sealed);

@@ -89,7 +89,7 @@ pub fn index_hash(
         crate::object::attr::AttrValue::Ulong(u) => enc.extend_from_slice(&u.to_le_bytes()),
         other => enc.extend_from_slice(format!("{other:?}").as_bytes()),
     }
-    let t = (ty as u64).to_le_bytes();
+    let t = codec::fixed(ty);
     let h = match key {
         Some(k) => crypto::hmac_sha256(k.index_key.as_ref(), &[&t, &enc]),
         None => crypto::sha256(&[b"ferrohsm public index v1", &t, &enc]),
@@ -389,7 +389,8 @@ impl TokenDb {
                 tx.commit()?;
                 Ok(master)
             }
-            None if failures + 1 >= max_failures => fail(CKR_PIN_LOCKED),
+            // The attempt that uses up the last try is still reported as a wrong PIN; the lock
+            // shows in the token flags and in the next attempt.
             None => fail(CKR_PIN_INCORRECT),
         }
     }
