@@ -1,0 +1,1426 @@
+//! The attribute table: per-class rules for creating, copying, changing and reading objects
+//! (PKCS#11 v3.0 §4.2-4.10 with the footnotes of Table 10, "Common footnotes for object attribute
+//! tables"; §4.1.1-4.1.3 and §5.7 for the return codes).
+//!
+//! Each class is described by rows `(attribute, flags, default, value check)`, grouped as the
+//! specification groups them (common, storage, certificate, X.509, key, public key, RSA, ...).
+//! A class and key or certificate type select a list of groups; every decision below is a lookup
+//! in that list, so adding a key type means adding a group, not code.
+
+use crate::error::{fail, Result};
+use crate::object::attr::{check_shape, AttrValue, Attribute, Attributes};
+use cryptoki_sys::*;
+use std::collections::btree_map::Entry;
+use std::collections::BTreeMap;
+
+/// Who is asking.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Ctx {
+    /// An SO session is doing this (footnote 10: only the SO may set `CKA_TRUSTED`).
+    pub so: bool,
+}
+
+/// C_GetAttributeValue: may this attribute's value be revealed?
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    Ok,
+    Sensitive,
+    Invalid,
+}
+
+// Row flags, named after the footnotes they encode.
+
+/// Footnote 1: the C_CreateObject template must give it.
+const REQUIRED: u16 = 1 << 0;
+/// Footnote 2: the token sets it; a template that gives it is refused with CKR_ATTRIBUTE_READ_ONLY.
+const COMPUTED: u16 = 1 << 1;
+/// Footnote 7: hidden while CKA_SENSITIVE is true or CKA_EXTRACTABLE is false; always sealed.
+const SECRET: u16 = 1 << 2;
+/// Footnote 8: C_SetAttributeValue and C_CopyObject may change it.
+const SETTABLE: u16 = 1 << 3;
+/// Storage attributes only C_CopyObject may change (§4.4 and the C_CopyObject text).
+const ON_COPY: u16 = 1 << 4;
+/// Footnote 10: only the SO may set it to true.
+const SO_TRUE: u16 = 1 << 5;
+/// Footnote 11: once true it stays true.
+const STAYS_TRUE: u16 = 1 << 6;
+/// Footnote 12: once false it stays false.
+const STAYS_FALSE: u16 = 1 << 7;
+
+/// The value an attribute takes when the creating template leaves it out.
+#[derive(Debug, Clone, Copy)]
+enum Def {
+    /// No value: required, optional (present only when given), or assigned by the store.
+    None,
+    Bool(bool),
+    Ulong(u64),
+    Empty,
+    NoAttributes,
+    NoMechanisms,
+    /// CKA_PRIVATE: keys that hold secrets are private unless the caller says otherwise.
+    PrivateIfKeyHoldsSecret,
+    /// The byte length of another attribute (CKA_VALUE_LEN).
+    LenOf(CK_ATTRIBUTE_TYPE),
+    /// The bit length of a big-endian integer attribute (CKA_MODULUS_BITS).
+    BitsOf(CK_ATTRIBUTE_TYPE),
+}
+
+/// What a caller-supplied value must satisfy beyond its shape.
+#[derive(Debug, Clone, Copy)]
+enum Check {
+    Any,
+    NonEmpty,
+    /// A byte string of one of these lengths (AES keys).
+    Lengths(&'static [usize]),
+    /// An enumerated ulong whose known values run from 0 to this one.
+    AtMost(u64),
+}
+
+#[derive(Debug)]
+struct Rule {
+    ty: CK_ATTRIBUTE_TYPE,
+    flags: u16,
+    def: Def,
+    check: Check,
+}
+
+const fn rule(ty: CK_ATTRIBUTE_TYPE, flags: u16, def: Def) -> Rule {
+    Rule {
+        ty,
+        flags,
+        def,
+        check: Check::Any,
+    }
+}
+
+const fn checked(ty: CK_ATTRIBUTE_TYPE, flags: u16, def: Def, check: Check) -> Rule {
+    Rule {
+        ty,
+        flags,
+        def,
+        check,
+    }
+}
+
+static NONE: &[Rule] = &[];
+
+static OBJECT: &[Rule] = &[rule(CKA_CLASS, REQUIRED, Def::None)];
+
+static STORAGE: &[Rule] = &[
+    rule(CKA_TOKEN, ON_COPY, Def::Bool(false)),
+    rule(CKA_PRIVATE, ON_COPY, Def::PrivateIfKeyHoldsSecret),
+    rule(CKA_MODIFIABLE, ON_COPY, Def::Bool(true)),
+    rule(CKA_COPYABLE, ON_COPY | STAYS_FALSE, Def::Bool(true)),
+    rule(CKA_DESTROYABLE, ON_COPY, Def::Bool(true)),
+    rule(CKA_LABEL, SETTABLE, Def::Empty),
+    // Footnotes 2, 4, 6: the store assigns it after the rules have passed.
+    rule(CKA_UNIQUE_ID, COMPUTED, Def::None),
+];
+
+// The spec gives data attributes no footnote 8; SoftHSMv2 keeps CKA_VALUE fixed, but data
+// objects exist to be application-managed, so all three stay changeable here.
+static DATA: &[Rule] = &[
+    rule(CKA_APPLICATION, SETTABLE, Def::Empty),
+    rule(CKA_OBJECT_ID, SETTABLE, Def::Empty),
+    rule(CKA_VALUE, SETTABLE, Def::Empty),
+];
+
+// §4.6.2: the type and category "may not be modified after an object is created"; the dates
+// carry no footnote 8 for certificates (unlike keys), so they are fixed too.
+static CERTIFICATE: &[Rule] = &[
+    rule(CKA_CERTIFICATE_TYPE, REQUIRED, Def::None),
+    rule(CKA_TRUSTED, SO_TRUE | SETTABLE, Def::Bool(false)),
+    checked(
+        CKA_CERTIFICATE_CATEGORY,
+        0,
+        Def::Ulong(CK_CERTIFICATE_CATEGORY_UNSPECIFIED),
+        Check::AtMost(CK_CERTIFICATE_CATEGORY_OTHER_ENTITY),
+    ),
+    // SHA-1 based per the spec; without a SHA-1 engine it stays empty unless the caller gives it.
+    rule(CKA_CHECK_VALUE, 0, Def::Empty),
+    rule(CKA_START_DATE, 0, Def::Empty),
+    rule(CKA_END_DATE, 0, Def::Empty),
+    rule(CKA_PUBLIC_KEY_INFO, 0, Def::Empty),
+];
+
+// §4.6.3: "only CKA_ID, CKA_ISSUER and CKA_SERIAL_NUMBER may be modified". CKA_VALUE is required
+// outright, which also satisfies its pairing with CKA_URL.
+static X509: &[Rule] = &[
+    rule(CKA_SUBJECT, REQUIRED, Def::None),
+    rule(CKA_ID, SETTABLE, Def::Empty),
+    rule(CKA_ISSUER, SETTABLE, Def::Empty),
+    rule(CKA_SERIAL_NUMBER, SETTABLE, Def::Empty),
+    checked(CKA_VALUE, REQUIRED, Def::None, Check::NonEmpty),
+    rule(CKA_URL, 0, Def::Empty),
+    rule(CKA_HASH_OF_SUBJECT_PUBLIC_KEY, 0, Def::Empty),
+    rule(CKA_HASH_OF_ISSUER_PUBLIC_KEY, 0, Def::Empty),
+    checked(
+        CKA_JAVA_MIDP_SECURITY_DOMAIN,
+        0,
+        Def::Ulong(CK_SECURITY_DOMAIN_UNSPECIFIED),
+        Check::AtMost(CK_SECURITY_DOMAIN_THIRD_PARTY),
+    ),
+    // The spec's stated default when the attribute is absent.
+    rule(CKA_NAME_HASH_ALGORITHM, 0, Def::Ulong(CKM_SHA_1)),
+];
+
+// A created key came from outside the token: not local, no known generation mechanism.
+static KEY: &[Rule] = &[
+    rule(CKA_KEY_TYPE, REQUIRED, Def::None),
+    rule(CKA_ID, SETTABLE, Def::Empty),
+    rule(CKA_START_DATE, SETTABLE, Def::Empty),
+    rule(CKA_END_DATE, SETTABLE, Def::Empty),
+    rule(CKA_DERIVE, SETTABLE, Def::Bool(false)),
+    rule(CKA_LOCAL, COMPUTED, Def::Bool(false)),
+    rule(
+        CKA_KEY_GEN_MECHANISM,
+        COMPUTED,
+        Def::Ulong(CK_UNAVAILABLE_INFORMATION),
+    ),
+    // No footnote 8: widening a key's mechanisms later would defeat the restriction.
+    rule(CKA_ALLOWED_MECHANISMS, 0, Def::NoMechanisms),
+];
+
+// Usage flags default to true (footnote 9 leaves it to the token), as in SoftHSMv2.
+static PUBLIC_KEY: &[Rule] = &[
+    rule(CKA_SUBJECT, SETTABLE, Def::Empty),
+    rule(CKA_ENCRYPT, SETTABLE, Def::Bool(true)),
+    rule(CKA_VERIFY, SETTABLE, Def::Bool(true)),
+    rule(CKA_VERIFY_RECOVER, SETTABLE, Def::Bool(true)),
+    rule(CKA_WRAP, SETTABLE, Def::Bool(true)),
+    rule(CKA_TRUSTED, SO_TRUE | SETTABLE, Def::Bool(false)),
+    rule(CKA_WRAP_TEMPLATE, 0, Def::NoAttributes),
+    rule(CKA_PUBLIC_KEY_INFO, 0, Def::Empty),
+];
+
+// A key that arrives in a template was known outside the token, so it was never "always
+// sensitive" nor "never extractable".
+static PRIVATE_KEY: &[Rule] = &[
+    rule(CKA_SUBJECT, SETTABLE, Def::Empty),
+    rule(CKA_SENSITIVE, SETTABLE | STAYS_TRUE, Def::Bool(true)),
+    rule(CKA_DECRYPT, SETTABLE, Def::Bool(true)),
+    rule(CKA_SIGN, SETTABLE, Def::Bool(true)),
+    rule(CKA_SIGN_RECOVER, SETTABLE, Def::Bool(true)),
+    rule(CKA_UNWRAP, SETTABLE, Def::Bool(true)),
+    rule(CKA_EXTRACTABLE, SETTABLE | STAYS_FALSE, Def::Bool(false)),
+    rule(CKA_ALWAYS_SENSITIVE, COMPUTED, Def::Bool(false)),
+    rule(CKA_NEVER_EXTRACTABLE, COMPUTED, Def::Bool(false)),
+    rule(
+        CKA_WRAP_WITH_TRUSTED,
+        SETTABLE | STAYS_TRUE,
+        Def::Bool(false),
+    ),
+    rule(CKA_UNWRAP_TEMPLATE, 0, Def::NoAttributes),
+    // The spec table gives no footnote; turning re-authentication off would weaken a key, so
+    // only the tightening direction is allowed.
+    rule(
+        CKA_ALWAYS_AUTHENTICATE,
+        SETTABLE | STAYS_TRUE,
+        Def::Bool(false),
+    ),
+    rule(CKA_PUBLIC_KEY_INFO, 0, Def::Empty),
+];
+
+static SECRET_KEY: &[Rule] = &[
+    rule(CKA_SENSITIVE, SETTABLE | STAYS_TRUE, Def::Bool(true)),
+    rule(CKA_ENCRYPT, SETTABLE, Def::Bool(true)),
+    rule(CKA_DECRYPT, SETTABLE, Def::Bool(true)),
+    rule(CKA_SIGN, SETTABLE, Def::Bool(true)),
+    rule(CKA_VERIFY, SETTABLE, Def::Bool(true)),
+    rule(CKA_WRAP, SETTABLE, Def::Bool(true)),
+    rule(CKA_UNWRAP, SETTABLE, Def::Bool(true)),
+    rule(CKA_EXTRACTABLE, SETTABLE | STAYS_FALSE, Def::Bool(false)),
+    rule(CKA_ALWAYS_SENSITIVE, COMPUTED, Def::Bool(false)),
+    rule(CKA_NEVER_EXTRACTABLE, COMPUTED, Def::Bool(false)),
+    // Accepted as given; the key manager may compute and verify it where an engine exists.
+    rule(CKA_CHECK_VALUE, 0, Def::Empty),
+    rule(
+        CKA_WRAP_WITH_TRUSTED,
+        SETTABLE | STAYS_TRUE,
+        Def::Bool(false),
+    ),
+    rule(CKA_TRUSTED, SO_TRUE | SETTABLE, Def::Bool(false)),
+    rule(CKA_WRAP_TEMPLATE, 0, Def::NoAttributes),
+    rule(CKA_UNWRAP_TEMPLATE, 0, Def::NoAttributes),
+    rule(CKA_DERIVE_TEMPLATE, 0, Def::NoAttributes),
+];
+
+// CKA_VALUE_LEN has footnote 2 in the spec; a template that repeats the true length is accepted
+// because many callers send it, and a wrong one is inconsistent with CKA_VALUE.
+static GENERIC_SECRET: &[Rule] = &[
+    checked(CKA_VALUE, REQUIRED | SECRET, Def::None, Check::NonEmpty),
+    rule(CKA_VALUE_LEN, 0, Def::LenOf(CKA_VALUE)),
+];
+
+static AES: &[Rule] = &[
+    checked(
+        CKA_VALUE,
+        REQUIRED | SECRET,
+        Def::None,
+        Check::Lengths(&[16, 24, 32]),
+    ),
+    rule(CKA_VALUE_LEN, 0, Def::LenOf(CKA_VALUE)),
+];
+
+static RSA_PUBLIC: &[Rule] = &[
+    checked(CKA_MODULUS, REQUIRED, Def::None, Check::NonEmpty),
+    rule(CKA_MODULUS_BITS, COMPUTED, Def::BitsOf(CKA_MODULUS)),
+    checked(CKA_PUBLIC_EXPONENT, REQUIRED, Def::None, Check::NonEmpty),
+];
+
+// The CRT components are optional: absent ones stay absent rather than appearing empty.
+static RSA_PRIVATE: &[Rule] = &[
+    checked(CKA_MODULUS, REQUIRED, Def::None, Check::NonEmpty),
+    rule(CKA_PUBLIC_EXPONENT, 0, Def::None),
+    checked(
+        CKA_PRIVATE_EXPONENT,
+        REQUIRED | SECRET,
+        Def::None,
+        Check::NonEmpty,
+    ),
+    rule(CKA_PRIME_1, SECRET, Def::None),
+    rule(CKA_PRIME_2, SECRET, Def::None),
+    rule(CKA_EXPONENT_1, SECRET, Def::None),
+    rule(CKA_EXPONENT_2, SECRET, Def::None),
+    rule(CKA_COEFFICIENT, SECRET, Def::None),
+];
+
+// Shared by CKK_EC and CKK_EC_EDWARDS, whose tables are the same.
+static EC_PUBLIC: &[Rule] = &[
+    checked(CKA_EC_PARAMS, REQUIRED, Def::None, Check::NonEmpty),
+    checked(CKA_EC_POINT, REQUIRED, Def::None, Check::NonEmpty),
+];
+
+static EC_PRIVATE: &[Rule] = &[
+    checked(CKA_EC_PARAMS, REQUIRED, Def::None, Check::NonEmpty),
+    checked(CKA_VALUE, REQUIRED | SECRET, Def::None, Check::NonEmpty),
+];
+
+/// Every key type this phase supports, across the three key classes.
+const KEY_TYPES: &[CK_KEY_TYPE] = &[
+    CKK_GENERIC_SECRET,
+    CKK_AES,
+    CKK_SHA_1_HMAC,
+    CKK_SHA224_HMAC,
+    CKK_SHA256_HMAC,
+    CKK_SHA384_HMAC,
+    CKK_SHA512_HMAC,
+    CKK_RSA,
+    CKK_EC,
+    CKK_EC_EDWARDS,
+];
+
+/// The attribute naming the sub-type whose table extends the class table.
+fn subtype_attr(class: CK_OBJECT_CLASS) -> Option<CK_ATTRIBUTE_TYPE> {
+    match class {
+        CKO_CERTIFICATE => Some(CKA_CERTIFICATE_TYPE),
+        CKO_PUBLIC_KEY | CKO_PRIVATE_KEY | CKO_SECRET_KEY => Some(CKA_KEY_TYPE),
+        _ => None,
+    }
+}
+
+/// The rows of one kind of object: a class and, where the class has one, its sub-type.
+#[derive(Debug)]
+struct Schema {
+    class: CK_OBJECT_CLASS,
+    groups: [&'static [Rule]; 5],
+}
+
+impl Schema {
+    /// `None` when this module does not support the class or the sub-type.
+    fn new(class: CK_OBJECT_CLASS, sub: Option<CK_ULONG>) -> Option<Schema> {
+        let (a, b, c) = match class {
+            CKO_DATA => (DATA, NONE, NONE),
+            CKO_CERTIFICATE => match sub? {
+                CKC_X_509 => (CERTIFICATE, X509, NONE),
+                _ => return None,
+            },
+            CKO_PUBLIC_KEY => match sub? {
+                CKK_RSA => (KEY, PUBLIC_KEY, RSA_PUBLIC),
+                CKK_EC | CKK_EC_EDWARDS => (KEY, PUBLIC_KEY, EC_PUBLIC),
+                _ => return None,
+            },
+            CKO_PRIVATE_KEY => match sub? {
+                CKK_RSA => (KEY, PRIVATE_KEY, RSA_PRIVATE),
+                CKK_EC | CKK_EC_EDWARDS => (KEY, PRIVATE_KEY, EC_PRIVATE),
+                _ => return None,
+            },
+            CKO_SECRET_KEY => match sub? {
+                CKK_AES => (KEY, SECRET_KEY, AES),
+                CKK_GENERIC_SECRET | CKK_SHA_1_HMAC | CKK_SHA224_HMAC | CKK_SHA256_HMAC
+                | CKK_SHA384_HMAC | CKK_SHA512_HMAC => (KEY, SECRET_KEY, GENERIC_SECRET),
+                _ => return None,
+            },
+            _ => return None,
+        };
+        Some(Schema {
+            class,
+            groups: [OBJECT, STORAGE, a, b, c],
+        })
+    }
+
+    /// The schema of a stored object.
+    fn of(obj: &Attributes) -> Option<Schema> {
+        let class = obj.class()?;
+        let sub = match subtype_attr(class) {
+            Some(ty) => Some(obj.ulong(ty)?),
+            None => None,
+        };
+        Schema::new(class, sub)
+    }
+
+    /// The schema a creation template asks for, or the code that explains why there is none.
+    fn of_template(
+        given: &BTreeMap<CK_ATTRIBUTE_TYPE, &AttrValue>,
+    ) -> std::result::Result<Schema, CK_RV> {
+        let ulong = |ty| -> std::result::Result<CK_ULONG, CK_RV> {
+            let value = given.get(&ty).ok_or(CKR_TEMPLATE_INCOMPLETE)?;
+            value.as_ulong().ok_or(CKR_ATTRIBUTE_VALUE_INVALID)
+        };
+        let class = ulong(CKA_CLASS)?;
+        let sub = match subtype_attr(class) {
+            Some(ty) => Some(ulong(ty)?),
+            None => None,
+        };
+        Schema::new(class, sub).ok_or(CKR_ATTRIBUTE_VALUE_INVALID)
+    }
+
+    fn rules(&self) -> impl Iterator<Item = &'static Rule> + '_ {
+        self.groups.iter().flat_map(|group| group.iter())
+    }
+
+    fn find(&self, ty: CK_ATTRIBUTE_TYPE) -> Option<&'static Rule> {
+        self.rules().find(|rule| rule.ty == ty)
+    }
+}
+
+impl Rule {
+    fn has(&self, flag: u16) -> bool {
+        self.flags & flag != 0
+    }
+}
+
+impl Def {
+    /// A default that does not depend on other attributes.
+    fn plain(self, class: CK_OBJECT_CLASS) -> Option<AttrValue> {
+        Some(match self {
+            Def::None | Def::LenOf(_) | Def::BitsOf(_) => return None,
+            Def::Bool(b) => AttrValue::Bool(b),
+            Def::Ulong(v) => AttrValue::Ulong(v),
+            Def::Empty => AttrValue::Bytes(Vec::new()),
+            Def::NoAttributes => AttrValue::Template(Vec::new()),
+            Def::NoMechanisms => AttrValue::Mechanisms(Vec::new()),
+            Def::PrivateIfKeyHoldsSecret => {
+                AttrValue::Bool(matches!(class, CKO_PRIVATE_KEY | CKO_SECRET_KEY))
+            }
+        })
+    }
+
+    /// A value computed from the other attributes of the new object.
+    fn derived(self, attrs: &Attributes) -> Option<AttrValue> {
+        match self {
+            Def::LenOf(src) => attrs.bytes(src).map(|b| AttrValue::Ulong(b.len() as u64)),
+            Def::BitsOf(src) => attrs.bytes(src).map(|b| AttrValue::Ulong(bit_len(b))),
+            _ => None,
+        }
+    }
+}
+
+/// Bits of a big-endian unsigned integer, ignoring leading zero bytes.
+fn bit_len(be: &[u8]) -> u64 {
+    match be.iter().position(|&b| b != 0) {
+        Some(i) => (be.len() - i - 1) as u64 * 8 + u64::from(8 - be[i].leading_zeros()),
+        None => 0,
+    }
+}
+
+impl Check {
+    fn test(self, value: &AttrValue) -> Result<()> {
+        let ok = match (self, value) {
+            (Check::Any, _) => true,
+            (Check::NonEmpty, AttrValue::Bytes(b)) => !b.is_empty(),
+            (Check::Lengths(lens), AttrValue::Bytes(b)) => lens.contains(&b.len()),
+            (Check::AtMost(max), AttrValue::Ulong(v)) => *v <= max,
+            _ => false,
+        };
+        if ok {
+            Ok(())
+        } else {
+            fail(CKR_ATTRIBUTE_VALUE_INVALID)
+        }
+    }
+}
+
+/// When a template breaks several rules, the code reported is the one listed first among the
+/// function's return values (§5.7 lists them alphabetically), as design.md asks, so the answer
+/// does not depend on the order of the template.
+const PRECEDENCE: [CK_RV; 5] = [
+    CKR_ATTRIBUTE_READ_ONLY,
+    CKR_ATTRIBUTE_TYPE_INVALID,
+    CKR_ATTRIBUTE_VALUE_INVALID,
+    CKR_TEMPLATE_INCOMPLETE,
+    CKR_TEMPLATE_INCONSISTENT,
+];
+
+#[derive(Debug, Default)]
+struct Verdict(Option<CK_RV>);
+
+impl Verdict {
+    fn note(&mut self, rv: CK_RV) {
+        let rank = |rv| {
+            PRECEDENCE
+                .iter()
+                .position(|&r| r == rv)
+                .unwrap_or(PRECEDENCE.len())
+        };
+        if self.0.is_none_or(|current| rank(rv) < rank(current)) {
+            self.0 = Some(rv);
+        }
+    }
+
+    fn note_result(&mut self, result: Result<()>) {
+        if let Err(e) = result {
+            self.note(e.rv());
+        }
+    }
+
+    fn check(self) -> Result<()> {
+        match self.0 {
+            Some(rv) => fail(rv),
+            None => Ok(()),
+        }
+    }
+}
+
+/// The template by type; a type given twice must carry the same value both times.
+fn unique<'a>(
+    template: &'a [Attribute],
+    verdict: &mut Verdict,
+) -> BTreeMap<CK_ATTRIBUTE_TYPE, &'a AttrValue> {
+    let mut map = BTreeMap::new();
+    for a in template {
+        match map.entry(a.ty) {
+            Entry::Vacant(e) => {
+                e.insert(&a.value);
+            }
+            Entry::Occupied(e) => {
+                if **e.get() != a.value {
+                    verdict.note(CKR_TEMPLATE_INCONSISTENT);
+                }
+            }
+        }
+    }
+    map
+}
+
+fn flag_or(obj: &Attributes, ty: CK_ATTRIBUTE_TYPE, absent: bool) -> bool {
+    obj.get(ty).and_then(AttrValue::as_bool).unwrap_or(absent)
+}
+
+/// C_CreateObject: check the template for its class and return the full attribute set with every
+/// default of the class filled in (so that an attribute absent from the result means "not an
+/// attribute of this object").
+pub fn create(template: &[Attribute], ctx: &Ctx) -> Result<Attributes> {
+    let mut verdict = Verdict::default();
+    let given = unique(template, &mut verdict);
+    let schema = match Schema::of_template(&given) {
+        Ok(schema) => schema,
+        Err(rv) => {
+            verdict.note(rv);
+            return verdict.check().and_then(|()| fail(rv));
+        }
+    };
+
+    for (&ty, &value) in &given {
+        if let Err(e) = check_shape(ty, value) {
+            verdict.note(e.rv());
+            continue;
+        }
+        let Some(rule) = schema.find(ty) else {
+            // §4.1.1: an attribute of another class or key type makes the template inconsistent.
+            verdict.note(CKR_TEMPLATE_INCONSISTENT);
+            continue;
+        };
+        let so_only = rule.has(SO_TRUE) && value.as_bool() == Some(true) && !ctx.so;
+        if rule.has(COMPUTED) || so_only {
+            verdict.note(CKR_ATTRIBUTE_READ_ONLY);
+            continue;
+        }
+        verdict.note_result(rule.check.test(value));
+    }
+
+    let mut out = Attributes::new();
+    for rule in schema.rules() {
+        if let Some(&value) = given.get(&rule.ty) {
+            out.set(rule.ty, value.clone());
+        } else if rule.has(REQUIRED) {
+            verdict.note(CKR_TEMPLATE_INCOMPLETE);
+        } else if let Some(value) = rule.def.plain(schema.class) {
+            out.set(rule.ty, value);
+        }
+    }
+    // Computed values need the given ones in place; a caller that states one must agree with it.
+    for rule in schema.rules() {
+        let Some(value) = rule.def.derived(&out) else {
+            continue;
+        };
+        match given.get(&rule.ty) {
+            Some(&stated) if *stated != value => verdict.note(CKR_TEMPLATE_INCONSISTENT),
+            _ => out.set(rule.ty, value),
+        }
+    }
+
+    verdict.check()?;
+    Ok(out)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Op {
+    Set,
+    Copy,
+}
+
+/// May `op` give attribute `ty` of `obj` this value?
+fn may_change(
+    obj: &Attributes,
+    schema: Option<&Schema>,
+    ty: CK_ATTRIBUTE_TYPE,
+    value: &AttrValue,
+    ctx: &Ctx,
+    op: Op,
+) -> Result<()> {
+    check_shape(ty, value)?;
+    let Some(rule) = schema.and_then(|s| s.find(ty)) else {
+        // An object of a class this table does not describe is never changed here.
+        return fail(if obj.contains(ty) {
+            CKR_ATTRIBUTE_READ_ONLY
+        } else {
+            CKR_ATTRIBUTE_TYPE_INVALID
+        });
+    };
+    if !(op == Op::Copy && rule.has(ON_COPY)) {
+        // §4.6.2: "trusted certificates cannot be modified"; SoftHSMv2 reads this as every
+        // attribute, which we follow for C_SetAttributeValue and for the copy's content.
+        let trusted_cert = obj.class() == Some(CKO_CERTIFICATE) && obj.flag(CKA_TRUSTED);
+        // C_CopyObject may change what "can ordinarily be modified", which nothing is on an
+        // unmodifiable object (C_SetAttributeValue has already refused it).
+        if !rule.has(SETTABLE) || trusted_cert || !flag_or(obj, CKA_MODIFIABLE, true) {
+            return fail(CKR_ATTRIBUTE_READ_ONLY);
+        }
+    }
+    let old = obj.get(ty).and_then(AttrValue::as_bool);
+    let new = value.as_bool();
+    if (rule.has(STAYS_TRUE) && old == Some(true) && new == Some(false))
+        || (rule.has(STAYS_FALSE) && old == Some(false) && new == Some(true))
+        || (rule.has(SO_TRUE) && new == Some(true) && !ctx.so)
+    {
+        return fail(CKR_ATTRIBUTE_READ_ONLY);
+    }
+    rule.check.test(value)
+}
+
+fn apply(obj: &Attributes, changes: &[Attribute], ctx: &Ctx, op: Op) -> Result<Attributes> {
+    let mut verdict = Verdict::default();
+    let given = unique(changes, &mut verdict);
+    let schema = Schema::of(obj);
+    for (&ty, &value) in &given {
+        verdict.note_result(may_change(obj, schema.as_ref(), ty, value, ctx, op));
+    }
+    verdict.check()?;
+    let mut out = obj.clone();
+    for (ty, value) in given {
+        out.set(ty, value.clone());
+    }
+    Ok(out)
+}
+
+/// C_CopyObject: the copy's full attribute set. `CKA_COPYABLE` false → CKR_ACTION_PROHIBITED.
+/// The template may only set CKA_TOKEN, CKA_PRIVATE, CKA_MODIFIABLE, CKA_DESTROYABLE, CKA_COPYABLE
+/// (true→false only) and what C_SetAttributeValue could change (same rules as `set`); others →
+/// CKR_ATTRIBUTE_READ_ONLY.
+pub fn copy(obj: &Attributes, template: &[Attribute], ctx: &Ctx) -> Result<Attributes> {
+    if !flag_or(obj, CKA_COPYABLE, true) {
+        return fail(CKR_ACTION_PROHIBITED);
+    }
+    let mut out = apply(obj, template, ctx, Op::Copy)?;
+    // The copy is a new object: the store gives it its own identifier.
+    out.remove(CKA_UNIQUE_ID);
+    Ok(out)
+}
+
+/// C_SetAttributeValue: the object's new attribute set. CKA_MODIFIABLE false →
+/// CKR_ACTION_PROHIBITED.
+pub fn set(obj: &Attributes, changes: &[Attribute], ctx: &Ctx) -> Result<Attributes> {
+    if !flag_or(obj, CKA_MODIFIABLE, true) {
+        return fail(CKR_ACTION_PROHIBITED);
+    }
+    apply(obj, changes, ctx, Op::Set)
+}
+
+/// C_GetAttributeValue: may this attribute's value be revealed?
+pub fn readable(obj: &Attributes, ty: CK_ATTRIBUTE_TYPE) -> Read {
+    if !obj.contains(ty) {
+        return Read::Invalid;
+    }
+    let secret = obj.class().is_some_and(|class| is_secret(class, ty));
+    // Footnote 7. A missing CKA_EXTRACTABLE reads as false, so a malformed key stays hidden.
+    if secret && (obj.flag(CKA_SENSITIVE) || !obj.flag(CKA_EXTRACTABLE)) {
+        Read::Sensitive
+    } else {
+        Read::Ok
+    }
+}
+
+/// Attributes holding secret material, which the store always seals, even for public objects:
+/// CKA_VALUE of secret keys and private keys, the RSA private components, and similar.
+pub fn is_secret(class: CK_OBJECT_CLASS, ty: CK_ATTRIBUTE_TYPE) -> bool {
+    KEY_TYPES
+        .iter()
+        .filter_map(|&kt| Schema::new(class, Some(kt)))
+        .any(|schema| schema.find(ty).is_some_and(|rule| rule.has(SECRET)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const USER: Ctx = Ctx { so: false };
+    const SO: Ctx = Ctx { so: true };
+
+    fn class(c: CK_OBJECT_CLASS) -> Attribute {
+        Attribute::ulong(CKA_CLASS, c)
+    }
+    fn key_type(k: CK_KEY_TYPE) -> Attribute {
+        Attribute::ulong(CKA_KEY_TYPE, k)
+    }
+
+    fn data() -> Vec<Attribute> {
+        vec![class(CKO_DATA)]
+    }
+    fn cert() -> Vec<Attribute> {
+        vec![
+            class(CKO_CERTIFICATE),
+            Attribute::ulong(CKA_CERTIFICATE_TYPE, CKC_X_509),
+            Attribute::bytes(CKA_SUBJECT, b"subject".to_vec()),
+            Attribute::bytes(CKA_VALUE, b"certificate".to_vec()),
+        ]
+    }
+    fn aes() -> Vec<Attribute> {
+        vec![
+            class(CKO_SECRET_KEY),
+            key_type(CKK_AES),
+            Attribute::bytes(CKA_VALUE, vec![7; 16]),
+        ]
+    }
+    fn generic() -> Vec<Attribute> {
+        vec![
+            class(CKO_SECRET_KEY),
+            key_type(CKK_GENERIC_SECRET),
+            Attribute::bytes(CKA_VALUE, vec![7; 20]),
+        ]
+    }
+    fn rsa_public() -> Vec<Attribute> {
+        vec![
+            class(CKO_PUBLIC_KEY),
+            key_type(CKK_RSA),
+            Attribute::bytes(CKA_MODULUS, vec![0x00, 0x01, 0xff, 0xff]),
+            Attribute::bytes(CKA_PUBLIC_EXPONENT, vec![1, 0, 1]),
+        ]
+    }
+    fn rsa_private() -> Vec<Attribute> {
+        vec![
+            class(CKO_PRIVATE_KEY),
+            key_type(CKK_RSA),
+            Attribute::bytes(CKA_MODULUS, vec![0xc5; 256]),
+            Attribute::bytes(CKA_PRIVATE_EXPONENT, vec![0x33; 256]),
+        ]
+    }
+    fn ec_public(kt: CK_KEY_TYPE) -> Vec<Attribute> {
+        vec![
+            class(CKO_PUBLIC_KEY),
+            key_type(kt),
+            Attribute::bytes(CKA_EC_PARAMS, b"params".to_vec()),
+            Attribute::bytes(CKA_EC_POINT, b"point".to_vec()),
+        ]
+    }
+    fn ec_private(kt: CK_KEY_TYPE) -> Vec<Attribute> {
+        vec![
+            class(CKO_PRIVATE_KEY),
+            key_type(kt),
+            Attribute::bytes(CKA_EC_PARAMS, b"params".to_vec()),
+            Attribute::bytes(CKA_VALUE, vec![9; 32]),
+        ]
+    }
+
+    /// One template per supported kind, holding exactly the required attributes.
+    fn minimal_templates() -> Vec<Vec<Attribute>> {
+        vec![
+            data(),
+            cert(),
+            aes(),
+            generic(),
+            rsa_public(),
+            rsa_private(),
+            ec_public(CKK_EC),
+            ec_private(CKK_EC),
+            ec_public(CKK_EC_EDWARDS),
+            ec_private(CKK_EC_EDWARDS),
+        ]
+    }
+
+    fn with(mut t: Vec<Attribute>, extra: Attribute) -> Vec<Attribute> {
+        t.push(extra);
+        t
+    }
+
+    fn rv<T: std::fmt::Debug>(r: Result<T>) -> CK_RV {
+        match r {
+            Ok(v) => panic!("expected an error, got {v:?}"),
+            Err(e) => e.rv(),
+        }
+    }
+
+    fn made(t: &[Attribute]) -> Attributes {
+        match create(t, &USER) {
+            Ok(a) => a,
+            Err(e) => panic!("create failed: {e:?}"),
+        }
+    }
+
+    trait OrFail<T> {
+        fn or_fail(self, why: &str) -> T;
+    }
+    impl<T> OrFail<T> for Result<T> {
+        fn or_fail(self, why: &str) -> T {
+            match self {
+                Ok(v) => v,
+                Err(e) => panic!("{why}: {e:?}"),
+            }
+        }
+    }
+    impl<T> OrFail<T> for Option<T> {
+        fn or_fail(self, why: &str) -> T {
+            match self {
+                Some(v) => v,
+                None => panic!("{why}"),
+            }
+        }
+    }
+
+    fn bool_of(a: &Attributes, ty: CK_ATTRIBUTE_TYPE) -> Option<bool> {
+        a.get(ty).and_then(AttrValue::as_bool)
+    }
+
+    #[test]
+    fn tables_are_well_formed() {
+        let mut kinds: Vec<Schema> = vec![];
+        kinds.extend(Schema::new(CKO_DATA, None));
+        kinds.extend(Schema::new(CKO_CERTIFICATE, Some(CKC_X_509)));
+        for &class in &[CKO_PUBLIC_KEY, CKO_PRIVATE_KEY, CKO_SECRET_KEY] {
+            kinds.extend(
+                KEY_TYPES
+                    .iter()
+                    .filter_map(|&kt| Schema::new(class, Some(kt))),
+            );
+        }
+        assert_eq!(kinds.len(), 2 + 3 + 3 + 7);
+        for schema in &kinds {
+            let tys: Vec<_> = schema.rules().map(|r| r.ty).collect();
+            for (i, ty) in tys.iter().enumerate() {
+                assert!(!tys[i + 1..].contains(ty), "{schema:?}: duplicate row");
+                assert!(crate::object::attr::kind_of(*ty).is_some());
+            }
+            for rule in schema.rules() {
+                // A plain default must have the shape of its attribute.
+                if let Some(v) = rule.def.plain(schema.class) {
+                    assert!(check_shape(rule.ty, &v).is_ok(), "{rule:?}");
+                }
+                assert!(!(rule.has(REQUIRED) && rule.has(COMPUTED)), "{rule:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn minimal_templates_create() {
+        for t in minimal_templates() {
+            let out = made(&t);
+            for a in &t {
+                assert_eq!(out.get(a.ty), Some(&a.value));
+            }
+        }
+    }
+
+    #[test]
+    fn every_default_is_filled() {
+        for t in minimal_templates() {
+            let out = made(&t);
+            let schema = Schema::of(&out).or_fail("schema of a created object");
+            for rule in schema.rules() {
+                let optional = matches!(rule.def, Def::None) && !rule.has(REQUIRED);
+                assert_eq!(out.contains(rule.ty), !optional, "{rule:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn storage_defaults() {
+        let d = made(&data());
+        assert_eq!(bool_of(&d, CKA_TOKEN), Some(false));
+        assert_eq!(bool_of(&d, CKA_PRIVATE), Some(false));
+        assert_eq!(bool_of(&d, CKA_MODIFIABLE), Some(true));
+        assert_eq!(bool_of(&d, CKA_COPYABLE), Some(true));
+        assert_eq!(bool_of(&d, CKA_DESTROYABLE), Some(true));
+        assert_eq!(d.bytes(CKA_LABEL), Some(&[][..]));
+        assert_eq!(d.bytes(CKA_APPLICATION), Some(&[][..]));
+        assert_eq!(d.bytes(CKA_OBJECT_ID), Some(&[][..]));
+        assert_eq!(d.bytes(CKA_VALUE), Some(&[][..]));
+        assert!(!d.contains(CKA_UNIQUE_ID));
+        assert!(!d.contains(CKA_KEY_TYPE));
+
+        assert_eq!(bool_of(&made(&aes()), CKA_PRIVATE), Some(true));
+        assert_eq!(bool_of(&made(&rsa_private()), CKA_PRIVATE), Some(true));
+        assert_eq!(bool_of(&made(&rsa_public()), CKA_PRIVATE), Some(false));
+        assert_eq!(bool_of(&made(&cert()), CKA_PRIVATE), Some(false));
+        let public_key = made(&with(aes(), Attribute::bool(CKA_PRIVATE, false)));
+        assert_eq!(bool_of(&public_key, CKA_PRIVATE), Some(false));
+    }
+
+    #[test]
+    fn secret_key_defaults() {
+        let k = made(&aes());
+        for ty in [
+            CKA_SENSITIVE,
+            CKA_ENCRYPT,
+            CKA_DECRYPT,
+            CKA_SIGN,
+            CKA_VERIFY,
+            CKA_WRAP,
+            CKA_UNWRAP,
+        ] {
+            assert_eq!(bool_of(&k, ty), Some(true), "{ty:#x}");
+        }
+        for ty in [
+            CKA_EXTRACTABLE,
+            CKA_DERIVE,
+            CKA_LOCAL,
+            CKA_ALWAYS_SENSITIVE,
+            CKA_NEVER_EXTRACTABLE,
+            CKA_WRAP_WITH_TRUSTED,
+            CKA_TRUSTED,
+        ] {
+            assert_eq!(bool_of(&k, ty), Some(false), "{ty:#x}");
+        }
+        assert_eq!(
+            k.ulong(CKA_KEY_GEN_MECHANISM),
+            Some(CK_UNAVAILABLE_INFORMATION)
+        );
+        assert_eq!(k.ulong(CKA_VALUE_LEN), Some(16));
+        assert_eq!(
+            k.get(CKA_ALLOWED_MECHANISMS),
+            Some(&AttrValue::Mechanisms(vec![]))
+        );
+        assert_eq!(
+            k.get(CKA_DERIVE_TEMPLATE),
+            Some(&AttrValue::Template(vec![]))
+        );
+        assert!(!k.contains(CKA_SUBJECT));
+        assert_eq!(made(&generic()).ulong(CKA_VALUE_LEN), Some(20));
+    }
+
+    #[test]
+    fn key_pair_defaults() {
+        let p = made(&rsa_public());
+        assert_eq!(p.ulong(CKA_MODULUS_BITS), Some(17));
+        for ty in [CKA_ENCRYPT, CKA_VERIFY, CKA_VERIFY_RECOVER, CKA_WRAP] {
+            assert_eq!(bool_of(&p, ty), Some(true));
+        }
+        assert!(!p.contains(CKA_SENSITIVE));
+
+        let k = made(&rsa_private());
+        assert_eq!(bool_of(&k, CKA_SENSITIVE), Some(true));
+        assert_eq!(bool_of(&k, CKA_EXTRACTABLE), Some(false));
+        assert_eq!(bool_of(&k, CKA_ALWAYS_AUTHENTICATE), Some(false));
+        assert_eq!(bool_of(&k, CKA_SIGN_RECOVER), Some(true));
+        assert!(!k.contains(CKA_MODULUS_BITS));
+        // Optional CRT components appear only when given.
+        assert!(!k.contains(CKA_PRIME_1) && !k.contains(CKA_PUBLIC_EXPONENT));
+        let k = made(&with(
+            rsa_private(),
+            Attribute::bytes(CKA_PRIME_1, vec![3; 128]),
+        ));
+        assert!(k.contains(CKA_PRIME_1) && !k.contains(CKA_PRIME_2));
+    }
+
+    #[test]
+    fn certificate_defaults() {
+        let c = made(&cert());
+        assert_eq!(c.ulong(CKA_CERTIFICATE_CATEGORY), Some(0));
+        assert_eq!(c.ulong(CKA_JAVA_MIDP_SECURITY_DOMAIN), Some(0));
+        assert_eq!(c.ulong(CKA_NAME_HASH_ALGORITHM), Some(CKM_SHA_1));
+        assert_eq!(bool_of(&c, CKA_TRUSTED), Some(false));
+        assert_eq!(c.bytes(CKA_ID), Some(&[][..]));
+    }
+
+    #[test]
+    fn each_required_attribute_missing_is_incomplete() {
+        for t in minimal_templates() {
+            for i in 0..t.len() {
+                let mut short = t.clone();
+                let gone = short.remove(i);
+                assert_eq!(
+                    rv(create(&short, &USER)),
+                    CKR_TEMPLATE_INCOMPLETE,
+                    "without {gone:?}"
+                );
+            }
+        }
+        assert_eq!(rv(create(&[], &USER)), CKR_TEMPLATE_INCOMPLETE);
+    }
+
+    #[test]
+    fn unsupported_classes_and_types_are_invalid_values() {
+        for c in [
+            CKO_MECHANISM,
+            CKO_HW_FEATURE,
+            CKO_DOMAIN_PARAMETERS,
+            CKO_PROFILE,
+            CKO_OTP_KEY,
+        ] {
+            assert_eq!(rv(create(&[class(c)], &USER)), CKR_ATTRIBUTE_VALUE_INVALID);
+        }
+        let mut t = cert();
+        t[1] = Attribute::ulong(CKA_CERTIFICATE_TYPE, CKC_WTLS);
+        assert_eq!(rv(create(&t, &USER)), CKR_ATTRIBUTE_VALUE_INVALID);
+        let mut t = rsa_public();
+        t[1] = key_type(CKK_AES);
+        assert_eq!(rv(create(&t, &USER)), CKR_ATTRIBUTE_VALUE_INVALID);
+        let mut t = aes();
+        t[1] = key_type(CKK_DES3);
+        assert_eq!(rv(create(&t, &USER)), CKR_ATTRIBUTE_VALUE_INVALID);
+    }
+
+    #[test]
+    fn attribute_of_another_class_is_inconsistent() {
+        let cases = [
+            with(aes(), Attribute::bytes(CKA_MODULUS, vec![1])),
+            with(rsa_public(), Attribute::bool(CKA_SENSITIVE, true)),
+            with(rsa_private(), Attribute::ulong(CKA_VALUE_LEN, 256)),
+            with(data(), Attribute::bool(CKA_ENCRYPT, true)),
+            with(cert(), Attribute::bool(CKA_SIGN, true)),
+            with(ec_public(CKK_EC), Attribute::bytes(CKA_VALUE, vec![1])),
+        ];
+        for t in cases {
+            assert_eq!(rv(create(&t, &USER)), CKR_TEMPLATE_INCONSISTENT, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn token_computed_attributes_are_read_only_on_create() {
+        let cases = [
+            with(data(), Attribute::bytes(CKA_UNIQUE_ID, b"1".to_vec())),
+            with(aes(), Attribute::bool(CKA_LOCAL, false)),
+            with(
+                aes(),
+                Attribute::ulong(CKA_KEY_GEN_MECHANISM, CKM_AES_KEY_GEN),
+            ),
+            with(aes(), Attribute::bool(CKA_ALWAYS_SENSITIVE, true)),
+            with(rsa_private(), Attribute::bool(CKA_NEVER_EXTRACTABLE, true)),
+            with(rsa_public(), Attribute::ulong(CKA_MODULUS_BITS, 17)),
+        ];
+        for t in cases {
+            assert_eq!(rv(create(&t, &USER)), CKR_ATTRIBUTE_READ_ONLY, "{t:?}");
+        }
+    }
+
+    #[test]
+    fn duplicates_must_agree() {
+        let same = with(aes(), Attribute::bytes(CKA_VALUE, vec![7; 16]));
+        assert!(create(&same, &USER).is_ok());
+        let differ = with(aes(), Attribute::bytes(CKA_VALUE, vec![8; 16]));
+        assert_eq!(rv(create(&differ, &USER)), CKR_TEMPLATE_INCONSISTENT);
+        let label = |l: &[u8]| Attribute::bytes(CKA_LABEL, l.to_vec());
+        let k = made(&aes());
+        assert!(set(&k, &[label(b"a"), label(b"a")], &USER).is_ok());
+        assert_eq!(
+            rv(set(&k, &[label(b"a"), label(b"b")], &USER)),
+            CKR_TEMPLATE_INCONSISTENT
+        );
+    }
+
+    #[test]
+    fn aes_key_length() {
+        for len in [16, 24, 32] {
+            let mut t = aes();
+            t[2] = Attribute::bytes(CKA_VALUE, vec![1; len]);
+            assert_eq!(made(&t).ulong(CKA_VALUE_LEN), Some(len as u64));
+        }
+        for len in [0, 1, 15, 17, 31, 33, 64] {
+            let mut t = aes();
+            t[2] = Attribute::bytes(CKA_VALUE, vec![1; len]);
+            assert_eq!(rv(create(&t, &USER)), CKR_ATTRIBUTE_VALUE_INVALID, "{len}");
+        }
+        let mut t = generic();
+        t[2] = Attribute::bytes(CKA_VALUE, vec![]);
+        assert_eq!(rv(create(&t, &USER)), CKR_ATTRIBUTE_VALUE_INVALID);
+    }
+
+    #[test]
+    fn value_len_must_match_value() {
+        assert!(create(&with(aes(), Attribute::ulong(CKA_VALUE_LEN, 16)), &USER).is_ok());
+        let t = with(aes(), Attribute::ulong(CKA_VALUE_LEN, 32));
+        assert_eq!(rv(create(&t, &USER)), CKR_TEMPLATE_INCONSISTENT);
+        let t = with(generic(), Attribute::ulong(CKA_VALUE_LEN, 19));
+        assert_eq!(rv(create(&t, &USER)), CKR_TEMPLATE_INCONSISTENT);
+    }
+
+    #[test]
+    fn certificate_values() {
+        for cat in 0..=3 {
+            let t = with(cert(), Attribute::ulong(CKA_CERTIFICATE_CATEGORY, cat));
+            assert_eq!(made(&t).ulong(CKA_CERTIFICATE_CATEGORY), Some(cat));
+        }
+        let t = with(cert(), Attribute::ulong(CKA_CERTIFICATE_CATEGORY, 4));
+        assert_eq!(rv(create(&t, &USER)), CKR_ATTRIBUTE_VALUE_INVALID);
+        let t = with(cert(), Attribute::ulong(CKA_JAVA_MIDP_SECURITY_DOMAIN, 9));
+        assert_eq!(rv(create(&t, &USER)), CKR_ATTRIBUTE_VALUE_INVALID);
+        let mut t = cert();
+        t[3] = Attribute::bytes(CKA_VALUE, vec![]);
+        assert_eq!(rv(create(&t, &USER)), CKR_ATTRIBUTE_VALUE_INVALID);
+    }
+
+    #[test]
+    fn precedence_follows_the_return_value_list() {
+        let t = vec![
+            class(CKO_SECRET_KEY),
+            key_type(CKK_AES),
+            Attribute::bytes(CKA_MODULUS, vec![1]),
+            Attribute::bytes(CKA_VALUE, vec![1; 15]),
+            Attribute::bool(CKA_LOCAL, false),
+        ];
+        assert_eq!(rv(create(&t, &USER)), CKR_ATTRIBUTE_READ_ONLY);
+        assert_eq!(rv(create(&t[..4], &USER)), CKR_ATTRIBUTE_VALUE_INVALID);
+        assert_eq!(rv(create(&t[..3], &USER)), CKR_TEMPLATE_INCOMPLETE);
+        // The template's order does not matter.
+        let reversed: Vec<_> = t.iter().rev().cloned().collect();
+        assert_eq!(rv(create(&reversed, &USER)), CKR_ATTRIBUTE_READ_ONLY);
+    }
+
+    #[test]
+    fn trusted_needs_the_so() {
+        for t in [aes(), rsa_public(), cert()] {
+            let trusted = with(t.clone(), Attribute::bool(CKA_TRUSTED, true));
+            assert_eq!(rv(create(&trusted, &USER)), CKR_ATTRIBUTE_READ_ONLY);
+            let made_by_so = create(&trusted, &SO).or_fail("the SO may create trusted objects");
+            assert_eq!(bool_of(&made_by_so, CKA_TRUSTED), Some(true));
+            assert!(create(&with(t, Attribute::bool(CKA_TRUSTED, false)), &USER).is_ok());
+        }
+        let k = made(&rsa_public());
+        let to_true = [Attribute::bool(CKA_TRUSTED, true)];
+        assert_eq!(rv(set(&k, &to_true, &USER)), CKR_ATTRIBUTE_READ_ONLY);
+        assert_eq!(rv(copy(&k, &to_true, &USER)), CKR_ATTRIBUTE_READ_ONLY);
+        let k = set(&k, &to_true, &SO).or_fail("the SO may trust a key");
+        assert_eq!(bool_of(&k, CKA_TRUSTED), Some(true));
+        let k = set(&k, &[Attribute::bool(CKA_TRUSTED, false)], &USER).or_fail("distrust");
+        assert_eq!(bool_of(&k, CKA_TRUSTED), Some(false));
+    }
+
+    #[test]
+    fn set_refused_on_unmodifiable_object() {
+        let k = made(&with(aes(), Attribute::bool(CKA_MODIFIABLE, false)));
+        let change = [Attribute::bytes(CKA_LABEL, b"x".to_vec())];
+        assert_eq!(rv(set(&k, &change, &USER)), CKR_ACTION_PROHIBITED);
+        assert_eq!(rv(set(&k, &[], &SO)), CKR_ACTION_PROHIBITED);
+    }
+
+    #[test]
+    fn set_read_only_attributes() {
+        let k = made(&aes());
+        let same_value: Vec<Attribute> = [
+            CKA_CLASS,
+            CKA_KEY_TYPE,
+            CKA_VALUE,
+            CKA_VALUE_LEN,
+            CKA_LOCAL,
+            CKA_ALWAYS_SENSITIVE,
+            CKA_NEVER_EXTRACTABLE,
+            CKA_KEY_GEN_MECHANISM,
+            CKA_TOKEN,
+            CKA_PRIVATE,
+            CKA_MODIFIABLE,
+            CKA_COPYABLE,
+            CKA_DESTROYABLE,
+            CKA_ALLOWED_MECHANISMS,
+            CKA_CHECK_VALUE,
+        ]
+        .iter()
+        .filter_map(|&ty| k.get(ty).map(|v| Attribute::new(ty, v.clone())))
+        .collect();
+        assert_eq!(same_value.len(), 15);
+        for a in same_value {
+            assert_eq!(
+                rv(set(&k, std::slice::from_ref(&a), &SO)),
+                CKR_ATTRIBUTE_READ_ONLY,
+                "{a:?}"
+            );
+        }
+        let mut stored = k.clone();
+        stored.set(CKA_UNIQUE_ID, AttrValue::Bytes(b"id".to_vec()));
+        let a = Attribute::bytes(CKA_UNIQUE_ID, b"other".to_vec());
+        assert_eq!(rv(set(&stored, &[a], &USER)), CKR_ATTRIBUTE_READ_ONLY);
+
+        let p = made(&rsa_public());
+        for a in [
+            Attribute::bytes(CKA_MODULUS, vec![1, 2]),
+            Attribute::ulong(CKA_MODULUS_BITS, 9),
+            Attribute::bytes(CKA_PUBLIC_EXPONENT, vec![3]),
+        ] {
+            assert_eq!(rv(set(&p, &[a], &USER)), CKR_ATTRIBUTE_READ_ONLY);
+        }
+        let r = made(&rsa_private());
+        // Read-only even where the optional component is absent.
+        let a = Attribute::bytes(CKA_PRIME_1, vec![5]);
+        assert_eq!(rv(set(&r, &[a], &USER)), CKR_ATTRIBUTE_READ_ONLY);
+
+        let c = made(&cert());
+        for a in [
+            Attribute::bytes(CKA_VALUE, b"other".to_vec()),
+            Attribute::bytes(CKA_SUBJECT, b"other".to_vec()),
+            Attribute::ulong(CKA_CERTIFICATE_TYPE, CKC_X_509),
+            Attribute::ulong(CKA_CERTIFICATE_CATEGORY, 2),
+        ] {
+            assert_eq!(rv(set(&c, &[a], &USER)), CKR_ATTRIBUTE_READ_ONLY);
+        }
+    }
+
+    #[test]
+    fn set_modifiable_attributes() {
+        let k = made(&rsa_private());
+        let changes = [
+            Attribute::bytes(CKA_LABEL, b"label".to_vec()),
+            Attribute::bytes(CKA_ID, b"id".to_vec()),
+            Attribute::bytes(CKA_SUBJECT, b"subject".to_vec()),
+            Attribute::bytes(CKA_START_DATE, b"20240101".to_vec()),
+            Attribute::bytes(CKA_END_DATE, b"20301231".to_vec()),
+            Attribute::bool(CKA_SIGN, false),
+            Attribute::bool(CKA_DECRYPT, false),
+            Attribute::bool(CKA_DERIVE, true),
+        ];
+        let out = set(&k, &changes, &USER).or_fail("footnote 8 attributes");
+        for a in &changes {
+            assert_eq!(out.get(a.ty), Some(&a.value));
+        }
+        assert_eq!(out.len(), k.len());
+
+        let d = made(&data());
+        let changes = [
+            Attribute::bytes(CKA_VALUE, b"v".to_vec()),
+            Attribute::bytes(CKA_APPLICATION, b"app".to_vec()),
+            Attribute::bytes(CKA_OBJECT_ID, b"oid".to_vec()),
+        ];
+        let out = set(&d, &changes, &USER).or_fail("data objects are application-managed");
+        assert_eq!(out.bytes(CKA_VALUE), Some(&b"v"[..]));
+
+        let c = made(&cert());
+        for a in [
+            Attribute::bytes(CKA_ID, b"id".to_vec()),
+            Attribute::bytes(CKA_ISSUER, b"issuer".to_vec()),
+            Attribute::bytes(CKA_SERIAL_NUMBER, b"42".to_vec()),
+            Attribute::bytes(CKA_LABEL, b"l".to_vec()),
+        ] {
+            assert!(set(&c, &[a], &USER).is_ok());
+        }
+    }
+
+    #[test]
+    fn one_way_attributes() {
+        let flip = |obj: &Attributes, ty, v| set(obj, &[Attribute::bool(ty, v)], &USER);
+        for t in [aes(), rsa_private()] {
+            let loose = made(&with(
+                with(t, Attribute::bool(CKA_SENSITIVE, false)),
+                Attribute::bool(CKA_EXTRACTABLE, true),
+            ));
+            // Sensitive: false -> true only.
+            let tight = flip(&loose, CKA_SENSITIVE, true).or_fail("false -> true");
+            assert_eq!(
+                rv(flip(&tight, CKA_SENSITIVE, false)),
+                CKR_ATTRIBUTE_READ_ONLY
+            );
+            assert!(flip(&tight, CKA_SENSITIVE, true).is_ok());
+            // Extractable: true -> false only.
+            let tight = flip(&loose, CKA_EXTRACTABLE, false).or_fail("true -> false");
+            assert_eq!(
+                rv(flip(&tight, CKA_EXTRACTABLE, true)),
+                CKR_ATTRIBUTE_READ_ONLY
+            );
+            assert!(flip(&tight, CKA_EXTRACTABLE, false).is_ok());
+            // Wrap-with-trusted: false -> true only.
+            let tight = flip(&loose, CKA_WRAP_WITH_TRUSTED, true).or_fail("false -> true");
+            assert_eq!(
+                rv(flip(&tight, CKA_WRAP_WITH_TRUSTED, false)),
+                CKR_ATTRIBUTE_READ_ONLY
+            );
+        }
+        let k = made(&rsa_private());
+        let tight = flip(&k, CKA_ALWAYS_AUTHENTICATE, true).or_fail("false -> true");
+        assert_eq!(
+            rv(flip(&tight, CKA_ALWAYS_AUTHENTICATE, false)),
+            CKR_ATTRIBUTE_READ_ONLY
+        );
+    }
+
+    #[test]
+    fn set_attribute_not_of_the_object() {
+        let k = made(&aes());
+        let a = Attribute::bytes(CKA_MODULUS, vec![1]);
+        assert_eq!(rv(set(&k, &[a], &USER)), CKR_ATTRIBUTE_TYPE_INVALID);
+        let a = Attribute::bool(CKA_SIGN_RECOVER, true);
+        assert_eq!(
+            rv(set(&k, std::slice::from_ref(&a), &USER)),
+            CKR_ATTRIBUTE_TYPE_INVALID
+        );
+        assert_eq!(rv(copy(&k, &[a], &USER)), CKR_ATTRIBUTE_TYPE_INVALID);
+    }
+
+    #[test]
+    fn trusted_certificate_is_frozen() {
+        let c = create(&with(cert(), Attribute::bool(CKA_TRUSTED, true)), &SO).or_fail("SO");
+        for a in [
+            Attribute::bytes(CKA_ID, b"id".to_vec()),
+            Attribute::bytes(CKA_LABEL, b"l".to_vec()),
+            Attribute::bool(CKA_TRUSTED, false),
+        ] {
+            assert_eq!(
+                rv(set(&c, std::slice::from_ref(&a), &SO)),
+                CKR_ATTRIBUTE_READ_ONLY,
+                "{a:?}"
+            );
+            assert_eq!(rv(copy(&c, &[a], &SO)), CKR_ATTRIBUTE_READ_ONLY);
+        }
+        // Copying it to the token changes where it lives, not what it says.
+        let copied = copy(&c, &[Attribute::bool(CKA_TOKEN, true)], &USER).or_fail("copy");
+        assert_eq!(bool_of(&copied, CKA_TRUSTED), Some(true));
+    }
+
+    #[test]
+    fn copy_rules() {
+        let mut k = made(&aes());
+        k.set(CKA_UNIQUE_ID, AttrValue::Bytes(b"original".to_vec()));
+        let storage = [
+            Attribute::bool(CKA_TOKEN, true),
+            Attribute::bool(CKA_PRIVATE, false),
+            Attribute::bool(CKA_MODIFIABLE, false),
+            Attribute::bool(CKA_DESTROYABLE, false),
+            Attribute::bool(CKA_COPYABLE, false),
+            Attribute::bytes(CKA_LABEL, b"copy".to_vec()),
+            Attribute::bool(CKA_EXTRACTABLE, false),
+        ];
+        let c = copy(&k, &storage, &USER).or_fail("copy may set storage attributes");
+        for a in &storage {
+            assert_eq!(c.get(a.ty), Some(&a.value));
+        }
+        assert!(!c.contains(CKA_UNIQUE_ID));
+        assert_eq!(c.get(CKA_VALUE), k.get(CKA_VALUE));
+        // The copy is not copyable again, and COPYABLE cannot come back.
+        assert_eq!(rv(copy(&c, &[], &USER)), CKR_ACTION_PROHIBITED);
+        assert_eq!(
+            rv(copy(&c, &[Attribute::bool(CKA_COPYABLE, true)], &USER)),
+            CKR_ACTION_PROHIBITED
+        );
+
+        for a in [
+            Attribute::bytes(CKA_VALUE, vec![1; 16]),
+            Attribute::ulong(CKA_VALUE_LEN, 16),
+            Attribute::bool(CKA_LOCAL, true),
+            Attribute::bytes(CKA_UNIQUE_ID, b"x".to_vec()),
+            Attribute::bool(CKA_SENSITIVE, false),
+            Attribute::bool(CKA_EXTRACTABLE, true),
+        ] {
+            assert_eq!(
+                rv(copy(&k, std::slice::from_ref(&a), &USER)),
+                CKR_ATTRIBUTE_READ_ONLY,
+                "{a:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn copy_of_unmodifiable_object() {
+        let k = made(&with(aes(), Attribute::bool(CKA_MODIFIABLE, false)));
+        let label = [Attribute::bytes(CKA_LABEL, b"x".to_vec())];
+        assert_eq!(rv(copy(&k, &label, &USER)), CKR_ATTRIBUTE_READ_ONLY);
+        let c = copy(&k, &[Attribute::bool(CKA_MODIFIABLE, true)], &USER).or_fail("storage");
+        assert_eq!(bool_of(&c, CKA_MODIFIABLE), Some(true));
+    }
+
+    #[test]
+    fn readable_rules() {
+        let k = made(&aes());
+        assert_eq!(readable(&k, CKA_VALUE), Read::Sensitive);
+        assert_eq!(readable(&k, CKA_LABEL), Read::Ok);
+        assert_eq!(readable(&k, CKA_VALUE_LEN), Read::Ok);
+        assert_eq!(readable(&k, CKA_MODULUS), Read::Invalid);
+        assert_eq!(readable(&k, CKA_UNIQUE_ID), Read::Invalid);
+
+        let not_sensitive = made(&with(aes(), Attribute::bool(CKA_SENSITIVE, false)));
+        assert_eq!(
+            readable(&not_sensitive, CKA_VALUE),
+            Read::Sensitive,
+            "not extractable"
+        );
+        let open = made(&with(
+            with(aes(), Attribute::bool(CKA_SENSITIVE, false)),
+            Attribute::bool(CKA_EXTRACTABLE, true),
+        ));
+        assert_eq!(readable(&open, CKA_VALUE), Read::Ok);
+        let extractable = made(&with(aes(), Attribute::bool(CKA_EXTRACTABLE, true)));
+        assert_eq!(
+            readable(&extractable, CKA_VALUE),
+            Read::Sensitive,
+            "sensitive"
+        );
+
+        let r = made(&with(
+            rsa_private(),
+            Attribute::bytes(CKA_COEFFICIENT, vec![4]),
+        ));
+        assert_eq!(readable(&r, CKA_PRIVATE_EXPONENT), Read::Sensitive);
+        assert_eq!(readable(&r, CKA_COEFFICIENT), Read::Sensitive);
+        assert_eq!(readable(&r, CKA_MODULUS), Read::Ok);
+        assert_eq!(readable(&r, CKA_PRIME_1), Read::Invalid);
+        assert_eq!(
+            readable(&made(&ec_private(CKK_EC)), CKA_VALUE),
+            Read::Sensitive
+        );
+
+        let d = made(&data());
+        assert_eq!(readable(&d, CKA_VALUE), Read::Ok);
+        let c = made(&cert());
+        assert_eq!(readable(&c, CKA_VALUE), Read::Ok);
+        assert_eq!(readable(&made(&rsa_public()), CKA_MODULUS), Read::Ok);
+    }
+
+    #[test]
+    fn secret_attributes() {
+        assert!(is_secret(CKO_SECRET_KEY, CKA_VALUE));
+        assert!(is_secret(CKO_PRIVATE_KEY, CKA_VALUE));
+        for ty in [
+            CKA_PRIVATE_EXPONENT,
+            CKA_PRIME_1,
+            CKA_PRIME_2,
+            CKA_EXPONENT_1,
+            CKA_EXPONENT_2,
+            CKA_COEFFICIENT,
+        ] {
+            assert!(is_secret(CKO_PRIVATE_KEY, ty));
+            assert!(!is_secret(CKO_PUBLIC_KEY, ty));
+        }
+        assert!(!is_secret(CKO_PRIVATE_KEY, CKA_MODULUS));
+        assert!(!is_secret(CKO_PRIVATE_KEY, CKA_PUBLIC_EXPONENT));
+        assert!(!is_secret(CKO_PRIVATE_KEY, CKA_EC_PARAMS));
+        assert!(!is_secret(CKO_SECRET_KEY, CKA_VALUE_LEN));
+        assert!(!is_secret(CKO_SECRET_KEY, CKA_LABEL));
+        assert!(!is_secret(CKO_DATA, CKA_VALUE));
+        assert!(!is_secret(CKO_CERTIFICATE, CKA_VALUE));
+        assert!(!is_secret(CKO_PUBLIC_KEY, CKA_VALUE));
+    }
+}
