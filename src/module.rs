@@ -136,8 +136,16 @@ impl Module {
             let mut slots = self.slots.write();
             let mut known = self.known_files.lock();
             for (p, (_, slot)) in new_slots {
-                // The free slot may have become this very token in this process already.
-                if !known.insert(p) || slots.iter().any(|s| s.id == slot.id) {
+                if !known.insert(p) {
+                    continue;
+                }
+                if let Some(existing) = slots.iter().find(|s| s.id == slot.id) {
+                    // Another process initialized the token our free slot stood for: the slot
+                    // keeps its id and now holds that token.
+                    let mut st = existing.state.lock();
+                    if matches!(*st, TokenState::Free) && existing.serial == slot.serial {
+                        *st = std::mem::replace(&mut *slot.state.lock(), TokenState::Free);
+                    }
                     continue;
                 }
                 let pos = slots
@@ -160,7 +168,7 @@ impl Module {
         {
             return Ok(());
         }
-        let (serial, id) = token::new_serial(&|id| slots.iter().any(|s| s.id == id))?;
+        let (serial, id) = token::pending_serial(&self.cfg, &|id| slots.iter().any(|s| s.id == id))?;
         slots.push(Arc::new(Slot {
             id,
             serial,
@@ -269,6 +277,7 @@ impl Module {
                 *state = TokenState::Ready(Box::new(Ready::new(db)?));
                 self.known_files.lock().insert(path);
                 drop(state);
+                token::advance_pending_serial(&self.cfg, &slot.serial);
                 self.ensure_free_slot()?;
                 crate::log::info(format_args!(
                     "token {} created in slot {slot_id}",

@@ -84,6 +84,51 @@ pub fn new_serial(taken: &dyn Fn(CK_SLOT_ID) -> bool) -> Result<(String, CK_SLOT
     }
 }
 
+const PENDING_FILE: &str = ".free-slot-serial";
+
+fn valid_serial(s: &str) -> bool {
+    s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// The serial (and so the slot id) of the token the free slot will create. It is kept in the
+/// token directory so that every process shows the free slot under the same id: a script may
+/// read the id from `pkcs11-tool -L` in one process and initialize the token in the next.
+pub fn pending_serial(cfg: &Config, taken: &dyn Fn(CK_SLOT_ID) -> bool) -> Result<(String, CK_SLOT_ID)> {
+    let path = cfg.token_dir.join(PENDING_FILE);
+    let usable = |s: &str| valid_serial(s) && !taken(slot_id_for(s)) && !cfg.token_file(s).exists();
+    if let Ok(s) = std::fs::read_to_string(&path) {
+        let s = s.trim();
+        if usable(s) {
+            return Ok((s.to_string(), slot_id_for(s)));
+        }
+    }
+    let (serial, id) = new_serial(taken)?;
+    // Best effort: with a read-only token directory the free slot still works, with an id that
+    // only this process knows.
+    if store::create_private_dir(&cfg.token_dir).is_ok() {
+        let tmp = cfg.token_dir.join(format!("{PENDING_FILE}.{}", std::process::id()));
+        if std::fs::write(&tmp, &serial).is_ok() && std::fs::rename(&tmp, &path).is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        // If another process wrote its own serial at the same moment, agree on the one that won.
+        if let Ok(s) = std::fs::read_to_string(&path) {
+            let s = s.trim();
+            if usable(s) {
+                return Ok((s.to_string(), slot_id_for(s)));
+            }
+        }
+    }
+    Ok((serial, id))
+}
+
+/// After the free slot's token was created, forget its serial so the next free slot gets a new one.
+pub fn advance_pending_serial(cfg: &Config, used: &str) {
+    let path = cfg.token_dir.join(PENDING_FILE);
+    if std::fs::read_to_string(&path).is_ok_and(|s| s.trim() == used) {
+        let _ = std::fs::remove_file(&path);
+    }
+}
+
 pub fn slot_id_for(name: &str) -> CK_SLOT_ID {
     let h = crypto::sha256(&[name.as_bytes()]);
     // 31 bits: some clients keep slot ids in a signed 32-bit int.
