@@ -1,0 +1,138 @@
+//! The built `ferrohsm-util` against ferrohsm itself: the README's demo, and `delete-token`,
+//! which only works with ferrohsm because it removes the token's file.
+
+mod common;
+use common::describe;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The module built with this test. As a dependency of the tool, cargo leaves its cdylib in
+/// `deps/`; a workspace build also copies it beside the executable.
+fn ferrohsm_module() -> PathBuf {
+    let exe = Path::new(env!("CARGO_BIN_EXE_ferrohsm-util"));
+    let dir = exe
+        .parent()
+        .unwrap_or_else(|| panic!("no parent of {}", exe.display()));
+    for candidate in [dir.join("deps/libferrohsm.so"), dir.join("libferrohsm.so")] {
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    panic!("libferrohsm.so was not built next to {}", exe.display());
+}
+
+/// A private ferrohsm configuration: token directory and XDG directories in a temp dir.
+struct Ferro {
+    dir: tempfile::TempDir,
+    module: PathBuf,
+}
+
+impl Ferro {
+    fn new() -> Ferro {
+        let dir = tempfile::tempdir().unwrap_or_else(|e| panic!("tempdir: {e}"));
+        Ferro {
+            dir,
+            module: ferrohsm_module(),
+        }
+    }
+
+    fn tokens(&self) -> PathBuf {
+        self.dir.path().join("tokens")
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_ferrohsm-util"));
+        cmd.arg("--module").arg(&self.module).args(args);
+        for var in [
+            "FERROHSM_CONF",
+            "FERROHSM_PIN",
+            "FERROHSM_SO_PIN",
+            "FERROHSM_NEW_PIN",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.env("FERROHSM_TOKEN_DIR", self.tokens())
+            .env("XDG_CONFIG_HOME", self.dir.path().join("config"))
+            .env("XDG_DATA_HOME", self.dir.path().join("data"))
+            .stdin(std::process::Stdio::null());
+        cmd.output()
+            .unwrap_or_else(|e| panic!("cannot run ferrohsm-util: {e}"))
+    }
+
+    fn ok(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "ferrohsm-util {args:?}: {}",
+            describe(&out)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn fails(&self, args: &[&str]) -> String {
+        let out = self.run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "ferrohsm-util {args:?}: {}",
+            describe(&out)
+        );
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    }
+}
+
+/// The value after `Serial:` in init-token's output.
+fn serial_of(init_output: &str) -> String {
+    init_output
+        .lines()
+        .find_map(|l| l.strip_prefix("Serial:"))
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| panic!("no serial in {init_output}"))
+}
+
+#[test]
+fn demo_is_idempotent_on_ferrohsm() {
+    let f = Ferro::new();
+    let first = f.ok(&["demo"]);
+    assert!(
+        first.contains("initialized token \"ferrohsm-demo\""),
+        "{first}"
+    );
+    let second = f.ok(&["demo"]);
+    assert!(
+        second.contains("using the existing token \"ferrohsm-demo\""),
+        "{second}"
+    );
+    assert!(second.contains("destroyed 2 object(s)"), "{second}");
+}
+
+#[test]
+fn delete_token_removes_the_file_after_confirmation() {
+    let f = Ferro::new();
+    let out = f.ok(&[
+        "init-token",
+        "--label",
+        "gone",
+        "--so-pin",
+        "12345678",
+        "--pin",
+        "1234",
+    ]);
+    let serial = serial_of(&out);
+    let file = f.tokens().join(format!("{serial}.sqlite"));
+    assert!(file.is_file(), "no token file {}", file.display());
+
+    // No terminal and no --yes: nothing is deleted.
+    let err = f.fails(&["delete-token", "--label", "gone"]);
+    assert!(
+        err.contains("without confirmation") && err.contains("--yes"),
+        "{err}"
+    );
+    assert!(file.is_file());
+
+    let out = f.ok(&["delete-token", "--serial", &serial, "--yes"]);
+    assert!(out.contains("Deleted token \"gone\""), "{out}");
+    assert!(!file.exists(), "{} still exists", file.display());
+    let err = f.fails(&["list-objects", "--label", "gone"]);
+    assert!(err.contains("no token with label \"gone\""), "{err}");
+}
