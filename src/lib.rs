@@ -4,9 +4,9 @@
 pub mod config;
 pub mod crypto;
 pub mod error;
+pub mod ffi;
 pub mod log;
 pub mod module;
-pub mod ffi;
 pub mod object;
 pub mod session;
 pub mod store;

@@ -168,7 +168,8 @@ impl Module {
         {
             return Ok(());
         }
-        let (serial, id) = token::pending_serial(&self.cfg, &|id| slots.iter().any(|s| s.id == id))?;
+        let (serial, id) =
+            token::pending_serial(&self.cfg, &|id| slots.iter().any(|s| s.id == id))?;
         slots.push(Arc::new(Slot {
             id,
             serial,

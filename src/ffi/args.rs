@@ -25,7 +25,11 @@ pub unsafe fn out<'a, T>(p: *mut T) -> Result<&'a mut T> {
 /// `p` is NULL or valid for reads of `len` bytes for the duration of the call.
 pub unsafe fn bytes<'a>(p: *const u8, len: CK_ULONG) -> Result<&'a [u8]> {
     if p.is_null() {
-        return if len == 0 { Ok(&[]) } else { fail(CKR_ARGUMENTS_BAD) };
+        return if len == 0 {
+            Ok(&[])
+        } else {
+            fail(CKR_ARGUMENTS_BAD)
+        };
     }
     let len = usize::try_from(len).map_err(|_| Error::new(CKR_ARGUMENTS_BAD))?;
     if len > isize::MAX as usize {
@@ -44,7 +48,11 @@ pub unsafe fn attr_array<'a>(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<&'a 
         return fail(CKR_ARGUMENTS_BAD);
     }
     if p.is_null() {
-        return if n == 0 { Ok(&[]) } else { fail(CKR_ARGUMENTS_BAD) };
+        return if n == 0 {
+            Ok(&[])
+        } else {
+            fail(CKR_ARGUMENTS_BAD)
+        };
     }
     // SAFETY: non-NULL and, per the caller, valid for `n` attributes; n is bounded above.
     Ok(unsafe { std::slice::from_raw_parts(p, n as usize) })
@@ -100,9 +108,8 @@ unsafe fn parse_attr(a: &CK_ATTRIBUTE, depth: u8) -> Result<Attribute> {
             for i in 0..n {
                 // SAFETY: `v` holds `n` whole CK_ATTRIBUTE structs (checked above); the read is
                 // unaligned-safe because the bytes may not be aligned for the struct.
-                let nested = unsafe {
-                    std::ptr::read_unaligned((v.as_ptr() as *const CK_ATTRIBUTE).add(i))
-                };
+                let nested =
+                    unsafe { std::ptr::read_unaligned((v.as_ptr() as *const CK_ATTRIBUTE).add(i)) };
                 // SAFETY: nested values carry the same caller guarantee as the outer template.
                 inner.push(unsafe { parse_attr(&nested, depth + 1) }?);
             }
@@ -147,7 +154,11 @@ pub unsafe fn write_out(out: *mut u8, out_len: *mut CK_ULONG, data: &[u8]) -> Re
 ///
 /// # Safety
 /// `out` is NULL or valid for writes of `*count` elements; `count` is NULL or valid.
-pub unsafe fn write_list(out: *mut CK_ULONG, count: *mut CK_ULONG, items: &[CK_ULONG]) -> Result<()> {
+pub unsafe fn write_list(
+    out: *mut CK_ULONG,
+    count: *mut CK_ULONG,
+    items: &[CK_ULONG],
+) -> Result<()> {
     // SAFETY: forwarded caller guarantee.
     let n = unsafe { self::out(count) }?;
     let need = items.len() as CK_ULONG;
@@ -171,7 +182,10 @@ pub fn value_bytes(v: &AttrValue) -> Vec<u8> {
         AttrValue::Bool(b) => vec![u8::from(*b)],
         AttrValue::Ulong(u) => (*u as CK_ULONG).to_ne_bytes().to_vec(),
         AttrValue::Bytes(b) => b.clone(),
-        AttrValue::Mechanisms(m) => m.iter().flat_map(|x| (*x as CK_ULONG).to_ne_bytes()).collect(),
+        AttrValue::Mechanisms(m) => m
+            .iter()
+            .flat_map(|x| (*x as CK_ULONG).to_ne_bytes())
+            .collect(),
         // Templates are written attribute by attribute by the caller of this function.
         AttrValue::Template(_) => Vec::new(),
     }

@@ -4,7 +4,7 @@
 
 use super::args;
 use super::guard::{self, AppMutex};
-use super::{INTERFACES, FUNCTION_LIST};
+use super::{FUNCTION_LIST, INTERFACES};
 use crate::error::{fail, Error};
 use crate::module::crate_version;
 use crate::token::pad32;
@@ -15,7 +15,7 @@ use std::ffi::c_void;
 /// `pInitArgs` is NULL or points to a valid `CK_C_INITIALIZE_ARGS`.
 #[no_mangle]
 pub unsafe extern "C" fn C_Initialize(pInitArgs: *mut c_void) -> CK_RV {
-    guard::run_bare("C_Initialize", || {
+    guard::run_bare(format_args!("C_Initialize()"), || {
         // SAFETY: per the specification the argument is NULL or a CK_C_INITIALIZE_ARGS.
         let args = unsafe { (pInitArgs as *const CK_C_INITIALIZE_ARGS).as_ref() };
         let mut app_mutex = None;
@@ -36,7 +36,12 @@ pub unsafe extern "C" fn C_Initialize(pInitArgs: *mut c_void) -> CK_RV {
                         if rv != CKR_OK {
                             return fail(rv);
                         }
-                        app_mutex = Some(AppMutex { mutex: m, lock, unlock, destroy });
+                        app_mutex = Some(AppMutex {
+                            mutex: m,
+                            lock,
+                            unlock,
+                            destroy,
+                        });
                     }
                 }
                 _ => return fail(CKR_ARGUMENTS_BAD),
@@ -50,7 +55,7 @@ pub unsafe extern "C" fn C_Initialize(pInitArgs: *mut c_void) -> CK_RV {
 /// `pReserved` must be NULL.
 #[no_mangle]
 pub unsafe extern "C" fn C_Finalize(pReserved: *mut c_void) -> CK_RV {
-    guard::run_bare("C_Finalize", || {
+    guard::run_bare(format_args!("C_Finalize()"), || {
         if !pReserved.is_null() {
             guard::current()?;
             return fail(CKR_ARGUMENTS_BAD);
@@ -63,7 +68,7 @@ pub unsafe extern "C" fn C_Finalize(pReserved: *mut c_void) -> CK_RV {
 /// `pInfo` is NULL or valid for writes.
 #[no_mangle]
 pub unsafe extern "C" fn C_GetInfo(pInfo: *mut CK_INFO) -> CK_RV {
-    guard::run("C_GetInfo", |_| {
+    guard::run(format_args!("C_GetInfo()"), |_| {
         // SAFETY: caller passes a writable CK_INFO or NULL.
         let info = unsafe { args::out(pInfo) }?;
         *info = CK_INFO {
@@ -81,7 +86,7 @@ pub unsafe extern "C" fn C_GetInfo(pInfo: *mut CK_INFO) -> CK_RV {
 /// `ppFunctionList` is NULL or valid for writes.
 #[no_mangle]
 pub unsafe extern "C" fn C_GetFunctionList(ppFunctionList: *mut *mut CK_FUNCTION_LIST) -> CK_RV {
-    guard::run_bare("C_GetFunctionList", || {
+    guard::run_bare(format_args!("C_GetFunctionList()"), || {
         // SAFETY: caller passes a writable pointer or NULL.
         let out = unsafe { args::out(ppFunctionList) }?;
         // The table is never written through: the specification's signature is just not const.
@@ -93,8 +98,11 @@ pub unsafe extern "C" fn C_GetFunctionList(ppFunctionList: *mut *mut CK_FUNCTION
 /// # Safety
 /// `pInterfacesList` is NULL or valid for `*pulCount` entries; `pulCount` is valid.
 #[no_mangle]
-pub unsafe extern "C" fn C_GetInterfaceList(pInterfacesList: *mut CK_INTERFACE, pulCount: *mut CK_ULONG) -> CK_RV {
-    guard::run_bare("C_GetInterfaceList", || {
+pub unsafe extern "C" fn C_GetInterfaceList(
+    pInterfacesList: *mut CK_INTERFACE,
+    pulCount: *mut CK_ULONG,
+) -> CK_RV {
+    guard::run_bare(format_args!("C_GetInterfaceList()"), || {
         // SAFETY: caller passes a writable count.
         let count = unsafe { args::out(pulCount) }?;
         let all = INTERFACES.get();
@@ -125,19 +133,22 @@ pub unsafe extern "C" fn C_GetInterface(
     ppInterface: *mut *mut CK_INTERFACE,
     flags: CK_FLAGS,
 ) -> CK_RV {
-    guard::run_bare("C_GetInterface", || {
+    guard::run_bare(format_args!("C_GetInterface()"), || {
         // SAFETY: caller passes a writable pointer.
         let out = unsafe { args::out(ppInterface) }?;
         if !pInterfaceName.is_null() {
             // SAFETY: a non-NULL name is NUL-terminated per the specification.
-            let name = unsafe { std::ffi::CStr::from_ptr(pInterfaceName as *const std::ffi::c_char) };
+            let name =
+                unsafe { std::ffi::CStr::from_ptr(pInterfaceName as *const std::ffi::c_char) };
             if name.to_bytes() != b"PKCS 11" {
                 return fail(CKR_ARGUMENTS_BAD);
             }
         }
         // SAFETY: NULL or a valid CK_VERSION.
         let want = unsafe { pVersion.as_ref() }.copied();
-        let found = INTERFACES.find(want, flags).ok_or(Error::new(CKR_ARGUMENTS_BAD))?;
+        let found = INTERFACES
+            .find(want, flags)
+            .ok_or(Error::new(CKR_ARGUMENTS_BAD))?;
         *out = found;
         Ok(())
     })
@@ -146,15 +157,18 @@ pub unsafe extern "C" fn C_GetInterface(
 /// Legacy parallel function management (§5.16): always `CKR_FUNCTION_NOT_PARALLEL`.
 #[no_mangle]
 pub extern "C" fn C_GetFunctionStatus(hSession: CK_SESSION_HANDLE) -> CK_RV {
-    guard::run("C_GetFunctionStatus", |m| {
-        m.check_session(hSession)?;
-        fail(CKR_FUNCTION_NOT_PARALLEL)
-    })
+    guard::run(
+        format_args!("C_GetFunctionStatus(hSession={hSession})"),
+        |m| {
+            m.check_session(hSession)?;
+            fail(CKR_FUNCTION_NOT_PARALLEL)
+        },
+    )
 }
 
 #[no_mangle]
 pub extern "C" fn C_CancelFunction(hSession: CK_SESSION_HANDLE) -> CK_RV {
-    guard::run("C_CancelFunction", |m| {
+    guard::run(format_args!("C_CancelFunction(hSession={hSession})"), |m| {
         m.check_session(hSession)?;
         fail(CKR_FUNCTION_NOT_PARALLEL)
     })

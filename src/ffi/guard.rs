@@ -41,8 +41,10 @@ pub struct Global {
 
 pub static STATE: RwLock<Option<Arc<Global>>> = RwLock::new(None);
 
-/// Run an entry point's body. `f` gets the initialized module.
-pub fn run(name: &str, f: impl FnOnce(&Module) -> Result<()>) -> CK_RV {
+/// Run an entry point's body. `f` gets the initialized module. `call` describes the call (its
+/// name and the shape of its arguments, never secrets) and is formatted only when logging.
+pub fn run(call: std::fmt::Arguments<'_>, f: impl FnOnce(&Module) -> Result<()>) -> CK_RV {
+    let name = call;
     let rv = match catch_unwind(AssertUnwindSafe(|| {
         let g = current()?;
         let _held = AppLock::take(&g)?;
@@ -51,7 +53,9 @@ pub fn run(name: &str, f: impl FnOnce(&Module) -> Result<()>) -> CK_RV {
         Ok(Ok(())) => CKR_OK,
         Ok(Err(e)) => e.rv(),
         Err(_) => {
-            log::warn(format_args!("{name}: internal panic caught; returning CKR_GENERAL_ERROR"));
+            log::warn(format_args!(
+                "{name}: internal panic caught; returning CKR_GENERAL_ERROR"
+            ));
             CKR_GENERAL_ERROR
         }
     };
@@ -61,12 +65,14 @@ pub fn run(name: &str, f: impl FnOnce(&Module) -> Result<()>) -> CK_RV {
 
 /// Run a body that needs no initialized module (`C_GetFunctionList`, `C_Initialize`, …), still
 /// catching panics.
-pub fn run_bare(name: &str, f: impl FnOnce() -> Result<()>) -> CK_RV {
+pub fn run_bare(name: std::fmt::Arguments<'_>, f: impl FnOnce() -> Result<()>) -> CK_RV {
     let rv = match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => CKR_OK,
         Ok(Err(e)) => e.rv(),
         Err(_) => {
-            log::warn(format_args!("{name}: internal panic caught; returning CKR_GENERAL_ERROR"));
+            log::warn(format_args!(
+                "{name}: internal panic caught; returning CKR_GENERAL_ERROR"
+            ));
             CKR_GENERAL_ERROR
         }
     };
@@ -74,7 +80,7 @@ pub fn run_bare(name: &str, f: impl FnOnce() -> Result<()>) -> CK_RV {
     rv
 }
 
-fn trace(name: &str, rv: CK_RV) {
+fn trace(name: std::fmt::Arguments<'_>, rv: CK_RV) {
     if rv == CKR_OK {
         log::debug(format_args!("{name} -> CKR_OK"));
     } else {
@@ -84,7 +90,9 @@ fn trace(name: &str, rv: CK_RV) {
 
 /// An entry point that is not implemented yet.
 pub fn not_supported(name: &str) -> CK_RV {
-    run(name, |_| Err(Error::new(CKR_FUNCTION_NOT_SUPPORTED)))
+    run(format_args!("{name}"), |_| {
+        Err(Error::new(CKR_FUNCTION_NOT_SUPPORTED))
+    })
 }
 
 /// The module, if initialized in this process. A forked child sees its parent's state as
@@ -151,7 +159,11 @@ pub fn initialize(app_mutex: Option<AppMutex>) -> Result<()> {
     })?;
     log::configure(log::Level::parse(&cfg.log_level), cfg.log_file.as_deref());
     let module = Module::new(cfg)?;
-    *state = Some(Arc::new(Global { module: Arc::new(module), pid: std::process::id(), app_mutex }));
+    *state = Some(Arc::new(Global {
+        module: Arc::new(module),
+        pid: std::process::id(),
+        app_mutex,
+    }));
     Ok(())
 }
 

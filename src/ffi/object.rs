@@ -18,15 +18,18 @@ pub unsafe extern "C" fn C_CreateObject(
     ulCount: CK_ULONG,
     phObject: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    guard::run("C_CreateObject", |m| {
-        m.check_session(hSession)?;
-        // SAFETY: forwarded caller guarantee.
-        let out = unsafe { args::out(phObject) }?;
-        // SAFETY: forwarded caller guarantee.
-        let t = unsafe { args::template(pTemplate, ulCount) }?;
-        *out = m.create_object(hSession, &t)?;
-        Ok(())
-    })
+    guard::run(
+        format_args!("C_CreateObject(hSession={hSession}, attrs={ulCount})"),
+        |m| {
+            m.check_session(hSession)?;
+            // SAFETY: forwarded caller guarantee.
+            let out = unsafe { args::out(phObject) }?;
+            // SAFETY: forwarded caller guarantee.
+            let t = unsafe { args::template(pTemplate, ulCount) }?;
+            *out = m.create_object(hSession, &t)?;
+            Ok(())
+        },
+    )
 }
 
 /// # Safety
@@ -39,33 +42,46 @@ pub unsafe extern "C" fn C_CopyObject(
     ulCount: CK_ULONG,
     phNewObject: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    guard::run("C_CopyObject", |m| {
-        m.check_session(hSession)?;
-        // SAFETY: forwarded caller guarantee.
-        let out = unsafe { args::out(phNewObject) }?;
-        // SAFETY: forwarded caller guarantee.
-        let t = unsafe { args::template(pTemplate, ulCount) }?;
-        *out = m.copy_object(hSession, hObject, &t)?;
-        Ok(())
-    })
+    guard::run(
+        format_args!("C_CopyObject(hSession={hSession}, hObject={hObject}, attrs={ulCount})"),
+        |m| {
+            m.check_session(hSession)?;
+            // SAFETY: forwarded caller guarantee.
+            let out = unsafe { args::out(phNewObject) }?;
+            // SAFETY: forwarded caller guarantee.
+            let t = unsafe { args::template(pTemplate, ulCount) }?;
+            *out = m.copy_object(hSession, hObject, &t)?;
+            Ok(())
+        },
+    )
 }
 
 #[no_mangle]
 pub extern "C" fn C_DestroyObject(hSession: CK_SESSION_HANDLE, hObject: CK_OBJECT_HANDLE) -> CK_RV {
-    guard::run("C_DestroyObject", |m| m.destroy_object(hSession, hObject))
+    guard::run(
+        format_args!("C_DestroyObject(hSession={hSession}, hObject={hObject})"),
+        |m| m.destroy_object(hSession, hObject),
+    )
 }
 
 /// # Safety
 /// `pulSize` valid for writes.
 #[no_mangle]
-pub unsafe extern "C" fn C_GetObjectSize(hSession: CK_SESSION_HANDLE, hObject: CK_OBJECT_HANDLE, pulSize: *mut CK_ULONG) -> CK_RV {
-    guard::run("C_GetObjectSize", |m| {
-        m.check_session(hSession)?;
-        // SAFETY: forwarded caller guarantee.
-        let out = unsafe { args::out(pulSize) }?;
-        *out = m.object_size(hSession, hObject)?;
-        Ok(())
-    })
+pub unsafe extern "C" fn C_GetObjectSize(
+    hSession: CK_SESSION_HANDLE,
+    hObject: CK_OBJECT_HANDLE,
+    pulSize: *mut CK_ULONG,
+) -> CK_RV {
+    guard::run(
+        format_args!("C_GetObjectSize(hSession={hSession}, hObject={hObject})"),
+        |m| {
+            m.check_session(hSession)?;
+            // SAFETY: forwarded caller guarantee.
+            let out = unsafe { args::out(pulSize) }?;
+            *out = m.object_size(hSession, hObject)?;
+            Ok(())
+        },
+    )
 }
 
 /// # Safety
@@ -78,50 +94,55 @@ pub unsafe extern "C" fn C_GetAttributeValue(
     pTemplate: *mut CK_ATTRIBUTE,
     ulCount: CK_ULONG,
 ) -> CK_RV {
-    guard::run("C_GetAttributeValue", |m| {
-        m.check_session(hSession)?;
-        if pTemplate.is_null() && ulCount != 0 {
-            return fail(CKR_ARGUMENTS_BAD);
-        }
-        // SAFETY: checked for NULL; the caller guarantees `ulCount` writable attributes.
-        let raw = unsafe { args::attr_array(pTemplate, ulCount) }?;
-        let types: Vec<CK_ATTRIBUTE_TYPE> = raw.iter().map(|a| a.type_).collect();
-        let reads = m.get_attributes(hSession, hObject, &types)?;
-        if raw.is_empty() {
-            return Ok(());
-        }
-        // SAFETY: same array as `raw`, which is no longer used; writable per the caller.
-        let raw = unsafe { std::slice::from_raw_parts_mut(pTemplate, raw.len()) };
-        let (mut sensitive, mut invalid, mut small) = (false, false, false);
-        for (a, read) in raw.iter_mut().zip(reads) {
-            match read {
-                AttrRead::Sensitive => {
-                    a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
-                    sensitive = true;
-                }
-                AttrRead::Invalid => {
-                    a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
-                    invalid = true;
-                }
-                AttrRead::Value(v) => {
-                    // SAFETY: `a` is the caller's attribute; its pValue carries the caller guarantee.
-                    if !unsafe { fill(a, &v) }? {
-                        small = true;
+    guard::run(
+        format_args!(
+            "C_GetAttributeValue(hSession={hSession}, hObject={hObject}, attrs={ulCount})"
+        ),
+        |m| {
+            m.check_session(hSession)?;
+            if pTemplate.is_null() && ulCount != 0 {
+                return fail(CKR_ARGUMENTS_BAD);
+            }
+            // SAFETY: checked for NULL; the caller guarantees `ulCount` writable attributes.
+            let raw = unsafe { args::attr_array(pTemplate, ulCount) }?;
+            let types: Vec<CK_ATTRIBUTE_TYPE> = raw.iter().map(|a| a.type_).collect();
+            let reads = m.get_attributes(hSession, hObject, &types)?;
+            if raw.is_empty() {
+                return Ok(());
+            }
+            // SAFETY: same array as `raw`, which is no longer used; writable per the caller.
+            let raw = unsafe { std::slice::from_raw_parts_mut(pTemplate, raw.len()) };
+            let (mut sensitive, mut invalid, mut small) = (false, false, false);
+            for (a, read) in raw.iter_mut().zip(reads) {
+                match read {
+                    AttrRead::Sensitive => {
+                        a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+                        sensitive = true;
+                    }
+                    AttrRead::Invalid => {
+                        a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
+                        invalid = true;
+                    }
+                    AttrRead::Value(v) => {
+                        // SAFETY: `a` is the caller's attribute; its pValue carries the caller guarantee.
+                        if !unsafe { fill(a, &v) }? {
+                            small = true;
+                        }
                     }
                 }
             }
-        }
-        // When several cases apply, the specification's order: sensitive, invalid, too small.
-        if sensitive {
-            fail(CKR_ATTRIBUTE_SENSITIVE)
-        } else if invalid {
-            fail(CKR_ATTRIBUTE_TYPE_INVALID)
-        } else if small {
-            fail(CKR_BUFFER_TOO_SMALL)
-        } else {
-            Ok(())
-        }
-    })
+            // When several cases apply, the specification's order: sensitive, invalid, too small.
+            if sensitive {
+                fail(CKR_ATTRIBUTE_SENSITIVE)
+            } else if invalid {
+                fail(CKR_ATTRIBUTE_TYPE_INVALID)
+            } else if small {
+                fail(CKR_BUFFER_TOO_SMALL)
+            } else {
+                Ok(())
+            }
+        },
+    )
 }
 
 /// Fill one attribute: the length alone for a NULL `pValue`, the value when it fits; `false`
@@ -142,7 +163,8 @@ unsafe fn fill(a: &mut CK_ATTRIBUTE, v: &AttrValue) -> Result<bool> {
             return Ok(false);
         }
         // SAFETY: the caller's buffer holds `t.len()` CK_ATTRIBUTE structs (checked above).
-        let inner = unsafe { std::slice::from_raw_parts_mut(a.pValue as *mut CK_ATTRIBUTE, t.len()) };
+        let inner =
+            unsafe { std::slice::from_raw_parts_mut(a.pValue as *mut CK_ATTRIBUTE, t.len()) };
         let mut ok = true;
         for (slot, attr) in inner.iter_mut().zip(t) {
             slot.type_ = attr.ty;
@@ -177,32 +199,44 @@ pub unsafe extern "C" fn C_SetAttributeValue(
     pTemplate: *mut CK_ATTRIBUTE,
     ulCount: CK_ULONG,
 ) -> CK_RV {
-    guard::run("C_SetAttributeValue", |m| {
-        m.check_session(hSession)?;
-        // SAFETY: forwarded caller guarantee.
-        let t = unsafe { args::template(pTemplate, ulCount) }?;
-        m.set_attributes(hSession, hObject, &t)
-    })
+    guard::run(
+        format_args!(
+            "C_SetAttributeValue(hSession={hSession}, hObject={hObject}, attrs={ulCount})"
+        ),
+        |m| {
+            m.check_session(hSession)?;
+            // SAFETY: forwarded caller guarantee.
+            let t = unsafe { args::template(pTemplate, ulCount) }?;
+            m.set_attributes(hSession, hObject, &t)
+        },
+    )
 }
 
 /// # Safety
 /// `pTemplate` valid for `ulCount` attributes.
 #[no_mangle]
-pub unsafe extern "C" fn C_FindObjectsInit(hSession: CK_SESSION_HANDLE, pTemplate: *mut CK_ATTRIBUTE, ulCount: CK_ULONG) -> CK_RV {
-    guard::run("C_FindObjectsInit", |m| {
-        m.check_session(hSession)?;
-        // SAFETY: forwarded caller guarantee.
-        let t = match unsafe { args::template(pTemplate, ulCount) } {
-            Ok(t) => t,
-            // An attribute the module does not know matches no object (rather than failing
-            // the search, which clients probing vendor attributes do not expect).
-            Err(e) if e.rv() == CKR_ATTRIBUTE_TYPE_INVALID => {
-                return m.find_init_nothing(hSession);
-            }
-            Err(e) => return Err(e),
-        };
-        m.find_init(hSession, &t)
-    })
+pub unsafe extern "C" fn C_FindObjectsInit(
+    hSession: CK_SESSION_HANDLE,
+    pTemplate: *mut CK_ATTRIBUTE,
+    ulCount: CK_ULONG,
+) -> CK_RV {
+    guard::run(
+        format_args!("C_FindObjectsInit(hSession={hSession}, attrs={ulCount})"),
+        |m| {
+            m.check_session(hSession)?;
+            // SAFETY: forwarded caller guarantee.
+            let t = match unsafe { args::template(pTemplate, ulCount) } {
+                Ok(t) => t,
+                // An attribute the module does not know matches no object (rather than failing
+                // the search, which clients probing vendor attributes do not expect).
+                Err(e) if e.rv() == CKR_ATTRIBUTE_TYPE_INVALID => {
+                    return m.find_init_nothing(hSession);
+                }
+                Err(e) => return Err(e),
+            };
+            m.find_init(hSession, &t)
+        },
+    )
 }
 
 /// # Safety
@@ -214,25 +248,31 @@ pub unsafe extern "C" fn C_FindObjects(
     ulMaxObjectCount: CK_ULONG,
     pulObjectCount: *mut CK_ULONG,
 ) -> CK_RV {
-    guard::run("C_FindObjects", |m| {
-        m.check_session(hSession)?;
-        // SAFETY: forwarded caller guarantee.
-        let count = unsafe { args::out(pulObjectCount) }?;
-        if phObject.is_null() && ulMaxObjectCount != 0 {
-            return fail(CKR_ARGUMENTS_BAD);
-        }
-        let max = usize::try_from(ulMaxObjectCount).unwrap_or(usize::MAX);
-        let found = m.find_next(hSession, max)?;
-        if !found.is_empty() {
-            // SAFETY: the caller's array holds `ulMaxObjectCount >= found.len()` handles.
-            unsafe { std::ptr::copy_nonoverlapping(found.as_ptr(), phObject, found.len()) };
-        }
-        *count = found.len() as CK_ULONG;
-        Ok(())
-    })
+    guard::run(
+        format_args!("C_FindObjects(hSession={hSession}, max={ulMaxObjectCount})"),
+        |m| {
+            m.check_session(hSession)?;
+            // SAFETY: forwarded caller guarantee.
+            let count = unsafe { args::out(pulObjectCount) }?;
+            if phObject.is_null() && ulMaxObjectCount != 0 {
+                return fail(CKR_ARGUMENTS_BAD);
+            }
+            let max = usize::try_from(ulMaxObjectCount).unwrap_or(usize::MAX);
+            let found = m.find_next(hSession, max)?;
+            if !found.is_empty() {
+                // SAFETY: the caller's array holds `ulMaxObjectCount >= found.len()` handles.
+                unsafe { std::ptr::copy_nonoverlapping(found.as_ptr(), phObject, found.len()) };
+            }
+            *count = found.len() as CK_ULONG;
+            Ok(())
+        },
+    )
 }
 
 #[no_mangle]
 pub extern "C" fn C_FindObjectsFinal(hSession: CK_SESSION_HANDLE) -> CK_RV {
-    guard::run("C_FindObjectsFinal", |m| m.find_final(hSession))
+    guard::run(
+        format_args!("C_FindObjectsFinal(hSession={hSession})"),
+        |m| m.find_final(hSession),
+    )
 }

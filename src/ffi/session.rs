@@ -17,31 +17,41 @@ pub unsafe extern "C" fn C_OpenSession(
     Notify: CK_NOTIFY,
     phSession: *mut CK_SESSION_HANDLE,
 ) -> CK_RV {
-    guard::run("C_OpenSession", |m| {
-        // Notifications are optional; a software token never has one to send.
-        let _ = (pApplication, Notify);
-        // SAFETY: caller passes a writable handle pointer.
-        let out = unsafe { args::out(phSession) }?;
-        *out = m.open_session(slotID, flags)?;
-        Ok(())
-    })
+    guard::run(
+        format_args!("C_OpenSession(slot={slotID:#x}, flags={flags:#x})"),
+        |m| {
+            // Notifications are optional; a software token never has one to send.
+            let _ = (pApplication, Notify);
+            // SAFETY: caller passes a writable handle pointer.
+            let out = unsafe { args::out(phSession) }?;
+            *out = m.open_session(slotID, flags)?;
+            Ok(())
+        },
+    )
 }
 
 #[no_mangle]
 pub extern "C" fn C_CloseSession(hSession: CK_SESSION_HANDLE) -> CK_RV {
-    guard::run("C_CloseSession", |m| m.close_session(hSession))
+    guard::run(format_args!("C_CloseSession(hSession={hSession})"), |m| {
+        m.close_session(hSession)
+    })
 }
 
 #[no_mangle]
 pub extern "C" fn C_CloseAllSessions(slotID: CK_SLOT_ID) -> CK_RV {
-    guard::run("C_CloseAllSessions", |m| m.close_all_sessions(slotID))
+    guard::run(format_args!("C_CloseAllSessions(slot={slotID:#x})"), |m| {
+        m.close_all_sessions(slotID)
+    })
 }
 
 /// # Safety
 /// `pInfo` valid for writes.
 #[no_mangle]
-pub unsafe extern "C" fn C_GetSessionInfo(hSession: CK_SESSION_HANDLE, pInfo: *mut CK_SESSION_INFO) -> CK_RV {
-    guard::run("C_GetSessionInfo", |m| {
+pub unsafe extern "C" fn C_GetSessionInfo(
+    hSession: CK_SESSION_HANDLE,
+    pInfo: *mut CK_SESSION_INFO,
+) -> CK_RV {
+    guard::run(format_args!("C_GetSessionInfo(hSession={hSession})"), |m| {
         let info = m.session_info(hSession)?;
         // SAFETY: caller passes a writable CK_SESSION_INFO or NULL.
         *unsafe { args::out(pInfo) }? = info;
@@ -52,12 +62,20 @@ pub unsafe extern "C" fn C_GetSessionInfo(hSession: CK_SESSION_HANDLE, pInfo: *m
 /// # Safety
 /// `pPin` valid for `ulPinLen` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn C_Login(hSession: CK_SESSION_HANDLE, userType: CK_USER_TYPE, pPin: *mut CK_UTF8CHAR, ulPinLen: CK_ULONG) -> CK_RV {
-    guard::run("C_Login", |m| {
-        // SAFETY: forwarded caller guarantee.
-        let pin = unsafe { args::bytes(pPin, ulPinLen) }?;
-        m.login(hSession, userType, pin)
-    })
+pub unsafe extern "C" fn C_Login(
+    hSession: CK_SESSION_HANDLE,
+    userType: CK_USER_TYPE,
+    pPin: *mut CK_UTF8CHAR,
+    ulPinLen: CK_ULONG,
+) -> CK_RV {
+    guard::run(
+        format_args!("C_Login(hSession={hSession}, user={userType}, pinLen={ulPinLen})"),
+        |m| {
+            // SAFETY: forwarded caller guarantee.
+            let pin = unsafe { args::bytes(pPin, ulPinLen) }?;
+            m.login(hSession, userType, pin)
+        },
+    )
 }
 
 /// # Safety
@@ -71,7 +89,7 @@ pub unsafe extern "C" fn C_LoginUser(
     pUsername: *mut CK_UTF8CHAR,
     ulUsernameLen: CK_ULONG,
 ) -> CK_RV {
-    guard::run("C_LoginUser", |m| {
+    guard::run(format_args!("C_LoginUser(hSession={hSession}, user={userType}, pinLen={ulPinLen}, nameLen={ulUsernameLen})"), |m| {
         // SAFETY: forwarded caller guarantee.
         let pin = unsafe { args::bytes(pPin, ulPinLen) }?;
         // SAFETY: forwarded caller guarantee.
@@ -86,14 +104,19 @@ pub unsafe extern "C" fn C_LoginUser(
 
 #[no_mangle]
 pub extern "C" fn C_Logout(hSession: CK_SESSION_HANDLE) -> CK_RV {
-    guard::run("C_Logout", |m| m.logout(hSession))
+    guard::run(format_args!("C_Logout(hSession={hSession})"), |m| {
+        m.logout(hSession)
+    })
 }
 
 #[no_mangle]
 pub extern "C" fn C_SessionCancel(hSession: CK_SESSION_HANDLE, flags: CK_FLAGS) -> CK_RV {
-    guard::run("C_SessionCancel", |m| {
-        m.check_session(hSession)?;
-        let _ = flags;
-        fail(CKR_FUNCTION_NOT_SUPPORTED)
-    })
+    guard::run(
+        format_args!("C_SessionCancel(hSession={hSession}, flags={flags:#x})"),
+        |m| {
+            m.check_session(hSession)?;
+            let _ = flags;
+            fail(CKR_FUNCTION_NOT_SUPPORTED)
+        },
+    )
 }

@@ -11,22 +11,32 @@ use std::ffi::c_void;
 /// # Safety
 /// `pSlotList` is NULL or valid for `*pulCount` slot ids; `pulCount` is valid.
 #[no_mangle]
-pub unsafe extern "C" fn C_GetSlotList(tokenPresent: CK_BBOOL, pSlotList: *mut CK_SLOT_ID, pulCount: *mut CK_ULONG) -> CK_RV {
-    guard::run("C_GetSlotList", |m| {
-        // Every slot holds a token (the free slot an uninitialized one), so tokenPresent
-        // selects the same list.
-        let _ = tokenPresent;
-        let ids = m.slot_ids()?;
-        // SAFETY: forwarded caller guarantee.
-        unsafe { args::write_list(pSlotList, pulCount, &ids) }
-    })
+pub unsafe extern "C" fn C_GetSlotList(
+    tokenPresent: CK_BBOOL,
+    pSlotList: *mut CK_SLOT_ID,
+    pulCount: *mut CK_ULONG,
+) -> CK_RV {
+    guard::run(
+        format_args!(
+            "C_GetSlotList(tokenPresent={tokenPresent}, query={})",
+            pSlotList.is_null()
+        ),
+        |m| {
+            // Every slot holds a token (the free slot an uninitialized one), so tokenPresent
+            // selects the same list.
+            let _ = tokenPresent;
+            let ids = m.slot_ids()?;
+            // SAFETY: forwarded caller guarantee.
+            unsafe { args::write_list(pSlotList, pulCount, &ids) }
+        },
+    )
 }
 
 /// # Safety
 /// `pInfo` is NULL or valid for writes.
 #[no_mangle]
 pub unsafe extern "C" fn C_GetSlotInfo(slotID: CK_SLOT_ID, pInfo: *mut CK_SLOT_INFO) -> CK_RV {
-    guard::run("C_GetSlotInfo", |m| {
+    guard::run(format_args!("C_GetSlotInfo(slot={slotID:#x})"), |m| {
         // SAFETY: caller passes a writable CK_SLOT_INFO or NULL.
         let info = unsafe { args::out(pInfo) }?;
         let slot = m.slot(slotID)?;
@@ -53,7 +63,7 @@ pub unsafe extern "C" fn C_GetSlotInfo(slotID: CK_SLOT_ID, pInfo: *mut CK_SLOT_I
 /// `pInfo` is NULL or valid for writes.
 #[no_mangle]
 pub unsafe extern "C" fn C_GetTokenInfo(slotID: CK_SLOT_ID, pInfo: *mut CK_TOKEN_INFO) -> CK_RV {
-    guard::run("C_GetTokenInfo", |m| {
+    guard::run(format_args!("C_GetTokenInfo(slot={slotID:#x})"), |m| {
         // SAFETY: caller passes a writable CK_TOKEN_INFO or NULL.
         let info = unsafe { args::out(pInfo) }?;
         *info = m.token_info(slotID)?;
@@ -64,8 +74,12 @@ pub unsafe extern "C" fn C_GetTokenInfo(slotID: CK_SLOT_ID, pInfo: *mut CK_TOKEN
 /// # Safety
 /// `pSlot` is NULL or valid for writes; `pReserved` must be NULL.
 #[no_mangle]
-pub unsafe extern "C" fn C_WaitForSlotEvent(flags: CK_FLAGS, pSlot: *mut CK_SLOT_ID, pReserved: *mut c_void) -> CK_RV {
-    guard::run("C_WaitForSlotEvent", |_| {
+pub unsafe extern "C" fn C_WaitForSlotEvent(
+    flags: CK_FLAGS,
+    pSlot: *mut CK_SLOT_ID,
+    pReserved: *mut c_void,
+) -> CK_RV {
+    guard::run(format_args!("C_WaitForSlotEvent(flags={flags:#x})"), |_| {
         if !pReserved.is_null() || pSlot.is_null() {
             return fail(CKR_ARGUMENTS_BAD);
         }
@@ -82,8 +96,12 @@ pub unsafe extern "C" fn C_WaitForSlotEvent(flags: CK_FLAGS, pSlot: *mut CK_SLOT
 /// # Safety
 /// `pMechanismList` is NULL or valid for `*pulCount` entries; `pulCount` is valid.
 #[no_mangle]
-pub unsafe extern "C" fn C_GetMechanismList(slotID: CK_SLOT_ID, pMechanismList: *mut CK_MECHANISM_TYPE, pulCount: *mut CK_ULONG) -> CK_RV {
-    guard::run("C_GetMechanismList", |m| {
+pub unsafe extern "C" fn C_GetMechanismList(
+    slotID: CK_SLOT_ID,
+    pMechanismList: *mut CK_MECHANISM_TYPE,
+    pulCount: *mut CK_ULONG,
+) -> CK_RV {
+    guard::run(format_args!("C_GetMechanismList(slot={slotID:#x})"), |m| {
         m.slot(slotID)?;
         // The crypto engine comes with the next milestone; until then no mechanism is offered.
         // SAFETY: forwarded caller guarantee.
@@ -94,42 +112,64 @@ pub unsafe extern "C" fn C_GetMechanismList(slotID: CK_SLOT_ID, pMechanismList: 
 /// # Safety
 /// `pInfo` is NULL or valid for writes.
 #[no_mangle]
-pub unsafe extern "C" fn C_GetMechanismInfo(slotID: CK_SLOT_ID, type_: CK_MECHANISM_TYPE, pInfo: *mut CK_MECHANISM_INFO) -> CK_RV {
-    guard::run("C_GetMechanismInfo", |m| {
-        m.slot(slotID)?;
-        let _ = type_;
-        if pInfo.is_null() {
-            return fail(CKR_ARGUMENTS_BAD);
-        }
-        fail(CKR_MECHANISM_INVALID)
-    })
+pub unsafe extern "C" fn C_GetMechanismInfo(
+    slotID: CK_SLOT_ID,
+    type_: CK_MECHANISM_TYPE,
+    pInfo: *mut CK_MECHANISM_INFO,
+) -> CK_RV {
+    guard::run(
+        format_args!("C_GetMechanismInfo(slot={slotID:#x}, mech={type_:#x})"),
+        |m| {
+            m.slot(slotID)?;
+            let _ = type_;
+            if pInfo.is_null() {
+                return fail(CKR_ARGUMENTS_BAD);
+            }
+            fail(CKR_MECHANISM_INVALID)
+        },
+    )
 }
 
 /// # Safety
 /// `pPin` valid for `ulPinLen` bytes; `pLabel` valid for 32 bytes.
 #[no_mangle]
-pub unsafe extern "C" fn C_InitToken(slotID: CK_SLOT_ID, pPin: *mut CK_UTF8CHAR, ulPinLen: CK_ULONG, pLabel: *mut CK_UTF8CHAR) -> CK_RV {
-    guard::run("C_InitToken", |m| {
-        // SAFETY: forwarded caller guarantee.
-        let pin = unsafe { args::bytes(pPin, ulPinLen) }?;
-        if pLabel.is_null() || pPin.is_null() {
-            return fail(CKR_ARGUMENTS_BAD);
-        }
-        // SAFETY: the label is exactly 32 bytes, blank padded, per the specification.
-        let label: [u8; 32] = unsafe { std::ptr::read_unaligned(pLabel as *const [u8; 32]) };
-        m.init_token(slotID, pin, &label)
-    })
+pub unsafe extern "C" fn C_InitToken(
+    slotID: CK_SLOT_ID,
+    pPin: *mut CK_UTF8CHAR,
+    ulPinLen: CK_ULONG,
+    pLabel: *mut CK_UTF8CHAR,
+) -> CK_RV {
+    guard::run(
+        format_args!("C_InitToken(slot={slotID:#x}, pinLen={ulPinLen})"),
+        |m| {
+            // SAFETY: forwarded caller guarantee.
+            let pin = unsafe { args::bytes(pPin, ulPinLen) }?;
+            if pLabel.is_null() || pPin.is_null() {
+                return fail(CKR_ARGUMENTS_BAD);
+            }
+            // SAFETY: the label is exactly 32 bytes, blank padded, per the specification.
+            let label: [u8; 32] = unsafe { std::ptr::read_unaligned(pLabel as *const [u8; 32]) };
+            m.init_token(slotID, pin, &label)
+        },
+    )
 }
 
 /// # Safety
 /// `pPin` valid for `ulPinLen` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn C_InitPIN(hSession: CK_SESSION_HANDLE, pPin: *mut CK_UTF8CHAR, ulPinLen: CK_ULONG) -> CK_RV {
-    guard::run("C_InitPIN", |m| {
-        // SAFETY: forwarded caller guarantee.
-        let pin = unsafe { args::bytes(pPin, ulPinLen) }?;
-        m.init_pin(hSession, pin)
-    })
+pub unsafe extern "C" fn C_InitPIN(
+    hSession: CK_SESSION_HANDLE,
+    pPin: *mut CK_UTF8CHAR,
+    ulPinLen: CK_ULONG,
+) -> CK_RV {
+    guard::run(
+        format_args!("C_InitPIN(hSession={hSession}, pinLen={ulPinLen})"),
+        |m| {
+            // SAFETY: forwarded caller guarantee.
+            let pin = unsafe { args::bytes(pPin, ulPinLen) }?;
+            m.init_pin(hSession, pin)
+        },
+    )
 }
 
 /// # Safety
@@ -142,11 +182,14 @@ pub unsafe extern "C" fn C_SetPIN(
     pNewPin: *mut CK_UTF8CHAR,
     ulNewLen: CK_ULONG,
 ) -> CK_RV {
-    guard::run("C_SetPIN", |m| {
-        // SAFETY: forwarded caller guarantee.
-        let old = unsafe { args::bytes(pOldPin, ulOldLen) }?;
-        // SAFETY: forwarded caller guarantee.
-        let new = unsafe { args::bytes(pNewPin, ulNewLen) }?;
-        m.set_pin(hSession, old, new)
-    })
+    guard::run(
+        format_args!("C_SetPIN(hSession={hSession}, oldLen={ulOldLen}, newLen={ulNewLen})"),
+        |m| {
+            // SAFETY: forwarded caller guarantee.
+            let old = unsafe { args::bytes(pOldPin, ulOldLen) }?;
+            // SAFETY: forwarded caller guarantee.
+            let new = unsafe { args::bytes(pNewPin, ulNewLen) }?;
+            m.set_pin(hSession, old, new)
+        },
+    )
 }

@@ -102,7 +102,11 @@ pub struct Attributes(BTreeMap<CK_ATTRIBUTE_TYPE, AttrValue>);
 impl std::fmt::Debug for Attributes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_list()
-            .entries(self.0.iter().map(|(t, v)| format!("{}={:?}", attr_name(*t), v)))
+            .entries(
+                self.0
+                    .iter()
+                    .map(|(t, v)| format!("{}={:?}", attr_name(*t), v)),
+            )
             .finish()
     }
 }
@@ -155,7 +159,10 @@ impl FromIterator<Attribute> for Attributes {
     fn from_iter<I: IntoIterator<Item = Attribute>>(iter: I) -> Self {
         let mut set = Attributes::new();
         for mut a in iter {
-            set.set(a.ty, std::mem::replace(&mut a.value, AttrValue::Bool(false)));
+            set.set(
+                a.ty,
+                std::mem::replace(&mut a.value, AttrValue::Bool(false)),
+            );
         }
         set
     }
@@ -166,26 +173,77 @@ impl FromIterator<Attribute> for Attributes {
 pub fn kind_of(ty: CK_ATTRIBUTE_TYPE) -> Option<AttrKind> {
     use AttrKind::*;
     Some(match ty {
-        CKA_TOKEN | CKA_PRIVATE | CKA_MODIFIABLE | CKA_COPYABLE | CKA_DESTROYABLE
-        | CKA_TRUSTED | CKA_SENSITIVE | CKA_ENCRYPT | CKA_DECRYPT | CKA_WRAP | CKA_UNWRAP
-        | CKA_SIGN | CKA_SIGN_RECOVER | CKA_VERIFY | CKA_VERIFY_RECOVER | CKA_DERIVE
-        | CKA_EXTRACTABLE | CKA_LOCAL | CKA_NEVER_EXTRACTABLE | CKA_ALWAYS_SENSITIVE
-        | CKA_WRAP_WITH_TRUSTED | CKA_ALWAYS_AUTHENTICATE | CKA_ENCAPSULATE
+        CKA_TOKEN
+        | CKA_PRIVATE
+        | CKA_MODIFIABLE
+        | CKA_COPYABLE
+        | CKA_DESTROYABLE
+        | CKA_TRUSTED
+        | CKA_SENSITIVE
+        | CKA_ENCRYPT
+        | CKA_DECRYPT
+        | CKA_WRAP
+        | CKA_UNWRAP
+        | CKA_SIGN
+        | CKA_SIGN_RECOVER
+        | CKA_VERIFY
+        | CKA_VERIFY_RECOVER
+        | CKA_DERIVE
+        | CKA_EXTRACTABLE
+        | CKA_LOCAL
+        | CKA_NEVER_EXTRACTABLE
+        | CKA_ALWAYS_SENSITIVE
+        | CKA_WRAP_WITH_TRUSTED
+        | CKA_ALWAYS_AUTHENTICATE
+        | CKA_ENCAPSULATE
         | CKA_DECAPSULATE => Bool,
-        CKA_CLASS | CKA_KEY_TYPE | CKA_CERTIFICATE_TYPE | CKA_CERTIFICATE_CATEGORY
-        | CKA_JAVA_MIDP_SECURITY_DOMAIN | CKA_NAME_HASH_ALGORITHM | CKA_VALUE_LEN
-        | CKA_MODULUS_BITS | CKA_KEY_GEN_MECHANISM | CKA_PRIME_BITS | CKA_SUBPRIME_BITS
-        | CKA_VALUE_BITS | CKA_PROFILE_ID | CKA_PARAMETER_SET => Ulong,
+        CKA_CLASS
+        | CKA_KEY_TYPE
+        | CKA_CERTIFICATE_TYPE
+        | CKA_CERTIFICATE_CATEGORY
+        | CKA_JAVA_MIDP_SECURITY_DOMAIN
+        | CKA_NAME_HASH_ALGORITHM
+        | CKA_VALUE_LEN
+        | CKA_MODULUS_BITS
+        | CKA_KEY_GEN_MECHANISM
+        | CKA_PRIME_BITS
+        | CKA_SUBPRIME_BITS
+        | CKA_VALUE_BITS
+        | CKA_PROFILE_ID
+        | CKA_PARAMETER_SET => Ulong,
         CKA_START_DATE | CKA_END_DATE => Date,
         CKA_WRAP_TEMPLATE | CKA_UNWRAP_TEMPLATE | CKA_DERIVE_TEMPLATE => Template,
         CKA_ALLOWED_MECHANISMS => Mechanisms,
-        CKA_LABEL | CKA_APPLICATION | CKA_VALUE | CKA_OBJECT_ID | CKA_ISSUER
-        | CKA_SERIAL_NUMBER | CKA_AC_ISSUER | CKA_OWNER | CKA_ATTR_TYPES | CKA_URL
-        | CKA_HASH_OF_SUBJECT_PUBLIC_KEY | CKA_HASH_OF_ISSUER_PUBLIC_KEY | CKA_CHECK_VALUE
-        | CKA_SUBJECT | CKA_ID | CKA_MODULUS | CKA_PUBLIC_EXPONENT | CKA_PRIVATE_EXPONENT
-        | CKA_PRIME_1 | CKA_PRIME_2 | CKA_EXPONENT_1 | CKA_EXPONENT_2 | CKA_COEFFICIENT
-        | CKA_PUBLIC_KEY_INFO | CKA_PRIME | CKA_SUBPRIME | CKA_BASE | CKA_EC_PARAMS
-        | CKA_EC_POINT | CKA_UNIQUE_ID => Bytes,
+        CKA_LABEL
+        | CKA_APPLICATION
+        | CKA_VALUE
+        | CKA_OBJECT_ID
+        | CKA_ISSUER
+        | CKA_SERIAL_NUMBER
+        | CKA_AC_ISSUER
+        | CKA_OWNER
+        | CKA_ATTR_TYPES
+        | CKA_URL
+        | CKA_HASH_OF_SUBJECT_PUBLIC_KEY
+        | CKA_HASH_OF_ISSUER_PUBLIC_KEY
+        | CKA_CHECK_VALUE
+        | CKA_SUBJECT
+        | CKA_ID
+        | CKA_MODULUS
+        | CKA_PUBLIC_EXPONENT
+        | CKA_PRIVATE_EXPONENT
+        | CKA_PRIME_1
+        | CKA_PRIME_2
+        | CKA_EXPONENT_1
+        | CKA_EXPONENT_2
+        | CKA_COEFFICIENT
+        | CKA_PUBLIC_KEY_INFO
+        | CKA_PRIME
+        | CKA_SUBPRIME
+        | CKA_BASE
+        | CKA_EC_PARAMS
+        | CKA_EC_POINT
+        | CKA_UNIQUE_ID => Bytes,
         _ => return None,
     })
 }
@@ -196,18 +254,62 @@ pub fn attr_name(ty: CK_ATTRIBUTE_TYPE) -> String {
         ($($n:ident),*) => { match ty { $($n => return stringify!($n).to_string(),)* _ => {} } };
     }
     names!(
-        CKA_CLASS, CKA_TOKEN, CKA_PRIVATE, CKA_LABEL, CKA_APPLICATION, CKA_VALUE, CKA_OBJECT_ID,
-        CKA_CERTIFICATE_TYPE, CKA_ISSUER, CKA_SERIAL_NUMBER, CKA_TRUSTED,
-        CKA_CERTIFICATE_CATEGORY, CKA_CHECK_VALUE, CKA_KEY_TYPE, CKA_SUBJECT, CKA_ID,
-        CKA_SENSITIVE, CKA_ENCRYPT, CKA_DECRYPT, CKA_WRAP, CKA_UNWRAP, CKA_SIGN,
-        CKA_SIGN_RECOVER, CKA_VERIFY, CKA_VERIFY_RECOVER, CKA_DERIVE, CKA_START_DATE,
-        CKA_END_DATE, CKA_MODULUS, CKA_MODULUS_BITS, CKA_PUBLIC_EXPONENT, CKA_PRIVATE_EXPONENT,
-        CKA_PRIME_1, CKA_PRIME_2, CKA_EXPONENT_1, CKA_EXPONENT_2, CKA_COEFFICIENT,
-        CKA_PUBLIC_KEY_INFO, CKA_VALUE_LEN, CKA_EXTRACTABLE, CKA_LOCAL, CKA_NEVER_EXTRACTABLE,
-        CKA_ALWAYS_SENSITIVE, CKA_KEY_GEN_MECHANISM, CKA_MODIFIABLE, CKA_COPYABLE,
-        CKA_DESTROYABLE, CKA_EC_PARAMS, CKA_EC_POINT, CKA_ALWAYS_AUTHENTICATE,
-        CKA_WRAP_WITH_TRUSTED, CKA_WRAP_TEMPLATE, CKA_UNWRAP_TEMPLATE, CKA_DERIVE_TEMPLATE,
-        CKA_ALLOWED_MECHANISMS, CKA_UNIQUE_ID
+        CKA_CLASS,
+        CKA_TOKEN,
+        CKA_PRIVATE,
+        CKA_LABEL,
+        CKA_APPLICATION,
+        CKA_VALUE,
+        CKA_OBJECT_ID,
+        CKA_CERTIFICATE_TYPE,
+        CKA_ISSUER,
+        CKA_SERIAL_NUMBER,
+        CKA_TRUSTED,
+        CKA_CERTIFICATE_CATEGORY,
+        CKA_CHECK_VALUE,
+        CKA_KEY_TYPE,
+        CKA_SUBJECT,
+        CKA_ID,
+        CKA_SENSITIVE,
+        CKA_ENCRYPT,
+        CKA_DECRYPT,
+        CKA_WRAP,
+        CKA_UNWRAP,
+        CKA_SIGN,
+        CKA_SIGN_RECOVER,
+        CKA_VERIFY,
+        CKA_VERIFY_RECOVER,
+        CKA_DERIVE,
+        CKA_START_DATE,
+        CKA_END_DATE,
+        CKA_MODULUS,
+        CKA_MODULUS_BITS,
+        CKA_PUBLIC_EXPONENT,
+        CKA_PRIVATE_EXPONENT,
+        CKA_PRIME_1,
+        CKA_PRIME_2,
+        CKA_EXPONENT_1,
+        CKA_EXPONENT_2,
+        CKA_COEFFICIENT,
+        CKA_PUBLIC_KEY_INFO,
+        CKA_VALUE_LEN,
+        CKA_EXTRACTABLE,
+        CKA_LOCAL,
+        CKA_NEVER_EXTRACTABLE,
+        CKA_ALWAYS_SENSITIVE,
+        CKA_KEY_GEN_MECHANISM,
+        CKA_MODIFIABLE,
+        CKA_COPYABLE,
+        CKA_DESTROYABLE,
+        CKA_EC_PARAMS,
+        CKA_EC_POINT,
+        CKA_ALWAYS_AUTHENTICATE,
+        CKA_WRAP_WITH_TRUSTED,
+        CKA_WRAP_TEMPLATE,
+        CKA_UNWRAP_TEMPLATE,
+        CKA_DERIVE_TEMPLATE,
+        CKA_ALLOWED_MECHANISMS,
+        CKA_UNIQUE_ID
     );
     format!("CKA_{ty:#x}")
 }

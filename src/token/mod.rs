@@ -93,7 +93,10 @@ fn valid_serial(s: &str) -> bool {
 /// The serial (and so the slot id) of the token the free slot will create. It is kept in the
 /// token directory so that every process shows the free slot under the same id: a script may
 /// read the id from `pkcs11-tool -L` in one process and initialize the token in the next.
-pub fn pending_serial(cfg: &Config, taken: &dyn Fn(CK_SLOT_ID) -> bool) -> Result<(String, CK_SLOT_ID)> {
+pub fn pending_serial(
+    cfg: &Config,
+    taken: &dyn Fn(CK_SLOT_ID) -> bool,
+) -> Result<(String, CK_SLOT_ID)> {
     let path = cfg.token_dir.join(PENDING_FILE);
     let usable = |s: &str| valid_serial(s) && !taken(slot_id_for(s)) && !cfg.token_file(s).exists();
     if let Ok(s) = std::fs::read_to_string(&path) {
@@ -106,7 +109,9 @@ pub fn pending_serial(cfg: &Config, taken: &dyn Fn(CK_SLOT_ID) -> bool) -> Resul
     // Best effort: with a read-only token directory the free slot still works, with an id that
     // only this process knows.
     if store::create_private_dir(&cfg.token_dir).is_ok() {
-        let tmp = cfg.token_dir.join(format!("{PENDING_FILE}.{}", std::process::id()));
+        let tmp = cfg
+            .token_dir
+            .join(format!("{PENDING_FILE}.{}", std::process::id()));
         if std::fs::write(&tmp, &serial).is_ok() && std::fs::rename(&tmp, &path).is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
