@@ -245,11 +245,11 @@ static SECRET_KEY: &[Rule] = &[
     rule(CKA_DERIVE_TEMPLATE, 0, Def::NoAttributes),
 ];
 
-// CKA_VALUE_LEN has footnote 2 in the spec; a template that repeats the true length is accepted
-// because many callers send it, and a wrong one is inconsistent with CKA_VALUE.
+// CKA_VALUE_LEN has footnote 2: C_CreateObject must not be given it (CKR_ATTRIBUTE_READ_ONLY,
+// as SoftHSMv2 answers too); the token computes it from CKA_VALUE.
 static GENERIC_SECRET: &[Rule] = &[
     checked(CKA_VALUE, REQUIRED | SECRET, Def::None, Check::NonEmpty),
-    rule(CKA_VALUE_LEN, 0, Def::LenOf(CKA_VALUE)),
+    rule(CKA_VALUE_LEN, COMPUTED, Def::LenOf(CKA_VALUE)),
 ];
 
 static AES: &[Rule] = &[
@@ -259,7 +259,7 @@ static AES: &[Rule] = &[
         Def::None,
         Check::Lengths(&[16, 24, 32]),
     ),
-    rule(CKA_VALUE_LEN, 0, Def::LenOf(CKA_VALUE)),
+    rule(CKA_VALUE_LEN, COMPUTED, Def::LenOf(CKA_VALUE)),
 ];
 
 static RSA_PUBLIC: &[Rule] = &[
@@ -1065,12 +1065,11 @@ mod tests {
     }
 
     #[test]
-    fn value_len_must_match_value() {
-        assert!(create(&with(aes(), Attribute::ulong(CKA_VALUE_LEN, 16)), &USER).is_ok());
-        let t = with(aes(), Attribute::ulong(CKA_VALUE_LEN, 32));
-        assert_eq!(rv(create(&t, &USER)), CKR_TEMPLATE_INCONSISTENT);
+    fn value_len_is_computed_not_given() {
+        let t = with(aes(), Attribute::ulong(CKA_VALUE_LEN, 16));
+        assert_eq!(rv(create(&t, &USER)), CKR_ATTRIBUTE_READ_ONLY);
         let t = with(generic(), Attribute::ulong(CKA_VALUE_LEN, 19));
-        assert_eq!(rv(create(&t, &USER)), CKR_TEMPLATE_INCONSISTENT);
+        assert_eq!(rv(create(&t, &USER)), CKR_ATTRIBUTE_READ_ONLY);
     }
 
     #[test]
