@@ -11,3 +11,4 @@ pub mod object;
 pub mod session;
 pub mod store;
 pub mod token;
+pub mod mechanism;

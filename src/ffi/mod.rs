@@ -6,6 +6,7 @@
 pub mod args;
 pub mod general;
 pub mod guard;
+pub mod mech;
 pub mod object;
 pub mod random;
 pub mod session;

@@ -103,9 +103,9 @@ pub unsafe extern "C" fn C_GetMechanismList(
 ) -> CK_RV {
     guard::run(format_args!("C_GetMechanismList(slot={slotID:#x})"), |m| {
         m.slot(slotID)?;
-        // The crypto engine comes with the next milestone; until then no mechanism is offered.
+        let list = crate::mechanism::list();
         // SAFETY: forwarded caller guarantee.
-        unsafe { args::write_list(pMechanismList, pulCount, &[]) }
+        unsafe { args::write_list(pMechanismList, pulCount, &list) }
     })
 }
 
@@ -121,11 +121,11 @@ pub unsafe extern "C" fn C_GetMechanismInfo(
         format_args!("C_GetMechanismInfo(slot={slotID:#x}, mech={type_:#x})"),
         |m| {
             m.slot(slotID)?;
-            let _ = type_;
-            if pInfo.is_null() {
-                return fail(CKR_ARGUMENTS_BAD);
-            }
-            fail(CKR_MECHANISM_INVALID)
+            // SAFETY: caller passes a writable CK_MECHANISM_INFO or NULL.
+            let out = unsafe { args::out(pInfo) }?;
+            *out = crate::mechanism::info(type_)
+                .ok_or(crate::error::Error::new(CKR_MECHANISM_INVALID))?;
+            Ok(())
         },
     )
 }

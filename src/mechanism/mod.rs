@@ -1,0 +1,197 @@
+//! The mechanism registry: what each `CKM_*` is, its parameters as typed values, and what
+//! `C_GetMechanismList`/`C_GetMechanismInfo` report (PKCS#11 v3.0 §5.5; the parameter structures
+//! of the Current Mechanisms specification §2).
+
+use cryptoki_sys::*;
+
+/// A hash named by a `CKM_SHA*` mechanism type (in OAEP/PSS/HKDF parameters and in the
+/// hash-and-sign mechanisms).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hash {
+    Sha1,
+    Sha224,
+    Sha256,
+    Sha384,
+    Sha512,
+    Sha3_224,
+    Sha3_256,
+    Sha3_384,
+    Sha3_512,
+}
+
+impl Hash {
+    /// The hash of a digest mechanism type (`CKM_SHA256` …).
+    pub fn from_ckm(m: CK_MECHANISM_TYPE) -> Option<Hash> {
+        Some(match m {
+            CKM_SHA_1 => Hash::Sha1,
+            CKM_SHA224 => Hash::Sha224,
+            CKM_SHA256 => Hash::Sha256,
+            CKM_SHA384 => Hash::Sha384,
+            CKM_SHA512 => Hash::Sha512,
+            CKM_SHA3_224 => Hash::Sha3_224,
+            CKM_SHA3_256 => Hash::Sha3_256,
+            CKM_SHA3_384 => Hash::Sha3_384,
+            CKM_SHA3_512 => Hash::Sha3_512,
+            _ => return None,
+        })
+    }
+
+    /// The hash of an MGF1 type (`CKG_MGF1_SHA256` …).
+    pub fn from_mgf(g: CK_RSA_PKCS_MGF_TYPE) -> Option<Hash> {
+        Some(match g {
+            CKG_MGF1_SHA1 => Hash::Sha1,
+            CKG_MGF1_SHA224 => Hash::Sha224,
+            CKG_MGF1_SHA256 => Hash::Sha256,
+            CKG_MGF1_SHA384 => Hash::Sha384,
+            CKG_MGF1_SHA512 => Hash::Sha512,
+            CKG_MGF1_SHA3_224 => Hash::Sha3_224,
+            CKG_MGF1_SHA3_256 => Hash::Sha3_256,
+            CKG_MGF1_SHA3_384 => Hash::Sha3_384,
+            CKG_MGF1_SHA3_512 => Hash::Sha3_512,
+            _ => return None,
+        })
+    }
+
+    pub fn len(self) -> usize {
+        match self {
+            Hash::Sha1 => 20,
+            Hash::Sha224 | Hash::Sha3_224 => 28,
+            Hash::Sha256 | Hash::Sha3_256 => 32,
+            Hash::Sha384 | Hash::Sha3_384 => 48,
+            Hash::Sha512 | Hash::Sha3_512 => 64,
+        }
+    }
+}
+
+/// A mechanism with its parameters, parsed once at the C boundary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mechanism {
+    AesKeyGen,
+    AesEcb,
+    AesCbc {
+        iv: [u8; 16],
+    },
+    AesCbcPad {
+        iv: [u8; 16],
+    },
+    AesCtr {
+        counter_bits: u64,
+        block: [u8; 16],
+    },
+    AesGcm {
+        iv: Vec<u8>,
+        aad: Vec<u8>,
+        tag_bits: u64,
+    },
+    AesCcm {
+        data_len: u64,
+        nonce: Vec<u8>,
+        aad: Vec<u8>,
+        mac_len: u64,
+    },
+    AesCts {
+        iv: [u8; 16],
+    },
+    AesKeyWrap {
+        iv: Option<Vec<u8>>,
+    },
+    AesKeyWrapKwp {
+        iv: Option<Vec<u8>>,
+    },
+    AesCmac,
+    AesCmacGeneral {
+        len: u64,
+    },
+    AesEcbEncryptData {
+        data: Vec<u8>,
+    },
+    AesCbcEncryptData {
+        iv: [u8; 16],
+        data: Vec<u8>,
+    },
+    RsaKeyPairGen,
+    RsaPkcs,
+    RsaX509,
+    RsaOaep {
+        hash: Hash,
+        mgf: Hash,
+        label: Vec<u8>,
+    },
+    RsaPss {
+        hash: Hash,
+        mgf: Hash,
+        salt_len: u64,
+    },
+    /// `CKM_SHA*_RSA_PKCS`.
+    HashRsaPkcs(Hash),
+    /// `CKM_SHA*_RSA_PKCS_PSS`: the parameter's hash must equal the mechanism's.
+    HashRsaPss {
+        hash: Hash,
+        mgf: Hash,
+        salt_len: u64,
+    },
+    EcKeyPairGen,
+    Ecdsa,
+    EcdsaHash(Hash),
+    Ecdh1 {
+        cofactor: bool,
+        kdf: CK_EC_KDF_TYPE,
+        shared: Vec<u8>,
+        public: Vec<u8>,
+    },
+    EdwardsKeyPairGen,
+    EdDsa,
+    Digest(Hash),
+    Hmac(Hash),
+    HmacGeneral(Hash, u64),
+    GenericSecretKeyGen,
+    HkdfKeyGen,
+    HkdfDerive {
+        extract: bool,
+        expand: bool,
+        prf: Hash,
+        salt_type: CK_ULONG,
+        salt: Vec<u8>,
+        salt_key: CK_OBJECT_HANDLE,
+        info: Vec<u8>,
+    },
+    Pbkdf2 {
+        salt: Vec<u8>,
+        iterations: u64,
+        prf: Hash,
+        password: Secret,
+    },
+}
+
+/// A secret mechanism parameter (a PBKDF2 password): wiped on drop, never printed.
+#[derive(Clone, PartialEq, Eq, zeroize::Zeroize, zeroize::ZeroizeOnDrop)]
+pub struct Secret(pub Vec<u8>);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Secret[{}]", self.0.len())
+    }
+}
+
+/// `(type, min key size, max key size, flags)`: sizes in bits for RSA, EC and AES-by-bits
+/// mechanisms, in bytes for AES and generic secrets, as the Current Mechanisms spec says per
+/// mechanism.
+pub type Entry = (CK_MECHANISM_TYPE, CK_ULONG, CK_ULONG, CK_FLAGS);
+
+/// Mechanisms that work end to end. An entry appears here only with its implementation.
+pub static REGISTRY: &[Entry] = &[];
+
+pub fn list() -> Vec<CK_MECHANISM_TYPE> {
+    REGISTRY.iter().map(|e| e.0).collect()
+}
+
+pub fn info(m: CK_MECHANISM_TYPE) -> Option<CK_MECHANISM_INFO> {
+    REGISTRY
+        .iter()
+        .find(|e| e.0 == m)
+        .map(|e| CK_MECHANISM_INFO {
+            ulMinKeySize: e.1,
+            ulMaxKeySize: e.2,
+            flags: e.3,
+        })
+}
