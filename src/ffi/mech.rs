@@ -78,9 +78,10 @@ pub unsafe fn mechanism(p: *const CK_MECHANISM) -> Result<Mechanism> {
     // SAFETY: caller guarantee.
     let m = unsafe { p.as_ref() }.ok_or(Error::new(CKR_ARGUMENTS_BAD))?;
     use Mechanism as M;
-    // SAFETY (for every `param`, `raw`, `iv16` and `blob` call below): `m` and the pointers in its
-    // parameter structure come from the caller, who guarantees them valid for their lengths.
-    let mech = unsafe {
+    let mech =
+        // SAFETY: every `param`, `raw`, `iv16` and `blob` call below reads `m` and the pointers
+        // in its parameter structure, which the caller guarantees valid for their lengths.
+        unsafe {
         match m.mechanism {
             CKM_AES_KEY_GEN => no_param(m).map(|_| M::AesKeyGen)?,
             CKM_AES_ECB => no_param(m).map(|_| M::AesEcb)?,

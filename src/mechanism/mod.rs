@@ -52,7 +52,7 @@ impl Hash {
         })
     }
 
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             Hash::Sha1 => 20,
             Hash::Sha224 | Hash::Sha3_224 => 28,
