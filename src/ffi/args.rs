@@ -190,3 +190,52 @@ pub fn value_bytes(v: &AttrValue) -> Vec<u8> {
         AttrValue::Template(_) => Vec::new(),
     }
 }
+
+/// The caller's capacity for output: `None` for a size query (NULL buffer).
+///
+/// # Safety
+/// `out_len` is NULL or valid for reads.
+pub unsafe fn capacity(out: *const u8, out_len: *const CK_ULONG) -> Result<Option<usize>> {
+    // SAFETY: caller guarantee.
+    let n = unsafe { out_len.as_ref() }.ok_or(Error::new(CKR_ARGUMENTS_BAD))?;
+    if out.is_null() {
+        return Ok(None);
+    }
+    Ok(Some(usize::try_from(*n).unwrap_or(usize::MAX)))
+}
+
+/// Deliver what an output-producing call gave: the length for a size query, the data, or
+/// `CKR_BUFFER_TOO_SMALL` with the length needed.
+///
+/// # Safety
+/// `out` is NULL or valid for writes of `*out_len` bytes; `out_len` is valid for writes.
+pub unsafe fn deliver(
+    out: *mut u8,
+    out_len: *mut CK_ULONG,
+    result: crate::mechanism::ops::Out,
+) -> Result<()> {
+    use crate::mechanism::ops::Out;
+    // SAFETY: caller guarantee.
+    let len = unsafe { self::out(out_len) }?;
+    match result {
+        Out::Len(n) => {
+            *len = n as CK_ULONG;
+            Ok(())
+        }
+        Out::TooSmall(n) => {
+            *len = n as CK_ULONG;
+            fail(CKR_BUFFER_TOO_SMALL)
+        }
+        Out::Data(d) => {
+            if !d.is_empty() {
+                if out.is_null() {
+                    return fail(CKR_ARGUMENTS_BAD);
+                }
+                // SAFETY: the core checked that the caller's capacity (`*out_len`) holds `d`.
+                unsafe { std::ptr::copy_nonoverlapping(d.as_ptr(), out, d.len()) };
+            }
+            *len = d.len() as CK_ULONG;
+            Ok(())
+        }
+    }
+}

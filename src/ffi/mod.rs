@@ -4,20 +4,26 @@
 #![allow(unsafe_code)]
 
 pub mod args;
+pub mod crypt;
+pub mod digest;
 pub mod general;
 pub mod guard;
 pub mod mech;
 pub mod object;
 pub mod random;
 pub mod session;
+pub mod sign;
 pub mod slot_token;
 pub mod unsupported;
 
+use crypt::*;
 use cryptoki_sys::*;
+use digest::*;
 use general::*;
 use object::*;
 use random::*;
 use session::*;
+use sign::*;
 use slot_token::*;
 use unsupported::*;
 

@@ -1,6 +1,6 @@
-//! Entry points of chapters not implemented yet: encryption, decryption, digests, signatures,
-//! key management, dual-function and message-based functions (PKCS#11 v3.0 §5.8-5.14, §5.19-5.21)
-//! and the v3.2 additions. Each returns `CKR_FUNCTION_NOT_SUPPORTED` once the module is
+//! Entry points not implemented yet: operation state, sign/verify recover, key management,
+//! dual-function and message-based functions (PKCS#11 v3.0 §5.6, §5.12-5.14, §5.19-5.21) and the
+//! v3.2 additions. Each returns `CKR_FUNCTION_NOT_SUPPORTED` once the module is
 //! initialized; the README's function table lists them.
 #![allow(non_snake_case)]
 
@@ -33,29 +33,8 @@ type P = *mut c_void;
 unsupported! {
     C_GetOperationState(h: S, state: B, len: LP);
     C_SetOperationState(h: S, state: B, len: L, enc: O, auth: O);
-    C_EncryptInit(h: S, m: M, k: O);
-    C_Encrypt(h: S, d: B, dl: L, o: B, ol: LP);
-    C_EncryptUpdate(h: S, d: B, dl: L, o: B, ol: LP);
-    C_EncryptFinal(h: S, o: B, ol: LP);
-    C_DecryptInit(h: S, m: M, k: O);
-    C_Decrypt(h: S, d: B, dl: L, o: B, ol: LP);
-    C_DecryptUpdate(h: S, d: B, dl: L, o: B, ol: LP);
-    C_DecryptFinal(h: S, o: B, ol: LP);
-    C_DigestInit(h: S, m: M);
-    C_Digest(h: S, d: B, dl: L, o: B, ol: LP);
-    C_DigestUpdate(h: S, d: B, dl: L);
-    C_DigestKey(h: S, k: O);
-    C_DigestFinal(h: S, o: B, ol: LP);
-    C_SignInit(h: S, m: M, k: O);
-    C_Sign(h: S, d: B, dl: L, o: B, ol: LP);
-    C_SignUpdate(h: S, d: B, dl: L);
-    C_SignFinal(h: S, o: B, ol: LP);
     C_SignRecoverInit(h: S, m: M, k: O);
     C_SignRecover(h: S, d: B, dl: L, o: B, ol: LP);
-    C_VerifyInit(h: S, m: M, k: O);
-    C_Verify(h: S, d: B, dl: L, s: B, sl: L);
-    C_VerifyUpdate(h: S, d: B, dl: L);
-    C_VerifyFinal(h: S, s: B, sl: L);
     C_VerifyRecoverInit(h: S, m: M, k: O);
     C_VerifyRecover(h: S, s: B, sl: L, o: B, ol: LP);
     C_DigestEncryptUpdate(h: S, d: B, dl: L, o: B, ol: LP);

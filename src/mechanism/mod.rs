@@ -4,6 +4,9 @@
 
 use cryptoki_sys::*;
 
+pub mod build;
+pub mod ops;
+
 /// A hash named by a `CKM_SHA*` mechanism type (in OAEP/PSS/HKDF parameters and in the
 /// hash-and-sign mechanisms).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -18,6 +18,7 @@ pub struct Session {
     pub slot: Arc<Slot>,
     pub rw: bool,
     pub find: Option<FindState>,
+    pub ops: crate::mechanism::ops::Ops,
 }
 
 impl Session {

@@ -29,6 +29,12 @@ pub struct Decoded {
     pub withheld: Vec<(CK_ATTRIBUTE_TYPE, Vec<u8>)>,
 }
 
+/// A `CK_ULONG` widened to the module's fixed 64 bits (a no-op where `unsigned long` is 64-bit).
+#[allow(clippy::useless_conversion)]
+pub fn widen(v: CK_ATTRIBUTE_TYPE) -> u64 {
+    u64::from(v)
+}
+
 /// A `CK_ULONG` at the fixed width of the file format, whatever the platform's `unsigned long`.
 #[allow(clippy::useless_conversion)]
 pub fn fixed(v: CK_ATTRIBUTE_TYPE) -> [u8; 8] {

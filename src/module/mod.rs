@@ -16,6 +16,9 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+mod crypto;
+pub use crypto::CryptKind;
+
 /// What an object handle names.
 #[derive(Debug, Clone)]
 enum ObjEntry {
@@ -354,6 +357,7 @@ impl Module {
             slot,
             rw,
             find: None,
+            ops: Default::default(),
         };
         self.sessions
             .write()

@@ -1,0 +1,91 @@
+//! Operation objects: what a session keeps between `C_*Init` and the end of an encryption,
+//! decryption, digest, signature or verification (PKCS#11 v3.0 §5.8-5.13). Each wraps engine
+//! state; key material inside is wiped when the operation ends.
+
+use crate::error::Result;
+use zeroize::Zeroizing;
+
+/// A multi-part encryption or decryption.
+pub trait Cipher: Send {
+    fn update(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>>;
+    fn finish(&mut self) -> Result<Zeroizing<Vec<u8>>>;
+    /// An upper bound of what `update` returns for this much input (size queries).
+    fn update_len(&self, input_len: usize) -> usize;
+    /// An upper bound of what `finish` returns.
+    fn finish_len(&self) -> usize;
+    /// Single-part only (AES-GCM/CCM decryption must see the whole input before it releases
+    /// anything; AES-CCM needs the data length up front).
+    fn single_part_only(&self) -> bool {
+        false
+    }
+}
+
+/// Something that consumes data and produces one value: a digest, a MAC, a signature.
+pub trait Accumulate: Send {
+    fn update(&mut self, data: &[u8]) -> Result<()>;
+    fn finish(&mut self) -> Result<Zeroizing<Vec<u8>>>;
+    /// An upper bound of the output length.
+    fn out_len(&self) -> usize;
+    /// Mechanisms that sign raw input (CKM_RSA_PKCS, CKM_ECDSA, CKM_EDDSA) have no multi-part form.
+    fn single_part_only(&self) -> bool {
+        false
+    }
+}
+
+/// Verification: data in, then the signature checked.
+pub trait Check: Send {
+    fn update(&mut self, data: &[u8]) -> Result<()>;
+    fn finish(&mut self, signature: &[u8]) -> Result<()>;
+    fn single_part_only(&self) -> bool {
+        false
+    }
+}
+
+/// An active operation and its output held back for a caller whose buffer was too small.
+pub struct Active<T: ?Sized> {
+    pub op: Box<T>,
+    /// Output computed for a call whose buffer was too small; the retry gets it.
+    pub pending: Option<Zeroizing<Vec<u8>>>,
+    /// A multi-part `Update` was called, so the single-part call is no longer allowed.
+    pub multi: bool,
+    /// The mechanism type, for logs.
+    pub mechanism: cryptoki_sys::CK_MECHANISM_TYPE,
+}
+
+impl<T: ?Sized> std::fmt::Debug for Active<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Active({:#x})", self.mechanism)
+    }
+}
+
+impl<T: ?Sized> Active<T> {
+    pub fn new(op: Box<T>, mechanism: cryptoki_sys::CK_MECHANISM_TYPE) -> Self {
+        Active {
+            op,
+            pending: None,
+            multi: false,
+            mechanism,
+        }
+    }
+}
+
+/// The operations a session may have active at once, one of each kind.
+#[derive(Debug, Default)]
+pub struct Ops {
+    pub encrypt: Option<Active<dyn Cipher>>,
+    pub decrypt: Option<Active<dyn Cipher>>,
+    pub digest: Option<Active<dyn Accumulate>>,
+    pub sign: Option<Active<dyn Accumulate>>,
+    pub verify: Option<Active<dyn Check>>,
+}
+
+/// What an output-producing call gives back to the C layer.
+#[derive(Debug)]
+pub enum Out {
+    /// A size query (NULL output buffer): the length needed.
+    Len(usize),
+    /// The output, which fits the caller's buffer.
+    Data(Zeroizing<Vec<u8>>),
+    /// The buffer was too small: the length needed (the operation stays active).
+    TooSmall(usize),
+}
