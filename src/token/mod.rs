@@ -112,7 +112,18 @@ pub fn pending_serial(
         let tmp = cfg
             .token_dir
             .join(format!("{PENDING_FILE}.{}", std::process::id()));
-        if std::fs::write(&tmp, &serial).is_ok() && std::fs::rename(&tmp, &path).is_err() {
+        let written = {
+            use std::io::Write;
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&tmp)
+                .and_then(|mut f| f.write_all(serial.as_bytes()))
+        };
+        if written.is_ok() && std::fs::rename(&tmp, &path).is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
         // If another process wrote its own serial at the same moment, agree on the one that won.
