@@ -1,0 +1,632 @@
+//! Shared helpers for the black-box tests of the PKCS#11 v3.0 module (all chapters): locating
+//! the built `libferrohsm.so`, a private token directory and configuration per test, token and
+//! session set-up through the `cryptoki` crate, and raw access to the function lists for the
+//! cases the high-level API cannot express (NULL pointers, bad flags, calls before C_Initialize).
+//!
+//! Tests run under cargo-nextest, one process per test, so each test may point the module at its
+//! own configuration through environment variables before the module is initialized.
+#![allow(dead_code)] // each test binary uses its own subset of these helpers
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod keys;
+
+/// Call a function of a `Raw` function list: `ck!(raw, C_GetInfo(&mut info))`. Panics if the
+/// entry is NULL, which the module promises never to be.
+macro_rules! ck {
+    ($raw:expr, $func:ident($($arg:expr),* $(,)?)) => {{
+        let entry = $raw.f().$func.expect(concat!(stringify!($func), " is NULL in the function list"));
+        // SAFETY: a PKCS#11 entry point called with arguments that are either NULL (a case the
+        // module must reject) or point to live locals of the caller for the whole call.
+        unsafe { entry($($arg),*) }
+    }};
+}
+#[allow(unused_imports)] // not every test binary makes raw calls
+pub(crate) use ck;
+
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error, Rv, RvError};
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+use cryptoki_sys::*;
+use std::fmt::Debug;
+use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// Distinctive PINs, so a scan of the token files can look for their bytes.
+pub const SO_PIN: &str = "so-pin-5c7e21d8";
+pub const USER_PIN: &str = "user-pin-9a4f06b3";
+
+/// The environment variable that tells a re-executed test binary which child role to play.
+pub const CHILD_ROLE_VAR: &str = "FERROHSM_TEST_CHILD_ROLE";
+
+/// The module under test: `target/<profile>/libferrohsm.so` next to the `deps/` directory that
+/// holds the test binary, else the file named by `FERROHSM_MODULE`.
+pub fn module_path() -> PathBuf {
+    let exe = std::env::current_exe().expect("current_exe");
+    if let Some(profile_dir) = exe.parent().and_then(Path::parent) {
+        let candidate = profile_dir.join("libferrohsm.so");
+        if candidate.is_file() {
+            return candidate;
+        }
+    }
+    match std::env::var_os("FERROHSM_MODULE") {
+        Some(p) if !p.is_empty() => PathBuf::from(p),
+        _ => panic!(
+            "libferrohsm.so not found next to {} and FERROHSM_MODULE is not set; run `cargo build`",
+            exe.display()
+        ),
+    }
+}
+
+/// Fast Argon2id parameters: the tests derive many PIN keys and measure behaviour, not cost.
+pub const FAST_KDF: &str = "[kdf]\nmemory_kib = 64\niterations = 1\nparallelism = 1\n";
+
+/// A private token directory and configuration file for one test. Dropping it removes both.
+#[derive(Debug)]
+pub struct TestEnv {
+    dir: tempfile::TempDir,
+    token_dir: PathBuf,
+    conf: PathBuf,
+}
+
+impl TestEnv {
+    /// Default settings except the fast KDF.
+    pub fn new() -> Self {
+        Self::with_config("")
+    }
+
+    /// `top` holds extra top-level TOML keys (for example `max_login_attempts = 3`); the fast
+    /// KDF section is appended.
+    pub fn with_config(top: &str) -> Self {
+        Self::with_raw_config(&format!("{top}\n{FAST_KDF}"))
+    }
+
+    /// The configuration file is `token_dir = …` followed by `body` verbatim.
+    pub fn with_raw_config(body: &str) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("ferrohsm-test-")
+            .tempdir()
+            .expect("temp dir");
+        let token_dir = dir.path().join("tokens");
+        std::fs::DirBuilder::new()
+            .mode(0o700)
+            .create(&token_dir)
+            .expect("token dir");
+        Self::finish(dir, token_dir, body)
+    }
+
+    /// Like `with_config`, but the token directory does not exist yet: the module must create it.
+    pub fn with_missing_token_dir(top: &str) -> Self {
+        let dir = tempfile::Builder::new()
+            .prefix("ferrohsm-test-")
+            .tempdir()
+            .expect("temp dir");
+        let token_dir = dir.path().join("not-yet").join("tokens");
+        Self::finish(dir, token_dir, &format!("{top}\n{FAST_KDF}"))
+    }
+
+    fn finish(dir: tempfile::TempDir, token_dir: PathBuf, body: &str) -> Self {
+        let conf = dir.path().join("ferrohsm.toml");
+        let text = format!("token_dir = '{}'\n{body}", token_dir.display());
+        std::fs::write(&conf, text).expect("write config");
+        // Before the module is loaded: it reads its configuration in C_Initialize. The XDG
+        // variables keep a module that ignored the others away from the real home directory.
+        std::env::set_var("FERROHSM_CONF", &conf);
+        std::env::set_var("FERROHSM_TOKEN_DIR", &token_dir);
+        std::env::set_var("XDG_CONFIG_HOME", dir.path().join("xdg-config"));
+        std::env::set_var("XDG_DATA_HOME", dir.path().join("xdg-data"));
+        TestEnv {
+            dir,
+            token_dir,
+            conf,
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn token_dir(&self) -> &Path {
+        &self.token_dir
+    }
+
+    pub fn conf(&self) -> &Path {
+        &self.conf
+    }
+
+    /// The database file of the token with this serial number (CK_TOKEN_INFO.serialNumber).
+    pub fn token_file(&self, serial: &str) -> PathBuf {
+        self.token_dir.join(format!("{}.sqlite", serial.trim()))
+    }
+
+    /// Load and initialize the module (see `load_module`).
+    pub fn load(&self) -> Pkcs11 {
+        load_module()
+    }
+}
+
+impl Default for TestEnv {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Load the module and call C_Initialize with CKF_OS_LOCKING_OK, as multi-threaded clients do.
+pub fn load_module() -> Pkcs11 {
+    let ctx = Pkcs11::new(module_path()).expect("load libferrohsm.so");
+    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        .expect("C_Initialize");
+    ctx
+}
+
+/// C_Finalize, then a fresh C_Initialize: what a restarted application sees. Every `Session`
+/// of the old context must have been dropped before, or its drop would close a session of the
+/// new one.
+pub fn restart(ctx: Pkcs11) -> Pkcs11 {
+    ctx.finalize().expect("C_Finalize");
+    load_module()
+}
+
+pub fn pin(s: &str) -> AuthPin {
+    AuthPin::from(s)
+}
+
+/// The one slot whose token lacks CKF_TOKEN_INITIALIZED. Slots whose token cannot be read (a
+/// damaged token reports CKR_TOKEN_NOT_RECOGNIZED) are not free.
+#[track_caller]
+pub fn free_slot(ctx: &Pkcs11) -> Slot {
+    let free: Vec<Slot> = ctx
+        .get_all_slots()
+        .expect("C_GetSlotList")
+        .into_iter()
+        .filter(|s| {
+            ctx.get_token_info(*s)
+                .map(|i| !i.token_initialized())
+                .unwrap_or(false)
+        })
+        .collect();
+    assert_eq!(
+        free.len(),
+        1,
+        "exactly one free slot expected, got {free:?}"
+    );
+    free[0]
+}
+
+/// Initialize a token in the free slot with `SO_PIN` and the label, without a user PIN.
+#[track_caller]
+pub fn init_token_so_only(ctx: &Pkcs11, label: &str) -> Slot {
+    let slot = free_slot(ctx);
+    ctx.init_token(slot, &pin(SO_PIN), label)
+        .expect("C_InitToken on the free slot");
+    slot
+}
+
+/// Initialize a token in the free slot with `SO_PIN`, the label and the user PIN `USER_PIN`.
+#[track_caller]
+pub fn init_token(ctx: &Pkcs11, label: &str) -> Slot {
+    let slot = init_token_so_only(ctx, label);
+    let session = ctx.open_rw_session(slot).expect("C_OpenSession R/W");
+    session
+        .login(UserType::So, Some(&pin(SO_PIN)))
+        .expect("C_Login SO");
+    session.init_pin(&pin(USER_PIN)).expect("C_InitPIN");
+    session.logout().expect("C_Logout SO");
+    session.close().expect("C_CloseSession");
+    slot
+}
+
+/// The slot of the initialized token with this label.
+#[track_caller]
+pub fn slot_by_label(ctx: &Pkcs11, label: &str) -> Slot {
+    let found: Vec<Slot> = ctx
+        .get_all_slots()
+        .expect("C_GetSlotList")
+        .into_iter()
+        .filter(|s| {
+            ctx.get_token_info(*s)
+                .map(|i| i.token_initialized() && i.label() == label)
+                .unwrap_or(false)
+        })
+        .collect();
+    assert_eq!(
+        found.len(),
+        1,
+        "one token labelled {label:?} expected, got {found:?}"
+    );
+    found[0]
+}
+
+/// A R/W session logged in as the normal user.
+#[track_caller]
+pub fn user_session(ctx: &Pkcs11, slot: Slot) -> Session {
+    let session = ctx.open_rw_session(slot).expect("C_OpenSession R/W");
+    session
+        .login(UserType::User, Some(&pin(USER_PIN)))
+        .expect("C_Login user");
+    session
+}
+
+/// The serial number of the token in this slot, trimmed.
+#[track_caller]
+pub fn serial_of(ctx: &Pkcs11, slot: Slot) -> String {
+    ctx.get_token_info(slot)
+        .expect("C_GetTokenInfo")
+        .serial_number()
+        .trim()
+        .to_owned()
+}
+
+/// Assert that a call failed with exactly this return value.
+#[track_caller]
+pub fn expect_rv<T: Debug>(result: cryptoki::error::Result<T>, want: RvError) {
+    match result {
+        Err(Error::Pkcs11(got, _)) if got == want => {}
+        other => panic!("expected CKR {want:?}, got {other:?}"),
+    }
+}
+
+/// `expect_rv` with a description of the case, for loops over many cases.
+#[track_caller]
+pub fn expect_rv_for<T: Debug>(what: &str, result: cryptoki::error::Result<T>, want: RvError) {
+    match result {
+        Err(Error::Pkcs11(got, _)) if got == want => {}
+        other => panic!("{what}: expected CKR {want:?}, got {other:?}"),
+    }
+}
+
+/// Assert that a call failed with one of these return values; returns the one seen.
+#[track_caller]
+pub fn expect_rv_in<T: Debug>(result: cryptoki::error::Result<T>, want: &[RvError]) -> RvError {
+    match result {
+        Err(Error::Pkcs11(got, _)) if want.contains(&got) => got,
+        other => panic!("expected one of {want:?}, got {other:?}"),
+    }
+}
+
+/// The readable name of a raw return value, for assertion messages.
+pub fn rv_name(rv: CK_RV) -> String {
+    match Rv::from(rv) {
+        Rv::Ok => "CKR_OK".to_owned(),
+        Rv::Error(e) => format!("{e:?} (0x{rv:x})"),
+    }
+}
+
+#[track_caller]
+pub fn assert_rv(got: CK_RV, want: CK_RV) {
+    assert!(
+        got == want,
+        "expected {}, got {}",
+        rv_name(want),
+        rv_name(got)
+    );
+}
+
+#[track_caller]
+pub fn assert_rv_in(got: CK_RV, want: &[CK_RV]) {
+    assert!(
+        want.contains(&got),
+        "expected one of {:?}, got {}",
+        want.iter().map(|r| rv_name(*r)).collect::<Vec<_>>(),
+        rv_name(got)
+    );
+}
+
+/// Template of a data object.
+pub fn data_object(label: &str, value: &[u8], token: bool, private: bool) -> Vec<Attribute> {
+    vec![
+        Attribute::Class(ObjectClass::DATA),
+        Attribute::Token(token),
+        Attribute::Private(private),
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::Application(b"ferrohsm tests".to_vec()),
+        Attribute::Value(value.to_vec()),
+    ]
+}
+
+/// Template of a generic secret key with a known value, readable unless `sensitive`.
+pub fn generic_secret(label: &str, value: &[u8], private: bool, sensitive: bool) -> Vec<Attribute> {
+    vec![
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::GENERIC_SECRET),
+        Attribute::Token(true),
+        Attribute::Private(private),
+        Attribute::Sensitive(sensitive),
+        Attribute::Extractable(true),
+        Attribute::Label(label.as_bytes().to_vec()),
+        Attribute::Value(value.to_vec()),
+    ]
+}
+
+/// Handles of the objects whose label is exactly `label`.
+#[track_caller]
+pub fn find_by_label(session: &Session, label: &str) -> Vec<ObjectHandle> {
+    session
+        .find_objects(&[Attribute::Label(label.as_bytes().to_vec())])
+        .expect("C_FindObjects by label")
+}
+
+/// The single object with this label.
+#[track_caller]
+pub fn one_by_label(session: &Session, label: &str) -> ObjectHandle {
+    let found = find_by_label(session, label);
+    assert_eq!(found.len(), 1, "one object labelled {label:?} expected");
+    found[0]
+}
+
+/// Read one variable-length attribute (label, value, id, unique id, …) as bytes.
+pub fn read_bytes(
+    session: &Session,
+    object: ObjectHandle,
+    kind: AttributeType,
+) -> cryptoki::error::Result<Vec<u8>> {
+    let attrs = session.get_attributes(object, &[kind])?;
+    match attrs.into_iter().next() {
+        Some(Attribute::Label(v))
+        | Some(Attribute::Value(v))
+        | Some(Attribute::Id(v))
+        | Some(Attribute::UniqueId(v))
+        | Some(Attribute::Application(v))
+        | Some(Attribute::Subject(v))
+        | Some(Attribute::Issuer(v))
+        | Some(Attribute::SerialNumber(v))
+        | Some(Attribute::Modulus(v))
+        | Some(Attribute::PublicExponent(v))
+        | Some(Attribute::PrivateExponent(v))
+        | Some(Attribute::EcParams(v))
+        | Some(Attribute::EcPoint(v)) => Ok(v),
+        other => panic!("{kind:?} not returned as bytes: {other:?}"),
+    }
+}
+
+/// Read one CK_BBOOL attribute.
+pub fn read_bool(
+    session: &Session,
+    object: ObjectHandle,
+    kind: AttributeType,
+) -> cryptoki::error::Result<bool> {
+    let attrs = session.get_attributes(object, &[kind])?;
+    match attrs.into_iter().next() {
+        Some(Attribute::Token(b))
+        | Some(Attribute::Private(b))
+        | Some(Attribute::Modifiable(b))
+        | Some(Attribute::Copyable(b))
+        | Some(Attribute::Destroyable(b))
+        | Some(Attribute::Sensitive(b))
+        | Some(Attribute::Extractable(b))
+        | Some(Attribute::Local(b))
+        | Some(Attribute::AlwaysSensitive(b))
+        | Some(Attribute::NeverExtractable(b))
+        | Some(Attribute::Trusted(b)) => Ok(b),
+        other => panic!("{kind:?} not returned as a boolean: {other:?}"),
+    }
+}
+
+/// C_GetTokenInfo through the raw ABI, to see the padded fields as the module wrote them.
+pub fn raw_token_info(raw: &Raw, slot: CK_SLOT_ID) -> (CK_RV, CK_TOKEN_INFO) {
+    let mut info = CK_TOKEN_INFO::default();
+    let rv = ck!(raw, C_GetTokenInfo(slot, &mut info));
+    (rv, info)
+}
+
+/// Token flags, read raw so that a test sees every bit.
+#[track_caller]
+pub fn token_flags(raw: &Raw, slot: CK_SLOT_ID) -> CK_FLAGS {
+    let (rv, info) = raw_token_info(raw, slot);
+    assert_rv(rv, CKR_OK);
+    info.flags
+}
+
+/// The current UTC time as `YYYYMMDDhhmmss`, the first 14 characters of CK_TOKEN_INFO.utcTime.
+pub fn utc_now_compact() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs();
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}{:02}{:02}{:02}",
+        rem / 3_600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+/// Every regular file in a directory, recursively.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).expect("read_dir").flatten() {
+            let path = entry.path();
+            let meta = std::fs::symlink_metadata(&path).expect("metadata");
+            if meta.is_dir() {
+                stack.push(path);
+            } else if meta.is_file() {
+                out.push(path);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Permission bits of a path.
+pub fn mode_of(path: &Path) -> u32 {
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// Whether `needle` occurs in `haystack`.
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Raw access to the module's PKCS#11 3.0 function list, loaded from the same file as the
+/// `cryptoki` context (so both share the module's state in one process).
+pub struct Raw {
+    lib: cryptoki_sys::Pkcs11,
+    list: *const CK_FUNCTION_LIST_3_0,
+}
+
+impl Debug for Raw {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Raw").field("list", &self.list).finish()
+    }
+}
+
+impl Raw {
+    /// dlopen the module and fetch the "PKCS 11" 3.0 interface with C_GetInterface. Does not call
+    /// C_Initialize.
+    pub fn load() -> Raw {
+        // SAFETY: loading a shared library runs its initializers; the module is ours and built
+        // for this purpose.
+        let lib = unsafe { cryptoki_sys::Pkcs11::new(module_path()) }.expect("dlopen module");
+        let mut name = *b"PKCS 11\0";
+        let mut version = CK_VERSION { major: 3, minor: 0 };
+        let mut iface: *mut CK_INTERFACE = std::ptr::null_mut();
+        // SAFETY: name is NUL-terminated, version and iface are valid for writes; the symbol is
+        // required of every PKCS#11 3.0 module.
+        let rv = unsafe { lib.C_GetInterface(name.as_mut_ptr(), &mut version, &mut iface, 0) };
+        assert_rv(rv, CKR_OK);
+        assert!(!iface.is_null(), "C_GetInterface returned a NULL interface");
+        // SAFETY: the module returned a non-NULL pointer to a CK_INTERFACE it owns for as long
+        // as the library is loaded.
+        let list = unsafe { (*iface).pFunctionList } as *const CK_FUNCTION_LIST_3_0;
+        assert!(!list.is_null(), "interface without a function list");
+        Raw { lib, list }
+    }
+
+    /// The symbols exported by the library (C_GetFunctionList, C_GetInterface, …).
+    pub fn lib(&self) -> &cryptoki_sys::Pkcs11 {
+        &self.lib
+    }
+
+    pub fn f(&self) -> &CK_FUNCTION_LIST_3_0 {
+        // SAFETY: `list` was checked non-NULL in `load` and stays valid while `lib` is loaded,
+        // which `self` guarantees.
+        unsafe { &*self.list }
+    }
+
+    /// C_Initialize(NULL).
+    pub fn initialize(&self) -> CK_RV {
+        ck!(self, C_Initialize(std::ptr::null_mut()))
+    }
+
+    /// C_Finalize(NULL).
+    pub fn finalize(&self) -> CK_RV {
+        ck!(self, C_Finalize(std::ptr::null_mut()))
+    }
+
+    pub fn open_session(&self, slot: CK_SLOT_ID, flags: CK_FLAGS) -> (CK_RV, CK_SESSION_HANDLE) {
+        let mut h: CK_SESSION_HANDLE = CK_INVALID_HANDLE;
+        let rv = ck!(
+            self,
+            C_OpenSession(slot, flags, std::ptr::null_mut(), None, &mut h)
+        );
+        (rv, h)
+    }
+
+    pub fn login(&self, session: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &str) -> CK_RV {
+        let mut pin = pin.as_bytes().to_vec();
+        ck!(
+            self,
+            C_Login(session, user, pin.as_mut_ptr(), pin.len() as CK_ULONG)
+        )
+    }
+
+    /// C_FindObjectsInit / C_FindObjects / C_FindObjectsFinal with a raw template.
+    pub fn find_all(
+        &self,
+        session: CK_SESSION_HANDLE,
+        template: &mut [CK_ATTRIBUTE],
+    ) -> Vec<CK_OBJECT_HANDLE> {
+        let rv = ck!(
+            self,
+            C_FindObjectsInit(session, template.as_mut_ptr(), template.len() as CK_ULONG)
+        );
+        assert_rv(rv, CKR_OK);
+        let mut out = Vec::new();
+        loop {
+            let mut buf = [CK_INVALID_HANDLE; 16];
+            let mut n: CK_ULONG = 0;
+            let rv = ck!(
+                self,
+                C_FindObjects(session, buf.as_mut_ptr(), buf.len() as CK_ULONG, &mut n)
+            );
+            assert_rv(rv, CKR_OK);
+            if n == 0 {
+                break;
+            }
+            out.extend_from_slice(&buf[..n as usize]);
+        }
+        assert_rv(ck!(self, C_FindObjectsFinal(session)), CKR_OK);
+        out
+    }
+}
+
+/// A raw CK_ATTRIBUTE pointing into `buf` (or NULL with length `len` when `buf` is None).
+pub fn raw_attr(kind: CK_ATTRIBUTE_TYPE, buf: Option<&mut [u8]>, len: usize) -> CK_ATTRIBUTE {
+    match buf {
+        Some(b) => CK_ATTRIBUTE {
+            type_: kind,
+            ulValueLen: b.len() as CK_ULONG,
+            pValue: b.as_mut_ptr().cast(),
+        },
+        None => CK_ATTRIBUTE {
+            type_: kind,
+            pValue: std::ptr::null_mut(),
+            ulValueLen: len as CK_ULONG,
+        },
+    }
+}
+
+/// Spawn this test binary again to run only the test `name` in the role `role`, with extra
+/// environment variables. The child inherits FERROHSM_CONF and FERROHSM_TOKEN_DIR.
+pub fn spawn_child(name: &str, role: &str, env: &[(&str, &str)]) -> std::process::Child {
+    let exe = std::env::current_exe().expect("current_exe");
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(CHILD_ROLE_VAR, role)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.spawn().expect("spawn child test process")
+}
+
+/// Wait for a child started by `spawn_child` and fail with its output if it failed.
+#[track_caller]
+pub fn wait_child(child: std::process::Child, what: &str) {
+    let out = child.wait_with_output().expect("wait for child");
+    assert!(
+        out.status.success(),
+        "child {what} failed ({}):\n--- stdout\n{}\n--- stderr\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // libtest exits 0 when the filter matched nothing; make sure the child really ran.
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("1 passed"),
+        "child {what} did not run its test:\n{stdout}"
+    );
+}

@@ -1,0 +1,486 @@
+//! PKCS#11 v3.0 §5.1 return values CKR_DEVICE_ERROR and CKR_TOKEN_NOT_RECOGNIZED under damage to
+//! ferrohsm's token store: a flipped byte in a sealed value, a sealed blob moved to another
+//! object, truncated, empty or foreign token files. The module must report the damage, never
+//! return wrong data, never panic (CKR_GENERAL_ERROR), and keep everything else usable.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::*;
+use cryptoki::context::Pkcs11;
+use cryptoki::error::{Error, RvError};
+use cryptoki::object::{AttributeType, ObjectHandle};
+use cryptoki::session::{Session, UserType};
+use std::path::Path;
+
+/// Return values the module may give for damaged storage.
+const DAMAGE: [RvError; 2] = [RvError::DeviceError, RvError::TokenNotRecognized];
+
+/// Rows of the objects table as (id, attrs), in creation order.
+fn rows(path: &Path) -> Vec<(i64, Vec<u8>)> {
+    let db = rusqlite::Connection::open(path).expect("open token database");
+    let rows = db
+        .prepare("SELECT id, attrs FROM objects ORDER BY id")
+        .expect("prepare")
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .expect("query")
+        .collect::<Result<Vec<(i64, Vec<u8>)>, _>>()
+        .expect("rows");
+    rows
+}
+
+fn set_attrs(path: &Path, id: i64, attrs: &[u8]) {
+    let db = rusqlite::Connection::open(path).expect("open token database");
+    let n = db
+        .execute(
+            "UPDATE objects SET attrs = ?1 WHERE id = ?2",
+            rusqlite::params![attrs, id],
+        )
+        .expect("update");
+    assert_eq!(n, 1);
+}
+
+/// Start the module, log in to the token, run `f`, shut the module down again.
+fn with_token<T>(label: &str, f: impl FnOnce(&Session) -> T) -> T {
+    let ctx = load_module();
+    let slot = slot_by_label(&ctx, label);
+    let out = {
+        let s = user_session(&ctx, slot);
+        f(&s)
+    };
+    ctx.finalize().expect("C_Finalize");
+    out
+}
+
+/// What reading one object gave: its label and value, or the damage code.
+#[derive(Debug, PartialEq)]
+enum Read {
+    Data(Vec<u8>, Vec<u8>),
+    Damaged,
+}
+
+/// Find the object by label and read it. A search that itself reports the damage counts as a
+/// detected read; any other failure, or a missing object, fails the test.
+fn read_object(s: &Session, label: &str) -> Read {
+    let found = match s.find_objects(&[cryptoki::object::Attribute::Label(
+        label.as_bytes().to_vec(),
+    )]) {
+        Ok(found) => found,
+        Err(Error::Pkcs11(RvError::DeviceError, _)) => return Read::Damaged,
+        Err(e) => panic!("search for {label:?} failed with {e:?}"),
+    };
+    assert_eq!(found.len(), 1, "object {label:?} not found exactly once");
+    read_handle(s, found[0])
+}
+
+fn read_handle(s: &Session, h: ObjectHandle) -> Read {
+    let label = read_bytes(s, h, AttributeType::Label);
+    let value = read_bytes(s, h, AttributeType::Value);
+    match (label, value) {
+        (Ok(l), Ok(v)) => Read::Data(l, v),
+        (l, v) => {
+            for r in [&l, &v] {
+                if let Err(e) = r {
+                    assert!(
+                        matches!(e, Error::Pkcs11(RvError::DeviceError, _)),
+                        "damaged object read gave {e:?}, not CKR_DEVICE_ERROR"
+                    );
+                }
+            }
+            Read::Damaged
+        }
+    }
+}
+
+fn data(label: &str, value: &str) -> Read {
+    Read::Data(label.as_bytes().to_vec(), value.as_bytes().to_vec())
+}
+
+/// A token "tamper" holding two private data objects, victim then bystander.
+fn two_private_objects(env: &TestEnv) -> std::path::PathBuf {
+    let ctx = load_module();
+    let slot = init_token(&ctx, "tamper");
+    let serial = serial_of(&ctx, slot);
+    {
+        let s = user_session(&ctx, slot);
+        s.create_object(&data_object("victim", b"victim-value", true, true))
+            .expect("victim");
+        s.create_object(&data_object("bystander", b"bystander-value", true, true))
+            .expect("bystander");
+    }
+    ctx.finalize().expect("C_Finalize");
+    env.token_file(&serial)
+}
+
+#[test]
+fn flipped_byte_in_a_private_object_is_a_device_error() {
+    let env = TestEnv::new();
+    let file = two_private_objects(&env);
+    let rows = rows(&file);
+    assert_eq!(rows.len(), 2, "one row per token object expected");
+    let (victim_id, original) = rows[0].clone();
+    let len = original.len();
+    assert!(
+        len > 16,
+        "attrs blob of {len} bytes cannot hold sealed values"
+    );
+
+    // Every position if the blob is small, else a spread of them; always the last byte (inside
+    // the last authentication tag) and the middle one.
+    let step = (len / 48).max(1);
+    let mut offsets: Vec<usize> = (0..len).step_by(step).collect();
+    offsets.extend([len / 2, len - 1]);
+    offsets.sort_unstable();
+    offsets.dedup();
+
+    for &offset in &offsets {
+        let mut flipped = original.clone();
+        flipped[offset] ^= 0x01;
+        set_attrs(&file, victim_id, &flipped);
+        let (victim, bystander, all_ok) = with_token("tamper", |s| {
+            let all = s.find_objects(&[]);
+            (
+                read_object(s, "victim"),
+                read_object(s, "bystander"),
+                all.is_ok(),
+            )
+        });
+        assert!(
+            victim == Read::Damaged || victim == data("victim", "victim-value"),
+            "byte {offset}: wrong data returned for a tampered object: {victim:?}"
+        );
+        if offset == len - 1 || offset == len / 2 {
+            assert_eq!(
+                victim,
+                Read::Damaged,
+                "byte {offset} of {len}: tampering not detected"
+            );
+        }
+        assert_eq!(
+            bystander,
+            data("bystander", "bystander-value"),
+            "byte {offset}: the other object suffered"
+        );
+        assert!(
+            all_ok,
+            "byte {offset}: C_FindObjects over all objects failed"
+        );
+    }
+    // Restored, the object reads again: the failure came from the flip, not from a lost key.
+    set_attrs(&file, victim_id, &original);
+    let victim = with_token("tamper", |s| read_object(s, "victim"));
+    assert_eq!(victim, data("victim", "victim-value"));
+}
+
+#[test]
+fn sealed_blob_moved_to_another_object_is_a_device_error() {
+    let env = TestEnv::new();
+    let file = two_private_objects(&env);
+    let rows = rows(&file);
+    assert_eq!(rows.len(), 2);
+    let (_, victim_attrs) = rows[0].clone();
+    let (bystander_id, _) = rows[1].clone();
+    // The bystander's row now carries the victim's blob, sealed for the victim's id.
+    set_attrs(&file, bystander_id, &victim_attrs);
+    let (victim, bystander) = with_token("tamper", |s| {
+        (read_object(s, "victim"), read_object(s, "bystander"))
+    });
+    assert_eq!(
+        victim,
+        data("victim", "victim-value"),
+        "the source is untouched"
+    );
+    assert_eq!(
+        bystander,
+        Read::Damaged,
+        "a blob moved between objects was accepted"
+    );
+}
+
+#[test]
+fn secret_value_of_a_public_key_moved_between_objects_is_a_device_error() {
+    let env = TestEnv::new();
+    let ctx = load_module();
+    let slot = init_token(&ctx, "tamper");
+    let serial = serial_of(&ctx, slot);
+    let (first, second) = ([0x11u8; 32], [0x22u8; 32]);
+    {
+        let s = user_session(&ctx, slot);
+        s.create_object(&generic_secret("first", &first, false, false))
+            .expect("first");
+        s.create_object(&generic_secret("second", &second, false, false))
+            .expect("second");
+    }
+    ctx.finalize().expect("C_Finalize");
+    let file = env.token_file(&serial);
+    let rows = rows(&file);
+    assert_eq!(rows.len(), 2);
+    set_attrs(&file, rows[1].0, &rows[0].1);
+    // The moved blob may carry the first key's public label too, so look at both keys.
+    let values = with_token("tamper", |s| {
+        let all = s.find_objects(&[]).expect("find all");
+        assert_eq!(all.len(), 2);
+        all.into_iter()
+            .map(|h| read_bytes(s, h, AttributeType::Value))
+            .collect::<Vec<_>>()
+    });
+    let mut intact = 0;
+    let mut detected = 0;
+    for v in values {
+        match v {
+            Ok(v) if v == first.to_vec() => intact += 1,
+            Err(Error::Pkcs11(RvError::DeviceError, _)) => detected += 1,
+            other => panic!("expected the first key's value or CKR_DEVICE_ERROR, got {other:?}"),
+        }
+    }
+    assert_eq!(
+        (intact, detected),
+        (1, 1),
+        "the moved CKA_VALUE was returned for the other key"
+    );
+}
+
+/// Create a healthy token "healthy" with one private object, and optionally a token "damaged"
+/// with 40 objects of 1 KiB; returns the damaged token's slot id and file.
+fn two_tokens(env: &TestEnv, with_damaged: bool) -> Option<(u64, std::path::PathBuf)> {
+    let ctx = load_module();
+    let healthy = init_token(&ctx, "healthy");
+    {
+        let s = user_session(&ctx, healthy);
+        s.create_object(&data_object("kept", b"kept-value", true, true))
+            .expect("create");
+    }
+    let damaged = with_damaged.then(|| {
+        let slot = init_token(&ctx, "damaged");
+        let s = user_session(&ctx, slot);
+        for i in 0..40 {
+            s.create_object(&data_object(
+                &format!("d{i}"),
+                &[i as u8; 1024],
+                true,
+                i % 2 == 0,
+            ))
+            .expect("create");
+        }
+        drop(s);
+        (slot.id(), env.token_file(&serial_of(&ctx, slot)))
+    });
+    ctx.finalize().expect("C_Finalize");
+    damaged
+}
+
+/// Remove the WAL and shared-memory companions so the damage to the main file is what counts.
+fn drop_companions(file: &Path) {
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let mut p = file.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
+}
+
+/// With the damage in place: the slot list works; the damaged token is absent, unrecognized,
+/// or reports CKR_DEVICE_ERROR/CKR_TOKEN_NOT_RECOGNIZED on use (never wrong data or a panic);
+/// the healthy token works fully; a new token can still be created; the damaged file is left
+/// as it was.
+fn check_damage(damaged_slot: Option<u64>, damaged_file: &Path) {
+    let before = std::fs::read(damaged_file).expect("damaged file");
+    let ctx = load_module();
+    let slots = ctx
+        .get_all_slots()
+        .expect("C_GetSlotList despite the damage");
+    let mut detected = false;
+    for slot in &slots {
+        let info = match ctx.get_token_info(*slot) {
+            Ok(info) => info,
+            Err(e) => {
+                assert!(
+                    matches!(e, Error::Pkcs11(RvError::TokenNotRecognized, _)),
+                    "C_GetTokenInfo on slot {} gave {e:?}",
+                    slot.id()
+                );
+                detected = true;
+                continue;
+            }
+        };
+        if !info.token_initialized() || info.label() == "healthy" {
+            continue;
+        }
+        if Some(slot.id()) != damaged_slot {
+            panic!(
+                "slot {} shows an unexpected token {:?}",
+                slot.id(),
+                info.label()
+            );
+        }
+        detected |= use_damaged_token(&ctx, *slot);
+    }
+    if let Some(id) = damaged_slot {
+        if !slots.iter().any(|s| s.id() == id) {
+            detected = true; // skipped
+        }
+    }
+    if damaged_slot.is_some() {
+        assert!(detected, "the damaged token behaved as if it were intact");
+    }
+
+    // The healthy token is unaffected.
+    let healthy = slot_by_label(&ctx, "healthy");
+    {
+        let s = user_session(&ctx, healthy);
+        assert_eq!(read_object(&s, "kept"), data("kept", "kept-value"));
+        s.create_object(&data_object("new", b"new", true, true))
+            .expect("write to the healthy token");
+    }
+    // A new token can be created beside the damage.
+    init_token(&ctx, "fresh");
+    {
+        let s = user_session(&ctx, slot_by_label(&ctx, "fresh"));
+        s.create_object(&data_object("fresh", b"fresh", true, true))
+            .expect("write to a new token");
+    }
+    ctx.finalize().expect("C_Finalize");
+    assert_eq!(
+        std::fs::read(damaged_file).expect("damaged file"),
+        before,
+        "the module rewrote a token file it could not read"
+    );
+}
+
+/// Use the damaged token: every failure must be a damage code; returns whether any was seen.
+fn use_damaged_token(ctx: &Pkcs11, slot: cryptoki::slot::Slot) -> bool {
+    let check = |e: &Error, what: &str| {
+        assert!(
+            matches!(e, Error::Pkcs11(code, _) if DAMAGE.contains(code)),
+            "{what} on the damaged token gave {e:?}"
+        );
+    };
+    let s = match ctx.open_rw_session(slot) {
+        Ok(s) => s,
+        Err(e) => {
+            check(&e, "C_OpenSession");
+            return true;
+        }
+    };
+    if let Err(e) = s.login(UserType::User, Some(&pin(USER_PIN))) {
+        check(&e, "C_Login");
+        return true;
+    }
+    let all = match s.find_objects(&[]) {
+        Ok(all) => all,
+        Err(e) => {
+            check(&e, "C_FindObjects");
+            return true;
+        }
+    };
+    let mut detected = all.len() != 40;
+    for h in all {
+        match (
+            read_bytes(&s, h, AttributeType::Label),
+            read_bytes(&s, h, AttributeType::Value),
+        ) {
+            (Ok(label), Ok(value)) => {
+                // Whatever is returned must be what was written.
+                let label = String::from_utf8(label).expect("label");
+                let i: u8 = label
+                    .strip_prefix('d')
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or_else(|| panic!("wrong label {label:?} from the damaged token"));
+                assert_eq!(value, vec![i; 1024], "wrong value for {label}");
+            }
+            (l, v) => {
+                for r in [l, v] {
+                    if let Err(e) = r {
+                        check(&e, "C_GetAttributeValue");
+                    }
+                }
+                detected = true;
+            }
+        }
+    }
+    detected
+}
+
+#[test]
+fn truncated_token_file_to_half() {
+    let env = TestEnv::new();
+    let (slot, file) = two_tokens(&env, true).expect("damaged token");
+    drop_companions(&file);
+    let len = std::fs::metadata(&file).expect("metadata").len();
+    assert!(
+        len > 40 * 1024,
+        "token file smaller than its objects: {len}"
+    );
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .expect("open")
+        .set_len(len / 2)
+        .expect("truncate");
+    check_damage(Some(slot), &file);
+}
+
+#[test]
+fn truncated_token_file_inside_the_header() {
+    let env = TestEnv::new();
+    let (slot, file) = two_tokens(&env, true).expect("damaged token");
+    drop_companions(&file);
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&file)
+        .expect("open")
+        .set_len(60)
+        .expect("truncate");
+    check_damage(Some(slot), &file);
+}
+
+#[test]
+fn empty_token_file() {
+    let env = TestEnv::new();
+    let (slot, file) = two_tokens(&env, true).expect("damaged token");
+    drop_companions(&file);
+    std::fs::write(&file, b"").expect("empty the file");
+    check_damage(Some(slot), &file);
+}
+
+#[test]
+fn garbage_file_in_the_token_directory() {
+    let env = TestEnv::new();
+    two_tokens(&env, false);
+    let garbage = env.token_dir().join("0123456789abcdef.sqlite");
+    std::fs::write(
+        &garbage,
+        "this is not a database, just some text\n".repeat(200),
+    )
+    .expect("garbage");
+    check_damage(None, &garbage);
+}
+
+#[test]
+fn foreign_sqlite_database_in_the_token_directory() {
+    let env = TestEnv::new();
+    two_tokens(&env, false);
+    let foreign = env.token_dir().join("fedcba9876543210.sqlite");
+    {
+        let db = rusqlite::Connection::open(&foreign).expect("create");
+        db.execute_batch("CREATE TABLE notes(x TEXT); INSERT INTO notes VALUES ('hello');")
+            .expect("schema");
+    }
+    check_damage(None, &foreign);
+}
+
+#[test]
+fn unrelated_files_in_the_token_directory_are_ignored() {
+    let env = TestEnv::new();
+    two_tokens(&env, false);
+    let notes = env.token_dir().join("README.txt");
+    std::fs::write(&notes, "not a token").expect("write");
+    std::fs::create_dir(env.token_dir().join("subdir")).expect("mkdir");
+    let ctx = load_module();
+    assert_eq!(
+        ctx.get_all_slots().expect("slots").len(),
+        2,
+        "healthy token and the free slot only"
+    );
+    ctx.finalize().expect("C_Finalize");
+    assert_eq!(std::fs::read(&notes).expect("read"), b"not a token");
+}
