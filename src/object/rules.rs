@@ -2,12 +2,16 @@
 //! (PKCS#11 v3.0 §4.2-4.10 with the footnotes of Table 10, "Common footnotes for object attribute
 //! tables"; §4.1.1-4.1.3 and §5.7 for the return codes).
 //!
+//! The same rows serve the functions that make keys inside the token (C_GenerateKey,
+//! C_GenerateKeyPair, C_UnwrapKey, C_DeriveKey): footnotes 3, 4 and 6 say what their templates
+//! must and must not give, and §4.7-4.9 what the token records about the key's origin.
+//!
 //! Each class is described by rows `(attribute, flags, default, value check)`, grouped as the
 //! specification groups them (common, storage, certificate, X.509, key, public key, RSA, ...).
 //! A class and key or certificate type select a list of groups; every decision below is a lookup
 //! in that list, so adding a key type means adding a group, not code.
 
-use crate::error::{fail, Result};
+use crate::error::{fail, Error, Result};
 use crate::object::attr::{check_shape, AttrValue, Attribute, Attributes};
 use cryptoki_sys::*;
 use std::collections::btree_map::Entry;
@@ -46,6 +50,14 @@ const SO_TRUE: u16 = 1 << 5;
 const STAYS_TRUE: u16 = 1 << 6;
 /// Footnote 12: once false it stays false.
 const STAYS_FALSE: u16 = 1 << 7;
+/// Footnote 3: a C_GenerateKey or C_GenerateKeyPair template must give it.
+const GEN_REQUIRED: u16 = 1 << 8;
+/// Footnote 4: the generating mechanism makes it, so a generation template may not give it.
+const NOT_GENERATED: u16 = 1 << 9;
+/// Footnote 6: it comes out of the wrapped key, so an unwrapping template may not give it.
+const NOT_UNWRAPPED: u16 = 1 << 10;
+/// Footnotes 2, 4 and 6: however the object is made, only the token sets it.
+const TOKEN_SET: u16 = COMPUTED | NOT_GENERATED | NOT_UNWRAPPED;
 
 /// The value an attribute takes when the creating template leaves it out.
 #[derive(Debug, Clone, Copy)]
@@ -54,6 +66,8 @@ enum Def {
     None,
     Bool(bool),
     Ulong(u64),
+    /// Never applies on C_CreateObject, where the row is required; generation falls back to it.
+    Bytes(&'static [u8]),
     Empty,
     NoAttributes,
     NoMechanisms,
@@ -114,7 +128,7 @@ static STORAGE: &[Rule] = &[
     rule(CKA_DESTROYABLE, ON_COPY, Def::Bool(true)),
     rule(CKA_LABEL, SETTABLE, Def::Empty),
     // Footnotes 2, 4, 6: the store assigns it after the rules have passed.
-    rule(CKA_UNIQUE_ID, COMPUTED, Def::None),
+    rule(CKA_UNIQUE_ID, TOKEN_SET, Def::None),
 ];
 
 // The spec gives data attributes no footnote 8; SoftHSMv2 keeps CKA_VALUE fixed, but data
@@ -171,10 +185,10 @@ static KEY: &[Rule] = &[
     rule(CKA_START_DATE, SETTABLE, Def::Empty),
     rule(CKA_END_DATE, SETTABLE, Def::Empty),
     rule(CKA_DERIVE, SETTABLE, Def::Bool(false)),
-    rule(CKA_LOCAL, COMPUTED, Def::Bool(false)),
+    rule(CKA_LOCAL, TOKEN_SET, Def::Bool(false)),
     rule(
         CKA_KEY_GEN_MECHANISM,
-        COMPUTED,
+        TOKEN_SET,
         Def::Ulong(CK_UNAVAILABLE_INFORMATION),
     ),
     // No footnote 8: widening a key's mechanisms later would defeat the restriction.
@@ -203,8 +217,8 @@ static PRIVATE_KEY: &[Rule] = &[
     rule(CKA_SIGN_RECOVER, SETTABLE, Def::Bool(true)),
     rule(CKA_UNWRAP, SETTABLE, Def::Bool(true)),
     rule(CKA_EXTRACTABLE, SETTABLE | STAYS_FALSE, Def::Bool(false)),
-    rule(CKA_ALWAYS_SENSITIVE, COMPUTED, Def::Bool(false)),
-    rule(CKA_NEVER_EXTRACTABLE, COMPUTED, Def::Bool(false)),
+    rule(CKA_ALWAYS_SENSITIVE, TOKEN_SET, Def::Bool(false)),
+    rule(CKA_NEVER_EXTRACTABLE, TOKEN_SET, Def::Bool(false)),
     rule(
         CKA_WRAP_WITH_TRUSTED,
         SETTABLE | STAYS_TRUE,
@@ -230,8 +244,8 @@ static SECRET_KEY: &[Rule] = &[
     rule(CKA_WRAP, SETTABLE, Def::Bool(true)),
     rule(CKA_UNWRAP, SETTABLE, Def::Bool(true)),
     rule(CKA_EXTRACTABLE, SETTABLE | STAYS_FALSE, Def::Bool(false)),
-    rule(CKA_ALWAYS_SENSITIVE, COMPUTED, Def::Bool(false)),
-    rule(CKA_NEVER_EXTRACTABLE, COMPUTED, Def::Bool(false)),
+    rule(CKA_ALWAYS_SENSITIVE, TOKEN_SET, Def::Bool(false)),
+    rule(CKA_NEVER_EXTRACTABLE, TOKEN_SET, Def::Bool(false)),
     // Accepted as given; the key manager may compute and verify it where an engine exists.
     rule(CKA_CHECK_VALUE, 0, Def::Empty),
     rule(
@@ -245,55 +259,111 @@ static SECRET_KEY: &[Rule] = &[
     rule(CKA_DERIVE_TEMPLATE, 0, Def::NoAttributes),
 ];
 
+/// The key material of every key type: footnotes 4 and 6.
+const MATERIAL: u16 = NOT_GENERATED | NOT_UNWRAPPED;
+
 // CKA_VALUE_LEN has footnote 2: C_CreateObject must not be given it (CKR_ATTRIBUTE_READ_ONLY,
-// as SoftHSMv2 answers too); the token computes it from CKA_VALUE.
+// as SoftHSMv2 answers too); the token computes it from CKA_VALUE. The table also gives it
+// footnote 6, but the unwrap and derive mechanisms (AES_ECB/CBC unwrap, ECDH1_DERIVE, HKDF)
+// read CKA_VALUE_LEN from the template to truncate or size the key, so it is accepted there, as
+// SoftHSMv2 does; the caller compares it with the material it produces (`check`).
 static GENERIC_SECRET: &[Rule] = &[
-    checked(CKA_VALUE, REQUIRED | SECRET, Def::None, Check::NonEmpty),
-    rule(CKA_VALUE_LEN, COMPUTED, Def::LenOf(CKA_VALUE)),
+    checked(
+        CKA_VALUE,
+        REQUIRED | SECRET | MATERIAL,
+        Def::None,
+        Check::NonEmpty,
+    ),
+    rule(
+        CKA_VALUE_LEN,
+        COMPUTED | GEN_REQUIRED,
+        Def::LenOf(CKA_VALUE),
+    ),
 ];
 
 static AES: &[Rule] = &[
     checked(
         CKA_VALUE,
-        REQUIRED | SECRET,
+        REQUIRED | SECRET | MATERIAL,
         Def::None,
         Check::Lengths(&[16, 24, 32]),
     ),
-    rule(CKA_VALUE_LEN, COMPUTED, Def::LenOf(CKA_VALUE)),
+    rule(
+        CKA_VALUE_LEN,
+        COMPUTED | GEN_REQUIRED,
+        Def::LenOf(CKA_VALUE),
+    ),
 ];
 
+// A generation template may choose the public exponent (no footnote 4); F4 is what every
+// client expects when it does not.
 static RSA_PUBLIC: &[Rule] = &[
-    checked(CKA_MODULUS, REQUIRED, Def::None, Check::NonEmpty),
-    rule(CKA_MODULUS_BITS, COMPUTED, Def::BitsOf(CKA_MODULUS)),
-    checked(CKA_PUBLIC_EXPONENT, REQUIRED, Def::None, Check::NonEmpty),
+    checked(
+        CKA_MODULUS,
+        REQUIRED | NOT_GENERATED,
+        Def::None,
+        Check::NonEmpty,
+    ),
+    rule(
+        CKA_MODULUS_BITS,
+        COMPUTED | GEN_REQUIRED,
+        Def::BitsOf(CKA_MODULUS),
+    ),
+    checked(
+        CKA_PUBLIC_EXPONENT,
+        REQUIRED,
+        Def::Bytes(&[0x01, 0x00, 0x01]),
+        Check::NonEmpty,
+    ),
 ];
 
 // The CRT components are optional: absent ones stay absent rather than appearing empty.
 static RSA_PRIVATE: &[Rule] = &[
-    checked(CKA_MODULUS, REQUIRED, Def::None, Check::NonEmpty),
-    rule(CKA_PUBLIC_EXPONENT, 0, Def::None),
+    checked(CKA_MODULUS, REQUIRED | MATERIAL, Def::None, Check::NonEmpty),
+    rule(CKA_PUBLIC_EXPONENT, MATERIAL, Def::None),
     checked(
         CKA_PRIVATE_EXPONENT,
-        REQUIRED | SECRET,
+        REQUIRED | SECRET | MATERIAL,
         Def::None,
         Check::NonEmpty,
     ),
-    rule(CKA_PRIME_1, SECRET, Def::None),
-    rule(CKA_PRIME_2, SECRET, Def::None),
-    rule(CKA_EXPONENT_1, SECRET, Def::None),
-    rule(CKA_EXPONENT_2, SECRET, Def::None),
-    rule(CKA_COEFFICIENT, SECRET, Def::None),
+    rule(CKA_PRIME_1, SECRET | MATERIAL, Def::None),
+    rule(CKA_PRIME_2, SECRET | MATERIAL, Def::None),
+    rule(CKA_EXPONENT_1, SECRET | MATERIAL, Def::None),
+    rule(CKA_EXPONENT_2, SECRET | MATERIAL, Def::None),
+    rule(CKA_COEFFICIENT, SECRET | MATERIAL, Def::None),
 ];
 
-// Shared by CKK_EC and CKK_EC_EDWARDS, whose tables are the same.
+// Shared by CKK_EC and CKK_EC_EDWARDS, whose tables are the same. The private key's curve is
+// footnote 4: generation copies it from the public template (`generate_pair`).
 static EC_PUBLIC: &[Rule] = &[
-    checked(CKA_EC_PARAMS, REQUIRED, Def::None, Check::NonEmpty),
-    checked(CKA_EC_POINT, REQUIRED, Def::None, Check::NonEmpty),
+    checked(
+        CKA_EC_PARAMS,
+        REQUIRED | GEN_REQUIRED,
+        Def::None,
+        Check::NonEmpty,
+    ),
+    checked(
+        CKA_EC_POINT,
+        REQUIRED | NOT_GENERATED,
+        Def::None,
+        Check::NonEmpty,
+    ),
 ];
 
 static EC_PRIVATE: &[Rule] = &[
-    checked(CKA_EC_PARAMS, REQUIRED, Def::None, Check::NonEmpty),
-    checked(CKA_VALUE, REQUIRED | SECRET, Def::None, Check::NonEmpty),
+    checked(
+        CKA_EC_PARAMS,
+        REQUIRED | MATERIAL,
+        Def::None,
+        Check::NonEmpty,
+    ),
+    checked(
+        CKA_VALUE,
+        REQUIRED | SECRET | MATERIAL,
+        Def::None,
+        Check::NonEmpty,
+    ),
 ];
 
 /// Every key type this phase supports, across the three key classes.
@@ -305,6 +375,7 @@ const KEY_TYPES: &[CK_KEY_TYPE] = &[
     CKK_SHA256_HMAC,
     CKK_SHA384_HMAC,
     CKK_SHA512_HMAC,
+    CKK_HKDF,
     CKK_RSA,
     CKK_EC,
     CKK_EC_EDWARDS,
@@ -348,7 +419,7 @@ impl Schema {
             CKO_SECRET_KEY => match sub? {
                 CKK_AES => (KEY, SECRET_KEY, AES),
                 CKK_GENERIC_SECRET | CKK_SHA_1_HMAC | CKK_SHA224_HMAC | CKK_SHA256_HMAC
-                | CKK_SHA384_HMAC | CKK_SHA512_HMAC => (KEY, SECRET_KEY, GENERIC_SECRET),
+                | CKK_SHA384_HMAC | CKK_SHA512_HMAC | CKK_HKDF => (KEY, SECRET_KEY, GENERIC_SECRET),
                 _ => return None,
             },
             _ => return None,
@@ -407,6 +478,7 @@ impl Def {
             Def::None | Def::LenOf(_) | Def::BitsOf(_) => return None,
             Def::Bool(b) => AttrValue::Bool(b),
             Def::Ulong(v) => AttrValue::Ulong(v),
+            Def::Bytes(b) => AttrValue::Bytes(b.to_vec()),
             Def::Empty => AttrValue::Bytes(Vec::new()),
             Def::NoAttributes => AttrValue::Template(Vec::new()),
             Def::NoMechanisms => AttrValue::Mechanisms(Vec::new()),
@@ -454,10 +526,11 @@ impl Check {
 /// When a template breaks several rules, the code reported is the one listed first among the
 /// function's return values (§5.7 lists them alphabetically), as design.md asks, so the answer
 /// does not depend on the order of the template.
-const PRECEDENCE: [CK_RV; 5] = [
+const PRECEDENCE: [CK_RV; 6] = [
     CKR_ATTRIBUTE_READ_ONLY,
     CKR_ATTRIBUTE_TYPE_INVALID,
     CKR_ATTRIBUTE_VALUE_INVALID,
+    CKR_KEY_SIZE_RANGE,
     CKR_TEMPLATE_INCOMPLETE,
     CKR_TEMPLATE_INCONSISTENT,
 ];
@@ -517,17 +590,108 @@ fn flag_or(obj: &Attributes, ty: CK_ATTRIBUTE_TYPE, absent: bool) -> bool {
     obj.get(ty).and_then(AttrValue::as_bool).unwrap_or(absent)
 }
 
-/// C_CreateObject: check the template for its class and return the full attribute set with every
-/// default of the class filled in (so that an attribute absent from the result means "not an
-/// attribute of this object").
-pub fn create(template: &[Attribute], ctx: &Ctx) -> Result<Attributes> {
-    let mut verdict = Verdict::default();
-    let given = unique(template, &mut verdict);
+/// How a new object comes into being; each way has its own footnotes in the attribute tables.
+#[derive(Debug, Clone, Copy)]
+enum Make<'a> {
+    /// C_CreateObject: the template carries everything.
+    Create,
+    /// C_GenerateKey or C_GenerateKeyPair with this mechanism.
+    Generate(CK_MECHANISM_TYPE),
+    Unwrap,
+    /// C_DeriveKey from this base key.
+    Derive(&'a Attributes),
+}
+
+impl Make<'_> {
+    /// Rows a template may not give (CKR_ATTRIBUTE_READ_ONLY).
+    fn forbidden(self) -> u16 {
+        match self {
+            Make::Create => COMPUTED,
+            Make::Generate(_) => NOT_GENERATED,
+            // The tables have no footnote for derivation; a derived key's material is made by the
+            // mechanism out of sight of the caller, as an unwrapped key's is, so footnote 6 fits.
+            Make::Unwrap | Make::Derive(_) => NOT_UNWRAPPED,
+        }
+    }
+
+    /// Rows a template must give (CKR_TEMPLATE_INCOMPLETE).
+    fn required(self) -> u16 {
+        match self {
+            Make::Create => REQUIRED,
+            Make::Generate(_) => GEN_REQUIRED,
+            // Footnote 5 marks no row this module supports; the material the mechanism adds later
+            // is checked by `check` once it is there.
+            Make::Unwrap | Make::Derive(_) => 0,
+        }
+    }
+
+    /// The attributes recording where a key came from: §4.7 (CKA_LOCAL, CKA_KEY_GEN_MECHANISM,
+    /// which is only known for local keys) and §4.8-4.9 with the C_DeriveKey text (a derived key
+    /// is only "always sensitive" or "never extractable" if its base key was too).
+    fn stamp(self, out: &mut Attributes, schema: &Schema) {
+        let sensitive = out.flag(CKA_SENSITIVE);
+        let extractable = out.flag(CKA_EXTRACTABLE);
+        let unknown = CK_UNAVAILABLE_INFORMATION;
+        let (local, mechanism, always_sensitive, never_extractable) = match self {
+            // Table defaults: a created key was known outside the token.
+            Make::Create => return,
+            Make::Generate(m) => (true, m, sensitive, !extractable),
+            // The key existed outside the token, in the clear or under a key we cannot vouch for.
+            Make::Unwrap => (false, unknown, false, false),
+            Make::Derive(base) => (
+                false,
+                unknown,
+                base.flag(CKA_ALWAYS_SENSITIVE) && sensitive,
+                base.flag(CKA_NEVER_EXTRACTABLE) && !extractable,
+            ),
+        };
+        let origin = [
+            (CKA_LOCAL, AttrValue::Bool(local)),
+            (CKA_KEY_GEN_MECHANISM, AttrValue::Ulong(mechanism)),
+            (CKA_ALWAYS_SENSITIVE, AttrValue::Bool(always_sensitive)),
+            (CKA_NEVER_EXTRACTABLE, AttrValue::Bool(never_extractable)),
+        ];
+        for (ty, value) in origin {
+            // Public keys have no sensitivity history.
+            if schema.find(ty).is_some() {
+                out.set(ty, value);
+            }
+        }
+    }
+}
+
+/// The core of every way of making an object: check `template` against the rows of its class,
+/// fill in the defaults and stamp the key's origin. `contributed` holds what the calling function
+/// itself supplies (the class and key type a mechanism makes, for instance): the template may
+/// repeat those values but not contradict them, and the footnotes do not forbid them. `None` when
+/// no schema applies, with the reason noted in `verdict`.
+fn build(
+    template: &[Attribute],
+    contributed: &[Attribute],
+    make: Make,
+    ctx: &Ctx,
+    verdict: &mut Verdict,
+) -> Option<(Schema, Attributes)> {
+    let mut given = unique(template, verdict);
+    for a in contributed {
+        match given.entry(a.ty) {
+            Entry::Vacant(e) => {
+                e.insert(&a.value);
+            }
+            Entry::Occupied(mut e) => {
+                if **e.get() != a.value {
+                    verdict.note(CKR_TEMPLATE_INCONSISTENT);
+                    // Judge the rest against what the function makes, not what was asked for.
+                    e.insert(&a.value);
+                }
+            }
+        }
+    }
     let schema = match Schema::of_template(&given) {
         Ok(schema) => schema,
         Err(rv) => {
             verdict.note(rv);
-            return verdict.check().and_then(|()| fail(rv));
+            return None;
         }
     };
 
@@ -541,8 +705,9 @@ pub fn create(template: &[Attribute], ctx: &Ctx) -> Result<Attributes> {
             verdict.note(CKR_TEMPLATE_INCONSISTENT);
             continue;
         };
+        let from_caller = !contributed.iter().any(|a| a.ty == ty);
         let so_only = rule.has(SO_TRUE) && value.as_bool() == Some(true) && !ctx.so;
-        if rule.has(COMPUTED) || so_only {
+        if from_caller && (rule.has(make.forbidden()) || so_only) {
             verdict.note(CKR_ATTRIBUTE_READ_ONLY);
             continue;
         }
@@ -553,7 +718,7 @@ pub fn create(template: &[Attribute], ctx: &Ctx) -> Result<Attributes> {
     for rule in schema.rules() {
         if let Some(&value) = given.get(&rule.ty) {
             out.set(rule.ty, value.clone());
-        } else if rule.has(REQUIRED) {
+        } else if rule.has(make.required()) {
             verdict.note(CKR_TEMPLATE_INCOMPLETE);
         } else if let Some(value) = rule.def.plain(schema.class) {
             out.set(rule.ty, value);
@@ -569,7 +734,309 @@ pub fn create(template: &[Attribute], ctx: &Ctx) -> Result<Attributes> {
             _ => out.set(rule.ty, value),
         }
     }
+    make.stamp(&mut out, &schema);
+    Some((schema, out))
+}
 
+/// The result of `build` once the verdict is clean.
+fn built<T>(verdict: Verdict, built: Option<T>) -> Result<T> {
+    verdict.check()?;
+    // `build` notes a reason whenever it returns None, so this is a bug if it happens.
+    built.ok_or(Error::new(CKR_GENERAL_ERROR))
+}
+
+/// Generated generic secrets (HMAC, HKDF keys) are capped at the 512 bytes the mechanism catalog
+/// advertises for CKM_GENERIC_SECRET_KEY_GEN and CKM_HKDF_KEY_GEN.
+const MAX_GENERATED_SECRET: u64 = 512;
+
+/// CKA_VALUE_LEN of a key about to be made, when the template gives one, checked against the
+/// lengths its key type can have (the CKA_VALUE row's check). A length the token cannot make is
+/// CKR_KEY_SIZE_RANGE: the spec would also allow CKR_ATTRIBUTE_VALUE_INVALID, but KEY_SIZE_RANGE
+/// names the actual problem and matches the key sizes C_GetMechanismInfo reports.
+fn value_len(
+    schema: &Schema,
+    out: &Attributes,
+    cap: Option<u64>,
+    verdict: &mut Verdict,
+) -> Option<usize> {
+    let len = out.ulong(CKA_VALUE_LEN)?;
+    let fits = match schema.find(CKA_VALUE).map(|rule| rule.check) {
+        Some(Check::Lengths(lens)) => lens.iter().any(|&l| l as u64 == len),
+        _ => len >= 1 && cap.is_none_or(|cap| len <= cap),
+    };
+    match usize::try_from(len) {
+        Ok(len) if fits => Some(len),
+        _ => {
+            verdict.note(CKR_KEY_SIZE_RANGE);
+            None
+        }
+    }
+}
+
+/// C_CreateObject: check the template for its class and return the full attribute set with every
+/// default of the class filled in (so that an attribute absent from the result means "not an
+/// attribute of this object").
+pub fn create(template: &[Attribute], ctx: &Ctx) -> Result<Attributes> {
+    let mut verdict = Verdict::default();
+    let out = build(template, &[], Make::Create, ctx, &mut verdict);
+    built(verdict, out).map(|(_, out)| out)
+}
+
+/// C_GenerateKey: the new secret key's attributes from the caller's template, before the value
+/// exists. `key_type` is what the mechanism makes (CKK_AES for CKM_AES_KEY_GEN, CKK_GENERIC_SECRET
+/// for CKM_GENERIC_SECRET_KEY_GEN, CKK_HKDF for CKM_HKDF_KEY_GEN...). Returns the attribute set
+/// WITHOUT CKA_VALUE (it holds CKA_VALUE_LEN) and the key length in bytes the engine must
+/// generate; add the value with `add_computed`, then `check`.
+///
+/// The template must give CKA_VALUE_LEN (footnote 3); CKA_VALUE and the origin attributes are the
+/// token's (CKR_ATTRIBUTE_READ_ONLY); a CKA_CLASS or CKA_KEY_TYPE other than what the mechanism
+/// makes is CKR_TEMPLATE_INCONSISTENT. A key type the module has no table for gives
+/// CKR_MECHANISM_INVALID: the mechanism cannot make keys here.
+pub fn generate_secret(
+    template: &[Attribute],
+    key_type: CK_KEY_TYPE,
+    mechanism: CK_MECHANISM_TYPE,
+    ctx: &Ctx,
+) -> Result<(Attributes, usize)> {
+    if Schema::new(CKO_SECRET_KEY, Some(key_type)).is_none() {
+        return fail(CKR_MECHANISM_INVALID);
+    }
+    let contributed = [
+        Attribute::ulong(CKA_CLASS, CKO_SECRET_KEY),
+        Attribute::ulong(CKA_KEY_TYPE, key_type),
+    ];
+    let mut verdict = Verdict::default();
+    let out = build(
+        template,
+        &contributed,
+        Make::Generate(mechanism),
+        ctx,
+        &mut verdict,
+    );
+    let len = out
+        .as_ref()
+        .and_then(|(schema, out)| value_len(schema, out, Some(MAX_GENERATED_SECRET), &mut verdict));
+    let (_, out) = built(verdict, out)?;
+    match len {
+        Some(len) => Ok((out, len)),
+        None => fail(CKR_TEMPLATE_INCOMPLETE),
+    }
+}
+
+/// C_GenerateKeyPair: both halves' attributes before the key material exists, as
+/// (public, private).
+///
+/// RSA: CKA_MODULUS_BITS is required in the public template (CKR_TEMPLATE_INCOMPLETE) and
+/// CKA_PUBLIC_EXPONENT optional (default 65537 = 01 00 01); the public set carries the exponent
+/// the engine must use. EC and EC_EDWARDS: CKA_EC_PARAMS is required in the public template; the
+/// private template may repeat it with the same value, and the private set gets it either way.
+/// Key material in a template is CKR_ATTRIBUTE_READ_ONLY; attributes of the other half (such as
+/// CKA_MODULUS_BITS in the private template) are CKR_TEMPLATE_INCONSISTENT. The caller adds
+/// CKA_MODULUS, CKA_PUBLIC_EXPONENT and the private components, CKA_EC_POINT, CKA_VALUE with
+/// `add_computed`, then `check`s both.
+pub fn generate_pair(
+    public: &[Attribute],
+    private: &[Attribute],
+    key_type: CK_KEY_TYPE,
+    mechanism: CK_MECHANISM_TYPE,
+    ctx: &Ctx,
+) -> Result<(Attributes, Attributes)> {
+    let (Some(public_schema), Some(private_schema)) = (
+        Schema::new(CKO_PUBLIC_KEY, Some(key_type)),
+        Schema::new(CKO_PRIVATE_KEY, Some(key_type)),
+    ) else {
+        return fail(CKR_MECHANISM_INVALID);
+    };
+    let make = Make::Generate(mechanism);
+    let mut verdict = Verdict::default();
+    let contributed = |class| {
+        vec![
+            Attribute::ulong(CKA_CLASS, class),
+            Attribute::ulong(CKA_KEY_TYPE, key_type),
+        ]
+    };
+    let public_out = build(
+        public,
+        &contributed(CKO_PUBLIC_KEY),
+        make,
+        ctx,
+        &mut verdict,
+    );
+
+    // Domain parameters the public template must give (footnote 3) are the private key's too,
+    // where its table has them; taking them from the public half is what footnote 4 means there.
+    let mut private_contributed = contributed(CKO_PRIVATE_KEY);
+    for rule in private_schema.rules() {
+        if !public_schema
+            .find(rule.ty)
+            .is_some_and(|r| r.has(GEN_REQUIRED))
+        {
+            continue;
+        }
+        let from_public = public_out.as_ref().and_then(|(_, p)| p.get(rule.ty));
+        // Without a public value the public half already fails as incomplete; taking the
+        // private template's value keeps that the reported error rather than READ_ONLY.
+        let from_private = private.iter().find(|a| a.ty == rule.ty).map(|a| &a.value);
+        if let Some(value) = from_public.or(from_private) {
+            private_contributed.push(Attribute::new(rule.ty, value.clone()));
+        }
+    }
+    let private_out = build(private, &private_contributed, make, ctx, &mut verdict);
+
+    verdict.check()?;
+    match (public_out, private_out) {
+        (Some((_, public)), Some((_, private))) => Ok((public, private)),
+        // `build` notes a reason whenever it returns None.
+        _ => fail(CKR_GENERAL_ERROR),
+    }
+}
+
+/// C_UnwrapKey: the unwrapped key's attributes from the caller's template, before the key
+/// material is added. CKA_CLASS and CKA_KEY_TYPE come from the template, or else from the
+/// defaults `class` and `key_type` (what the mechanism implies); with neither,
+/// CKR_TEMPLATE_INCOMPLETE. The key is not local, never "always sensitive" nor "never
+/// extractable". Key material in the template is CKR_ATTRIBUTE_READ_ONLY; CKA_VALUE_LEN may be
+/// given (see the GENERIC_SECRET table) and must fit the key type (CKR_KEY_SIZE_RANGE). The caller
+/// adds the material with `add_computed` and then calls `check`, which also holds a given
+/// CKA_VALUE_LEN against the unwrapped length.
+pub fn unwrapped(
+    template: &[Attribute],
+    class: Option<CK_OBJECT_CLASS>,
+    key_type: Option<CK_KEY_TYPE>,
+    ctx: &Ctx,
+) -> Result<Attributes> {
+    let absent = |ty| !template.iter().any(|a| a.ty == ty);
+    let defaults: Vec<Attribute> = [(CKA_CLASS, class), (CKA_KEY_TYPE, key_type)]
+        .into_iter()
+        .filter_map(|(ty, value)| {
+            value
+                .filter(|_| absent(ty))
+                .map(|v| Attribute::ulong(ty, v))
+        })
+        .collect();
+    let mut verdict = Verdict::default();
+    let out = build(template, &defaults, Make::Unwrap, ctx, &mut verdict);
+    if let Some((schema, out)) = &out {
+        value_len(schema, out, None, &mut verdict);
+    }
+    built(verdict, out).map(|(_, out)| out)
+}
+
+/// C_DeriveKey: the derived key's attributes, before its value exists; `base` is the base key's
+/// attribute set. The result is a secret key (another CKA_CLASS in the template is
+/// CKR_TEMPLATE_INCONSISTENT) of the template's CKA_KEY_TYPE, or `default_key_type`. It is not
+/// local; it is "always sensitive" only if the base key was and the new one is sensitive, "never
+/// extractable" only if the base key was and the new one is not extractable. Returns the
+/// template's CKA_VALUE_LEN, when given, as the length to derive. Merge the base key's
+/// CKA_DERIVE_TEMPLATE into `template` first (`merge_template`).
+pub fn derived(
+    base: &Attributes,
+    template: &[Attribute],
+    default_key_type: CK_KEY_TYPE,
+    mechanism: CK_MECHANISM_TYPE,
+    ctx: &Ctx,
+) -> Result<(Attributes, Option<usize>)> {
+    // §4.7: CKA_KEY_GEN_MECHANISM names a mechanism only for local keys, which derived keys are
+    // not, and no derivation mechanism of this module has rules of its own here.
+    let _ = mechanism;
+    let mut contributed = vec![Attribute::ulong(CKA_CLASS, CKO_SECRET_KEY)];
+    if !template.iter().any(|a| a.ty == CKA_KEY_TYPE) {
+        contributed.push(Attribute::ulong(CKA_KEY_TYPE, default_key_type));
+    }
+    let mut verdict = Verdict::default();
+    let out = build(
+        template,
+        &contributed,
+        Make::Derive(base),
+        ctx,
+        &mut verdict,
+    );
+    let len = out
+        .as_ref()
+        .and_then(|(schema, out)| value_len(schema, out, None, &mut verdict));
+    built(verdict, out).map(|(_, out)| (out, len))
+}
+
+/// Put a value the token computed (key material, CKA_PUBLIC_KEY_INFO, CKA_CHECK_VALUE...) into a
+/// set made by `generate_secret`, `generate_pair`, `unwrapped` or `derived`. Lengths computed from
+/// it (CKA_VALUE_LEN, CKA_MODULUS_BITS) are filled in where the template did not state them;
+/// stated ones are left for `check` to compare.
+pub fn add_computed(attrs: &mut Attributes, ty: CK_ATTRIBUTE_TYPE, value: AttrValue) {
+    attrs.set(ty, value);
+    let Some(schema) = Schema::of(attrs) else {
+        return;
+    };
+    for rule in schema.rules() {
+        let follows = matches!(rule.def, Def::LenOf(src) | Def::BitsOf(src) if src == ty);
+        if !follows || attrs.contains(rule.ty) {
+            continue;
+        }
+        if let Some(value) = rule.def.derived(attrs) {
+            attrs.set(rule.ty, value);
+        }
+    }
+}
+
+/// A made key once its material is in: what C_CreateObject demands of a template holds for it
+/// too. Required rows missing → CKR_TEMPLATE_INCOMPLETE; a value its row refuses (an AES key of 20
+/// bytes) → CKR_ATTRIBUTE_VALUE_INVALID; a stated length that the material contradicts (unwrapped
+/// CKA_VALUE_LEN, generated CKA_MODULUS_BITS) → CKR_TEMPLATE_INCONSISTENT.
+pub fn check(attrs: &Attributes) -> Result<()> {
+    let given: BTreeMap<CK_ATTRIBUTE_TYPE, &AttrValue> = attrs.iter().collect();
+    let schema = match Schema::of_template(&given) {
+        Ok(schema) => schema,
+        Err(rv) => return fail(rv),
+    };
+    let mut verdict = Verdict::default();
+    for (ty, value) in attrs.iter() {
+        if let Err(e) = check_shape(ty, value) {
+            verdict.note(e.rv());
+            continue;
+        }
+        match schema.find(ty) {
+            Some(rule) => verdict.note_result(rule.check.test(value)),
+            None => verdict.note(CKR_TEMPLATE_INCONSISTENT),
+        }
+    }
+    for rule in schema.rules() {
+        if rule.has(REQUIRED) && !attrs.contains(rule.ty) {
+            verdict.note(CKR_TEMPLATE_INCOMPLETE);
+        }
+        if let Some(value) = rule.def.derived(attrs) {
+            match attrs.get(rule.ty) {
+                Some(stated) if *stated != value => verdict.note(CKR_TEMPLATE_INCONSISTENT),
+                Some(_) => {}
+                None => verdict.note(CKR_TEMPLATE_INCOMPLETE),
+            }
+        }
+    }
+    verdict.check()
+}
+
+/// Does `obj` satisfy a CKA_WRAP_TEMPLATE, CKA_UNWRAP_TEMPLATE or CKA_DERIVE_TEMPLATE: is every
+/// attribute of the template present in `obj` with the same value? C_WrapKey refuses a key that
+/// does not match its wrapping key's CKA_WRAP_TEMPLATE.
+pub fn matches_template(obj: &Attributes, template: &[Attribute]) -> bool {
+    obj.matches(template)
+}
+
+/// The caller's template for an unwrapped or derived key with the unwrapping key's
+/// CKA_UNWRAP_TEMPLATE or the base key's CKA_DERIVE_TEMPLATE (`enforced`) added. The spec gives
+/// the new key the enforced attributes; a caller asking for another value of one of them is
+/// CKR_TEMPLATE_INCONSISTENT rather than silently overruled.
+pub fn merge_template(caller: &[Attribute], enforced: &[Attribute]) -> Result<Vec<Attribute>> {
+    let mut verdict = Verdict::default();
+    let wanted = unique(caller, &mut verdict);
+    unique(enforced, &mut verdict);
+    let mut out = caller.to_vec();
+    for a in enforced {
+        match wanted.get(&a.ty) {
+            Some(&asked) if *asked != a.value => verdict.note(CKR_TEMPLATE_INCONSISTENT),
+            Some(_) => {}
+            None if out.iter().any(|b| b.ty == a.ty) => {}
+            None => out.push(a.clone()),
+        }
+    }
     verdict.check()?;
     Ok(out)
 }
@@ -823,7 +1290,7 @@ mod tests {
                     .filter_map(|&kt| Schema::new(class, Some(kt))),
             );
         }
-        assert_eq!(kinds.len(), 2 + 3 + 3 + 7);
+        assert_eq!(kinds.len(), 2 + 3 + 3 + 8);
         for schema in &kinds {
             let tys: Vec<_> = schema.rules().map(|r| r.ty).collect();
             for (i, ty) in tys.iter().enumerate() {
@@ -836,6 +1303,17 @@ mod tests {
                     assert!(check_shape(rule.ty, &v).is_ok(), "{rule:?}");
                 }
                 assert!(!(rule.has(REQUIRED) && rule.has(COMPUTED)), "{rule:?}");
+                assert!(
+                    !(rule.has(GEN_REQUIRED) && rule.has(NOT_GENERATED)),
+                    "{rule:?}"
+                );
+                // What only the token sets on create it also sets when it makes keys itself.
+                if rule.has(COMPUTED) && !rule.has(GEN_REQUIRED) {
+                    assert!(
+                        rule.has(NOT_GENERATED) && rule.has(NOT_UNWRAPPED),
+                        "{rule:?}"
+                    );
+                }
             }
         }
     }
@@ -1421,5 +1899,640 @@ mod tests {
         assert!(!is_secret(CKO_DATA, CKA_VALUE));
         assert!(!is_secret(CKO_CERTIFICATE, CKA_VALUE));
         assert!(!is_secret(CKO_PUBLIC_KEY, CKA_VALUE));
+    }
+
+    // Making keys inside the token: C_GenerateKey, C_GenerateKeyPair, C_UnwrapKey, C_DeriveKey.
+
+    fn value_len(n: u64) -> Attribute {
+        Attribute::ulong(CKA_VALUE_LEN, n)
+    }
+
+    fn generated(t: &[Attribute], kt: CK_KEY_TYPE, mech: CK_MECHANISM_TYPE) -> (Attributes, usize) {
+        generate_secret(t, kt, mech, &USER).or_fail("generate_secret")
+    }
+
+    #[test]
+    fn generated_aes_key_flags() {
+        let (k, len) = generated(&[value_len(32)], CKK_AES, CKM_AES_KEY_GEN);
+        assert_eq!(len, 32);
+        assert_eq!(k.ulong(CKA_VALUE_LEN), Some(32));
+        assert!(!k.contains(CKA_VALUE));
+        assert_eq!(k.class(), Some(CKO_SECRET_KEY));
+        assert_eq!(k.ulong(CKA_KEY_TYPE), Some(CKK_AES));
+        assert_eq!(bool_of(&k, CKA_LOCAL), Some(true));
+        assert_eq!(k.ulong(CKA_KEY_GEN_MECHANISM), Some(CKM_AES_KEY_GEN));
+        // The issue's defaults: sensitive, not extractable, private.
+        assert_eq!(bool_of(&k, CKA_SENSITIVE), Some(true));
+        assert_eq!(bool_of(&k, CKA_EXTRACTABLE), Some(false));
+        assert_eq!(bool_of(&k, CKA_PRIVATE), Some(true));
+        assert_eq!(bool_of(&k, CKA_ALWAYS_SENSITIVE), Some(true));
+        assert_eq!(bool_of(&k, CKA_NEVER_EXTRACTABLE), Some(true));
+
+        let loose = [
+            value_len(16),
+            Attribute::bool(CKA_SENSITIVE, false),
+            Attribute::bool(CKA_EXTRACTABLE, true),
+            Attribute::bytes(CKA_LABEL, b"k".to_vec()),
+            Attribute::bool(CKA_TOKEN, true),
+        ];
+        let (k, len) = generated(&loose, CKK_AES, CKM_AES_KEY_GEN);
+        assert_eq!(len, 16);
+        assert_eq!(bool_of(&k, CKA_ALWAYS_SENSITIVE), Some(false));
+        assert_eq!(bool_of(&k, CKA_NEVER_EXTRACTABLE), Some(false));
+        assert_eq!(bool_of(&k, CKA_LOCAL), Some(true));
+        assert_eq!(k.bytes(CKA_LABEL), Some(&b"k"[..]));
+        assert_eq!(bool_of(&k, CKA_TOKEN), Some(true));
+    }
+
+    #[test]
+    fn generated_key_is_complete_once_its_value_is_added() {
+        let (k, len) = generated(&[value_len(24)], CKK_AES, CKM_AES_KEY_GEN);
+        assert_eq!(rv(check(&k)), CKR_TEMPLATE_INCOMPLETE);
+        let mut done = k.clone();
+        add_computed(&mut done, CKA_VALUE, AttrValue::Bytes(vec![5; len]));
+        assert!(check(&done).is_ok());
+        let mut short = k;
+        add_computed(&mut short, CKA_VALUE, AttrValue::Bytes(vec![5; 16]));
+        assert_eq!(rv(check(&short)), CKR_TEMPLATE_INCONSISTENT);
+    }
+
+    #[test]
+    fn generated_secret_needs_value_len() {
+        for (kt, mech) in [
+            (CKK_AES, CKM_AES_KEY_GEN),
+            (CKK_GENERIC_SECRET, CKM_GENERIC_SECRET_KEY_GEN),
+            (CKK_HKDF, CKM_HKDF_KEY_GEN),
+        ] {
+            let label = [Attribute::bytes(CKA_LABEL, b"k".to_vec())];
+            assert_eq!(
+                rv(generate_secret(&label, kt, mech, &USER)),
+                CKR_TEMPLATE_INCOMPLETE,
+                "{kt:#x}"
+            );
+            assert_eq!(
+                rv(generate_secret(&[], kt, mech, &USER)),
+                CKR_TEMPLATE_INCOMPLETE
+            );
+        }
+        let (k, len) = generated(&[value_len(48)], CKK_HKDF, CKM_HKDF_KEY_GEN);
+        assert_eq!((k.ulong(CKA_KEY_TYPE), len), (Some(CKK_HKDF), 48));
+    }
+
+    #[test]
+    fn generated_secret_refuses_token_attributes() {
+        for a in [
+            Attribute::bytes(CKA_VALUE, vec![1; 32]),
+            Attribute::bool(CKA_LOCAL, true),
+            Attribute::ulong(CKA_KEY_GEN_MECHANISM, CKM_AES_KEY_GEN),
+            Attribute::bool(CKA_ALWAYS_SENSITIVE, true),
+            Attribute::bool(CKA_NEVER_EXTRACTABLE, true),
+            Attribute::bytes(CKA_UNIQUE_ID, b"1".to_vec()),
+            Attribute::bool(CKA_TRUSTED, true),
+        ] {
+            let t = [value_len(32), a.clone()];
+            assert_eq!(
+                rv(generate_secret(&t, CKK_AES, CKM_AES_KEY_GEN, &USER)),
+                CKR_ATTRIBUTE_READ_ONLY,
+                "{a:?}"
+            );
+        }
+        // Read-only outranks the missing length.
+        let t = [Attribute::bytes(CKA_VALUE, vec![1; 32])];
+        assert_eq!(
+            rv(generate_secret(&t, CKK_AES, CKM_AES_KEY_GEN, &USER)),
+            CKR_ATTRIBUTE_READ_ONLY
+        );
+        let t = [value_len(32), Attribute::bool(CKA_TRUSTED, true)];
+        let (k, _) = generate_secret(&t, CKK_AES, CKM_AES_KEY_GEN, &SO).or_fail("SO");
+        assert_eq!(bool_of(&k, CKA_TRUSTED), Some(true));
+    }
+
+    #[test]
+    fn generated_secret_lengths() {
+        for len in [16, 24, 32] {
+            let (_, n) = generated(&[value_len(len)], CKK_AES, CKM_AES_KEY_GEN);
+            assert_eq!(n as u64, len);
+        }
+        for len in [0, 1, 15, 20, 33, 64] {
+            assert_eq!(
+                rv(generate_secret(
+                    &[value_len(len)],
+                    CKK_AES,
+                    CKM_AES_KEY_GEN,
+                    &USER
+                )),
+                CKR_KEY_SIZE_RANGE,
+                "{len}"
+            );
+        }
+        let mech = CKM_GENERIC_SECRET_KEY_GEN;
+        for len in [1, 20, 512] {
+            let (_, n) = generated(&[value_len(len)], CKK_GENERIC_SECRET, mech);
+            assert_eq!(n as u64, len);
+        }
+        for len in [0, 513, u64::MAX] {
+            assert_eq!(
+                rv(generate_secret(
+                    &[value_len(len)],
+                    CKK_GENERIC_SECRET,
+                    mech,
+                    &USER
+                )),
+                CKR_KEY_SIZE_RANGE,
+                "{len}"
+            );
+        }
+        let wrong_shape = [Attribute::bytes(CKA_VALUE_LEN, vec![32])];
+        assert_eq!(
+            rv(generate_secret(
+                &wrong_shape,
+                CKK_AES,
+                CKM_AES_KEY_GEN,
+                &USER
+            )),
+            CKR_ATTRIBUTE_VALUE_INVALID
+        );
+    }
+
+    #[test]
+    fn generated_secret_class_and_type_follow_the_mechanism() {
+        let agree = [class(CKO_SECRET_KEY), key_type(CKK_AES), value_len(16)];
+        assert!(generate_secret(&agree, CKK_AES, CKM_AES_KEY_GEN, &USER).is_ok());
+        for t in [
+            vec![key_type(CKK_GENERIC_SECRET), value_len(16)],
+            vec![key_type(CKK_DES3), value_len(16)],
+            vec![class(CKO_PUBLIC_KEY), value_len(16)],
+            vec![class(CKO_DATA), value_len(16)],
+            vec![value_len(16), Attribute::bytes(CKA_MODULUS, vec![1])],
+        ] {
+            assert_eq!(
+                rv(generate_secret(&t, CKK_AES, CKM_AES_KEY_GEN, &USER)),
+                CKR_TEMPLATE_INCONSISTENT,
+                "{t:?}"
+            );
+        }
+        assert_eq!(
+            rv(generate_secret(
+                &[value_len(16)],
+                CKK_RSA,
+                CKM_AES_KEY_GEN,
+                &USER
+            )),
+            CKR_MECHANISM_INVALID
+        );
+        let unknown = [value_len(16), Attribute::ulong(0x8000_1234, 1)];
+        assert_eq!(
+            rv(generate_secret(&unknown, CKK_AES, CKM_AES_KEY_GEN, &USER)),
+            CKR_ATTRIBUTE_TYPE_INVALID
+        );
+    }
+
+    fn rsa_pair(public: &[Attribute], private: &[Attribute]) -> Result<(Attributes, Attributes)> {
+        generate_pair(public, private, CKK_RSA, CKM_RSA_PKCS_KEY_PAIR_GEN, &USER)
+    }
+
+    #[test]
+    fn generated_rsa_pair() {
+        let id = Attribute::bytes(CKA_ID, b"id".to_vec());
+        let public = [Attribute::ulong(CKA_MODULUS_BITS, 2048), id.clone()];
+        let private = [id, Attribute::bytes(CKA_LABEL, b"rsa".to_vec())];
+        let (p, k) = rsa_pair(&public, &private).or_fail("RSA pair");
+
+        assert_eq!(p.class(), Some(CKO_PUBLIC_KEY));
+        assert_eq!(p.ulong(CKA_MODULUS_BITS), Some(2048));
+        assert_eq!(p.bytes(CKA_PUBLIC_EXPONENT), Some(&[1, 0, 1][..]));
+        assert!(!p.contains(CKA_MODULUS));
+        assert_eq!(bool_of(&p, CKA_PRIVATE), Some(false));
+        assert_eq!(bool_of(&p, CKA_LOCAL), Some(true));
+        assert_eq!(
+            p.ulong(CKA_KEY_GEN_MECHANISM),
+            Some(CKM_RSA_PKCS_KEY_PAIR_GEN)
+        );
+        assert!(!p.contains(CKA_ALWAYS_SENSITIVE) && !p.contains(CKA_NEVER_EXTRACTABLE));
+        assert_eq!(p.bytes(CKA_ID), Some(&b"id"[..]));
+
+        assert_eq!(k.class(), Some(CKO_PRIVATE_KEY));
+        assert!(!k.contains(CKA_MODULUS) && !k.contains(CKA_PRIVATE_EXPONENT));
+        assert_eq!(bool_of(&k, CKA_PRIVATE), Some(true));
+        assert_eq!(bool_of(&k, CKA_LOCAL), Some(true));
+        assert_eq!(
+            k.ulong(CKA_KEY_GEN_MECHANISM),
+            Some(CKM_RSA_PKCS_KEY_PAIR_GEN)
+        );
+        assert_eq!(bool_of(&k, CKA_ALWAYS_SENSITIVE), Some(true));
+        assert_eq!(bool_of(&k, CKA_NEVER_EXTRACTABLE), Some(true));
+        assert_eq!(k.bytes(CKA_LABEL), Some(&b"rsa"[..]));
+        assert_eq!(k.bytes(CKA_ID), Some(&b"id"[..]));
+
+        let open = [
+            Attribute::bool(CKA_SENSITIVE, false),
+            Attribute::bool(CKA_EXTRACTABLE, true),
+        ];
+        let (_, k) = rsa_pair(&public, &open).or_fail("loose private key");
+        assert_eq!(bool_of(&k, CKA_ALWAYS_SENSITIVE), Some(false));
+        assert_eq!(bool_of(&k, CKA_NEVER_EXTRACTABLE), Some(false));
+
+        let e3 = [
+            Attribute::ulong(CKA_MODULUS_BITS, 2048),
+            Attribute::bytes(CKA_PUBLIC_EXPONENT, vec![3]),
+        ];
+        let (p, _) = rsa_pair(&e3, &[]).or_fail("exponent 3");
+        assert_eq!(p.bytes(CKA_PUBLIC_EXPONENT), Some(&[3][..]));
+    }
+
+    #[test]
+    fn generated_rsa_pair_rules() {
+        let bits = Attribute::ulong(CKA_MODULUS_BITS, 2048);
+        assert_eq!(rv(rsa_pair(&[], &[])), CKR_TEMPLATE_INCOMPLETE);
+        let label = [Attribute::bytes(CKA_LABEL, b"x".to_vec())];
+        assert_eq!(rv(rsa_pair(&label, &label)), CKR_TEMPLATE_INCOMPLETE);
+        assert_eq!(
+            rv(rsa_pair(&[], std::slice::from_ref(&bits))),
+            CKR_TEMPLATE_INCOMPLETE,
+            "the missing public length is reported before the misplaced one"
+        );
+        let public = [bits.clone()];
+        assert_eq!(
+            rv(rsa_pair(&public, std::slice::from_ref(&bits))),
+            CKR_TEMPLATE_INCONSISTENT
+        );
+        assert_eq!(
+            rv(rsa_pair(
+                &[bits.clone(), Attribute::bytes(CKA_MODULUS, vec![1; 256])],
+                &[]
+            )),
+            CKR_ATTRIBUTE_READ_ONLY
+        );
+        for a in [
+            Attribute::bytes(CKA_MODULUS, vec![1; 256]),
+            Attribute::bytes(CKA_PUBLIC_EXPONENT, vec![1, 0, 1]),
+            Attribute::bytes(CKA_PRIVATE_EXPONENT, vec![1; 256]),
+            Attribute::bytes(CKA_PRIME_1, vec![1; 128]),
+            Attribute::bytes(CKA_COEFFICIENT, vec![1; 128]),
+            Attribute::bool(CKA_ALWAYS_SENSITIVE, true),
+        ] {
+            assert_eq!(
+                rv(rsa_pair(&public, std::slice::from_ref(&a))),
+                CKR_ATTRIBUTE_READ_ONLY,
+                "{a:?}"
+            );
+        }
+        assert_eq!(
+            rv(rsa_pair(&[bits.clone(), class(CKO_PRIVATE_KEY)], &[])),
+            CKR_TEMPLATE_INCONSISTENT
+        );
+        assert_eq!(
+            rv(rsa_pair(&public, &[key_type(CKK_EC)])),
+            CKR_TEMPLATE_INCONSISTENT
+        );
+        assert_eq!(
+            rv(rsa_pair(&public, &[Attribute::bool(CKA_TRUSTED, true)])),
+            CKR_TEMPLATE_INCONSISTENT,
+            "private keys have no CKA_TRUSTED"
+        );
+        assert_eq!(
+            rv(rsa_pair(&[bits, Attribute::bool(CKA_TRUSTED, true)], &[])),
+            CKR_ATTRIBUTE_READ_ONLY
+        );
+    }
+
+    #[test]
+    fn generated_rsa_pair_is_complete_once_its_material_is_added() {
+        let public = [Attribute::ulong(CKA_MODULUS_BITS, 2048)];
+        let (p, k) = rsa_pair(&public, &[]).or_fail("RSA pair");
+        let mut modulus = vec![0xc5; 256];
+        let mut p2 = p.clone();
+        add_computed(&mut p2, CKA_MODULUS, AttrValue::Bytes(modulus.clone()));
+        assert!(check(&p2).is_ok());
+        let mut k2 = k.clone();
+        assert_eq!(rv(check(&k2)), CKR_TEMPLATE_INCOMPLETE);
+        add_computed(&mut k2, CKA_MODULUS, AttrValue::Bytes(modulus.clone()));
+        add_computed(
+            &mut k2,
+            CKA_PRIVATE_EXPONENT,
+            AttrValue::Bytes(vec![7; 256]),
+        );
+        add_computed(
+            &mut k2,
+            CKA_PUBLIC_EXPONENT,
+            AttrValue::Bytes(vec![1, 0, 1]),
+        );
+        assert!(check(&k2).is_ok());
+        // A 2047-bit modulus contradicts the 2048 bits asked for.
+        modulus[0] = 0x45;
+        let mut p3 = p;
+        add_computed(&mut p3, CKA_MODULUS, AttrValue::Bytes(modulus));
+        assert_eq!(rv(check(&p3)), CKR_TEMPLATE_INCONSISTENT);
+    }
+
+    #[test]
+    fn generated_ec_pair() {
+        let params = Attribute::bytes(CKA_EC_PARAMS, b"prime256v1".to_vec());
+        for (kt, mech) in [
+            (CKK_EC, CKM_EC_KEY_PAIR_GEN),
+            (CKK_EC_EDWARDS, CKM_EC_EDWARDS_KEY_PAIR_GEN),
+        ] {
+            let pair = |public: &[Attribute], private: &[Attribute]| {
+                generate_pair(public, private, kt, mech, &USER)
+            };
+            assert_eq!(rv(pair(&[], &[])), CKR_TEMPLATE_INCOMPLETE);
+            // Only in the private template is still a missing public curve.
+            assert_eq!(
+                rv(pair(&[], std::slice::from_ref(&params))),
+                CKR_TEMPLATE_INCOMPLETE
+            );
+
+            let public = [params.clone()];
+            let (p, k) = pair(&public, &[]).or_fail("EC pair");
+            assert_eq!(p.get(CKA_EC_PARAMS), Some(&params.value));
+            assert_eq!(k.get(CKA_EC_PARAMS), Some(&params.value));
+            assert!(!p.contains(CKA_EC_POINT) && !k.contains(CKA_VALUE));
+            assert_eq!(p.ulong(CKA_KEY_GEN_MECHANISM), Some(mech));
+            assert_eq!(bool_of(&k, CKA_LOCAL), Some(true));
+            assert_eq!(bool_of(&k, CKA_ALWAYS_SENSITIVE), Some(true));
+            assert_eq!(bool_of(&k, CKA_NEVER_EXTRACTABLE), Some(true));
+            assert_eq!(bool_of(&p, CKA_PRIVATE), Some(false));
+
+            assert!(pair(&public, std::slice::from_ref(&params)).is_ok());
+            let other = Attribute::bytes(CKA_EC_PARAMS, b"secp384r1".to_vec());
+            assert_eq!(rv(pair(&public, &[other])), CKR_TEMPLATE_INCONSISTENT);
+            let point = Attribute::bytes(CKA_EC_POINT, vec![4; 65]);
+            assert_eq!(
+                rv(pair(&[params.clone(), point], &[])),
+                CKR_ATTRIBUTE_READ_ONLY
+            );
+            let value = Attribute::bytes(CKA_VALUE, vec![1; 32]);
+            assert_eq!(rv(pair(&public, &[value])), CKR_ATTRIBUTE_READ_ONLY);
+
+            let mut k2 = k;
+            add_computed(&mut k2, CKA_VALUE, AttrValue::Bytes(vec![1; 32]));
+            assert!(check(&k2).is_ok());
+            let mut p2 = p;
+            add_computed(&mut p2, CKA_EC_POINT, AttrValue::Bytes(vec![4; 65]));
+            assert!(check(&p2).is_ok());
+        }
+        assert_eq!(
+            rv(generate_pair(&[], &[], CKK_AES, CKM_EC_KEY_PAIR_GEN, &USER)),
+            CKR_MECHANISM_INVALID
+        );
+    }
+
+    #[test]
+    fn unwrapped_key_flags() {
+        let sensitive = [
+            Attribute::bool(CKA_SENSITIVE, true),
+            Attribute::bool(CKA_EXTRACTABLE, false),
+        ];
+        let k = unwrapped(&sensitive, Some(CKO_SECRET_KEY), Some(CKK_AES), &USER)
+            .or_fail("unwrapped AES");
+        assert_eq!(k.class(), Some(CKO_SECRET_KEY));
+        assert_eq!(k.ulong(CKA_KEY_TYPE), Some(CKK_AES));
+        assert_eq!(bool_of(&k, CKA_LOCAL), Some(false));
+        assert_eq!(bool_of(&k, CKA_ALWAYS_SENSITIVE), Some(false));
+        assert_eq!(bool_of(&k, CKA_NEVER_EXTRACTABLE), Some(false));
+        assert_eq!(
+            k.ulong(CKA_KEY_GEN_MECHANISM),
+            Some(CK_UNAVAILABLE_INFORMATION)
+        );
+        assert!(!k.contains(CKA_VALUE) && !k.contains(CKA_VALUE_LEN));
+        assert_eq!(rv(check(&k)), CKR_TEMPLATE_INCOMPLETE);
+        let mut done = k;
+        add_computed(&mut done, CKA_VALUE, AttrValue::Bytes(vec![3; 32]));
+        assert_eq!(done.ulong(CKA_VALUE_LEN), Some(32));
+        assert!(check(&done).is_ok());
+
+        let mut bad = unwrapped(&[], Some(CKO_SECRET_KEY), Some(CKK_AES), &USER).or_fail("AES");
+        add_computed(&mut bad, CKA_VALUE, AttrValue::Bytes(vec![3; 20]));
+        assert_eq!(rv(check(&bad)), CKR_ATTRIBUTE_VALUE_INVALID);
+    }
+
+    #[test]
+    fn unwrapped_class_and_type() {
+        // The template wins over the mechanism's defaults.
+        let t = [key_type(CKK_GENERIC_SECRET)];
+        let k = unwrapped(&t, Some(CKO_SECRET_KEY), Some(CKK_AES), &USER).or_fail("generic");
+        assert_eq!(k.ulong(CKA_KEY_TYPE), Some(CKK_GENERIC_SECRET));
+        let t = [class(CKO_SECRET_KEY), key_type(CKK_AES)];
+        let k = unwrapped(&t, None, None, &USER).or_fail("from the template");
+        assert_eq!(k.ulong(CKA_KEY_TYPE), Some(CKK_AES));
+        let k = unwrapped(&[key_type(CKK_EC)], Some(CKO_PRIVATE_KEY), None, &USER)
+            .or_fail("private key");
+        assert_eq!(k.class(), Some(CKO_PRIVATE_KEY));
+        assert_eq!(bool_of(&k, CKA_SENSITIVE), Some(true));
+
+        assert_eq!(
+            rv(unwrapped(&[], None, None, &USER)),
+            CKR_TEMPLATE_INCOMPLETE
+        );
+        assert_eq!(
+            rv(unwrapped(&[], Some(CKO_SECRET_KEY), None, &USER)),
+            CKR_TEMPLATE_INCOMPLETE
+        );
+        assert_eq!(
+            rv(unwrapped(
+                &[key_type(CKK_DES3)],
+                Some(CKO_SECRET_KEY),
+                None,
+                &USER
+            )),
+            CKR_ATTRIBUTE_VALUE_INVALID
+        );
+    }
+
+    #[test]
+    fn unwrapped_template_rules() {
+        let secret = (Some(CKO_SECRET_KEY), Some(CKK_GENERIC_SECRET));
+        let unwrap = |t: &[Attribute]| unwrapped(t, secret.0, secret.1, &USER);
+        for a in [
+            Attribute::bytes(CKA_VALUE, vec![1; 32]),
+            Attribute::bool(CKA_LOCAL, false),
+            Attribute::bool(CKA_NEVER_EXTRACTABLE, true),
+            Attribute::bool(CKA_TRUSTED, true),
+        ] {
+            assert_eq!(
+                rv(unwrap(std::slice::from_ref(&a))),
+                CKR_ATTRIBUTE_READ_ONLY,
+                "{a:?}"
+            );
+        }
+        assert_eq!(
+            rv(unwrap(&[Attribute::bytes(CKA_MODULUS, vec![1])])),
+            CKR_TEMPLATE_INCONSISTENT
+        );
+        // A length may be asked for; the material then has to agree with it.
+        let k = unwrap(&[value_len(20)]).or_fail("with a length");
+        assert_eq!(k.ulong(CKA_VALUE_LEN), Some(20));
+        let mut right = k.clone();
+        add_computed(&mut right, CKA_VALUE, AttrValue::Bytes(vec![1; 20]));
+        assert!(check(&right).is_ok());
+        let mut wrong = k;
+        add_computed(&mut wrong, CKA_VALUE, AttrValue::Bytes(vec![1; 24]));
+        assert_eq!(rv(check(&wrong)), CKR_TEMPLATE_INCONSISTENT);
+        assert_eq!(
+            rv(unwrapped(
+                &[value_len(20)],
+                Some(CKO_SECRET_KEY),
+                Some(CKK_AES),
+                &USER
+            )),
+            CKR_KEY_SIZE_RANGE
+        );
+        let pkcs8 = [Attribute::bytes(CKA_PRIVATE_EXPONENT, vec![1; 256])];
+        assert_eq!(
+            rv(unwrapped(
+                &pkcs8,
+                Some(CKO_PRIVATE_KEY),
+                Some(CKK_RSA),
+                &USER
+            )),
+            CKR_ATTRIBUTE_READ_ONLY
+        );
+    }
+
+    fn base_key(always_sensitive: bool, never_extractable: bool) -> Attributes {
+        let mut k = made(&generic());
+        k.set(CKA_DERIVE, AttrValue::Bool(true));
+        k.set(CKA_ALWAYS_SENSITIVE, AttrValue::Bool(always_sensitive));
+        k.set(CKA_NEVER_EXTRACTABLE, AttrValue::Bool(never_extractable));
+        k
+    }
+
+    fn derive(base: &Attributes, t: &[Attribute]) -> (Attributes, Option<usize>) {
+        derived(base, t, CKK_GENERIC_SECRET, CKM_ECDH1_DERIVE, &USER).or_fail("derived")
+    }
+
+    #[test]
+    fn derived_key_inherits_sensitivity() {
+        let loose = [
+            Attribute::bool(CKA_SENSITIVE, false),
+            Attribute::bool(CKA_EXTRACTABLE, true),
+        ];
+        let strict_base = base_key(true, true);
+        let (k, _) = derive(&strict_base, &[]);
+        assert_eq!(bool_of(&k, CKA_ALWAYS_SENSITIVE), Some(true));
+        assert_eq!(bool_of(&k, CKA_NEVER_EXTRACTABLE), Some(true));
+        let (k, _) = derive(&strict_base, &loose);
+        assert_eq!(bool_of(&k, CKA_ALWAYS_SENSITIVE), Some(false));
+        assert_eq!(bool_of(&k, CKA_NEVER_EXTRACTABLE), Some(false));
+
+        let loose_base = base_key(false, false);
+        let (k, _) = derive(&loose_base, &[]);
+        assert_eq!(bool_of(&k, CKA_SENSITIVE), Some(true));
+        assert_eq!(bool_of(&k, CKA_ALWAYS_SENSITIVE), Some(false));
+        assert_eq!(bool_of(&k, CKA_NEVER_EXTRACTABLE), Some(false));
+
+        // Each flag follows its own history.
+        let (k, _) = derive(&base_key(true, false), &[]);
+        assert_eq!(bool_of(&k, CKA_ALWAYS_SENSITIVE), Some(true));
+        assert_eq!(bool_of(&k, CKA_NEVER_EXTRACTABLE), Some(false));
+        let (k, _) = derive(&base_key(false, true), &[]);
+        assert_eq!(bool_of(&k, CKA_ALWAYS_SENSITIVE), Some(false));
+        assert_eq!(bool_of(&k, CKA_NEVER_EXTRACTABLE), Some(true));
+    }
+
+    #[test]
+    fn derived_key_attributes() {
+        let base = base_key(true, true);
+        let (k, len) = derive(&base, &[]);
+        assert_eq!(len, None);
+        assert_eq!(k.class(), Some(CKO_SECRET_KEY));
+        assert_eq!(k.ulong(CKA_KEY_TYPE), Some(CKK_GENERIC_SECRET));
+        assert_eq!(bool_of(&k, CKA_LOCAL), Some(false));
+        assert_eq!(
+            k.ulong(CKA_KEY_GEN_MECHANISM),
+            Some(CK_UNAVAILABLE_INFORMATION)
+        );
+        let (k, len) = derive(&base, &[key_type(CKK_AES), value_len(32)]);
+        assert_eq!(len, Some(32));
+        assert_eq!(k.ulong(CKA_KEY_TYPE), Some(CKK_AES));
+        let mut done = k;
+        add_computed(&mut done, CKA_VALUE, AttrValue::Bytes(vec![2; 32]));
+        assert!(check(&done).is_ok());
+
+        let d = |t: &[Attribute]| derived(&base, t, CKK_GENERIC_SECRET, CKM_ECDH1_DERIVE, &USER);
+        assert_eq!(
+            rv(d(&[key_type(CKK_AES), value_len(20)])),
+            CKR_KEY_SIZE_RANGE
+        );
+        assert_eq!(rv(d(&[value_len(0)])), CKR_KEY_SIZE_RANGE);
+        assert_eq!(rv(d(&[class(CKO_PRIVATE_KEY)])), CKR_TEMPLATE_INCONSISTENT);
+        assert_eq!(
+            rv(d(&[Attribute::bytes(CKA_VALUE, vec![1; 16])])),
+            CKR_ATTRIBUTE_READ_ONLY
+        );
+        assert_eq!(
+            rv(d(&[Attribute::bool(CKA_LOCAL, true)])),
+            CKR_ATTRIBUTE_READ_ONLY
+        );
+        assert_eq!(
+            rv(d(&[Attribute::bool(CKA_SIGN_RECOVER, true)])),
+            CKR_TEMPLATE_INCONSISTENT
+        );
+    }
+
+    #[test]
+    fn merge_template_rules() {
+        let enforced = [
+            Attribute::bool(CKA_EXTRACTABLE, false),
+            Attribute::bool(CKA_SENSITIVE, true),
+        ];
+        let caller = [
+            Attribute::bytes(CKA_LABEL, b"k".to_vec()),
+            Attribute::bool(CKA_SENSITIVE, true),
+        ];
+        let merged = merge_template(&caller, &enforced).or_fail("compatible templates");
+        let set: Attributes = merged.iter().cloned().collect();
+        assert_eq!(set.len(), 3);
+        assert!(set.matches(&caller) && set.matches(&enforced));
+
+        let conflicting = [Attribute::bool(CKA_EXTRACTABLE, true)];
+        assert_eq!(
+            rv(merge_template(&conflicting, &enforced)),
+            CKR_TEMPLATE_INCONSISTENT
+        );
+        assert_eq!(
+            merge_template(&caller, &[]).or_fail("nothing enforced"),
+            caller
+        );
+        let merged = merge_template(&[], &enforced).or_fail("nothing asked");
+        assert_eq!(merged, enforced);
+
+        // The merged template then drives the unwrapped key.
+        let k = unwrapped(
+            &merge_template(&[], &enforced).or_fail("merge"),
+            Some(CKO_SECRET_KEY),
+            Some(CKK_AES),
+            &USER,
+        )
+        .or_fail("unwrap");
+        assert!(matches_template(&k, &enforced));
+    }
+
+    #[test]
+    fn matches_template_rules() {
+        let k = made(&with(aes(), Attribute::bool(CKA_EXTRACTABLE, true)));
+        assert!(matches_template(&k, &[]));
+        assert!(matches_template(
+            &k,
+            &[key_type(CKK_AES), Attribute::bool(CKA_EXTRACTABLE, true)]
+        ));
+        assert!(!matches_template(&k, &[key_type(CKK_GENERIC_SECRET)]));
+        assert!(!matches_template(
+            &k,
+            &[key_type(CKK_AES), Attribute::bool(CKA_EXTRACTABLE, false)]
+        ));
+        // An attribute the key does not have cannot match.
+        assert!(!matches_template(
+            &k,
+            &[Attribute::bytes(CKA_MODULUS, vec![1])]
+        ));
+    }
+
+    #[test]
+    fn hkdf_keys_can_be_created() {
+        let mut t = generic();
+        t[1] = key_type(CKK_HKDF);
+        assert_eq!(made(&t).ulong(CKA_VALUE_LEN), Some(20));
+        assert!(is_secret(CKO_SECRET_KEY, CKA_VALUE));
     }
 }
