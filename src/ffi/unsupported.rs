@@ -1,4 +1,4 @@
-//! Entry points not implemented yet: operation state, sign/verify recover, key management,
+//! Entry points not implemented yet: operation state, sign/verify recover,
 //! dual-function and message-based functions (PKCS#11 v3.0 §5.6, §5.12-5.14, §5.19-5.21) and the
 //! v3.2 additions. Each returns `CKR_FUNCTION_NOT_SUPPORTED` once the module is
 //! initialized; the README's function table lists them.
@@ -41,11 +41,6 @@ unsupported! {
     C_DecryptDigestUpdate(h: S, d: B, dl: L, o: B, ol: LP);
     C_SignEncryptUpdate(h: S, d: B, dl: L, o: B, ol: LP);
     C_DecryptVerifyUpdate(h: S, d: B, dl: L, o: B, ol: LP);
-    C_GenerateKey(h: S, m: M, t: A, n: L, k: *mut O);
-    C_GenerateKeyPair(h: S, m: M, t1: A, n1: L, t2: A, n2: L, k1: *mut O, k2: *mut O);
-    C_WrapKey(h: S, m: M, w: O, k: O, o: B, ol: LP);
-    C_UnwrapKey(h: S, m: M, u: O, w: B, wl: L, t: A, n: L, k: *mut O);
-    C_DeriveKey(h: S, m: M, b: O, t: A, n: L, k: *mut O);
     C_MessageEncryptInit(h: S, m: M, k: O);
     C_EncryptMessage(h: S, p: P, pl: L, a: B, al: L, d: B, dl: L, o: B, ol: LP);
     C_EncryptMessageBegin(h: S, p: P, pl: L, a: B, al: L);

@@ -75,7 +75,7 @@ fn concat(mut a: Zeroizing<Vec<u8>>, b: Zeroizing<Vec<u8>>) -> Zeroizing<Vec<u8>
 
 impl Module {
     /// The attributes of a key the session may use for `usage` with mechanism `mech`.
-    fn key_for(
+    pub(super) fn key_for(
         &self,
         s: &Session,
         r: &mut Ready,

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 mod crypto;
+mod keys;
 pub use crypto::CryptKind;
 
 /// What an object handle names.

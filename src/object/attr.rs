@@ -140,6 +140,9 @@ impl Attributes {
     pub fn class(&self) -> Option<CK_OBJECT_CLASS> {
         self.ulong(CKA_CLASS).map(|c| c as CK_OBJECT_CLASS)
     }
+    pub fn key_type(&self) -> Option<CK_KEY_TYPE> {
+        self.ulong(CKA_KEY_TYPE).map(|c| c as CK_KEY_TYPE)
+    }
     pub fn iter(&self) -> impl Iterator<Item = (CK_ATTRIBUTE_TYPE, &AttrValue)> {
         self.0.iter().map(|(t, v)| (*t, v))
     }

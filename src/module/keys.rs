@@ -1,0 +1,215 @@
+//! The safe core of key management: generating keys and key pairs, wrapping, unwrapping and
+//! deriving, with the key policy of the attribute table enforced (PKCS#11 v3.0 §5.14, §4.7-4.9:
+//! CKA_EXTRACTABLE, CKA_WRAP_WITH_TRUSTED, CKA_WRAP/UNWRAP/DERIVE_TEMPLATE).
+
+use super::Module;
+use crate::error::{fail, Error, Result};
+use crate::mechanism::build;
+use crate::mechanism::ops::Out;
+use crate::mechanism::Mechanism;
+use crate::object::attr::{AttrValue, Attribute, Attributes};
+use crate::object::rules;
+use cryptoki_sys::*;
+
+/// A handle error on a key argument, named for that argument.
+fn named(e: Error, as_rv: CK_RV) -> Error {
+    if matches!(e.rv(), CKR_OBJECT_HANDLE_INVALID | CKR_KEY_HANDLE_INVALID) {
+        Error::new(as_rv)
+    } else {
+        e
+    }
+}
+
+fn enforced_template(key: &Attributes, ty: CK_ATTRIBUTE_TYPE) -> Vec<Attribute> {
+    match key.get(ty) {
+        Some(AttrValue::Template(t)) => t.clone(),
+        _ => Vec::new(),
+    }
+}
+
+impl Module {
+    pub fn generate_key(
+        &self,
+        sh: CK_SESSION_HANDLE,
+        mech_type: CK_MECHANISM_TYPE,
+        mech: &Mechanism,
+        template: &[Attribute],
+    ) -> Result<CK_OBJECT_HANDLE> {
+        self.with_token(sh, |s, r| {
+            let key_type = match mech {
+                Mechanism::AesKeyGen => CKK_AES,
+                Mechanism::GenericSecretKeyGen | Mechanism::Pbkdf2 { .. } => CKK_GENERIC_SECRET,
+                Mechanism::HkdfKeyGen => CKK_HKDF,
+                _ => return fail(CKR_MECHANISM_INVALID),
+            };
+            let (mut attrs, len) =
+                rules::generate_secret(template, key_type, mech_type, &Self::ctx(r))?;
+            let value = match mech {
+                Mechanism::Pbkdf2 { .. } => build::derive(mech, &Attributes::new(), Some(len))?,
+                _ => build::random_key(len)?,
+            };
+            if key_type == CKK_AES {
+                rules::add_computed(
+                    &mut attrs,
+                    CKA_CHECK_VALUE,
+                    AttrValue::Bytes(build::aes_check_value(&value)?),
+                );
+            }
+            rules::add_computed(&mut attrs, CKA_VALUE, AttrValue::Bytes(value.to_vec()));
+            rules::check(&attrs)?;
+            self.store_new(s, r, attrs)
+        })
+    }
+
+    pub fn generate_key_pair(
+        &self,
+        sh: CK_SESSION_HANDLE,
+        mech_type: CK_MECHANISM_TYPE,
+        mech: &Mechanism,
+        public: &[Attribute],
+        private: &[Attribute],
+    ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
+        self.with_token(sh, |s, r| {
+            let key_type = match mech {
+                Mechanism::RsaKeyPairGen => CKK_RSA,
+                Mechanism::EcKeyPairGen => CKK_EC,
+                Mechanism::EdwardsKeyPairGen => CKK_EC_EDWARDS,
+                _ => return fail(CKR_MECHANISM_INVALID),
+            };
+            let (mut pubk, mut privk) =
+                rules::generate_pair(public, private, key_type, mech_type, &Self::ctx(r))?;
+            let material = build::generate_pair(mech, &pubk)?;
+            for a in &material.public {
+                rules::add_computed(&mut pubk, a.ty, a.value.clone());
+            }
+            for a in &material.private {
+                rules::add_computed(&mut privk, a.ty, a.value.clone());
+            }
+            rules::check(&pubk)?;
+            rules::check(&privk)?;
+            // Both halves or neither: a failure storing the private half removes the public one.
+            let hpub = self.store_new(s, r, pubk)?;
+            match self.store_new(s, r, privk) {
+                Ok(hpriv) => Ok((hpub, hpriv)),
+                Err(e) => {
+                    if let Ok(super::ObjEntry::Token { id, .. }) = self.entry(s.slot.id, hpub) {
+                        let _ = r.delete(id);
+                    }
+                    self.forget_handle(hpub);
+                    Err(e)
+                }
+            }
+        })
+    }
+
+    pub fn wrap_key(
+        &self,
+        sh: CK_SESSION_HANDLE,
+        mech_type: CK_MECHANISM_TYPE,
+        mech: &Mechanism,
+        wrapping: CK_OBJECT_HANDLE,
+        key: CK_OBJECT_HANDLE,
+        cap: Option<usize>,
+    ) -> Result<Out> {
+        self.with_token(sh, |s, r| {
+            let wk = self
+                .key_for(s, r, wrapping, CKA_WRAP, mech_type)
+                .map_err(|e| named(e, CKR_WRAPPING_KEY_HANDLE_INVALID))?;
+            let e = self
+                .entry(s.slot.id, key)
+                .map_err(|e| named(e, CKR_KEY_HANDLE_INVALID))?;
+            let (target, withheld) = self
+                .read_object(r, &e)
+                .map_err(|e| named(e, CKR_KEY_HANDLE_INVALID))?;
+            if !matches!(target.class(), Some(CKO_SECRET_KEY | CKO_PRIVATE_KEY)) {
+                return fail(CKR_KEY_NOT_WRAPPABLE);
+            }
+            if !target.flag(CKA_EXTRACTABLE) {
+                return fail(CKR_KEY_UNEXTRACTABLE);
+            }
+            if !withheld.is_empty() {
+                return fail(CKR_USER_NOT_LOGGED_IN);
+            }
+            if target.flag(CKA_WRAP_WITH_TRUSTED) && !wk.flag(CKA_TRUSTED) {
+                return fail(CKR_KEY_NOT_WRAPPABLE);
+            }
+            let required = enforced_template(&wk, CKA_WRAP_TEMPLATE);
+            if !rules::matches_template(&target, &required) {
+                return fail(CKR_KEY_NOT_WRAPPABLE);
+            }
+            let bytes = build::key_bytes_for_wrap(&target)?;
+            let wrapped = build::wrap(mech, &wk, &bytes)?;
+            Ok(match cap {
+                None => Out::Len(wrapped.len()),
+                Some(c) if c < wrapped.len() => Out::TooSmall(wrapped.len()),
+                Some(_) => Out::Data(zeroize::Zeroizing::new(wrapped)),
+            })
+        })
+    }
+
+    pub fn unwrap_key(
+        &self,
+        sh: CK_SESSION_HANDLE,
+        mech_type: CK_MECHANISM_TYPE,
+        mech: &Mechanism,
+        unwrapping: CK_OBJECT_HANDLE,
+        wrapped: &[u8],
+        template: &[Attribute],
+    ) -> Result<CK_OBJECT_HANDLE> {
+        self.with_token(sh, |s, r| {
+            let uk = self
+                .key_for(s, r, unwrapping, CKA_UNWRAP, mech_type)
+                .map_err(|e| named(e, CKR_UNWRAPPING_KEY_HANDLE_INVALID))?;
+            let template =
+                rules::merge_template(template, &enforced_template(&uk, CKA_UNWRAP_TEMPLATE))?;
+            let ctx = Self::ctx(r);
+            let mut attrs = rules::unwrapped(&template, None, None, &ctx)?;
+            let bytes = build::unwrap(mech, &uk, wrapped)?;
+            let class = attrs.class().unwrap_or(CKO_SECRET_KEY);
+            let key_type = attrs.key_type().unwrap_or(CKK_GENERIC_SECRET);
+            for a in build::key_from_bytes(class, key_type, &bytes)? {
+                rules::add_computed(&mut attrs, a.ty, a.value.clone());
+            }
+            if key_type == CKK_AES {
+                if let Some(v) = attrs.bytes(CKA_VALUE) {
+                    let cv = build::aes_check_value(v)?;
+                    rules::add_computed(&mut attrs, CKA_CHECK_VALUE, AttrValue::Bytes(cv));
+                }
+            }
+            // Material that does not fit its declared type came from a bad wrapped blob.
+            rules::check(&attrs).map_err(|e| {
+                if e.rv() == CKR_ATTRIBUTE_VALUE_INVALID {
+                    Error::new(CKR_WRAPPED_KEY_INVALID)
+                } else {
+                    e
+                }
+            })?;
+            self.store_new(s, r, attrs)
+        })
+    }
+
+    pub fn derive_key(
+        &self,
+        sh: CK_SESSION_HANDLE,
+        mech_type: CK_MECHANISM_TYPE,
+        mech: &Mechanism,
+        base: CK_OBJECT_HANDLE,
+        template: &[Attribute],
+    ) -> Result<CK_OBJECT_HANDLE> {
+        self.with_token(sh, |s, r| {
+            let bk = self.key_for(s, r, base, CKA_DERIVE, mech_type)?;
+            let template =
+                rules::merge_template(template, &enforced_template(&bk, CKA_DERIVE_TEMPLATE))?;
+            let (mut attrs, len) =
+                rules::derived(&bk, &template, CKK_GENERIC_SECRET, mech_type, &Self::ctx(r))?;
+            let value = build::derive(mech, &bk, len)?;
+            if attrs.key_type() == Some(CKK_AES) {
+                let cv = build::aes_check_value(&value)?;
+                rules::add_computed(&mut attrs, CKA_CHECK_VALUE, AttrValue::Bytes(cv));
+            }
+            rules::add_computed(&mut attrs, CKA_VALUE, AttrValue::Bytes(value.to_vec()));
+            rules::check(&attrs)?;
+            self.store_new(s, r, attrs)
+        })
+    }
+}
