@@ -192,8 +192,18 @@ static CATALOG: &[Entry] = &[
     (CKM_AES_CBC, 16, 32, ENC | WU),
     (CKM_AES_CBC_PAD, 16, 32, ENC | WU),
     (CKM_AES_CTR, 16, 32, ENC),
-    (CKM_AES_GCM, 16, 32, ENC | WU | CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT),
-    (CKM_AES_CCM, 16, 32, ENC | CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT),
+    (
+        CKM_AES_GCM,
+        16,
+        32,
+        ENC | WU | CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT,
+    ),
+    (
+        CKM_AES_CCM,
+        16,
+        32,
+        ENC | CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT,
+    ),
     (CKM_AES_CTS, 16, 32, ENC),
     (CKM_AES_KEY_WRAP, 16, 32, ENC | WU),
     (CKM_AES_KEY_WRAP_KWP, 16, 32, ENC | WU),
@@ -202,8 +212,18 @@ static CATALOG: &[Entry] = &[
     (CKM_AES_ECB_ENCRYPT_DATA, 16, 32, CKF_DERIVE),
     (CKM_AES_CBC_ENCRYPT_DATA, 16, 32, CKF_DERIVE),
     (CKM_RSA_PKCS_KEY_PAIR_GEN, 2048, 4096, CKF_GENERATE_KEY_PAIR),
-    (CKM_RSA_PKCS, 2048, 4096, ENC | SV | CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER | WU),
-    (CKM_RSA_X_509, 2048, 4096, ENC | SV | CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER),
+    (
+        CKM_RSA_PKCS,
+        2048,
+        4096,
+        ENC | SV | CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER | WU,
+    ),
+    (
+        CKM_RSA_X_509,
+        2048,
+        4096,
+        ENC | SV | CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER,
+    ),
     (CKM_RSA_PKCS_OAEP, 2048, 4096, ENC | WU),
     (CKM_RSA_PKCS_PSS, 2048, 4096, SV),
     (CKM_SHA1_RSA_PKCS, 2048, 4096, SV),
@@ -219,7 +239,12 @@ static CATALOG: &[Entry] = &[
     (CKM_SHA256_RSA_PKCS_PSS, 2048, 4096, SV),
     (CKM_SHA384_RSA_PKCS_PSS, 2048, 4096, SV),
     (CKM_SHA512_RSA_PKCS_PSS, 2048, 4096, SV),
-    (CKM_EC_KEY_PAIR_GEN, 256, 521, CKF_GENERATE_KEY_PAIR | EC_CAPS),
+    (
+        CKM_EC_KEY_PAIR_GEN,
+        256,
+        521,
+        CKF_GENERATE_KEY_PAIR | EC_CAPS,
+    ),
     (CKM_ECDSA, 256, 521, SV | EC_CAPS),
     (CKM_ECDSA_SHA1, 256, 521, SV | EC_CAPS),
     (CKM_ECDSA_SHA224, 256, 521, SV | EC_CAPS),
@@ -273,9 +298,11 @@ pub fn list() -> Vec<CK_MECHANISM_TYPE> {
 }
 
 pub fn info(m: CK_MECHANISM_TYPE) -> Option<CK_MECHANISM_INFO> {
-    registry()
-        .find(|e| e.0 == m)
-        .map(|e| CK_MECHANISM_INFO { ulMinKeySize: e.1, ulMaxKeySize: e.2, flags: e.3 })
+    registry().find(|e| e.0 == m).map(|e| CK_MECHANISM_INFO {
+        ulMinKeySize: e.1,
+        ulMaxKeySize: e.2,
+        flags: e.3,
+    })
 }
 
 #[cfg(test)]
@@ -288,6 +315,9 @@ mod tests {
             assert_eq!(CATALOG.iter().filter(|e| e.0 == *m).count(), 1, "{m:#x}");
         }
         let mut seen = std::collections::HashSet::new();
-        assert!(CATALOG.iter().all(|e| seen.insert(e.0)), "duplicate catalog entry");
+        assert!(
+            CATALOG.iter().all(|e| seen.insert(e.0)),
+            "duplicate catalog entry"
+        );
     }
 }
