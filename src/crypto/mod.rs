@@ -2,6 +2,12 @@
 //! for narrow operations, so a second backend can replace it without touching callers.
 //! This part serves the token store (PKCS#11 v3.0 leaves object protection to the token).
 
+pub mod aes;
+pub mod digest;
+pub mod ec;
+pub mod kdf;
+pub mod rsa;
+
 use crate::error::{Error, Result};
 use aes_gcm::aead::{Aead, Payload};
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce};
