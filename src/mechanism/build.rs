@@ -1,34 +1,498 @@
 //! Which engine call serves each mechanism: builds the operation objects of [`super::ops`] from a
-//! typed mechanism and a key's attributes (Current Mechanisms spec, per mechanism).
+//! typed mechanism and a key's attributes (Current Mechanisms spec, per mechanism). This is the
+//! only mechanism code that calls the engine (`crate::crypto`).
 
 use super::ops::{Accumulate, Check, Cipher};
-use super::Mechanism;
-use crate::error::{fail, Result};
+use super::{Hash, Mechanism};
+use crate::crypto::aes::{self, AesCipher, Direction, Gcm, Mode};
+use crate::crypto::digest::{HashAlg, Hasher, Hmac};
+use crate::crypto::rsa::{RsaPrivate, RsaPublic};
+use crate::error::{fail, Error, Result};
 use crate::object::attr::Attributes;
 use cryptoki_sys::*;
+use zeroize::Zeroizing;
+
+fn alg(h: Hash) -> HashAlg {
+    match h {
+        Hash::Sha1 => HashAlg::Sha1,
+        Hash::Sha224 => HashAlg::Sha224,
+        Hash::Sha256 => HashAlg::Sha256,
+        Hash::Sha384 => HashAlg::Sha384,
+        Hash::Sha512 => HashAlg::Sha512,
+        Hash::Sha3_224 => HashAlg::Sha3_224,
+        Hash::Sha3_256 => HashAlg::Sha3_256,
+        Hash::Sha3_384 => HashAlg::Sha3_384,
+        Hash::Sha3_512 => HashAlg::Sha3_512,
+    }
+}
+
+fn inconsistent<T>() -> Result<T> {
+    fail(CKR_KEY_TYPE_INCONSISTENT)
+}
+
+/// The value of a secret key of one of `types`.
+fn secret<'a>(key: &'a Attributes, types: &[CK_KEY_TYPE]) -> Result<&'a [u8]> {
+    if key.class() != Some(CKO_SECRET_KEY) || !key.key_type().is_some_and(|t| types.contains(&t)) {
+        return inconsistent();
+    }
+    key.bytes(CKA_VALUE).ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))
+}
+
+fn aes_key(key: &Attributes) -> Result<&[u8]> {
+    secret(key, &[CKK_AES])
+}
+
+/// Secret keys HMAC accepts: generic secrets and the HMAC key types.
+const HMAC_KEYS: &[CK_KEY_TYPE] = &[
+    CKK_GENERIC_SECRET,
+    CKK_SHA_1_HMAC,
+    CKK_SHA224_HMAC,
+    CKK_SHA256_HMAC,
+    CKK_SHA384_HMAC,
+    CKK_SHA512_HMAC,
+    CKK_SHA3_256_HMAC,
+    CKK_SHA3_384_HMAC,
+    CKK_SHA3_512_HMAC,
+];
+
+fn rsa_private(key: &Attributes) -> Result<RsaPrivate> {
+    if key.class() != Some(CKO_PRIVATE_KEY) || key.key_type() != Some(CKK_RSA) {
+        return inconsistent();
+    }
+    let b = |t| key.bytes(t);
+    let need = |t| b(t).ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT));
+    // A private key imported without its public exponent can still decrypt and sign through the
+    // CRT parts; the engine requires e, so such keys are refused here.
+    RsaPrivate::from_components(
+        need(CKA_MODULUS)?,
+        need(CKA_PUBLIC_EXPONENT)?,
+        need(CKA_PRIVATE_EXPONENT)?,
+        b(CKA_PRIME_1),
+        b(CKA_PRIME_2),
+        b(CKA_EXPONENT_1),
+        b(CKA_EXPONENT_2),
+        b(CKA_COEFFICIENT),
+    )
+}
+
+fn rsa_public(key: &Attributes) -> Result<RsaPublic> {
+    if !matches!(key.class(), Some(CKO_PUBLIC_KEY | CKO_PRIVATE_KEY)) || key.key_type() != Some(CKK_RSA) {
+        return inconsistent();
+    }
+    let need = |t| key.bytes(t).ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT));
+    RsaPublic::new(need(CKA_MODULUS)?, need(CKA_PUBLIC_EXPONENT)?)
+}
+
+// ---- ciphers ----
+
+struct Stream(AesCipher);
+
+impl Cipher for Stream {
+    fn update(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        self.0.update(input)
+    }
+    fn finish(&mut self) -> Result<Zeroizing<Vec<u8>>> {
+        self.0.finish()
+    }
+    fn update_len(&self, n: usize) -> usize {
+        self.0.update_len(n)
+    }
+    fn finish_len(&self) -> usize {
+        self.0.finish_len()
+    }
+}
+
+struct GcmOp(Gcm);
+
+impl Cipher for GcmOp {
+    fn update(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        self.0.update(input)
+    }
+    fn finish(&mut self) -> Result<Zeroizing<Vec<u8>>> {
+        self.0.finish()
+    }
+    fn update_len(&self, n: usize) -> usize {
+        self.0.update_len(n)
+    }
+    fn finish_len(&self) -> usize {
+        self.0.finish_len()
+    }
+}
+
+type OneShot = Box<dyn FnMut(&[u8]) -> Result<Zeroizing<Vec<u8>>> + Send>;
+
+/// A mechanism that needs all input before it can produce anything (CCM, key wrap, RSA): the
+/// updates gather, the end computes.
+struct Buffered {
+    data: Zeroizing<Vec<u8>>,
+    run: OneShot,
+    bound: Box<dyn Fn(usize) -> usize + Send>,
+    single: bool,
+}
+
+impl Cipher for Buffered {
+    fn update(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        self.data.extend_from_slice(input);
+        Ok(Zeroizing::new(Vec::new()))
+    }
+    fn finish(&mut self) -> Result<Zeroizing<Vec<u8>>> {
+        let data = std::mem::take(&mut *self.data);
+        let data = Zeroizing::new(data);
+        (self.run)(&data)
+    }
+    fn update_len(&self, _n: usize) -> usize {
+        0
+    }
+    fn finish_len(&self) -> usize {
+        (self.bound)(self.data.len())
+    }
+    fn one_shot_len(&self, n: usize) -> usize {
+        (self.bound)(self.data.len().saturating_add(n))
+    }
+    fn single_part_only(&self) -> bool {
+        self.single
+    }
+}
+
+fn buffered(single: bool, bound: impl Fn(usize) -> usize + Send + 'static, run: OneShot) -> Box<dyn Cipher> {
+    Box::new(Buffered { data: Zeroizing::new(Vec::new()), run, bound: Box::new(bound), single })
+}
+
+fn zero_out(v: Vec<u8>) -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(v)
+}
 
 /// An encryption (`encrypt`) or decryption with this key.
 pub fn cipher(mech: &Mechanism, key: &Attributes, encrypt: bool) -> Result<Box<dyn Cipher>> {
-    let _ = (mech, key, encrypt);
-    fail(CKR_MECHANISM_INVALID)
+    let dir = if encrypt { Direction::Encrypt } else { Direction::Decrypt };
+    let stream = |mode| -> Result<Box<dyn Cipher>> {
+        Ok(Box::new(Stream(AesCipher::new(aes_key(key)?, mode, dir)?)))
+    };
+    match mech {
+        Mechanism::AesEcb => stream(Mode::Ecb),
+        Mechanism::AesCbc { iv } => stream(Mode::Cbc { iv: *iv }),
+        Mechanism::AesCbcPad { iv } => stream(Mode::CbcPad { iv: *iv }),
+        Mechanism::AesCtr { counter_bits, block } => {
+            stream(Mode::Ctr { counter_bits: *counter_bits, block: *block })
+        }
+        Mechanism::AesCts { iv } => stream(Mode::Cts { iv: *iv }),
+        Mechanism::AesGcm { iv, aad, tag_bits } => {
+            if tag_bits % 8 != 0 {
+                return fail(CKR_MECHANISM_PARAM_INVALID);
+            }
+            let tag_len = usize::try_from(tag_bits / 8).map_err(|_| Error::new(CKR_MECHANISM_PARAM_INVALID))?;
+            Ok(Box::new(GcmOp(Gcm::new(aes_key(key)?, dir, iv, aad, tag_len)?)))
+        }
+        Mechanism::AesCcm { data_len, nonce, aad, mac_len } => {
+            let k = Zeroizing::new(aes_key(key)?.to_vec());
+            let (nonce, aad) = (nonce.clone(), aad.clone());
+            let tag = usize::try_from(*mac_len).map_err(|_| Error::new(CKR_MECHANISM_PARAM_INVALID))?;
+            let expect = *data_len;
+            Ok(buffered(
+                true,
+                move |n| if encrypt { n + tag } else { n },
+                Box::new(move |d| {
+                    let plain_len = if encrypt { d.len() } else { d.len().saturating_sub(tag) };
+                    if plain_len as u64 != expect {
+                        return fail(if encrypt { CKR_DATA_LEN_RANGE } else { CKR_ENCRYPTED_DATA_LEN_RANGE });
+                    }
+                    if encrypt {
+                        aes::ccm_encrypt(&k, &nonce, &aad, tag, d).map(zero_out)
+                    } else {
+                        aes::ccm_decrypt(&k, &nonce, &aad, tag, d)
+                    }
+                }),
+            ))
+        }
+        Mechanism::AesKeyWrap { iv } | Mechanism::AesKeyWrapKwp { iv } => {
+            let kwp = matches!(mech, Mechanism::AesKeyWrapKwp { .. });
+            let k = Zeroizing::new(aes_key(key)?.to_vec());
+            let iv = iv.clone();
+            Ok(buffered(
+                true,
+                move |n| if encrypt { n.div_ceil(8) * 8 + 8 } else { n },
+                Box::new(move |d| match (kwp, encrypt) {
+                    (false, true) => aes::kw_wrap(&k, iv.as_deref(), d).map(zero_out),
+                    (false, false) => aes::kw_unwrap(&k, iv.as_deref(), d),
+                    (true, true) => aes::kwp_wrap(&k, iv.as_deref(), d).map(zero_out),
+                    (true, false) => aes::kwp_unwrap(&k, iv.as_deref(), d),
+                }),
+            ))
+        }
+        Mechanism::RsaPkcs | Mechanism::RsaX509 | Mechanism::RsaOaep { .. } => {
+            let mech = mech.clone();
+            if encrypt {
+                let pk = rsa_public(key)?;
+                let k = pk.size();
+                Ok(buffered(
+                    true,
+                    move |_| k,
+                    Box::new(move |d| {
+                        match &mech {
+                            Mechanism::RsaPkcs => pk.encrypt_pkcs1v15(d),
+                            Mechanism::RsaX509 => pk.raw_public(d),
+                            Mechanism::RsaOaep { hash, mgf, label } => pk.encrypt_oaep(alg(*hash), alg(*mgf), label, d),
+                            _ => fail(CKR_MECHANISM_INVALID),
+                        }
+                        .map(zero_out)
+                    }),
+                ))
+            } else {
+                let sk = rsa_private(key)?;
+                let k = sk.public().size();
+                Ok(buffered(
+                    true,
+                    move |_| k,
+                    Box::new(move |d| match &mech {
+                        Mechanism::RsaPkcs => sk.decrypt_pkcs1v15(d),
+                        Mechanism::RsaX509 => sk.decrypt_raw(d),
+                        Mechanism::RsaOaep { hash, mgf, label } => sk.decrypt_oaep(alg(*hash), alg(*mgf), label, d),
+                        _ => fail(CKR_MECHANISM_INVALID),
+                    }),
+                ))
+            }
+        }
+        _ => fail(CKR_MECHANISM_INVALID),
+    }
 }
 
-/// A signature or MAC with this key.
-pub fn signer(mech: &Mechanism, key: &Attributes) -> Result<Box<dyn Accumulate>> {
-    let _ = (mech, key);
-    fail(CKR_MECHANISM_INVALID)
-}
+// ---- digests, MACs, signatures ----
 
-/// A verification with this key.
-pub fn verifier(mech: &Mechanism, key: &Attributes) -> Result<Box<dyn Check>> {
-    let _ = (mech, key);
-    fail(CKR_MECHANISM_INVALID)
+struct Digest(Option<Hasher>, usize);
+
+impl Accumulate for Digest {
+    fn update(&mut self, data: &[u8]) -> Result<()> {
+        self.0.as_mut().ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?.update(data);
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<Zeroizing<Vec<u8>>> {
+        let h = self.0.take().ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?;
+        Ok(Zeroizing::new(h.finalize()))
+    }
+    fn out_len(&self) -> usize {
+        self.1
+    }
 }
 
 /// A digest.
 pub fn digester(mech: &Mechanism) -> Result<Box<dyn Accumulate>> {
-    let _ = mech;
-    fail(CKR_MECHANISM_INVALID)
+    match mech {
+        Mechanism::Digest(h) => Ok(Box::new(Digest(Some(Hasher::new(alg(*h))), h.output_len()))),
+        _ => fail(CKR_MECHANISM_INVALID),
+    }
+}
+
+enum MacState {
+    Hmac(Hmac),
+    Cmac(aes::AesCmac),
+}
+
+impl MacState {
+    fn update(&mut self, d: &[u8]) {
+        match self {
+            MacState::Hmac(m) => m.update(d),
+            MacState::Cmac(m) => m.update(d),
+        }
+    }
+    fn finish(self) -> Zeroizing<Vec<u8>> {
+        match self {
+            MacState::Hmac(m) => m.finalize(),
+            MacState::Cmac(m) => Zeroizing::new(m.finalize()),
+        }
+    }
+    fn verify(self, tag: &[u8]) -> Result<()> {
+        match self {
+            MacState::Hmac(m) => m.verify(tag),
+            MacState::Cmac(m) => m.verify(tag),
+        }
+    }
+    fn len(&self) -> usize {
+        match self {
+            MacState::Hmac(m) => m.mac_len(),
+            MacState::Cmac(m) => m.mac_len(),
+        }
+    }
+}
+
+struct MacOp(Option<MacState>, usize);
+
+impl Accumulate for MacOp {
+    fn update(&mut self, data: &[u8]) -> Result<()> {
+        self.0.as_mut().ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?.update(data);
+        Ok(())
+    }
+    fn finish(&mut self) -> Result<Zeroizing<Vec<u8>>> {
+        Ok(self.0.take().ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?.finish())
+    }
+    fn out_len(&self) -> usize {
+        self.1
+    }
+}
+
+impl Check for MacOp {
+    fn update(&mut self, data: &[u8]) -> Result<()> {
+        Accumulate::update(self, data)
+    }
+    fn finish(&mut self, signature: &[u8]) -> Result<()> {
+        self.0.take().ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?.verify(signature)
+    }
+}
+
+fn mac(mech: &Mechanism, key: &Attributes) -> Result<Option<MacOp>> {
+    let len = |l: u64| usize::try_from(l).map_err(|_| Error::new(CKR_MECHANISM_PARAM_INVALID));
+    let state = match mech {
+        Mechanism::Hmac(h) => MacState::Hmac(Hmac::new(alg(*h), secret(key, HMAC_KEYS)?)?),
+        Mechanism::HmacGeneral(h, l) => {
+            MacState::Hmac(Hmac::new_truncated(alg(*h), secret(key, HMAC_KEYS)?, len(*l)?)?)
+        }
+        Mechanism::AesCmac => MacState::Cmac(aes::AesCmac::new(aes_key(key)?, aes::BLOCK_LEN)?),
+        Mechanism::AesCmacGeneral { len: l } => MacState::Cmac(aes::AesCmac::new(aes_key(key)?, len(*l)?)?),
+        _ => return Ok(None),
+    };
+    let n = state.len();
+    Ok(Some(MacOp(Some(state), n)))
+}
+
+type SignFn = Box<dyn Fn(&[u8]) -> Result<Vec<u8>> + Send>;
+type VerifyFn = Box<dyn Fn(&[u8], &[u8]) -> Result<()> + Send>;
+
+/// What a signature mechanism feeds its key: a running hash, or the raw input (single-part).
+enum Input {
+    Hash(Option<Box<Hasher>>),
+    Raw(Zeroizing<Vec<u8>>),
+}
+
+impl Input {
+    fn new(hash: Option<Hash>) -> Input {
+        match hash {
+            Some(h) => Input::Hash(Some(Box::new(Hasher::new(alg(h))))),
+            None => Input::Raw(Zeroizing::new(Vec::new())),
+        }
+    }
+    fn update(&mut self, d: &[u8]) -> Result<()> {
+        match self {
+            Input::Hash(h) => h.as_mut().ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?.update(d),
+            Input::Raw(v) => v.extend_from_slice(d),
+        }
+        Ok(())
+    }
+    fn take(&mut self) -> Result<Zeroizing<Vec<u8>>> {
+        match self {
+            Input::Hash(h) => Ok(Zeroizing::new(h.take().ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?.finalize())),
+            Input::Raw(v) => Ok(Zeroizing::new(std::mem::take(&mut **v))),
+        }
+    }
+}
+
+struct SignOp {
+    input: Input,
+    sign: SignFn,
+    len: usize,
+}
+
+impl Accumulate for SignOp {
+    fn update(&mut self, data: &[u8]) -> Result<()> {
+        self.input.update(data)
+    }
+    fn finish(&mut self) -> Result<Zeroizing<Vec<u8>>> {
+        let m = self.input.take()?;
+        (self.sign)(&m).map(Zeroizing::new)
+    }
+    fn out_len(&self) -> usize {
+        self.len
+    }
+    fn single_part_only(&self) -> bool {
+        matches!(self.input, Input::Raw(_))
+    }
+}
+
+struct VerifyOp {
+    input: Input,
+    verify: VerifyFn,
+}
+
+impl Check for VerifyOp {
+    fn update(&mut self, data: &[u8]) -> Result<()> {
+        self.input.update(data)
+    }
+    fn finish(&mut self, signature: &[u8]) -> Result<()> {
+        let m = self.input.take()?;
+        (self.verify)(&m, signature)
+    }
+    fn single_part_only(&self) -> bool {
+        matches!(self.input, Input::Raw(_))
+    }
+}
+
+fn salt(l: u64) -> Result<usize> {
+    usize::try_from(l).map_err(|_| Error::new(CKR_MECHANISM_PARAM_INVALID))
+}
+
+/// A signature or MAC with this key.
+pub fn signer(mech: &Mechanism, key: &Attributes) -> Result<Box<dyn Accumulate>> {
+    if let Some(m) = mac(mech, key)? {
+        return Ok(Box::new(m));
+    }
+    let (hash, sign): (Option<Hash>, SignFn) = match mech.clone() {
+        Mechanism::RsaPkcs => {
+            let k = rsa_private(key)?;
+            (None, Box::new(move |d| k.sign_pkcs1v15_raw(d)))
+        }
+        Mechanism::RsaX509 => {
+            let k = rsa_private(key)?;
+            (None, Box::new(move |d| k.raw_private(d)))
+        }
+        Mechanism::HashRsaPkcs(h) => {
+            let k = rsa_private(key)?;
+            (Some(h), Box::new(move |d| k.sign_pkcs1v15(alg(h), d)))
+        }
+        Mechanism::RsaPss { hash, mgf, salt_len } => {
+            let k = rsa_private(key)?;
+            let s = salt(salt_len)?;
+            (None, Box::new(move |d| k.sign_pss(alg(hash), alg(mgf), s, d)))
+        }
+        Mechanism::HashRsaPss { hash, mgf, salt_len } => {
+            let k = rsa_private(key)?;
+            let s = salt(salt_len)?;
+            (Some(hash), Box::new(move |d| k.sign_pss(alg(hash), alg(mgf), s, d)))
+        }
+        _ => return fail(CKR_MECHANISM_INVALID),
+    };
+    let len = rsa_public(key)?.size();
+    Ok(Box::new(SignOp { input: Input::new(hash), sign, len }))
+}
+
+/// A verification with this key.
+pub fn verifier(mech: &Mechanism, key: &Attributes) -> Result<Box<dyn Check>> {
+    if let Some(m) = mac(mech, key)? {
+        return Ok(Box::new(m));
+    }
+    let (hash, verify): (Option<Hash>, VerifyFn) = match mech.clone() {
+        Mechanism::RsaPkcs => {
+            let k = rsa_public(key)?;
+            (None, Box::new(move |d, s| k.verify_pkcs1v15_raw(d, s)))
+        }
+        Mechanism::RsaX509 => {
+            let k = rsa_public(key)?;
+            (None, Box::new(move |d, s| k.verify_raw(d, s)))
+        }
+        Mechanism::HashRsaPkcs(h) => {
+            let k = rsa_public(key)?;
+            (Some(h), Box::new(move |d, s| k.verify_pkcs1v15(alg(h), d, s)))
+        }
+        Mechanism::RsaPss { hash, mgf, salt_len } => {
+            let k = rsa_public(key)?;
+            let sl = salt(salt_len)?;
+            (None, Box::new(move |d, s| k.verify_pss(alg(hash), alg(mgf), sl, d, s)))
+        }
+        Mechanism::HashRsaPss { hash, mgf, salt_len } => {
+            let k = rsa_public(key)?;
+            let sl = salt(salt_len)?;
+            (Some(hash), Box::new(move |d, s| k.verify_pss(alg(hash), alg(mgf), sl, d, s)))
+        }
+        _ => return fail(CKR_MECHANISM_INVALID),
+    };
+    Ok(Box::new(VerifyOp { input: Input::new(hash), verify }))
 }
 
 /// Generated material of a key pair: attributes to add to each half.
@@ -47,15 +511,38 @@ pub fn random_key(len: usize) -> Result<zeroize::Zeroizing<Vec<u8>>> {
 
 /// `CKA_CHECK_VALUE` of an AES key: the first 3 bytes of the key's encryption of a zero block.
 pub fn aes_check_value(key: &[u8]) -> Result<Vec<u8>> {
-    let _ = key;
-    fail(CKR_MECHANISM_INVALID)
+    aes::check_value(key).map(|c| c.to_vec())
 }
 
 /// Key material for a key-pair mechanism, from the public template (modulus bits, exponent,
 /// curve parameters).
 pub fn generate_pair(mech: &Mechanism, public: &Attributes) -> Result<PairMaterial> {
-    let _ = (mech, public);
-    fail(CKR_MECHANISM_INVALID)
+    use crate::object::attr::Attribute as A;
+    match mech {
+        Mechanism::RsaKeyPairGen => {
+            let bits = public.ulong(CKA_MODULUS_BITS).ok_or(Error::new(CKR_TEMPLATE_INCOMPLETE))?;
+            let bits = usize::try_from(bits).map_err(|_| Error::new(CKR_KEY_SIZE_RANGE))?;
+            let e = public.bytes(CKA_PUBLIC_EXPONENT).unwrap_or(&[1, 0, 1]);
+            let c = crate::crypto::rsa::generate(bits, e)?;
+            Ok(PairMaterial {
+                public: vec![
+                    A::bytes(CKA_MODULUS, c.modulus.clone()),
+                    A::bytes(CKA_PUBLIC_EXPONENT, c.public_exponent.clone()),
+                ],
+                private: vec![
+                    A::bytes(CKA_MODULUS, c.modulus.clone()),
+                    A::bytes(CKA_PUBLIC_EXPONENT, c.public_exponent.clone()),
+                    A::bytes(CKA_PRIVATE_EXPONENT, c.private_exponent.to_vec()),
+                    A::bytes(CKA_PRIME_1, c.prime_1.to_vec()),
+                    A::bytes(CKA_PRIME_2, c.prime_2.to_vec()),
+                    A::bytes(CKA_EXPONENT_1, c.exponent_1.to_vec()),
+                    A::bytes(CKA_EXPONENT_2, c.exponent_2.to_vec()),
+                    A::bytes(CKA_COEFFICIENT, c.coefficient.to_vec()),
+                ],
+            })
+        }
+        _ => fail(CKR_MECHANISM_INVALID),
+    }
 }
 
 /// The bytes a key is wrapped as: a secret key's value, a private key's PKCS#8 encoding.
@@ -71,8 +558,17 @@ pub fn key_bytes_for_wrap(key: &Attributes) -> Result<zeroize::Zeroizing<Vec<u8>
 
 /// Wrap `bytes` under the wrapping key.
 pub fn wrap(mech: &Mechanism, wrapping: &Attributes, bytes: &[u8]) -> Result<Vec<u8>> {
-    let _ = (mech, wrapping, bytes);
-    fail(CKR_MECHANISM_INVALID)
+    let wrong_key = |e: Error| {
+        if e.rv() == CKR_KEY_TYPE_INCONSISTENT {
+            Error::new(CKR_WRAPPING_KEY_TYPE_INCONSISTENT)
+        } else {
+            e
+        }
+    };
+    let mut c = cipher(mech, wrapping, true).map_err(wrong_key)?;
+    let mut out = c.update(bytes)?;
+    out.extend_from_slice(&c.finish()?);
+    Ok(out.to_vec())
 }
 
 /// Unwrap to the key bytes.
@@ -81,8 +577,22 @@ pub fn unwrap(
     unwrapping: &Attributes,
     wrapped: &[u8],
 ) -> Result<zeroize::Zeroizing<Vec<u8>>> {
-    let _ = (mech, unwrapping, wrapped);
-    fail(CKR_MECHANISM_INVALID)
+    let wrong_key = |e: Error| {
+        if e.rv() == CKR_KEY_TYPE_INCONSISTENT {
+            Error::new(CKR_UNWRAPPING_KEY_TYPE_INCONSISTENT)
+        } else {
+            e
+        }
+    };
+    let mut c = cipher(mech, unwrapping, false).map_err(wrong_key)?;
+    // Whatever fails in the unwrapping itself (tag, padding, length) is a bad wrapped key.
+    let bad = |e: Error| match e.rv() {
+        CKR_ENCRYPTED_DATA_INVALID | CKR_ENCRYPTED_DATA_LEN_RANGE => Error::new(CKR_WRAPPED_KEY_INVALID),
+        _ => e,
+    };
+    let mut out = c.update(wrapped).map_err(bad)?;
+    out.extend_from_slice(&c.finish().map_err(bad)?);
+    Ok(out)
 }
 
 /// The attributes an unwrapped key gets from its bytes: a secret key's `CKA_VALUE`, a private

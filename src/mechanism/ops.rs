@@ -13,6 +13,10 @@ pub trait Cipher: Send {
     fn update_len(&self, input_len: usize) -> usize;
     /// An upper bound of what `finish` returns.
     fn finish_len(&self) -> usize;
+    /// An upper bound of a single-part call's output for this much input.
+    fn one_shot_len(&self, input_len: usize) -> usize {
+        self.update_len(input_len).saturating_add(self.finish_len())
+    }
     /// Single-part only (AES-GCM/CCM decryption must see the whole input before it releases
     /// anything; AES-CCM needs the data length up front).
     fn single_part_only(&self) -> bool {

@@ -180,7 +180,7 @@ impl Module {
                 slot,
                 cap,
                 true,
-                |op| op.update_len(data.len()).saturating_add(op.finish_len()),
+                |op| op.one_shot_len(data.len()),
                 |op| {
                     let a = op.update(data)?;
                     Ok(concat(a, op.finish()?))
