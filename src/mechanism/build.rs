@@ -83,6 +83,107 @@ fn rsa_public(key: &Attributes) -> Result<RsaPublic> {
     RsaPublic::new(need(CKA_MODULUS)?, need(CKA_PUBLIC_EXPONENT)?)
 }
 
+use crate::crypto::ec::{self, Curve, EcParams};
+
+fn ec_params(key: &Attributes) -> Result<EcParams> {
+    let p = key.bytes(CKA_EC_PARAMS).ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))?;
+    EcParams::parse(p).map_err(|_| Error::new(CKR_KEY_TYPE_INCONSISTENT))
+}
+
+/// The raw point of an EC public key (`CKA_EC_POINT` is a DER OCTET STRING; raw is accepted).
+fn ec_point(curve: Curve, key: &Attributes) -> Result<Vec<u8>> {
+    let p = key.bytes(CKA_EC_POINT).ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))?;
+    ec::validate_point(curve, p).map_err(|_| Error::new(CKR_KEY_TYPE_INCONSISTENT))
+}
+
+/// A NIST-curve EC key of `class`: its curve.
+fn nist(key: &Attributes, class: CK_OBJECT_CLASS) -> Result<Curve> {
+    if key.class() != Some(class) || key.key_type() != Some(CKK_EC) {
+        return inconsistent();
+    }
+    match ec_params(key)? {
+        EcParams::Nist(c) => Ok(c),
+        EcParams::Ed25519 => inconsistent(),
+    }
+}
+
+fn edwards(key: &Attributes, class: CK_OBJECT_CLASS) -> Result<()> {
+    if key.class() != Some(class) || key.key_type() != Some(CKK_EC_EDWARDS) {
+        return inconsistent();
+    }
+    match ec_params(key)? {
+        EcParams::Ed25519 => Ok(()),
+        EcParams::Nist(_) => inconsistent(),
+    }
+}
+
+fn ed_public(key: &Attributes) -> Result<Vec<u8>> {
+    let p = key.bytes(CKA_EC_POINT).ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))?;
+    // Stored as a DER OCTET STRING of the 32 bytes; raw 32 bytes are accepted too.
+    let raw = if p.len() == 34 && p[0] == 0x04 && p[1] == 32 { &p[2..] } else { p };
+    ec::ed25519_validate_public(raw).map_err(|_| Error::new(CKR_KEY_TYPE_INCONSISTENT))
+}
+
+/// Check key material a caller imports with `C_CreateObject`: parts that do not belong together,
+/// a point off its curve or a wrong check value are `CKR_ATTRIBUTE_VALUE_INVALID`.
+pub fn validate_import(a: &Attributes) -> Result<()> {
+    let bad = |_| Error::new(CKR_ATTRIBUTE_VALUE_INVALID);
+    let b = |t| a.bytes(t);
+    match (a.class(), a.key_type()) {
+        (Some(CKO_PRIVATE_KEY), Some(CKK_RSA)) => {
+            if let (Some(n), Some(e), Some(d)) = (b(CKA_MODULUS), b(CKA_PUBLIC_EXPONENT), b(CKA_PRIVATE_EXPONENT)) {
+                RsaPrivate::from_components(
+                    n,
+                    e,
+                    d,
+                    b(CKA_PRIME_1),
+                    b(CKA_PRIME_2),
+                    b(CKA_EXPONENT_1),
+                    b(CKA_EXPONENT_2),
+                    b(CKA_COEFFICIENT),
+                )
+                .map_err(bad)?;
+            }
+        }
+        (Some(CKO_PUBLIC_KEY), Some(CKK_RSA)) => {
+            if let (Some(n), Some(e)) = (b(CKA_MODULUS), b(CKA_PUBLIC_EXPONENT)) {
+                RsaPublic::new(n, e).map_err(bad)?;
+            }
+        }
+        (Some(class), Some(CKK_EC)) => {
+            let params = b(CKA_EC_PARAMS).ok_or(Error::new(CKR_ATTRIBUTE_VALUE_INVALID))?;
+            let EcParams::Nist(curve) = EcParams::parse(params).map_err(bad)? else {
+                return fail(CKR_ATTRIBUTE_VALUE_INVALID);
+            };
+            if class == CKO_PUBLIC_KEY {
+                ec::validate_point(curve, b(CKA_EC_POINT).unwrap_or(&[])).map_err(bad)?;
+            } else if let Some(d) = b(CKA_VALUE) {
+                ec::public_from_private(curve, d).map_err(bad)?;
+            }
+        }
+        (Some(class), Some(CKK_EC_EDWARDS)) => {
+            let params = b(CKA_EC_PARAMS).ok_or(Error::new(CKR_ATTRIBUTE_VALUE_INVALID))?;
+            if EcParams::parse(params).map_err(bad)? != EcParams::Ed25519 {
+                return fail(CKR_ATTRIBUTE_VALUE_INVALID);
+            }
+            if class == CKO_PUBLIC_KEY {
+                ed_public(a).map_err(bad)?;
+            } else if let Some(d) = b(CKA_VALUE) {
+                ec::ed25519_public_from_private(d).map_err(bad)?;
+            }
+        }
+        (Some(CKO_SECRET_KEY), Some(CKK_AES)) => {
+            if let (Some(v), Some(cv)) = (b(CKA_VALUE), b(CKA_CHECK_VALUE)) {
+                if !cv.is_empty() && aes::check_value(v).map_err(bad)?.as_slice() != cv {
+                    return fail(CKR_ATTRIBUTE_VALUE_INVALID);
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
 // ---- ciphers ----
 
 struct Stream(AesCipher);
@@ -456,6 +557,22 @@ pub fn signer(mech: &Mechanism, key: &Attributes) -> Result<Box<dyn Accumulate>>
             let s = salt(salt_len)?;
             (Some(hash), Box::new(move |d| k.sign_pss(alg(hash), alg(mgf), s, d)))
         }
+        Mechanism::Ecdsa | Mechanism::EcdsaHash(_) => {
+            let curve = nist(key, CKO_PRIVATE_KEY)?;
+            let d = Zeroizing::new(key.bytes(CKA_VALUE).ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))?.to_vec());
+            let hash = match mech {
+                Mechanism::EcdsaHash(h) => Some(*h),
+                _ => None,
+            };
+            let sign: SignFn = Box::new(move |h| ec::sign_prehash(curve, &d, h));
+            return Ok(Box::new(SignOp { input: Input::new(hash), sign, len: curve.signature_len() }));
+        }
+        Mechanism::EdDsa => {
+            edwards(key, CKO_PRIVATE_KEY)?;
+            let d = Zeroizing::new(key.bytes(CKA_VALUE).ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))?.to_vec());
+            let sign: SignFn = Box::new(move |m| ec::ed25519_sign(&d, m));
+            return Ok(Box::new(SignOp { input: Input::new(None), sign, len: ec::ED25519_SIGNATURE_LEN }));
+        }
         _ => return fail(CKR_MECHANISM_INVALID),
     };
     let len = rsa_public(key)?.size();
@@ -490,6 +607,20 @@ pub fn verifier(mech: &Mechanism, key: &Attributes) -> Result<Box<dyn Check>> {
             let sl = salt(salt_len)?;
             (Some(hash), Box::new(move |d, s| k.verify_pss(alg(hash), alg(mgf), sl, d, s)))
         }
+        Mechanism::Ecdsa | Mechanism::EcdsaHash(_) => {
+            let curve = nist(key, CKO_PUBLIC_KEY)?;
+            let point = ec_point(curve, key)?;
+            let hash = match mech {
+                Mechanism::EcdsaHash(h) => Some(*h),
+                _ => None,
+            };
+            (hash, Box::new(move |h, s| ec::verify_prehash(curve, &point, h, s)))
+        }
+        Mechanism::EdDsa => {
+            edwards(key, CKO_PUBLIC_KEY)?;
+            let pk = ed_public(key)?;
+            (None, Box::new(move |m, s| ec::ed25519_verify(&pk, m, s)))
+        }
         _ => return fail(CKR_MECHANISM_INVALID),
     };
     Ok(Box::new(VerifyOp { input: Input::new(hash), verify }))
@@ -522,6 +653,10 @@ pub fn generate_pair(mech: &Mechanism, public: &Attributes) -> Result<PairMateri
         Mechanism::RsaKeyPairGen => {
             let bits = public.ulong(CKA_MODULUS_BITS).ok_or(Error::new(CKR_TEMPLATE_INCOMPLETE))?;
             let bits = usize::try_from(bits).map_err(|_| Error::new(CKR_KEY_SIZE_RANGE))?;
+            // The catalog promises 2048..=4096; smaller keys are no longer safe to make.
+            if !(2048..=4096).contains(&bits) {
+                return fail(CKR_KEY_SIZE_RANGE);
+            }
             let e = public.bytes(CKA_PUBLIC_EXPONENT).unwrap_or(&[1, 0, 1]);
             let c = crate::crypto::rsa::generate(bits, e)?;
             Ok(PairMaterial {
@@ -539,6 +674,18 @@ pub fn generate_pair(mech: &Mechanism, public: &Attributes) -> Result<PairMateri
                     A::bytes(CKA_EXPONENT_2, c.exponent_2.to_vec()),
                     A::bytes(CKA_COEFFICIENT, c.coefficient.to_vec()),
                 ],
+            })
+        }
+        Mechanism::EcKeyPairGen | Mechanism::EdwardsKeyPairGen => {
+            let params = public.bytes(CKA_EC_PARAMS).ok_or(Error::new(CKR_TEMPLATE_INCOMPLETE))?;
+            let (d, point) = match (mech, EcParams::parse(params)?) {
+                (Mechanism::EcKeyPairGen, EcParams::Nist(c)) => ec::generate(c)?,
+                (Mechanism::EdwardsKeyPairGen, EcParams::Ed25519) => ec::ed25519_generate()?,
+                _ => return fail(CKR_TEMPLATE_INCONSISTENT),
+            };
+            Ok(PairMaterial {
+                public: vec![A::bytes(CKA_EC_POINT, ec::point_to_der(&point))],
+                private: vec![A::bytes(CKA_VALUE, d.to_vec())],
             })
         }
         _ => fail(CKR_MECHANISM_INVALID),
@@ -613,11 +760,64 @@ pub fn key_from_bytes(
 }
 
 /// Derive `len` bytes (when the mechanism needs a length) from the base key.
-pub fn derive(
-    mech: &Mechanism,
-    base: &Attributes,
-    len: Option<usize>,
-) -> Result<zeroize::Zeroizing<Vec<u8>>> {
-    let _ = (mech, base, len);
-    fail(CKR_MECHANISM_INVALID)
+pub fn derive(mech: &Mechanism, base: &Attributes, len: Option<usize>) -> Result<Zeroizing<Vec<u8>>> {
+    use crate::crypto::kdf;
+    let cut = |mut v: Zeroizing<Vec<u8>>| -> Result<Zeroizing<Vec<u8>>> {
+        if let Some(l) = len {
+            if l > v.len() {
+                return fail(CKR_TEMPLATE_INCONSISTENT);
+            }
+            v.truncate(l);
+        }
+        Ok(v)
+    };
+    match mech {
+        Mechanism::Ecdh1 { kdf: f, shared, public, .. } => {
+            let curve = nist(base, CKO_PRIVATE_KEY)?;
+            let d = base.bytes(CKA_VALUE).ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))?;
+            let z = ec::derive(curve, d, public)?;
+            let h = match *f {
+                CKD_NULL => {
+                    if !shared.is_empty() {
+                        return fail(CKR_MECHANISM_PARAM_INVALID);
+                    }
+                    return cut(z);
+                }
+                CKD_SHA1_KDF => HashAlg::Sha1,
+                CKD_SHA224_KDF => HashAlg::Sha224,
+                CKD_SHA256_KDF => HashAlg::Sha256,
+                CKD_SHA384_KDF => HashAlg::Sha384,
+                CKD_SHA512_KDF => HashAlg::Sha512,
+                _ => return fail(CKR_MECHANISM_PARAM_INVALID),
+            };
+            let l = len.ok_or(Error::new(CKR_TEMPLATE_INCOMPLETE))?;
+            kdf::x963_kdf(h, &z, shared, l)
+        }
+        Mechanism::HkdfDerive { extract, expand, prf, salt_type, salt, info, .. } => {
+            let ikm = secret(base, &[CKK_GENERIC_SECRET, CKK_HKDF, CKK_AES])?;
+            let salt = match *salt_type {
+                CKF_HKDF_SALT_NULL => None,
+                CKF_HKDF_SALT_DATA => Some(salt.as_slice()),
+                // A salt held in a key object is not supported yet.
+                _ => return fail(CKR_MECHANISM_PARAM_INVALID),
+            };
+            let l = match (len, *expand) {
+                (Some(l), _) => l,
+                (None, false) => prf.output_len(),
+                (None, true) => return fail(CKR_TEMPLATE_INCOMPLETE),
+            };
+            kdf::hkdf_derive(alg(*prf), *extract, *expand, salt, ikm, info, l)
+        }
+        Mechanism::AesEcbEncryptData { data } => {
+            cut(aes::ecb_encrypt(aes_key(base)?, data)?)
+        }
+        Mechanism::AesCbcEncryptData { iv, data } => {
+            cut(aes::cbc_encrypt(aes_key(base)?, iv, data)?)
+        }
+        Mechanism::Pbkdf2 { salt, iterations, prf, password } => {
+            let l = len.ok_or(Error::new(CKR_TEMPLATE_INCOMPLETE))?;
+            kdf::pbkdf2(alg(*prf), &password.0, salt, *iterations, l)
+        }
+        _ => fail(CKR_MECHANISM_INVALID),
+    }
 }

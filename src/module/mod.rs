@@ -592,6 +592,7 @@ impl Module {
     ) -> Result<CK_OBJECT_HANDLE> {
         self.with_token(sh, |s, r| {
             let attrs = rules::create(template, &Self::ctx(r))?;
+            crate::mechanism::build::validate_import(&attrs)?;
             self.store_new(s, r, attrs)
         })
     }
