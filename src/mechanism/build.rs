@@ -228,7 +228,6 @@ struct Buffered {
     data: Zeroizing<Vec<u8>>,
     run: OneShot,
     bound: Box<dyn Fn(usize) -> usize + Send>,
-    single: bool,
 }
 
 impl Cipher for Buffered {
@@ -250,13 +249,12 @@ impl Cipher for Buffered {
     fn one_shot_len(&self, n: usize) -> usize {
         (self.bound)(self.data.len().saturating_add(n))
     }
-    fn single_part_only(&self) -> bool {
-        self.single
-    }
 }
 
-fn buffered(single: bool, bound: impl Fn(usize) -> usize + Send + 'static, run: OneShot) -> Box<dyn Cipher> {
-    Box::new(Buffered { data: Zeroizing::new(Vec::new()), run, bound: Box::new(bound), single })
+/// Mechanisms the specification defines as single-part only (raw RSA, CCM, key wrap) still
+/// accept multi-part calls here by gathering the parts, as clients such as pkcs11-tool expect.
+fn buffered(bound: impl Fn(usize) -> usize + Send + 'static, run: OneShot) -> Box<dyn Cipher> {
+    Box::new(Buffered { data: Zeroizing::new(Vec::new()), run, bound: Box::new(bound) })
 }
 
 fn zero_out(v: Vec<u8>) -> Zeroizing<Vec<u8>> {
@@ -290,7 +288,6 @@ pub fn cipher(mech: &Mechanism, key: &Attributes, encrypt: bool) -> Result<Box<d
             let tag = usize::try_from(*mac_len).map_err(|_| Error::new(CKR_MECHANISM_PARAM_INVALID))?;
             let expect = *data_len;
             Ok(buffered(
-                true,
                 move |n| if encrypt { n + tag } else { n },
                 Box::new(move |d| {
                     let plain_len = if encrypt { d.len() } else { d.len().saturating_sub(tag) };
@@ -310,7 +307,6 @@ pub fn cipher(mech: &Mechanism, key: &Attributes, encrypt: bool) -> Result<Box<d
             let k = Zeroizing::new(aes_key(key)?.to_vec());
             let iv = iv.clone();
             Ok(buffered(
-                true,
                 move |n| if encrypt { n.div_ceil(8) * 8 + 8 } else { n },
                 Box::new(move |d| match (kwp, encrypt) {
                     (false, true) => aes::kw_wrap(&k, iv.as_deref(), d).map(zero_out),
@@ -326,7 +322,6 @@ pub fn cipher(mech: &Mechanism, key: &Attributes, encrypt: bool) -> Result<Box<d
                 let pk = rsa_public(key)?;
                 let k = pk.size();
                 Ok(buffered(
-                    true,
                     move |_| k,
                     Box::new(move |d| {
                         match &mech {
@@ -342,7 +337,6 @@ pub fn cipher(mech: &Mechanism, key: &Attributes, encrypt: bool) -> Result<Box<d
                 let sk = rsa_private(key)?;
                 let k = sk.public().size();
                 Ok(buffered(
-                    true,
                     move |_| k,
                     Box::new(move |d| match &mech {
                         Mechanism::RsaPkcs => sk.decrypt_pkcs1v15(d),
@@ -502,9 +496,6 @@ impl Accumulate for SignOp {
     fn out_len(&self) -> usize {
         self.len
     }
-    fn single_part_only(&self) -> bool {
-        matches!(self.input, Input::Raw(_))
-    }
 }
 
 struct VerifyOp {
@@ -519,9 +510,6 @@ impl Check for VerifyOp {
     fn finish(&mut self, signature: &[u8]) -> Result<()> {
         let m = self.input.take()?;
         (self.verify)(&m, signature)
-    }
-    fn single_part_only(&self) -> bool {
-        matches!(self.input, Input::Raw(_))
     }
 }
 
@@ -624,6 +612,73 @@ pub fn verifier(mech: &Mechanism, key: &Attributes) -> Result<Box<dyn Check>> {
         _ => return fail(CKR_MECHANISM_INVALID),
     };
     Ok(Box::new(VerifyOp { input: Input::new(hash), verify }))
+}
+
+fn der(tag: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let n = body.len();
+    if n < 0x80 {
+        out.push(n as u8);
+    } else {
+        let len = n.to_be_bytes();
+        let skip = len.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (len.len() - skip) as u8);
+        out.extend_from_slice(&len[skip..]);
+    }
+    out.extend_from_slice(body);
+    out
+}
+
+fn der_uint(be: &[u8]) -> Vec<u8> {
+    let t: Vec<u8> = be.iter().copied().skip_while(|b| *b == 0).collect();
+    let mut body = Vec::with_capacity(t.len() + 1);
+    if t.first().is_none_or(|b| b & 0x80 != 0) {
+        body.push(0);
+    }
+    body.extend_from_slice(&t);
+    der(0x02, &body)
+}
+
+/// `CKA_PUBLIC_KEY_INFO`: the DER SubjectPublicKeyInfo of a key's public part (RFC 5280, RFC 8017
+/// A.1, RFC 5480, RFC 8410), or `None` when the attributes do not hold it.
+pub fn public_key_info(a: &Attributes) -> Option<Vec<u8>> {
+    let bits = |k: &[u8]| {
+        let mut b = vec![0u8];
+        b.extend_from_slice(k);
+        der(0x03, &b)
+    };
+    let (alg, key) = match a.key_type()? {
+        CKK_RSA => {
+            let mut k = der_uint(a.bytes(CKA_MODULUS)?);
+            k.extend(der_uint(a.bytes(CKA_PUBLIC_EXPONENT)?));
+            let alg = der(0x30, &[&[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00][..]].concat());
+            (alg, der(0x30, &k))
+        }
+        CKK_EC => {
+            let params = a.bytes(CKA_EC_PARAMS)?;
+            let EcParams::Nist(curve) = EcParams::parse(params).ok()? else {
+                return None;
+            };
+            let point = match a.bytes(CKA_EC_POINT) {
+                Some(p) => ec::validate_point(curve, p).ok()?,
+                None => ec::public_from_private(curve, a.bytes(CKA_VALUE)?).ok()?,
+            };
+            let mut alg = vec![0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01];
+            alg.extend_from_slice(params);
+            (der(0x30, &alg), point)
+        }
+        CKK_EC_EDWARDS => {
+            let point = match a.bytes(CKA_EC_POINT) {
+                Some(_) => ed_public(a).ok()?,
+                None => ec::ed25519_public_from_private(a.bytes(CKA_VALUE)?).ok()?,
+            };
+            (der(0x30, &[0x06, 0x03, 0x2b, 0x65, 0x70]), point)
+        }
+        _ => return None,
+    };
+    let mut body = alg;
+    body.extend(bits(&key));
+    Some(der(0x30, &body))
 }
 
 /// Generated material of a key pair: attributes to add to each half.
