@@ -287,6 +287,10 @@ pub fn cipher(mech: &Mechanism, key: &Attributes, encrypt: bool) -> Result<Box<d
             let (nonce, aad) = (nonce.clone(), aad.clone());
             let tag = usize::try_from(*mac_len).map_err(|_| Error::new(CKR_MECHANISM_PARAM_INVALID))?;
             let expect = *data_len;
+            // Bad parameters are reported at Init, not when the data arrives.
+            if !(4..=16).contains(&tag) || tag % 2 != 0 || !(7..=13).contains(&nonce.len()) {
+                return fail(CKR_MECHANISM_PARAM_INVALID);
+            }
             Ok(buffered(
                 move |n| if encrypt { n + tag } else { n },
                 Box::new(move |d| {
