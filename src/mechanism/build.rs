@@ -35,7 +35,8 @@ fn secret<'a>(key: &'a Attributes, types: &[CK_KEY_TYPE]) -> Result<&'a [u8]> {
     if key.class() != Some(CKO_SECRET_KEY) || !key.key_type().is_some_and(|t| types.contains(&t)) {
         return inconsistent();
     }
-    key.bytes(CKA_VALUE).ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))
+    key.bytes(CKA_VALUE)
+        .ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))
 }
 
 fn aes_key(key: &Attributes) -> Result<&[u8]> {
@@ -76,7 +77,9 @@ fn rsa_private(key: &Attributes) -> Result<RsaPrivate> {
 }
 
 fn rsa_public(key: &Attributes) -> Result<RsaPublic> {
-    if !matches!(key.class(), Some(CKO_PUBLIC_KEY | CKO_PRIVATE_KEY)) || key.key_type() != Some(CKK_RSA) {
+    if !matches!(key.class(), Some(CKO_PUBLIC_KEY | CKO_PRIVATE_KEY))
+        || key.key_type() != Some(CKK_RSA)
+    {
         return inconsistent();
     }
     let need = |t| key.bytes(t).ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT));
@@ -86,13 +89,17 @@ fn rsa_public(key: &Attributes) -> Result<RsaPublic> {
 use crate::crypto::ec::{self, Curve, EcParams};
 
 fn ec_params(key: &Attributes) -> Result<EcParams> {
-    let p = key.bytes(CKA_EC_PARAMS).ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))?;
+    let p = key
+        .bytes(CKA_EC_PARAMS)
+        .ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))?;
     EcParams::parse(p).map_err(|_| Error::new(CKR_KEY_TYPE_INCONSISTENT))
 }
 
 /// The raw point of an EC public key (`CKA_EC_POINT` is a DER OCTET STRING; raw is accepted).
 fn ec_point(curve: Curve, key: &Attributes) -> Result<Vec<u8>> {
-    let p = key.bytes(CKA_EC_POINT).ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))?;
+    let p = key
+        .bytes(CKA_EC_POINT)
+        .ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))?;
     ec::validate_point(curve, p).map_err(|_| Error::new(CKR_KEY_TYPE_INCONSISTENT))
 }
 
@@ -118,9 +125,15 @@ fn edwards(key: &Attributes, class: CK_OBJECT_CLASS) -> Result<()> {
 }
 
 fn ed_public(key: &Attributes) -> Result<Vec<u8>> {
-    let p = key.bytes(CKA_EC_POINT).ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))?;
+    let p = key
+        .bytes(CKA_EC_POINT)
+        .ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))?;
     // Stored as a DER OCTET STRING of the 32 bytes; raw 32 bytes are accepted too.
-    let raw = if p.len() == 34 && p[0] == 0x04 && p[1] == 32 { &p[2..] } else { p };
+    let raw = if p.len() == 34 && p[0] == 0x04 && p[1] == 32 {
+        &p[2..]
+    } else {
+        p
+    };
     ec::ed25519_validate_public(raw).map_err(|_| Error::new(CKR_KEY_TYPE_INCONSISTENT))
 }
 
@@ -131,7 +144,11 @@ pub fn validate_import(a: &Attributes) -> Result<()> {
     let b = |t| a.bytes(t);
     match (a.class(), a.key_type()) {
         (Some(CKO_PRIVATE_KEY), Some(CKK_RSA)) => {
-            if let (Some(n), Some(e), Some(d)) = (b(CKA_MODULUS), b(CKA_PUBLIC_EXPONENT), b(CKA_PRIVATE_EXPONENT)) {
+            if let (Some(n), Some(e), Some(d)) = (
+                b(CKA_MODULUS),
+                b(CKA_PUBLIC_EXPONENT),
+                b(CKA_PRIVATE_EXPONENT),
+            ) {
                 RsaPrivate::from_components(
                     n,
                     e,
@@ -254,7 +271,11 @@ impl Cipher for Buffered {
 /// Mechanisms the specification defines as single-part only (raw RSA, CCM, key wrap) still
 /// accept multi-part calls here by gathering the parts, as clients such as pkcs11-tool expect.
 fn buffered(bound: impl Fn(usize) -> usize + Send + 'static, run: OneShot) -> Box<dyn Cipher> {
-    Box::new(Buffered { data: Zeroizing::new(Vec::new()), run, bound: Box::new(bound) })
+    Box::new(Buffered {
+        data: Zeroizing::new(Vec::new()),
+        run,
+        bound: Box::new(bound),
+    })
 }
 
 fn zero_out(v: Vec<u8>) -> Zeroizing<Vec<u8>> {
@@ -263,7 +284,11 @@ fn zero_out(v: Vec<u8>) -> Zeroizing<Vec<u8>> {
 
 /// An encryption (`encrypt`) or decryption with this key.
 pub fn cipher(mech: &Mechanism, key: &Attributes, encrypt: bool) -> Result<Box<dyn Cipher>> {
-    let dir = if encrypt { Direction::Encrypt } else { Direction::Decrypt };
+    let dir = if encrypt {
+        Direction::Encrypt
+    } else {
+        Direction::Decrypt
+    };
     let stream = |mode| -> Result<Box<dyn Cipher>> {
         Ok(Box::new(Stream(AesCipher::new(aes_key(key)?, mode, dir)?)))
     };
@@ -271,21 +296,38 @@ pub fn cipher(mech: &Mechanism, key: &Attributes, encrypt: bool) -> Result<Box<d
         Mechanism::AesEcb => stream(Mode::Ecb),
         Mechanism::AesCbc { iv } => stream(Mode::Cbc { iv: *iv }),
         Mechanism::AesCbcPad { iv } => stream(Mode::CbcPad { iv: *iv }),
-        Mechanism::AesCtr { counter_bits, block } => {
-            stream(Mode::Ctr { counter_bits: *counter_bits, block: *block })
-        }
+        Mechanism::AesCtr {
+            counter_bits,
+            block,
+        } => stream(Mode::Ctr {
+            counter_bits: *counter_bits,
+            block: *block,
+        }),
         Mechanism::AesCts { iv } => stream(Mode::Cts { iv: *iv }),
         Mechanism::AesGcm { iv, aad, tag_bits } => {
             if tag_bits % 8 != 0 {
                 return fail(CKR_MECHANISM_PARAM_INVALID);
             }
-            let tag_len = usize::try_from(tag_bits / 8).map_err(|_| Error::new(CKR_MECHANISM_PARAM_INVALID))?;
-            Ok(Box::new(GcmOp(Gcm::new(aes_key(key)?, dir, iv, aad, tag_len)?)))
+            let tag_len = usize::try_from(tag_bits / 8)
+                .map_err(|_| Error::new(CKR_MECHANISM_PARAM_INVALID))?;
+            Ok(Box::new(GcmOp(Gcm::new(
+                aes_key(key)?,
+                dir,
+                iv,
+                aad,
+                tag_len,
+            )?)))
         }
-        Mechanism::AesCcm { data_len, nonce, aad, mac_len } => {
+        Mechanism::AesCcm {
+            data_len,
+            nonce,
+            aad,
+            mac_len,
+        } => {
             let k = Zeroizing::new(aes_key(key)?.to_vec());
             let (nonce, aad) = (nonce.clone(), aad.clone());
-            let tag = usize::try_from(*mac_len).map_err(|_| Error::new(CKR_MECHANISM_PARAM_INVALID))?;
+            let tag =
+                usize::try_from(*mac_len).map_err(|_| Error::new(CKR_MECHANISM_PARAM_INVALID))?;
             let expect = *data_len;
             // Bad parameters are reported at Init, not when the data arrives.
             if !(4..=16).contains(&tag) || tag % 2 != 0 || !(7..=13).contains(&nonce.len()) {
@@ -294,9 +336,17 @@ pub fn cipher(mech: &Mechanism, key: &Attributes, encrypt: bool) -> Result<Box<d
             Ok(buffered(
                 move |n| if encrypt { n + tag } else { n },
                 Box::new(move |d| {
-                    let plain_len = if encrypt { d.len() } else { d.len().saturating_sub(tag) };
+                    let plain_len = if encrypt {
+                        d.len()
+                    } else {
+                        d.len().saturating_sub(tag)
+                    };
                     if plain_len as u64 != expect {
-                        return fail(if encrypt { CKR_DATA_LEN_RANGE } else { CKR_ENCRYPTED_DATA_LEN_RANGE });
+                        return fail(if encrypt {
+                            CKR_DATA_LEN_RANGE
+                        } else {
+                            CKR_ENCRYPTED_DATA_LEN_RANGE
+                        });
                     }
                     if encrypt {
                         aes::ccm_encrypt(&k, &nonce, &aad, tag, d).map(zero_out)
@@ -331,7 +381,9 @@ pub fn cipher(mech: &Mechanism, key: &Attributes, encrypt: bool) -> Result<Box<d
                         match &mech {
                             Mechanism::RsaPkcs => pk.encrypt_pkcs1v15(d),
                             Mechanism::RsaX509 => pk.raw_public(d),
-                            Mechanism::RsaOaep { hash, mgf, label } => pk.encrypt_oaep(alg(*hash), alg(*mgf), label, d),
+                            Mechanism::RsaOaep { hash, mgf, label } => {
+                                pk.encrypt_oaep(alg(*hash), alg(*mgf), label, d)
+                            }
                             _ => fail(CKR_MECHANISM_INVALID),
                         }
                         .map(zero_out)
@@ -345,7 +397,9 @@ pub fn cipher(mech: &Mechanism, key: &Attributes, encrypt: bool) -> Result<Box<d
                     Box::new(move |d| match &mech {
                         Mechanism::RsaPkcs => sk.decrypt_pkcs1v15(d),
                         Mechanism::RsaX509 => sk.decrypt_raw(d),
-                        Mechanism::RsaOaep { hash, mgf, label } => sk.decrypt_oaep(alg(*hash), alg(*mgf), label, d),
+                        Mechanism::RsaOaep { hash, mgf, label } => {
+                            sk.decrypt_oaep(alg(*hash), alg(*mgf), label, d)
+                        }
                         _ => fail(CKR_MECHANISM_INVALID),
                     }),
                 ))
@@ -361,11 +415,17 @@ struct Digest(Option<Hasher>, usize);
 
 impl Accumulate for Digest {
     fn update(&mut self, data: &[u8]) -> Result<()> {
-        self.0.as_mut().ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?.update(data);
+        self.0
+            .as_mut()
+            .ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?
+            .update(data);
         Ok(())
     }
     fn finish(&mut self) -> Result<Zeroizing<Vec<u8>>> {
-        let h = self.0.take().ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?;
+        let h = self
+            .0
+            .take()
+            .ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?;
         Ok(Zeroizing::new(h.finalize()))
     }
     fn out_len(&self) -> usize {
@@ -417,11 +477,18 @@ struct MacOp(Option<MacState>, usize);
 
 impl Accumulate for MacOp {
     fn update(&mut self, data: &[u8]) -> Result<()> {
-        self.0.as_mut().ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?.update(data);
+        self.0
+            .as_mut()
+            .ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?
+            .update(data);
         Ok(())
     }
     fn finish(&mut self) -> Result<Zeroizing<Vec<u8>>> {
-        Ok(self.0.take().ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?.finish())
+        Ok(self
+            .0
+            .take()
+            .ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?
+            .finish())
     }
     fn out_len(&self) -> usize {
         self.1
@@ -433,7 +500,10 @@ impl Check for MacOp {
         Accumulate::update(self, data)
     }
     fn finish(&mut self, signature: &[u8]) -> Result<()> {
-        self.0.take().ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?.verify(signature)
+        self.0
+            .take()
+            .ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?
+            .verify(signature)
     }
 }
 
@@ -441,11 +511,15 @@ fn mac(mech: &Mechanism, key: &Attributes) -> Result<Option<MacOp>> {
     let len = |l: u64| usize::try_from(l).map_err(|_| Error::new(CKR_MECHANISM_PARAM_INVALID));
     let state = match mech {
         Mechanism::Hmac(h) => MacState::Hmac(Hmac::new(alg(*h), secret(key, HMAC_KEYS)?)?),
-        Mechanism::HmacGeneral(h, l) => {
-            MacState::Hmac(Hmac::new_truncated(alg(*h), secret(key, HMAC_KEYS)?, len(*l)?)?)
-        }
+        Mechanism::HmacGeneral(h, l) => MacState::Hmac(Hmac::new_truncated(
+            alg(*h),
+            secret(key, HMAC_KEYS)?,
+            len(*l)?,
+        )?),
         Mechanism::AesCmac => MacState::Cmac(aes::AesCmac::new(aes_key(key)?, aes::BLOCK_LEN)?),
-        Mechanism::AesCmacGeneral { len: l } => MacState::Cmac(aes::AesCmac::new(aes_key(key)?, len(*l)?)?),
+        Mechanism::AesCmacGeneral { len: l } => {
+            MacState::Cmac(aes::AesCmac::new(aes_key(key)?, len(*l)?)?)
+        }
         _ => return Ok(None),
     };
     let n = state.len();
@@ -470,14 +544,21 @@ impl Input {
     }
     fn update(&mut self, d: &[u8]) -> Result<()> {
         match self {
-            Input::Hash(h) => h.as_mut().ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?.update(d),
+            Input::Hash(h) => h
+                .as_mut()
+                .ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?
+                .update(d),
             Input::Raw(v) => v.extend_from_slice(d),
         }
         Ok(())
     }
     fn take(&mut self) -> Result<Zeroizing<Vec<u8>>> {
         match self {
-            Input::Hash(h) => Ok(Zeroizing::new(h.take().ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?.finalize())),
+            Input::Hash(h) => Ok(Zeroizing::new(
+                h.take()
+                    .ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?
+                    .finalize(),
+            )),
             Input::Raw(v) => Ok(Zeroizing::new(std::mem::take(&mut **v))),
         }
     }
@@ -539,36 +620,70 @@ pub fn signer(mech: &Mechanism, key: &Attributes) -> Result<Box<dyn Accumulate>>
             let k = rsa_private(key)?;
             (Some(h), Box::new(move |d| k.sign_pkcs1v15(alg(h), d)))
         }
-        Mechanism::RsaPss { hash, mgf, salt_len } => {
+        Mechanism::RsaPss {
+            hash,
+            mgf,
+            salt_len,
+        } => {
             let k = rsa_private(key)?;
             let s = salt(salt_len)?;
-            (None, Box::new(move |d| k.sign_pss(alg(hash), alg(mgf), s, d)))
+            (
+                None,
+                Box::new(move |d| k.sign_pss(alg(hash), alg(mgf), s, d)),
+            )
         }
-        Mechanism::HashRsaPss { hash, mgf, salt_len } => {
+        Mechanism::HashRsaPss {
+            hash,
+            mgf,
+            salt_len,
+        } => {
             let k = rsa_private(key)?;
             let s = salt(salt_len)?;
-            (Some(hash), Box::new(move |d| k.sign_pss(alg(hash), alg(mgf), s, d)))
+            (
+                Some(hash),
+                Box::new(move |d| k.sign_pss(alg(hash), alg(mgf), s, d)),
+            )
         }
         Mechanism::Ecdsa | Mechanism::EcdsaHash(_) => {
             let curve = nist(key, CKO_PRIVATE_KEY)?;
-            let d = Zeroizing::new(key.bytes(CKA_VALUE).ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))?.to_vec());
+            let d = Zeroizing::new(
+                key.bytes(CKA_VALUE)
+                    .ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))?
+                    .to_vec(),
+            );
             let hash = match mech {
                 Mechanism::EcdsaHash(h) => Some(*h),
                 _ => None,
             };
             let sign: SignFn = Box::new(move |h| ec::sign_prehash(curve, &d, h));
-            return Ok(Box::new(SignOp { input: Input::new(hash), sign, len: curve.signature_len() }));
+            return Ok(Box::new(SignOp {
+                input: Input::new(hash),
+                sign,
+                len: curve.signature_len(),
+            }));
         }
         Mechanism::EdDsa => {
             edwards(key, CKO_PRIVATE_KEY)?;
-            let d = Zeroizing::new(key.bytes(CKA_VALUE).ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))?.to_vec());
+            let d = Zeroizing::new(
+                key.bytes(CKA_VALUE)
+                    .ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))?
+                    .to_vec(),
+            );
             let sign: SignFn = Box::new(move |m| ec::ed25519_sign(&d, m));
-            return Ok(Box::new(SignOp { input: Input::new(None), sign, len: ec::ED25519_SIGNATURE_LEN }));
+            return Ok(Box::new(SignOp {
+                input: Input::new(None),
+                sign,
+                len: ec::ED25519_SIGNATURE_LEN,
+            }));
         }
         _ => return fail(CKR_MECHANISM_INVALID),
     };
     let len = rsa_public(key)?.size();
-    Ok(Box::new(SignOp { input: Input::new(hash), sign, len }))
+    Ok(Box::new(SignOp {
+        input: Input::new(hash),
+        sign,
+        len,
+    }))
 }
 
 /// A verification with this key.
@@ -587,17 +702,34 @@ pub fn verifier(mech: &Mechanism, key: &Attributes) -> Result<Box<dyn Check>> {
         }
         Mechanism::HashRsaPkcs(h) => {
             let k = rsa_public(key)?;
-            (Some(h), Box::new(move |d, s| k.verify_pkcs1v15(alg(h), d, s)))
+            (
+                Some(h),
+                Box::new(move |d, s| k.verify_pkcs1v15(alg(h), d, s)),
+            )
         }
-        Mechanism::RsaPss { hash, mgf, salt_len } => {
+        Mechanism::RsaPss {
+            hash,
+            mgf,
+            salt_len,
+        } => {
             let k = rsa_public(key)?;
             let sl = salt(salt_len)?;
-            (None, Box::new(move |d, s| k.verify_pss(alg(hash), alg(mgf), sl, d, s)))
+            (
+                None,
+                Box::new(move |d, s| k.verify_pss(alg(hash), alg(mgf), sl, d, s)),
+            )
         }
-        Mechanism::HashRsaPss { hash, mgf, salt_len } => {
+        Mechanism::HashRsaPss {
+            hash,
+            mgf,
+            salt_len,
+        } => {
             let k = rsa_public(key)?;
             let sl = salt(salt_len)?;
-            (Some(hash), Box::new(move |d, s| k.verify_pss(alg(hash), alg(mgf), sl, d, s)))
+            (
+                Some(hash),
+                Box::new(move |d, s| k.verify_pss(alg(hash), alg(mgf), sl, d, s)),
+            )
         }
         Mechanism::Ecdsa | Mechanism::EcdsaHash(_) => {
             let curve = nist(key, CKO_PUBLIC_KEY)?;
@@ -606,7 +738,10 @@ pub fn verifier(mech: &Mechanism, key: &Attributes) -> Result<Box<dyn Check>> {
                 Mechanism::EcdsaHash(h) => Some(*h),
                 _ => None,
             };
-            (hash, Box::new(move |h, s| ec::verify_prehash(curve, &point, h, s)))
+            (
+                hash,
+                Box::new(move |h, s| ec::verify_prehash(curve, &point, h, s)),
+            )
         }
         Mechanism::EdDsa => {
             edwards(key, CKO_PUBLIC_KEY)?;
@@ -615,7 +750,10 @@ pub fn verifier(mech: &Mechanism, key: &Attributes) -> Result<Box<dyn Check>> {
         }
         _ => return fail(CKR_MECHANISM_INVALID),
     };
-    Ok(Box::new(VerifyOp { input: Input::new(hash), verify }))
+    Ok(Box::new(VerifyOp {
+        input: Input::new(hash),
+        verify,
+    }))
 }
 
 fn der(tag: u8, body: &[u8]) -> Vec<u8> {
@@ -655,7 +793,13 @@ pub fn public_key_info(a: &Attributes) -> Option<Vec<u8>> {
         CKK_RSA => {
             let mut k = der_uint(a.bytes(CKA_MODULUS)?);
             k.extend(der_uint(a.bytes(CKA_PUBLIC_EXPONENT)?));
-            let alg = der(0x30, &[&[0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00][..]].concat());
+            let alg = der(
+                0x30,
+                &[&[
+                    0x06, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01, 0x05, 0x00,
+                ][..]]
+                .concat(),
+            );
             (alg, der(0x30, &k))
         }
         CKK_EC => {
@@ -710,7 +854,9 @@ pub fn generate_pair(mech: &Mechanism, public: &Attributes) -> Result<PairMateri
     use crate::object::attr::Attribute as A;
     match mech {
         Mechanism::RsaKeyPairGen => {
-            let bits = public.ulong(CKA_MODULUS_BITS).ok_or(Error::new(CKR_TEMPLATE_INCOMPLETE))?;
+            let bits = public
+                .ulong(CKA_MODULUS_BITS)
+                .ok_or(Error::new(CKR_TEMPLATE_INCOMPLETE))?;
             let bits = usize::try_from(bits).map_err(|_| Error::new(CKR_KEY_SIZE_RANGE))?;
             // The catalog promises 2048..=4096; smaller keys are no longer safe to make.
             if !(2048..=4096).contains(&bits) {
@@ -736,7 +882,9 @@ pub fn generate_pair(mech: &Mechanism, public: &Attributes) -> Result<PairMateri
             })
         }
         Mechanism::EcKeyPairGen | Mechanism::EdwardsKeyPairGen => {
-            let params = public.bytes(CKA_EC_PARAMS).ok_or(Error::new(CKR_TEMPLATE_INCOMPLETE))?;
+            let params = public
+                .bytes(CKA_EC_PARAMS)
+                .ok_or(Error::new(CKR_TEMPLATE_INCOMPLETE))?;
             let (d, point) = match (mech, EcParams::parse(params)?) {
                 (Mechanism::EcKeyPairGen, EcParams::Nist(c)) => ec::generate(c)?,
                 (Mechanism::EdwardsKeyPairGen, EcParams::Ed25519) => ec::ed25519_generate()?,
@@ -793,7 +941,9 @@ pub fn unwrap(
     let mut c = cipher(mech, unwrapping, false).map_err(wrong_key)?;
     // Whatever fails in the unwrapping itself (tag, padding, length) is a bad wrapped key.
     let bad = |e: Error| match e.rv() {
-        CKR_ENCRYPTED_DATA_INVALID | CKR_ENCRYPTED_DATA_LEN_RANGE => Error::new(CKR_WRAPPED_KEY_INVALID),
+        CKR_ENCRYPTED_DATA_INVALID | CKR_ENCRYPTED_DATA_LEN_RANGE => {
+            Error::new(CKR_WRAPPED_KEY_INVALID)
+        }
         _ => e,
     };
     let mut out = c.update(wrapped).map_err(bad)?;
@@ -819,7 +969,11 @@ pub fn key_from_bytes(
 }
 
 /// Derive `len` bytes (when the mechanism needs a length) from the base key.
-pub fn derive(mech: &Mechanism, base: &Attributes, len: Option<usize>) -> Result<Zeroizing<Vec<u8>>> {
+pub fn derive(
+    mech: &Mechanism,
+    base: &Attributes,
+    len: Option<usize>,
+) -> Result<Zeroizing<Vec<u8>>> {
     use crate::crypto::kdf;
     let cut = |mut v: Zeroizing<Vec<u8>>| -> Result<Zeroizing<Vec<u8>>> {
         if let Some(l) = len {
@@ -831,9 +985,16 @@ pub fn derive(mech: &Mechanism, base: &Attributes, len: Option<usize>) -> Result
         Ok(v)
     };
     match mech {
-        Mechanism::Ecdh1 { kdf: f, shared, public, .. } => {
+        Mechanism::Ecdh1 {
+            kdf: f,
+            shared,
+            public,
+            ..
+        } => {
             let curve = nist(base, CKO_PRIVATE_KEY)?;
-            let d = base.bytes(CKA_VALUE).ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))?;
+            let d = base
+                .bytes(CKA_VALUE)
+                .ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))?;
             let z = ec::derive(curve, d, public)?;
             let h = match *f {
                 CKD_NULL => {
@@ -852,7 +1013,15 @@ pub fn derive(mech: &Mechanism, base: &Attributes, len: Option<usize>) -> Result
             let l = len.ok_or(Error::new(CKR_TEMPLATE_INCOMPLETE))?;
             kdf::x963_kdf(h, &z, shared, l)
         }
-        Mechanism::HkdfDerive { extract, expand, prf, salt_type, salt, info, .. } => {
+        Mechanism::HkdfDerive {
+            extract,
+            expand,
+            prf,
+            salt_type,
+            salt,
+            info,
+            ..
+        } => {
             let ikm = secret(base, &[CKK_GENERIC_SECRET, CKK_HKDF, CKK_AES])?;
             let salt = match *salt_type {
                 CKF_HKDF_SALT_NULL => None,
@@ -867,13 +1036,16 @@ pub fn derive(mech: &Mechanism, base: &Attributes, len: Option<usize>) -> Result
             };
             kdf::hkdf_derive(alg(*prf), *extract, *expand, salt, ikm, info, l)
         }
-        Mechanism::AesEcbEncryptData { data } => {
-            cut(aes::ecb_encrypt(aes_key(base)?, data)?)
-        }
+        Mechanism::AesEcbEncryptData { data } => cut(aes::ecb_encrypt(aes_key(base)?, data)?),
         Mechanism::AesCbcEncryptData { iv, data } => {
             cut(aes::cbc_encrypt(aes_key(base)?, iv, data)?)
         }
-        Mechanism::Pbkdf2 { salt, iterations, prf, password } => {
+        Mechanism::Pbkdf2 {
+            salt,
+            iterations,
+            prf,
+            password,
+        } => {
             let l = len.ok_or(Error::new(CKR_TEMPLATE_INCOMPLETE))?;
             kdf::pbkdf2(alg(*prf), &password.0, salt, *iterations, l)
         }

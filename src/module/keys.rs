@@ -86,7 +86,11 @@ impl Module {
                 rules::add_computed(&mut privk, a.ty, a.value.clone());
             }
             if let Some(info) = build::public_key_info(&pubk) {
-                rules::add_computed(&mut pubk, CKA_PUBLIC_KEY_INFO, AttrValue::Bytes(info.clone()));
+                rules::add_computed(
+                    &mut pubk,
+                    CKA_PUBLIC_KEY_INFO,
+                    AttrValue::Bytes(info.clone()),
+                );
                 rules::add_computed(&mut privk, CKA_PUBLIC_KEY_INFO, AttrValue::Bytes(info));
             }
             rules::check(&pubk)?;
