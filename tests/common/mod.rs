@@ -8,7 +8,10 @@
 #![allow(dead_code)] // each test binary uses its own subset of these helpers
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod der;
 pub mod keys;
+pub mod p11;
+pub mod vectors;
 
 /// Call a function of a `Raw` function list: `ck!(raw, C_GetInfo(&mut info))`. Panics if the
 /// entry is NULL, which the module promises never to be.
