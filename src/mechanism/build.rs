@@ -203,39 +203,30 @@ pub fn validate_import(a: &Attributes) -> Result<()> {
 
 // ---- ciphers ----
 
-struct Stream(AesCipher);
+/// The engine's streaming ciphers already have the shape of [`Cipher`]: forward to them.
+macro_rules! streaming_cipher {
+    ($name:ident, $inner:ty) => {
+        struct $name($inner);
 
-impl Cipher for Stream {
-    fn update(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        self.0.update(input)
-    }
-    fn finish(&mut self) -> Result<Zeroizing<Vec<u8>>> {
-        self.0.finish()
-    }
-    fn update_len(&self, n: usize) -> usize {
-        self.0.update_len(n)
-    }
-    fn finish_len(&self) -> usize {
-        self.0.finish_len()
-    }
+        impl Cipher for $name {
+            fn update(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+                self.0.update(input)
+            }
+            fn finish(&mut self) -> Result<Zeroizing<Vec<u8>>> {
+                self.0.finish()
+            }
+            fn update_len(&self, n: usize) -> usize {
+                self.0.update_len(n)
+            }
+            fn finish_len(&self) -> usize {
+                self.0.finish_len()
+            }
+        }
+    };
 }
 
-struct GcmOp(Gcm);
-
-impl Cipher for GcmOp {
-    fn update(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        self.0.update(input)
-    }
-    fn finish(&mut self) -> Result<Zeroizing<Vec<u8>>> {
-        self.0.finish()
-    }
-    fn update_len(&self, n: usize) -> usize {
-        self.0.update_len(n)
-    }
-    fn finish_len(&self) -> usize {
-        self.0.finish_len()
-    }
-}
+streaming_cipher!(Stream, AesCipher);
+streaming_cipher!(GcmOp, Gcm);
 
 type OneShot = Box<dyn FnMut(&[u8]) -> Result<Zeroizing<Vec<u8>>> + Send>;
 
