@@ -241,7 +241,6 @@ fn completion_and_errors_end_the_operation() {
 /// C_GetOperationState after "ab" in one session, C_SetOperationState in a new session, then
 /// "c": SHA-256("abc"). The first session can finish too. A damaged state is refused.
 #[test]
-#[ignore = "C_GetOperationState/C_SetOperationState not implemented yet (issue 3)"]
 fn digest_operation_state_moves_between_sessions() {
     let t = token("ops-state");
     let abc = hx("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
@@ -301,7 +300,6 @@ fn digest_operation_state_moves_between_sessions() {
 /// returned, tag written into pTag); a generated IV (CKG_GENERATE_RANDOM) is written back into
 /// pIv; C_DecryptMessage with IV and tag round-trips and refuses a bad tag.
 #[test]
-#[ignore = "message-based encryption (C_MessageEncryptInit ...) not implemented yet (issue 3)"]
 fn message_based_aes_gcm() {
     let t = token("ops-msg-gcm");
     let k = t.obj(&aes(&hx(GCM_KEY)));
@@ -378,7 +376,6 @@ fn message_based_aes_gcm() {
 
 /// Message-based AES-CCM with CK_CCM_MESSAGE_PARAMS: RFC 3610 packet vector #1.
 #[test]
-#[ignore = "message-based encryption (C_MessageEncryptInit ...) not implemented yet (issue 3)"]
 fn message_based_aes_ccm() {
     let t = token("ops-msg-ccm");
     let k = t.obj(&aes(&hx("c0c1c2c3c4c5c6c7c8c9cacbcccdcecf")));
@@ -415,4 +412,120 @@ fn message_based_aes_ccm() {
     assert_bytes("message CCM decryption", &p, &payload);
     t.message_decrypt_final()
         .ok_or_panic("C_MessageDecryptFinal");
+}
+
+/// A message sent in parts (C_EncryptMessageBegin/Next) gives the same ciphertext and tag as
+/// the single call, and decrypts in parts; C_EncryptMessage during a message in parts is
+/// CKR_OPERATION_ACTIVE.
+#[test]
+fn message_in_parts_equals_the_single_call() {
+    let t = token("ops-msg-parts");
+    let k = t.obj(&aes(&hx(GCM_KEY)));
+    let p4 = hx(GCM_TC3_PLAIN)[..60].to_vec();
+    let aad = hx(GCM_TC4_AAD);
+    t.message_encrypt_init(&Mech::new(CKM_AES_GCM), k)
+        .ok_or_panic("C_MessageEncryptInit");
+    let params = gcm_message_params(&hx(GCM_IV), CKG_NO_GENERATE, 0, &[0u8; 16]);
+    let c = t
+        .message_in_parts(true, &params, &aad, &[&p4[..7], &p4[7..40], &p4[40..]])
+        .ok_or_panic("C_EncryptMessageBegin/Next");
+    assert_bytes("ciphertext in parts", &c, &hx(GCM_TC3_CIPHER)[..60]);
+    assert_bytes("tag in parts", &params.kept(1), &hx(GCM_TC4_TAG));
+    t.message_encrypt_final().ok_or_panic("final");
+
+    t.message_decrypt_init(&Mech::new(CKM_AES_GCM), k)
+        .ok_or_panic("C_MessageDecryptInit");
+    let good = gcm_message_params(&hx(GCM_IV), CKG_NO_GENERATE, 0, &hx(GCM_TC4_TAG));
+    let p = t
+        .message_in_parts(false, &good, &aad, &[&c[..30], &c[30..]])
+        .ok_or_panic("C_DecryptMessageBegin/Next");
+    assert_bytes("plaintext in parts", &p, &p4);
+    let mut tag = hx(GCM_TC4_TAG);
+    tag[15] ^= 0x80;
+    let bad = gcm_message_params(&hx(GCM_IV), CKG_NO_GENERATE, 0, &tag);
+    expect_err(
+        "a bad tag at the end of a message in parts",
+        t.message_in_parts(false, &bad, &aad, &[&c[..30], &c[30..]]),
+        CKR_ENCRYPTED_DATA_INVALID,
+    );
+    t.message_decrypt_final().ok_or_panic("final");
+}
+
+/// Message-based calls refuse what the specification forbids: a mechanism other than GCM/CCM,
+/// a key without CKA_ENCRYPT, a second init, a parameter of the wrong size.
+#[test]
+fn message_based_refusals() {
+    let t = token("ops-msg-refuse");
+    let k = t.obj(&aes(&hx(GCM_KEY)));
+    let no_encrypt = t.obj(&aes(&hx(GCM_KEY)).b(CKA_ENCRYPT, false));
+    expect_err(
+        "C_MessageEncryptInit with AES-CBC",
+        t.message_encrypt_init(&Mech::new(CKM_AES_CBC), k),
+        CKR_MECHANISM_INVALID,
+    );
+    expect_err(
+        "C_MessageEncryptInit with a key without CKA_ENCRYPT",
+        t.message_encrypt_init(&Mech::new(CKM_AES_GCM), no_encrypt),
+        CKR_KEY_FUNCTION_NOT_PERMITTED,
+    );
+    expect_err(
+        "C_EncryptMessage without an init",
+        t.encrypt_message(
+            &gcm_message_params(&hx(GCM_IV), CKG_NO_GENERATE, 0, &[0u8; 16]),
+            &[],
+            b"x",
+        ),
+        CKR_OPERATION_NOT_INITIALIZED,
+    );
+    t.message_encrypt_init(&Mech::new(CKM_AES_GCM), k)
+        .ok_or_panic("C_MessageEncryptInit");
+    expect_err(
+        "a second C_MessageEncryptInit",
+        t.message_encrypt_init(&Mech::new(CKM_AES_GCM), k),
+        CKR_OPERATION_ACTIVE,
+    );
+    // A CCM parameter structure for a GCM operation: wrong size.
+    expect_err(
+        "C_EncryptMessage with CK_CCM_MESSAGE_PARAMS for GCM",
+        t.encrypt_message(&ccm_message_params(1, &[0u8; 13], &[0u8; 8]), &[], b"x"),
+        CKR_MECHANISM_PARAM_INVALID,
+    );
+    // The operation survives a refused message.
+    t.encrypt_message(
+        &gcm_message_params(&hx(GCM_IV), CKG_NO_GENERATE, 0, &[0u8; 16]),
+        &[],
+        b"still works",
+    )
+    .ok_or_panic("C_EncryptMessage after a refused one");
+    t.message_encrypt_final().ok_or_panic("final");
+}
+
+/// Only digests can be saved: an operation that holds a key gives CKR_STATE_UNSAVEABLE, and a
+/// digest state restored with key handles is CKR_KEY_NOT_NEEDED.
+#[test]
+fn operation_state_refuses_keyed_operations_and_unneeded_keys() {
+    let t = token("ops-state-refuse");
+    let k = ecb_key(&t);
+    t.encrypt_init(&Mech::new(CKM_AES_ECB), k)
+        .ok_or_panic("C_EncryptInit");
+    expect_err(
+        "C_GetOperationState with an encryption active",
+        t.get_operation_state(t.h),
+        CKR_STATE_UNSAVEABLE,
+    );
+    let s2 = t.open_session();
+    t.digest_init_in(s2, &Mech::new(CKM_SHA256))
+        .ok_or_panic("C_DigestInit");
+    t.digest_update_in(s2, b"ab").ok_or_panic("update");
+    let state = t.get_operation_state(s2).ok_or_panic("C_GetOperationState");
+    expect_err(
+        "C_SetOperationState with an encryption key",
+        t.set_operation_state_keys(s2, &state, k),
+        CKR_KEY_NOT_NEEDED,
+    );
+    expect_err(
+        "C_SetOperationState of random bytes",
+        t.set_operation_state(s2, &[0x42; 120]),
+        CKR_SAVED_STATE_INVALID,
+    );
 }

@@ -505,7 +505,6 @@ fn derive_template_is_enforced() {
 
 /// CKA_ALWAYS_AUTHENTICATE: every use needs C_Login(CKU_CONTEXT_SPECIFIC) after the Init.
 #[test]
-#[ignore = "CKA_ALWAYS_AUTHENTICATE / CKU_CONTEXT_SPECIFIC not enforced yet (issue 3)"]
 fn always_authenticate_needs_a_context_specific_login_per_use() {
     let t = token("pol-always-auth");
     let private = t.obj(&rsa_private_fixed().b(CKA_ALWAYS_AUTHENTICATE, true));
@@ -642,4 +641,42 @@ fn derived_keys_inherit_always_sensitive_and_never_extractable() {
         "weak base: derived not NEVER_EXTRACTABLE"
     );
     assert!(!t.get_bool(d, CKA_LOCAL), "derived keys are not CKA_LOCAL");
+}
+
+/// CKA_ALWAYS_AUTHENTICATE on decryption: C_Decrypt waits for the context login (the size query
+/// answers without it), and the login authorizes that one operation only.
+#[test]
+fn always_authenticate_guards_decryption_too() {
+    let t = token("pol-always-auth-dec");
+    let private = t.obj(
+        &rsa_private_fixed()
+            .b(CKA_ALWAYS_AUTHENTICATE, true)
+            .b(CKA_DECRYPT, true),
+    );
+    let public = t.obj(&rsa_public_fixed().b(CKA_ENCRYPT, true));
+    let m = || Mech::new(CKM_RSA_PKCS);
+    let c = t.encrypt(&m(), public, b"secret").ok_or_panic("C_Encrypt");
+    t.decrypt_init(&m(), private).ok_or_panic("C_DecryptInit");
+    let (rv, _, need) = t.decrypt_call(&c, None);
+    expect_rv_raw("C_Decrypt size query without the context login", rv, CKR_OK);
+    assert!(need >= 6, "size query answered {need}");
+    let (rv, _, _) = t.decrypt_call(&c, Some(256));
+    expect_rv_raw(
+        "C_Decrypt without the context login",
+        rv,
+        CKR_USER_NOT_LOGGED_IN,
+    );
+    expect_rv_raw(
+        "C_Login(CKU_CONTEXT_SPECIFIC)",
+        t.login_context(None),
+        CKR_OK,
+    );
+    let (rv, out, _) = t.decrypt_call(&c, Some(256));
+    expect_rv_raw("C_Decrypt after the context login", rv, CKR_OK);
+    assert_bytes("decrypted after the context login", &out, b"secret");
+    expect_err(
+        "a second C_Decrypt without a new context login",
+        t.decrypt(&m(), private, &c),
+        CKR_USER_NOT_LOGGED_IN,
+    );
 }

@@ -186,7 +186,6 @@ fn rsa_pkcs1_hash_mechanisms_match_openssl() {
 /// CKM_RSA_X_509 (raw RSA): C_Sign and C_SignRecover give m^d mod n; C_Encrypt with the public
 /// key and C_VerifyRecover give the block back; C_Decrypt is the private operation.
 #[test]
-#[ignore = "C_SignRecover/C_VerifyRecover not implemented yet (issue 3)"]
 fn rsa_x509_raw_known_answer_sign_recover_verify_recover() {
     let t = token("rsa-x509");
     let (public, private) = fixed_pair(&t);
@@ -233,7 +232,6 @@ fn rsa_x509_raw_known_answer_sign_recover_verify_recover() {
 
 /// CKM_RSA_PKCS C_SignRecover / C_VerifyRecover: the data comes back.
 #[test]
-#[ignore = "C_SignRecover/C_VerifyRecover not implemented yet (issue 3)"]
 fn rsa_pkcs_sign_recover_round_trip() {
     let t = token("rsa-recover");
     let (public, private) = fixed_pair(&t);
@@ -571,5 +569,46 @@ fn generated_rsa2048_interoperates_with_openssl() {
         "OAEP decryption of a corrupted ciphertext",
         t.decrypt(&oaep(CKM_SHA256, CKG_MGF1_SHA256, b"ctx"), private, &c),
         CKR_ENCRYPTED_DATA_INVALID,
+    );
+}
+
+/// C_SignRecover and C_VerifyRecover refuse what they cannot do: a hashing mechanism
+/// (CKR_MECHANISM_INVALID), a key without CKA_SIGN_RECOVER / CKA_VERIFY_RECOVER
+/// (CKR_KEY_FUNCTION_NOT_PERMITTED), a damaged signature (CKR_SIGNATURE_INVALID).
+#[test]
+fn sign_recover_and_verify_recover_refusals() {
+    let t = token("rsa-recover-refuse");
+    let (public, private) = fixed_pair(&t);
+    expect_err(
+        "C_SignRecoverInit with CKM_SHA256_RSA_PKCS",
+        t.sign_recover(&Mech::new(CKM_SHA256_RSA_PKCS), private, b"x"),
+        CKR_MECHANISM_INVALID,
+    );
+    let no_recover = t.obj(&rsa_private_fixed().b(CKA_SIGN_RECOVER, false));
+    expect_err(
+        "C_SignRecoverInit with a key without CKA_SIGN_RECOVER",
+        t.sign_recover(&Mech::new(CKM_RSA_PKCS), no_recover, b"x"),
+        CKR_KEY_FUNCTION_NOT_PERMITTED,
+    );
+    let no_vr = t.obj(&rsa_public_fixed().b(CKA_VERIFY_RECOVER, false));
+    let sig = t
+        .sign_recover(&Mech::new(CKM_RSA_PKCS), private, b"data")
+        .ok_or_panic("C_SignRecover");
+    expect_err(
+        "C_VerifyRecoverInit with a key without CKA_VERIFY_RECOVER",
+        t.verify_recover(&Mech::new(CKM_RSA_PKCS), no_vr, &sig),
+        CKR_KEY_FUNCTION_NOT_PERMITTED,
+    );
+    let mut bad = sig.clone();
+    bad[100] ^= 1;
+    expect_err(
+        "C_VerifyRecover of a damaged signature",
+        t.verify_recover(&Mech::new(CKM_RSA_PKCS), public, &bad),
+        CKR_SIGNATURE_INVALID,
+    );
+    expect_err(
+        "C_VerifyRecover of a short signature",
+        t.verify_recover(&Mech::new(CKM_RSA_PKCS), public, &sig[1..]),
+        CKR_SIGNATURE_LEN_RANGE,
     );
 }

@@ -120,3 +120,44 @@ pub extern "C" fn C_SessionCancel(hSession: CK_SESSION_HANDLE, flags: CK_FLAGS) 
         },
     )
 }
+
+/// # Safety
+/// `pOperationState` is NULL or valid for `*pulOperationStateLen` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn C_GetOperationState(
+    hSession: CK_SESSION_HANDLE,
+    pOperationState: *mut CK_BYTE,
+    pulOperationStateLen: *mut CK_ULONG,
+) -> CK_RV {
+    guard::run(
+        format_args!("C_GetOperationState(hSession={hSession})"),
+        |m| {
+            let state = m.get_operation_state(hSession)?;
+            // SAFETY: forwarded caller guarantee.
+            unsafe { args::write_out(pOperationState, pulOperationStateLen, &state) }
+        },
+    )
+}
+
+/// # Safety
+/// `pOperationState` valid for `ulOperationStateLen` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn C_SetOperationState(
+    hSession: CK_SESSION_HANDLE,
+    pOperationState: *mut CK_BYTE,
+    ulOperationStateLen: CK_ULONG,
+    hEncryptionKey: CK_OBJECT_HANDLE,
+    hAuthenticationKey: CK_OBJECT_HANDLE,
+) -> CK_RV {
+    guard::run(
+        format_args!(
+            "C_SetOperationState(hSession={hSession}, len={ulOperationStateLen}, \
+             hEncryptionKey={hEncryptionKey}, hAuthenticationKey={hAuthenticationKey})"
+        ),
+        |m| {
+            // SAFETY: forwarded caller guarantee.
+            let state = unsafe { args::bytes(pOperationState, ulOperationStateLen) }?;
+            m.set_operation_state(hSession, state, hEncryptionKey, hAuthenticationKey)
+        },
+    )
+}

@@ -162,3 +162,93 @@ pub unsafe extern "C" fn C_VerifyFinal(
         },
     )
 }
+
+/// # Safety
+/// `pMechanism` is a valid `CK_MECHANISM`.
+#[no_mangle]
+pub unsafe extern "C" fn C_SignRecoverInit(
+    hSession: CK_SESSION_HANDLE,
+    pMechanism: *mut CK_MECHANISM,
+    hKey: CK_OBJECT_HANDLE,
+) -> CK_RV {
+    guard::run(
+        format_args!("C_SignRecoverInit(hSession={hSession}, hKey={hKey})"),
+        |m| {
+            m.check_session(hSession)?;
+            // SAFETY: forwarded caller guarantee.
+            let mech = unsafe { mech::mechanism(pMechanism) }?;
+            // SAFETY: non-NULL (checked by `mechanism`) and valid per the caller.
+            let ty = unsafe { (*pMechanism).mechanism };
+            m.sign_recover_init(hSession, ty, &mech, hKey)
+        },
+    )
+}
+
+/// # Safety
+/// `pData` valid for `ulDataLen` bytes; output per the size-query convention.
+#[no_mangle]
+pub unsafe extern "C" fn C_SignRecover(
+    hSession: CK_SESSION_HANDLE,
+    pData: *mut CK_BYTE,
+    ulDataLen: CK_ULONG,
+    pSignature: *mut CK_BYTE,
+    pulSignatureLen: *mut CK_ULONG,
+) -> CK_RV {
+    guard::run(
+        format_args!("C_SignRecover(hSession={hSession}, len={ulDataLen})"),
+        |m| {
+            // SAFETY: forwarded caller guarantee.
+            let data = unsafe { args::bytes(pData, ulDataLen) }?;
+            // SAFETY: forwarded caller guarantee.
+            let cap = unsafe { args::capacity(pSignature, pulSignatureLen) }?;
+            let out = m.sign_recover(hSession, data, cap)?;
+            // SAFETY: forwarded caller guarantee.
+            unsafe { args::deliver(pSignature, pulSignatureLen, out) }
+        },
+    )
+}
+
+/// # Safety
+/// `pMechanism` is a valid `CK_MECHANISM`.
+#[no_mangle]
+pub unsafe extern "C" fn C_VerifyRecoverInit(
+    hSession: CK_SESSION_HANDLE,
+    pMechanism: *mut CK_MECHANISM,
+    hKey: CK_OBJECT_HANDLE,
+) -> CK_RV {
+    guard::run(
+        format_args!("C_VerifyRecoverInit(hSession={hSession}, hKey={hKey})"),
+        |m| {
+            m.check_session(hSession)?;
+            // SAFETY: forwarded caller guarantee.
+            let mech = unsafe { mech::mechanism(pMechanism) }?;
+            // SAFETY: non-NULL (checked by `mechanism`) and valid per the caller.
+            let ty = unsafe { (*pMechanism).mechanism };
+            m.verify_recover_init(hSession, ty, &mech, hKey)
+        },
+    )
+}
+
+/// # Safety
+/// `pSignature` valid for `ulSignatureLen` bytes; output per the size-query convention.
+#[no_mangle]
+pub unsafe extern "C" fn C_VerifyRecover(
+    hSession: CK_SESSION_HANDLE,
+    pSignature: *mut CK_BYTE,
+    ulSignatureLen: CK_ULONG,
+    pData: *mut CK_BYTE,
+    pulDataLen: *mut CK_ULONG,
+) -> CK_RV {
+    guard::run(
+        format_args!("C_VerifyRecover(hSession={hSession}, len={ulSignatureLen})"),
+        |m| {
+            // SAFETY: forwarded caller guarantee.
+            let sig = unsafe { args::bytes(pSignature, ulSignatureLen) }?;
+            // SAFETY: forwarded caller guarantee.
+            let cap = unsafe { args::capacity(pData, pulDataLen) }?;
+            let out = m.verify_recover(hSession, sig, cap)?;
+            // SAFETY: forwarded caller guarantee.
+            unsafe { args::deliver(pData, pulDataLen, out) }
+        },
+    )
+}

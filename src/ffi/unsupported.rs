@@ -1,7 +1,7 @@
-//! Entry points not implemented yet: operation state, sign/verify recover,
-//! dual-function and message-based functions (PKCS#11 v3.0 §5.6, §5.12-5.14, §5.19-5.21) and the
-//! v3.2 additions. Each returns `CKR_FUNCTION_NOT_SUPPORTED` once the module is
-//! initialized; the README's function table lists them.
+//! Entry points not implemented: the dual-function calls, message-based signing and
+//! verification (PKCS#11 v3.0 §5.14, §5.17) and the v3.2 additions. Each returns
+//! `CKR_FUNCTION_NOT_SUPPORTED` once the module is initialized; the README's function table
+//! lists them.
 #![allow(non_snake_case)]
 
 use super::guard;
@@ -31,26 +31,10 @@ type A = *mut CK_ATTRIBUTE;
 type P = *mut c_void;
 
 unsupported! {
-    C_GetOperationState(h: S, state: B, len: LP);
-    C_SetOperationState(h: S, state: B, len: L, enc: O, auth: O);
-    C_SignRecoverInit(h: S, m: M, k: O);
-    C_SignRecover(h: S, d: B, dl: L, o: B, ol: LP);
-    C_VerifyRecoverInit(h: S, m: M, k: O);
-    C_VerifyRecover(h: S, s: B, sl: L, o: B, ol: LP);
     C_DigestEncryptUpdate(h: S, d: B, dl: L, o: B, ol: LP);
     C_DecryptDigestUpdate(h: S, d: B, dl: L, o: B, ol: LP);
     C_SignEncryptUpdate(h: S, d: B, dl: L, o: B, ol: LP);
     C_DecryptVerifyUpdate(h: S, d: B, dl: L, o: B, ol: LP);
-    C_MessageEncryptInit(h: S, m: M, k: O);
-    C_EncryptMessage(h: S, p: P, pl: L, a: B, al: L, d: B, dl: L, o: B, ol: LP);
-    C_EncryptMessageBegin(h: S, p: P, pl: L, a: B, al: L);
-    C_EncryptMessageNext(h: S, p: P, pl: L, d: B, dl: L, o: B, ol: LP, f: CK_FLAGS);
-    C_MessageEncryptFinal(h: S);
-    C_MessageDecryptInit(h: S, m: M, k: O);
-    C_DecryptMessage(h: S, p: P, pl: L, a: B, al: L, d: B, dl: L, o: B, ol: LP);
-    C_DecryptMessageBegin(h: S, p: P, pl: L, a: B, al: L);
-    C_DecryptMessageNext(h: S, p: P, pl: L, d: B, dl: L, o: B, ol: LP, f: CK_FLAGS);
-    C_MessageDecryptFinal(h: S);
     C_MessageSignInit(h: S, m: M, k: O);
     C_SignMessage(h: S, p: P, pl: L, d: B, dl: L, s: B, sl: LP);
     C_SignMessageBegin(h: S, p: P, pl: L);

@@ -39,7 +39,7 @@ fn secret<'a>(key: &'a Attributes, types: &[CK_KEY_TYPE]) -> Result<&'a [u8]> {
         .ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))
 }
 
-fn aes_key(key: &Attributes) -> Result<&[u8]> {
+pub fn aes_key(key: &Attributes) -> Result<&[u8]> {
     secret(key, &[CKK_AES])
 }
 
@@ -422,6 +422,16 @@ impl Accumulate for Digest {
     fn out_len(&self) -> usize {
         self.1
     }
+    fn save(&self) -> Option<Vec<u8>> {
+        self.0.as_ref().map(Hasher::save_state)
+    }
+}
+
+/// A digest resumed from [`Accumulate::save`] output.
+pub fn restore_digester(saved: &[u8]) -> Result<Box<dyn Accumulate>> {
+    let h = Hasher::restore_state(saved)?;
+    let len = h.alg().output_len();
+    Ok(Box::new(Digest(Some(h), len)))
 }
 
 /// A digest.
@@ -677,6 +687,38 @@ pub fn signer(mech: &Mechanism, key: &Attributes) -> Result<Box<dyn Accumulate>>
     }))
 }
 
+/// `C_VerifyRecover` with this public key: the signature in, the signed data out. Only the
+/// raw RSA mechanisms can recover data; the rest give `CKR_MECHANISM_INVALID`.
+pub fn verify_recoverer(mech: &Mechanism, key: &Attributes) -> Result<Box<dyn Cipher>> {
+    let pk = rsa_public(key)?;
+    let k = pk.size();
+    let raw = match mech {
+        Mechanism::RsaX509 => true,
+        Mechanism::RsaPkcs => false,
+        _ => return fail(CKR_MECHANISM_INVALID),
+    };
+    // A signature that does not open is CKR_SIGNATURE_INVALID, as for C_Verify.
+    Ok(buffered(
+        move |_| k,
+        Box::new(move |s| {
+            if raw {
+                pk.recover_raw(s)
+            } else {
+                pk.recover_pkcs1v15(s)
+            }
+            .map(zero_out)
+        }),
+    ))
+}
+
+/// `C_SignRecover` with this private key: the raw RSA mechanisms only.
+pub fn sign_recoverer(mech: &Mechanism, key: &Attributes) -> Result<Box<dyn Accumulate>> {
+    match mech {
+        Mechanism::RsaX509 | Mechanism::RsaPkcs => signer(mech, key),
+        _ => fail(CKR_MECHANISM_INVALID),
+    }
+}
+
 /// A verification with this key.
 pub fn verifier(mech: &Mechanism, key: &Attributes) -> Result<Box<dyn Check>> {
     if let Some(m) = mac(mech, key)? {
@@ -890,13 +932,35 @@ pub fn generate_pair(mech: &Mechanism, public: &Attributes) -> Result<PairMateri
     }
 }
 
-/// The bytes a key is wrapped as: a secret key's value, a private key's PKCS#8 encoding.
+/// The bytes a key is wrapped as: a secret key's value, a private key's PKCS#8 `PrivateKeyInfo`
+/// (RSA, NIST-curve EC, Ed25519). Other keys, and stored material that does not make a key, are
+/// `CKR_KEY_NOT_WRAPPABLE`.
 pub fn key_bytes_for_wrap(key: &Attributes) -> Result<zeroize::Zeroizing<Vec<u8>>> {
-    match key.class() {
-        Some(CKO_SECRET_KEY) => key
-            .bytes(CKA_VALUE)
-            .map(|v| zeroize::Zeroizing::new(v.to_vec()))
-            .ok_or(crate::error::Error::new(CKR_KEY_NOT_WRAPPABLE)),
+    use crate::crypto::pkcs8;
+    let not_wrappable = |e: Error| {
+        if e.rv() == CKR_KEY_TYPE_INCONSISTENT {
+            Error::new(CKR_KEY_NOT_WRAPPABLE)
+        } else {
+            e
+        }
+    };
+    let value = || {
+        key.bytes(CKA_VALUE)
+            .ok_or(Error::new(CKR_KEY_NOT_WRAPPABLE))
+    };
+    match (key.class(), key.key_type()) {
+        (Some(CKO_SECRET_KEY), _) => value().map(|v| Zeroizing::new(v.to_vec())),
+        (Some(CKO_PRIVATE_KEY), Some(CKK_RSA)) => {
+            pkcs8::encode_rsa(&rsa_private(key).map_err(not_wrappable)?).map_err(not_wrappable)
+        }
+        (Some(CKO_PRIVATE_KEY), Some(CKK_EC)) => {
+            let curve = nist(key, CKO_PRIVATE_KEY).map_err(not_wrappable)?;
+            pkcs8::encode_ec(curve, value()?).map_err(not_wrappable)
+        }
+        (Some(CKO_PRIVATE_KEY), Some(CKK_EC_EDWARDS)) => {
+            edwards(key, CKO_PRIVATE_KEY).map_err(not_wrappable)?;
+            pkcs8::encode_ed25519(value()?).map_err(not_wrappable)
+        }
         _ => fail(CKR_KEY_NOT_WRAPPABLE),
     }
 }
@@ -911,8 +975,18 @@ pub fn wrap(mech: &Mechanism, wrapping: &Attributes, bytes: &[u8]) -> Result<Vec
         }
     };
     let mut c = cipher(mech, wrapping, true).map_err(wrong_key)?;
-    let mut out = c.update(bytes)?;
-    out.extend_from_slice(&c.finish()?);
+    // A key the mechanism cannot take as it is (CKM_AES_KEY_WRAP, which does not pad, of a
+    // length that is not a multiple of 8 such as most PKCS#8 encodings; a block mode without
+    // padding; a key too long for RSA-OAEP) is the key's size, as C_WrapKey reports it.
+    let size = |e: Error| {
+        if e.rv() == CKR_DATA_LEN_RANGE {
+            Error::new(CKR_KEY_SIZE_RANGE)
+        } else {
+            e
+        }
+    };
+    let mut out = c.update(bytes).map_err(size)?;
+    out.extend_from_slice(&c.finish().map_err(size)?);
     Ok(out.to_vec())
 }
 
@@ -942,27 +1016,76 @@ pub fn unwrap(
     Ok(out)
 }
 
+/// The key type named by the PKCS#8 `PrivateKeyInfo` an unwrapped private key arrived as, for a
+/// template that leaves `CKA_KEY_TYPE` out. Garbage is `CKR_WRAPPED_KEY_INVALID`.
+pub fn private_key_type(bytes: &[u8]) -> Result<CK_KEY_TYPE> {
+    use crate::crypto::pkcs8::{self, Algorithm};
+    Ok(match pkcs8::algorithm(bytes)? {
+        Algorithm::Rsa => CKK_RSA,
+        Algorithm::Ec(_) => CKK_EC,
+        Algorithm::Ed25519 => CKK_EC_EDWARDS,
+    })
+}
+
 /// The attributes an unwrapped key gets from its bytes: a secret key's `CKA_VALUE`, a private
-/// key's components parsed from PKCS#8.
+/// key's components parsed from PKCS#8 (RSA: modulus, exponents, primes and CRT values; EC and
+/// Ed25519: `CKA_EC_PARAMS` and `CKA_VALUE`). A `PrivateKeyInfo` that does not parse or whose
+/// key does not hold together is `CKR_WRAPPED_KEY_INVALID`; one of another algorithm than
+/// `key_type` is `CKR_TEMPLATE_INCONSISTENT`.
 pub fn key_from_bytes(
     class: CK_OBJECT_CLASS,
     key_type: CK_KEY_TYPE,
     bytes: &[u8],
 ) -> Result<Vec<crate::object::attr::Attribute>> {
-    let _ = key_type;
+    use crate::crypto::pkcs8::{self, Algorithm, PrivateKey};
+    use crate::object::attr::Attribute as A;
     match class {
-        CKO_SECRET_KEY => Ok(vec![crate::object::attr::Attribute::bytes(
-            CKA_VALUE,
-            bytes.to_vec(),
-        )]),
-        _ => fail(CKR_WRAPPED_KEY_INVALID),
+        CKO_SECRET_KEY => Ok(vec![A::bytes(CKA_VALUE, bytes.to_vec())]),
+        CKO_PRIVATE_KEY => {
+            let matches = matches!(
+                (key_type, pkcs8::algorithm(bytes)?),
+                (CKK_RSA, Algorithm::Rsa)
+                    | (CKK_EC, Algorithm::Ec(_))
+                    | (CKK_EC_EDWARDS, Algorithm::Ed25519)
+            );
+            if !matches {
+                return fail(CKR_TEMPLATE_INCONSISTENT);
+            }
+            Ok(match pkcs8::decode(bytes)? {
+                PrivateKey::Rsa(k) => {
+                    let c = k.components();
+                    vec![
+                        A::bytes(CKA_MODULUS, c.modulus.clone()),
+                        A::bytes(CKA_PUBLIC_EXPONENT, c.public_exponent.clone()),
+                        A::bytes(CKA_PRIVATE_EXPONENT, c.private_exponent.to_vec()),
+                        A::bytes(CKA_PRIME_1, c.prime_1.to_vec()),
+                        A::bytes(CKA_PRIME_2, c.prime_2.to_vec()),
+                        A::bytes(CKA_EXPONENT_1, c.exponent_1.to_vec()),
+                        A::bytes(CKA_EXPONENT_2, c.exponent_2.to_vec()),
+                        A::bytes(CKA_COEFFICIENT, c.coefficient.to_vec()),
+                    ]
+                }
+                PrivateKey::Ec { curve, d } => vec![
+                    A::bytes(CKA_EC_PARAMS, curve.oid_der().to_vec()),
+                    A::bytes(CKA_VALUE, d.to_vec()),
+                ],
+                PrivateKey::Ed25519(d) => vec![
+                    A::bytes(CKA_EC_PARAMS, ec::ED25519_OID_DER.to_vec()),
+                    A::bytes(CKA_VALUE, d.to_vec()),
+                ],
+            })
+        }
+        _ => fail(CKR_TEMPLATE_INCONSISTENT),
     }
 }
 
-/// Derive `len` bytes (when the mechanism needs a length) from the base key.
+/// Derive `len` bytes (when the mechanism needs a length) from the base key. `salt_key` is the
+/// key object named by a mechanism parameter (HKDF's `hSaltKey` with `CKF_HKDF_SALT_KEY`), loaded
+/// by the caller with the same checks as the base key.
 pub fn derive(
     mech: &Mechanism,
     base: &Attributes,
+    salt_key: Option<&Attributes>,
     len: Option<usize>,
 ) -> Result<Zeroizing<Vec<u8>>> {
     use crate::crypto::kdf;
@@ -1017,7 +1140,13 @@ pub fn derive(
             let salt = match *salt_type {
                 CKF_HKDF_SALT_NULL => None,
                 CKF_HKDF_SALT_DATA => Some(salt.as_slice()),
-                // A salt held in a key object is not supported yet.
+                // The salt is the value of a generic secret or HKDF key; the spec says the salt
+                // is ignored without extraction, so no key is needed then.
+                CKF_HKDF_SALT_KEY if *extract => {
+                    let k = salt_key.ok_or(Error::new(CKR_MECHANISM_PARAM_INVALID))?;
+                    Some(secret(k, &[CKK_GENERIC_SECRET, CKK_HKDF])?)
+                }
+                CKF_HKDF_SALT_KEY => None,
                 _ => return fail(CKR_MECHANISM_PARAM_INVALID),
             };
             let l = match (len, *expand) {

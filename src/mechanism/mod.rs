@@ -5,6 +5,7 @@
 use cryptoki_sys::*;
 
 pub mod build;
+pub mod message;
 pub mod ops;
 
 /// A hash named by a `CKM_SHA*` mechanism type (in OAEP/PSS/HKDF parameters and in the

@@ -34,6 +34,11 @@ pub trait Accumulate: Send {
     fn single_part_only(&self) -> bool {
         false
     }
+    /// The state as bytes for `C_GetOperationState`; `None` when it cannot be saved (it holds
+    /// a key, which must not leave the token this way).
+    fn save(&self) -> Option<Vec<u8>> {
+        None
+    }
 }
 
 /// Verification: data in, then the signature checked.
@@ -52,8 +57,11 @@ pub struct Active<T: ?Sized> {
     pub pending: Option<Zeroizing<Vec<u8>>>,
     /// A multi-part `Update` was called, so the single-part call is no longer allowed.
     pub multi: bool,
-    /// The mechanism type, for logs.
+    /// The mechanism type, for logs and saved states.
     pub mechanism: cryptoki_sys::CK_MECHANISM_TYPE,
+    /// The key is `CKA_ALWAYS_AUTHENTICATE` and no `C_Login(CKU_CONTEXT_SPECIFIC)` has been
+    /// done for this operation yet.
+    pub needs_login: bool,
 }
 
 impl<T: ?Sized> std::fmt::Debug for Active<T> {
@@ -69,7 +77,15 @@ impl<T: ?Sized> Active<T> {
             pending: None,
             multi: false,
             mechanism,
+            needs_login: false,
         }
+    }
+
+    /// Marks the operation as needing `C_Login(CKU_CONTEXT_SPECIFIC)` when its key is
+    /// `CKA_ALWAYS_AUTHENTICATE`.
+    pub fn login_if(mut self, key: &crate::object::attr::Attributes) -> Self {
+        self.needs_login = key.flag(cryptoki_sys::CKA_ALWAYS_AUTHENTICATE);
+        self
     }
 }
 
@@ -81,6 +97,27 @@ pub struct Ops {
     pub digest: Option<Active<dyn Accumulate>>,
     pub sign: Option<Active<dyn Accumulate>>,
     pub verify: Option<Active<dyn Check>>,
+    /// `C_SignRecover`: the signature is the output.
+    pub sign_recover: Option<Active<dyn Accumulate>>,
+    /// `C_VerifyRecover`: the signature is the input, the recovered data the output.
+    pub verify_recover: Option<Active<dyn Cipher>>,
+    pub message_encrypt: Option<super::message::MessageOp>,
+    pub message_decrypt: Option<super::message::MessageOp>,
+}
+
+impl Ops {
+    /// The "needs `C_Login(CKU_CONTEXT_SPECIFIC)`" flag of each active operation that can use
+    /// a private or secret key for a protected purpose.
+    pub fn login_flags(&mut self) -> [Option<&mut bool>; 6] {
+        [
+            self.encrypt.as_mut().map(|a| &mut a.needs_login),
+            self.decrypt.as_mut().map(|a| &mut a.needs_login),
+            self.sign.as_mut().map(|a| &mut a.needs_login),
+            self.sign_recover.as_mut().map(|a| &mut a.needs_login),
+            self.message_encrypt.as_mut().map(|a| &mut a.needs_login),
+            self.message_decrypt.as_mut().map(|a| &mut a.needs_login),
+        ]
+    }
 }
 
 /// What an output-producing call gives back to the C layer.

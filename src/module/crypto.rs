@@ -40,6 +40,10 @@ fn produce<T: ?Sized>(
         let Some(_) = cap else {
             return Ok(Out::Len(bound(&act.op)));
         };
+        // The operation stays: the caller logs in (CKU_CONTEXT_SPECIFIC) and calls again.
+        if act.needs_login {
+            return fail(CKR_USER_NOT_LOGGED_IN);
+        }
         match compute(&mut act.op) {
             Ok(v) => v,
             Err(e) => {
@@ -112,7 +116,7 @@ impl Module {
         Ok(attrs)
     }
 
-    fn with_session<T>(
+    pub(super) fn with_session<T>(
         &self,
         sh: CK_SESSION_HANDLE,
         f: impl FnOnce(&mut Session) -> Result<T>,
@@ -144,7 +148,7 @@ impl Module {
             };
             let attrs = self.key_for(s, r, key, usage, mech_type)?;
             let op = build::cipher(mech, &attrs, kind == CryptKind::Encrypt)?;
-            let act = Some(Active::new(op, mech_type));
+            let act = Some(Active::new(op, mech_type).login_if(&attrs));
             match kind {
                 CryptKind::Encrypt => s.ops.encrypt = act,
                 CryptKind::Decrypt => s.ops.decrypt = act,
@@ -202,6 +206,9 @@ impl Module {
                 if a.op.single_part_only() {
                     *slot = None;
                     return fail(CKR_MECHANISM_INVALID);
+                }
+                if a.needs_login && cap.is_some() {
+                    return fail(CKR_USER_NOT_LOGGED_IN);
                 }
                 a.multi = true;
             }
@@ -326,7 +333,8 @@ impl Module {
                 return fail(CKR_OPERATION_ACTIVE);
             }
             let attrs = self.key_for(s, r, key, CKA_SIGN, mech_type)?;
-            s.ops.sign = Some(Active::new(build::signer(mech, &attrs)?, mech_type));
+            s.ops.sign =
+                Some(Active::new(build::signer(mech, &attrs)?, mech_type).login_if(&attrs));
             Ok(())
         })
     }
@@ -360,6 +368,9 @@ impl Module {
             if act.op.single_part_only() {
                 s.ops.sign = None;
                 return fail(CKR_MECHANISM_INVALID);
+            }
+            if act.needs_login {
+                return fail(CKR_USER_NOT_LOGGED_IN);
             }
             act.multi = true;
             act.op.update(data).inspect_err(|_| s.ops.sign = None)
@@ -436,4 +447,177 @@ impl Module {
             act.op.finish(signature)
         })
     }
+
+    pub fn sign_recover_init(
+        &self,
+        sh: CK_SESSION_HANDLE,
+        mech_type: CK_MECHANISM_TYPE,
+        mech: &Mechanism,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        self.with_token(sh, |s, r| {
+            if s.ops.sign_recover.is_some() {
+                return fail(CKR_OPERATION_ACTIVE);
+            }
+            let attrs = self.key_for(s, r, key, CKA_SIGN_RECOVER, mech_type)?;
+            let op = build::sign_recoverer(mech, &attrs)?;
+            s.ops.sign_recover = Some(Active::new(op, mech_type).login_if(&attrs));
+            Ok(())
+        })
+    }
+
+    /// `C_SignRecover`: single-part only.
+    pub fn sign_recover(
+        &self,
+        sh: CK_SESSION_HANDLE,
+        data: &[u8],
+        cap: Option<usize>,
+    ) -> Result<Out> {
+        self.with_session(sh, |s| {
+            produce(
+                &mut s.ops.sign_recover,
+                cap,
+                true,
+                |op| op.out_len(),
+                |op| {
+                    op.update(data)?;
+                    op.finish()
+                },
+            )
+        })
+    }
+
+    pub fn verify_recover_init(
+        &self,
+        sh: CK_SESSION_HANDLE,
+        mech_type: CK_MECHANISM_TYPE,
+        mech: &Mechanism,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        self.with_token(sh, |s, r| {
+            if s.ops.verify_recover.is_some() {
+                return fail(CKR_OPERATION_ACTIVE);
+            }
+            let attrs = self.key_for(s, r, key, CKA_VERIFY_RECOVER, mech_type)?;
+            let op = build::verify_recoverer(mech, &attrs)?;
+            s.ops.verify_recover = Some(Active::new(op, mech_type));
+            Ok(())
+        })
+    }
+
+    /// `C_VerifyRecover`: the signature in, the data out (single-part).
+    pub fn verify_recover(
+        &self,
+        sh: CK_SESSION_HANDLE,
+        signature: &[u8],
+        cap: Option<usize>,
+    ) -> Result<Out> {
+        self.with_session(sh, |s| {
+            produce(
+                &mut s.ops.verify_recover,
+                cap,
+                true,
+                |op| op.one_shot_len(signature.len()),
+                |op| {
+                    let a = op.update(signature)?;
+                    Ok(concat(a, op.finish()?))
+                },
+            )
+        })
+    }
+
+    /// `C_Login(CKU_CONTEXT_SPECIFIC)`: the user PIN again, which authorizes the operations of
+    /// this session waiting for it (keys with `CKA_ALWAYS_AUTHENTICATE`), once each.
+    pub(super) fn login_context(&self, sh: CK_SESSION_HANDLE, pin: &[u8]) -> Result<()> {
+        self.with_token(sh, |s, r| {
+            let mut waiting = s.ops.login_flags();
+            if !waiting.iter().flatten().any(|w| **w) {
+                return fail(CKR_OPERATION_NOT_INITIALIZED);
+            }
+            if r.login != crate::token::Login::User {
+                return fail(CKR_USER_NOT_LOGGED_IN);
+            }
+            // Counts a wrong PIN like any other login; the master key it returns is dropped.
+            r.db.login(crate::store::Role::User, pin, self.cfg.max_login_attempts)?;
+            for w in waiting.iter_mut().flatten() {
+                **w = false;
+            }
+            Ok(())
+        })
+    }
+
+    /// `C_GetOperationState`: digests only (every other operation holds a key, and a key must
+    /// not leave the token in a state blob). The blob is authenticated with the module's state
+    /// key: `magic | mechanism | flags | hash state | HMAC-SHA256`.
+    pub fn get_operation_state(&self, sh: CK_SESSION_HANDLE) -> Result<Vec<u8>> {
+        self.with_session(sh, |s| {
+            let o = &s.ops;
+            let others = o.encrypt.is_some()
+                || o.decrypt.is_some()
+                || o.sign.is_some()
+                || o.verify.is_some()
+                || o.sign_recover.is_some()
+                || o.verify_recover.is_some()
+                || o.message_encrypt.is_some()
+                || o.message_decrypt.is_some();
+            let Some(d) = o.digest.as_ref() else {
+                return if others {
+                    fail(CKR_STATE_UNSAVEABLE)
+                } else {
+                    fail(CKR_OPERATION_NOT_INITIALIZED)
+                };
+            };
+            if others || d.pending.is_some() {
+                return fail(CKR_STATE_UNSAVEABLE);
+            }
+            let inner = d.op.save().ok_or(Error::new(CKR_STATE_UNSAVEABLE))?;
+            let mut blob = Vec::with_capacity(inner.len() + 48);
+            blob.extend_from_slice(STATE_MAGIC);
+            blob.extend_from_slice(&crate::store::codec::widen(d.mechanism).to_be_bytes());
+            blob.push(u8::from(d.multi));
+            blob.extend_from_slice(&inner);
+            let tag = crate::crypto::hmac_sha256(&*self.state_key, &[&blob]);
+            blob.extend_from_slice(&tag);
+            Ok(blob)
+        })
+    }
+
+    /// `C_SetOperationState`: replaces the session's operations with the saved digest.
+    pub fn set_operation_state(
+        &self,
+        sh: CK_SESSION_HANDLE,
+        state: &[u8],
+        encryption_key: CK_OBJECT_HANDLE,
+        authentication_key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        self.with_session(sh, |s| {
+            let bad = || Error::new(CKR_SAVED_STATE_INVALID);
+            let split = state.len().checked_sub(32).ok_or_else(bad)?;
+            let (blob, tag) = state.split_at(split);
+            let want = crate::crypto::hmac_sha256(&*self.state_key, &[blob]);
+            if !bool::from(subtle::ConstantTimeEq::ct_eq(&want[..], tag)) {
+                return Err(bad());
+            }
+            let rest = blob.strip_prefix(STATE_MAGIC).ok_or_else(bad)?;
+            let (mech, rest) = rest.split_first_chunk::<8>().ok_or_else(bad)?;
+            let (multi, inner) = rest.split_first().ok_or_else(bad)?;
+            let op = build::restore_digester(inner)?;
+            // A digest state needs no key.
+            if encryption_key != CK_INVALID_HANDLE || authentication_key != CK_INVALID_HANDLE {
+                return fail(CKR_KEY_NOT_NEEDED);
+            }
+            let mechanism =
+                CK_MECHANISM_TYPE::try_from(u64::from_be_bytes(*mech)).map_err(|_| bad())?;
+            let mut act = Active::new(op, mechanism);
+            act.multi = *multi != 0;
+            s.ops = crate::mechanism::ops::Ops {
+                digest: Some(act),
+                ..Default::default()
+            };
+            Ok(())
+        })
+    }
 }
+
+/// The first bytes of a saved operation state (format version 1).
+const STATE_MAGIC: &[u8] = b"FHOS\x01";

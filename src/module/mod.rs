@@ -18,6 +18,8 @@ use std::sync::Arc;
 
 mod crypto;
 mod keys;
+mod message;
+pub use crate::mechanism::message::Sealing;
 pub use crypto::CryptKind;
 
 /// What an object handle names.
@@ -65,6 +67,9 @@ pub struct Module {
     sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Mutex<Session>>>>,
     next_handle: AtomicU64,
     objects: RwLock<ObjMaps>,
+    /// Authenticates the states `C_GetOperationState` hands out, so a damaged or forged one is
+    /// refused; random per `C_Initialize`, so a state is only good in the process that made it.
+    state_key: zeroize::Zeroizing<[u8; 32]>,
 }
 
 fn ready(state: &mut TokenState) -> Result<&mut Ready> {
@@ -85,6 +90,7 @@ impl Module {
             // handle of one kind is never valid as the other.
             next_handle: AtomicU64::new(1),
             objects: RwLock::new(ObjMaps::default()),
+            state_key: zeroize::Zeroizing::new(crate::crypto::random_array()?),
         };
         m.rescan()?;
         Ok(m)
@@ -427,8 +433,7 @@ impl Module {
         let s = self.session(sh)?;
         let slot = s.lock().slot.clone();
         if user == CKU_CONTEXT_SPECIFIC {
-            // No operation that needs re-authentication exists yet (see the crypto issue).
-            return fail(CKR_OPERATION_NOT_INITIALIZED);
+            return self.login_context(sh, pin);
         }
         let role = token::role_of(user)?;
         let ro_exists = role == Role::So && self.has_ro_session(slot.id);

@@ -1230,6 +1230,16 @@ impl Tok {
     }
 
     pub fn set_operation_state(&self, s: CK_SESSION_HANDLE, state: &[u8]) -> Result<(), CK_RV> {
+        self.set_operation_state_keys(s, state, CK_INVALID_HANDLE)
+    }
+
+    /// C_SetOperationState with `enc` as the encryption key handle.
+    pub fn set_operation_state_keys(
+        &self,
+        s: CK_SESSION_HANDLE,
+        state: &[u8],
+        enc: CK_OBJECT_HANDLE,
+    ) -> Result<(), CK_RV> {
         let mut st = state.to_vec();
         // SAFETY: the buffer lives across the call.
         res(unsafe {
@@ -1237,7 +1247,7 @@ impl Tok {
                 s,
                 st.as_mut_ptr(),
                 st.len() as CK_ULONG,
-                CK_INVALID_HANDLE,
+                enc,
                 CK_INVALID_HANDLE,
             )
         })
@@ -1575,6 +1585,64 @@ impl Tok {
         })?;
         out.truncate(len as usize);
         Ok(out)
+    }
+
+    /// A message in parts: C_EncryptMessageBegin / C_DecryptMessageBegin, then one
+    /// `*MessageNext` per part, the last flagged CKF_END_OF_MESSAGE. The outputs concatenated.
+    pub fn message_in_parts(
+        &self,
+        encrypt: bool,
+        p: &Mech,
+        aad: &[u8],
+        parts: &[&[u8]],
+    ) -> Result<Vec<u8>, CK_RV> {
+        let (pp, pl) = p.param_ptr();
+        let mut a = aad.to_vec();
+        let ap = if a.is_empty() {
+            null_mut()
+        } else {
+            a.as_mut_ptr()
+        };
+        // SAFETY: all buffers live across the call; the parameter's pointers are owned by `p`.
+        res(unsafe {
+            if encrypt {
+                f!(self, C_EncryptMessageBegin)(self.h, pp, pl, ap, a.len() as CK_ULONG)
+            } else {
+                f!(self, C_DecryptMessageBegin)(self.h, pp, pl, ap, a.len() as CK_ULONG)
+            }
+        })?;
+        let mut all = Vec::new();
+        for (i, part) in parts.iter().enumerate() {
+            let flags = if i + 1 == parts.len() {
+                CKF_END_OF_MESSAGE
+            } else {
+                0
+            };
+            let mut d = part.to_vec();
+            let total: usize = parts.iter().map(|p| p.len()).sum();
+            let mut out = vec![0u8; cap(total)];
+            let mut len = out.len() as CK_ULONG;
+            // SAFETY: all buffers live across the call.
+            res(unsafe {
+                let next = if encrypt {
+                    f!(self, C_EncryptMessageNext)
+                } else {
+                    f!(self, C_DecryptMessageNext)
+                };
+                next(
+                    self.h,
+                    pp,
+                    pl,
+                    d.as_mut_ptr(),
+                    d.len() as CK_ULONG,
+                    out.as_mut_ptr(),
+                    &mut len,
+                    flags,
+                )
+            })?;
+            all.extend_from_slice(&out[..len as usize]);
+        }
+        Ok(all)
     }
 
     pub fn message_decrypt_final(&self) -> Result<(), CK_RV> {

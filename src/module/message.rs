@@ -1,0 +1,144 @@
+//! The safe core of the message-based encryption functions (PKCS#11 v3.0 §5.11 and §5.13):
+//! `C_MessageEncryptInit`/`C_MessageDecryptInit`, one call per message or a message in parts,
+//! and the final call that ends the operation.
+
+use super::{CryptKind, Module};
+use crate::error::{fail, Error, Result};
+use crate::mechanism::build;
+use crate::mechanism::message::{Aead, MessageOp, MessageParams, Sealing};
+use crate::mechanism::ops::Out;
+use crate::session::Session;
+use cryptoki_sys::*;
+
+fn slot(s: &mut Session, kind: CryptKind) -> &mut Option<MessageOp> {
+    match kind {
+        CryptKind::Encrypt => &mut s.ops.message_encrypt,
+        CryptKind::Decrypt => &mut s.ops.message_decrypt,
+    }
+}
+
+fn active(s: &mut Session, kind: CryptKind) -> Result<&mut MessageOp> {
+    let op = slot(s, kind)
+        .as_mut()
+        .ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?;
+    if op.needs_login {
+        return fail(CKR_USER_NOT_LOGGED_IN);
+    }
+    Ok(op)
+}
+
+/// The size-query convention for an output of `need` bytes.
+fn room(cap: Option<usize>, need: usize) -> Option<Out> {
+    match cap {
+        None => Some(Out::Len(need)),
+        Some(c) if c < need => Some(Out::TooSmall(need)),
+        Some(_) => None,
+    }
+}
+
+impl Module {
+    pub fn message_init(
+        &self,
+        sh: CK_SESSION_HANDLE,
+        kind: CryptKind,
+        mech_type: CK_MECHANISM_TYPE,
+        key: CK_OBJECT_HANDLE,
+    ) -> Result<()> {
+        self.with_token(sh, |s, r| {
+            if slot(s, kind).is_some() {
+                return fail(CKR_OPERATION_ACTIVE);
+            }
+            let aead = Aead::from_ckm(mech_type).ok_or(Error::new(CKR_MECHANISM_INVALID))?;
+            let usage = match kind {
+                CryptKind::Encrypt => CKA_ENCRYPT,
+                CryptKind::Decrypt => CKA_DECRYPT,
+            };
+            let attrs = self.key_for(s, r, key, usage, mech_type)?;
+            let mut op = MessageOp::new(aead, build::aes_key(&attrs)?, kind == CryptKind::Encrypt)?;
+            op.needs_login = attrs.flag(CKA_ALWAYS_AUTHENTICATE);
+            *slot(s, kind) = Some(op);
+            Ok(())
+        })
+    }
+
+    /// `C_EncryptMessage` / `C_DecryptMessage`: one whole message. An error ends the message,
+    /// not the operation.
+    pub fn message(
+        &self,
+        sh: CK_SESSION_HANDLE,
+        kind: CryptKind,
+        p: &MessageParams,
+        aad: &[u8],
+        data: &[u8],
+        cap: Option<usize>,
+    ) -> Result<(Out, Sealing)> {
+        self.with_session(sh, |s| {
+            let op = active(s, kind)?;
+            if op.in_message() {
+                return fail(CKR_OPERATION_ACTIVE);
+            }
+            if let Some(o) = room(cap, op.out_len(data.len())) {
+                return Ok((o, None));
+            }
+            match kind {
+                CryptKind::Encrypt => {
+                    let sealed = op.encrypt(p, aad, data)?;
+                    Ok((
+                        Out::Data(zeroize::Zeroizing::new(sealed.ciphertext)),
+                        Some((sealed.iv, sealed.tag)),
+                    ))
+                }
+                CryptKind::Decrypt => Ok((Out::Data(op.decrypt(p, aad, data)?), None)),
+            }
+        })
+    }
+
+    pub fn message_begin(
+        &self,
+        sh: CK_SESSION_HANDLE,
+        kind: CryptKind,
+        p: MessageParams,
+        aad: &[u8],
+    ) -> Result<()> {
+        self.with_session(sh, |s| active(s, kind)?.begin(p, aad))
+    }
+
+    pub fn message_next(
+        &self,
+        sh: CK_SESSION_HANDLE,
+        kind: CryptKind,
+        p: &MessageParams,
+        data: &[u8],
+        last: bool,
+        cap: Option<usize>,
+    ) -> Result<(Out, Sealing)> {
+        self.with_session(sh, |s| {
+            let op = active(s, kind)?;
+            if let Some(o) = room(cap, op.next_len(data.len(), last)?) {
+                return Ok((o, None));
+            }
+            let (out, sealing) = op.next(p, data, last)?;
+            Ok((Out::Data(out), sealing))
+        })
+    }
+
+    /// The AEAD of the session's active message operation, which says how to read the
+    /// per-message parameter.
+    pub fn message_aead(&self, sh: CK_SESSION_HANDLE, kind: CryptKind) -> Result<Aead> {
+        self.with_session(sh, |s| {
+            slot(s, kind)
+                .as_ref()
+                .map(MessageOp::aead)
+                .ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))
+        })
+    }
+
+    pub fn message_final(&self, sh: CK_SESSION_HANDLE, kind: CryptKind) -> Result<()> {
+        self.with_session(sh, |s| {
+            slot(s, kind)
+                .take()
+                .map(|_| ())
+                .ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))
+        })
+    }
+}
