@@ -1,0 +1,164 @@
+# Shared helpers for the interop scripts in tests/interop/ (sourced, not run).
+#
+# A script sets NAME (shown in the banner) and calls, in order:
+#   interop_setup MODULE TOOL...   checks the tools and the module, makes $WORK, points
+#                                  FERROHSM_TOKEN_DIR/FERROHSM_CONF into it (cheap KDF)
+#   new_token LABEL                a fresh token via ferrohsm-util init-token (SO_PIN/PIN)
+#   check / check_out / check_not_out / same_file / pass / fail
+#   interop_summary                prints `N passed, N failed`, exits non-zero on a failure
+#
+# Every check prints `PASS name` or `FAIL name[: why]`; a failure shows the output of the
+# command that failed, indented.
+
+SO_PIN=${SO_PIN:-12345678}
+PIN=${PIN:-1234}
+
+passed=0
+failed=0
+status=0
+
+interop_root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+
+# prereq_fail WHY: a missing prerequisite ends the script as one failed check.
+prereq_fail() {
+    echo "FAIL prerequisites: $1"
+    echo "0 passed, 1 failed"
+    exit 1
+}
+
+# interop_setup MODULE TOOL...: the module must exist and every TOOL must be on PATH.
+interop_setup() {
+    MODULE=$1
+    shift
+    local tool
+    for tool in "$@"; do
+        command -v "$tool" >/dev/null 2>&1 ||
+            prereq_fail "'$tool' not found (scripts/test installs it)"
+    done
+    [ -f "$MODULE" ] || prereq_fail "module '$MODULE' not found (build it: cargo build --release)"
+    MODULE=$(cd "$(dirname "$MODULE")" && pwd)/$(basename "$MODULE")
+    UTIL=${FERROHSM_UTIL:-$(dirname "$MODULE")/ferrohsm-util}
+    [ -x "$UTIL" ] || prereq_fail "'$UTIL' not found (build it: cargo build --release --workspace)"
+
+    WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferrohsm-interop.XXXXXX")
+    trap 'interop_cleanup' EXIT
+    export FERROHSM_TOKEN_DIR="$WORK/tokens"
+    export FERROHSM_CONF="$WORK/ferrohsm.toml"
+    export FERROHSM_MODULE="$MODULE"
+    mkdir -p "$FERROHSM_TOKEN_DIR"
+    printf '[kdf]\nmemory_kib = 64\niterations = 1\n' >"$FERROHSM_CONF"
+    OUT="$WORK/out.txt"
+    : >"$OUT"
+    echo "${NAME:-interop} test against $MODULE"
+    echo "work directory: $WORK"
+}
+
+# Background processes a script starts (servers) register their pid here to be ended on exit.
+INTEROP_PIDS=()
+interop_cleanup() {
+    local pid
+    for pid in ${INTEROP_PIDS[@]+"${INTEROP_PIDS[@]}"}; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
+    [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
+}
+
+# new_token LABEL: initialize a token labelled LABEL in the free slot, with SO_PIN and PIN.
+new_token() {
+    run "$UTIL" init-token --label "$1" --so-pin "$SO_PIN" --pin "$PIN"
+    if [ "$status" -ne 0 ]; then
+        fail "create token $1 (ferrohsm-util init-token)" "exit code $status"
+        return 1
+    fi
+    pass "create token $1 (ferrohsm-util init-token)"
+}
+
+pass() {
+    echo "PASS $1"
+    passed=$((passed + 1))
+}
+
+# fail NAME [WHY]: record a failure and show the last command's output, indented.
+fail() {
+    echo "FAIL $1${2:+: $2}"
+    failed=$((failed + 1))
+    if [ -s "$OUT" ]; then tail -n 40 "$OUT" | sed 's/^/    | /'; fi
+}
+
+# run CMD...: run CMD with its output (stdout and stderr) in $OUT; its exit code in $status.
+run() {
+    status=0
+    "$@" >"$OUT" 2>&1 || status=$?
+}
+
+# check NAME CMD...: PASS when CMD exits 0.
+check() {
+    local name=$1
+    shift
+    run "$@"
+    if [ "$status" -ne 0 ]; then
+        fail "$name" "exit code $status"
+        return 1
+    fi
+    pass "$name"
+}
+
+# check_out NAME REGEX CMD...: PASS when CMD exits 0 and its output matches the extended REGEX.
+check_out() {
+    local name=$1 regex=$2
+    shift 2
+    run "$@"
+    if [ "$status" -ne 0 ]; then
+        fail "$name" "exit code $status"
+        return 1
+    fi
+    if ! grep -Eq -- "$regex" "$OUT"; then
+        fail "$name" "output does not match /$regex/"
+        return 1
+    fi
+    pass "$name"
+}
+
+# check_not_out NAME REGEX CMD...: PASS when CMD exits 0 and its output does not match REGEX.
+check_not_out() {
+    local name=$1 regex=$2
+    shift 2
+    run "$@"
+    if [ "$status" -ne 0 ]; then
+        fail "$name" "exit code $status"
+        return 1
+    fi
+    if grep -Eq -- "$regex" "$OUT"; then
+        fail "$name" "output unexpectedly matches /$regex/"
+        return 1
+    fi
+    pass "$name"
+}
+
+# check_fails NAME CMD...: PASS when CMD exits non-zero (a refusal that must happen).
+check_fails() {
+    local name=$1
+    shift
+    run "$@"
+    if [ "$status" -eq 0 ]; then
+        fail "$name" "the command succeeded"
+        return 1
+    fi
+    pass "$name"
+}
+
+# same_file NAME EXPECTED ACTUAL: byte-for-byte comparison.
+same_file() {
+    if [ -s "$3" ] && cmp -s "$2" "$3"; then
+        pass "$1"
+    else
+        : >"$OUT"
+        fail "$1" "$3 differs from $2 (or is missing or empty)"
+    fi
+}
+
+interop_summary() {
+    echo "$passed passed, $failed failed"
+    [ "$failed" -eq 0 ]
+}
