@@ -1,5 +1,5 @@
 //! AES and its modes: ECB, CBC, CBC with PKCS#7 padding, CTR with a PKCS#11 counter width,
-//! CBC ciphertext stealing (CS3), GCM, CCM, key wrap (RFC 3394, RFC 5649) and CMAC.
+//! CBC ciphertext stealing (CS1), GCM, CCM, key wrap (RFC 3394, RFC 5649) and CMAC.
 //! Serves `CKM_AES_ECB`, `CKM_AES_CBC`, `CKM_AES_CBC_PAD`, `CKM_AES_CTR`, `CKM_AES_CTS`,
 //! `CKM_AES_GCM`, `CKM_AES_CCM`, `CKM_AES_KEY_WRAP`, `CKM_AES_KEY_WRAP_KWP`, `CKM_AES_CMAC`,
 //! `CKM_AES_CMAC_GENERAL`, `CKM_AES_ECB_ENCRYPT_DATA` and `CKM_AES_CBC_ENCRYPT_DATA`
@@ -10,7 +10,7 @@
 //! GCM, CCM, CTR and CTS are built here on the `aes` block cipher (GHASH from `ghash`): PKCS#11
 //! lets the caller choose GCM IVs of any length (1-256 bytes here) and tags of 4-16 bytes, CCM
 //! nonce and tag sizes per call, and the CTR counter width, which the mode crates only offer as
-//! compile-time types. CTS is the CS3 variant (see [`Mode::Cts`]).
+//! compile-time types. CTS is the CS1 variant (see [`Mode::Cts`]).
 
 use crate::error::{Error, Result};
 use aes::cipher::{BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
@@ -142,8 +142,9 @@ pub enum Mode {
         counter_bits: u64,
         block: Block,
     },
-    /// CBC with ciphertext stealing, variant CS3 of the SP 800-38A addendum (the Kerberos form
-    /// of RFC 3962, which NSS uses for `CKM_AES_CTS`): the last two blocks are always swapped.
+    /// CBC with ciphertext stealing, variant CS1 of the SP 800-38A addendum, as NSS softoken,
+    /// OpenSSL (default) and Java SunPKCS11 (default) do for `CKM_AES_CTS`: the partial block
+    /// `C(n-1)*` before the last full one; whole blocks are plain CBC.
     Cts {
         iv: Block,
     },
@@ -410,47 +411,59 @@ impl AesCipher {
         }
     }
 
+    /// The last one or two blocks of a CTS message, in CS1 order: `C(n-1)*` (the stolen,
+    /// partial block) comes before `C(n)`; a message of whole blocks is plain CBC.
     fn cts_finish(&mut self, dir: Direction, tail: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         if tail.len() < BLOCK_LEN || tail.len() > 2 * BLOCK_LEN {
             return Err(dir.len_error());
         }
-        let (first, last) = tail.split_at(BLOCK_LEN);
-        let d = last.len();
-        let mut x = to_block(first);
-        if d == 0 {
-            self.crypt_block(&mut x);
-            return Ok(Zeroizing::new(x.to_vec()));
+        let d = tail.len() - BLOCK_LEN;
+        if d == 0 || d == BLOCK_LEN {
+            // Whole blocks: CS1 is CBC.
+            let mut out = Zeroizing::new(Vec::with_capacity(tail.len()));
+            for chunk in tail.chunks(BLOCK_LEN) {
+                let mut x = to_block(chunk);
+                self.crypt_block(&mut x);
+                out.extend_from_slice(&x);
+                x.zeroize();
+            }
+            return Ok(out);
         }
         let mut out = Zeroizing::new(Vec::with_capacity(tail.len()));
         match dir {
             Direction::Encrypt => {
-                // C(n-1) = E(P(n-1) ^ prev); C(n) = E(P(n)||0 ^ C(n-1)); emit C(n) || C(n-1)[..d].
+                // C(n-1) = E(P(n-1) ^ prev); C(n) = E(P(n)||0 ^ C(n-1)); emit C(n-1)[..d] || C(n).
+                let (first, last) = tail.split_at(BLOCK_LEN);
+                let mut x = to_block(first);
                 xor_into(&mut x, &self.chain);
                 self.key.encrypt_block(&mut x);
                 let mut y = to_block(last);
                 xor_into(&mut y, &x);
                 self.key.encrypt_block(&mut y);
-                out.extend_from_slice(&y);
                 out.extend_from_slice(x.get(..d).unwrap_or(&[]));
+                out.extend_from_slice(&y);
+                x.zeroize();
                 y.zeroize();
             }
             Direction::Decrypt => {
                 // D(C(n)) = P(n)||0 ^ C(n-1), so its tail completes the stolen C(n-1).
+                let (stolen, cn) = tail.split_at(d);
+                let mut x = to_block(cn);
                 self.key.decrypt_block(&mut x);
                 let mut c1 = x;
-                c1[..d].copy_from_slice(last);
+                c1[..d].copy_from_slice(stolen);
                 let mut pn = x;
-                xor_into(&mut pn, last);
+                xor_into(&mut pn, stolen);
                 let mut p1 = c1;
                 self.key.decrypt_block(&mut p1);
                 xor_into(&mut p1, &self.chain);
                 out.extend_from_slice(&p1);
                 out.extend_from_slice(pn.get(..d).unwrap_or(&[]));
+                x.zeroize();
                 p1.zeroize();
                 pn.zeroize();
             }
         }
-        x.zeroize();
         Ok(out)
     }
 
@@ -517,7 +530,7 @@ pub fn cbc_encrypt(key: &[u8], iv: &Block, data: &[u8]) -> Result<Zeroizing<Vec<
     AesCipher::one_shot(key, Mode::Cbc { iv: *iv }, Direction::Encrypt, data)
 }
 
-/// One-shot CBC-CS3 (`CKM_AES_CTS`); the input must be at least one block.
+/// One-shot CBC-CS1 (`CKM_AES_CTS`); the input must be at least one block.
 pub fn cts_encrypt(key: &[u8], iv: &Block, data: &[u8]) -> Result<Vec<u8>> {
     Ok(AesCipher::one_shot(key, Mode::Cts { iv: *iv }, Direction::Encrypt, data)?.to_vec())
 }
@@ -1381,7 +1394,21 @@ mod tests {
         }
     }
 
-    // RFC 3962 appendix B (AES-128 CTS, CS3, zero IV).
+    /// CS3 (RFC 3962) ciphertext to CS1: the last `d` bytes (d = len mod 16, or 16) move in
+    /// front of the full block before them.
+    fn cs3_to_cs1(ct: &[u8]) -> Vec<u8> {
+        let d = match ct.len() % 16 {
+            0 => 16,
+            d => d,
+        };
+        let n = ct.len();
+        let mut out = ct[..n - d - 16].to_vec();
+        out.extend_from_slice(&ct[n - d..]);
+        out.extend_from_slice(&ct[n - d - 16..n - d]);
+        out
+    }
+
+    // RFC 3962 appendix B (AES-128 CTS, zero IV), given in CS3 order and checked in CS1.
     #[test]
     fn rfc3962_cts() {
         let key = hex("636869636b656e207465726979616b69");
@@ -1411,10 +1438,21 @@ mod tests {
                  9dad8bbb96c4cdc03bc103e1a194bbd8",
             ),
         ];
-        for (pt, ct) in vectors {
-            assert_eq!(cts_encrypt(&key, &iv, &hex(pt)).unwrap(), hex(ct));
-            assert_eq!(*cts_decrypt(&key, &iv, &hex(ct)).unwrap(), hex(pt));
-            check_mode("636869636b656e207465726979616b69", Mode::Cts { iv }, pt, ct);
+        for (pt, ct3) in vectors {
+            let ct = cs3_to_cs1(&hex(ct3));
+            assert_eq!(cts_encrypt(&key, &iv, &hex(pt)).unwrap(), ct);
+            assert_eq!(*cts_decrypt(&key, &iv, &ct).unwrap(), hex(pt));
+            check_mode(
+                "636869636b656e207465726979616b69",
+                Mode::Cts { iv },
+                pt,
+                &ct.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            );
+            // Whole blocks: CS1 is CBC.
+            if pt.len() % 32 == 0 {
+                let cbc = AesCipher::one_shot(&key, Mode::Cbc { iv }, Direction::Encrypt, &hex(pt));
+                assert_eq!(*cbc.unwrap(), ct);
+            }
         }
         // One block is plain CBC; less is refused.
         let one = cts_encrypt(&key, &iv, &[7; 16]).unwrap();
