@@ -529,3 +529,86 @@ fn operation_state_refuses_keyed_operations_and_unneeded_keys() {
         CKR_SAVED_STATE_INVALID,
     );
 }
+
+/// The single-part size query (NULL output) of C_Encrypt and C_Decrypt answers a length the
+/// output fits in, for every cipher: a client that allocates exactly that much (python-pkcs11,
+/// pkcs11-provider) must get the data, not CKR_BUFFER_TOO_SMALL.
+#[test]
+fn single_part_size_queries_are_large_enough_for_every_cipher() {
+    let t = token("ops-size-query");
+    let k = t.obj(&aes(&[0x11u8; 32]));
+    let (rsa_pub, rsa_priv) = (
+        t.obj(&rsa_public_fixed().b(CKA_ENCRYPT, true)),
+        t.obj(&rsa_private_fixed().b(CKA_DECRYPT, true)),
+    );
+    let mut problems = Vec::new();
+    for len in [0usize, 1, 15, 16, 17, 31, 32, 33, 100] {
+        let plain: Vec<u8> = (0..len).map(|i| i as u8).collect();
+        let cases: Vec<(&str, Mech, CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> = vec![
+            (
+                "AES_CBC_PAD",
+                Mech::bytes(CKM_AES_CBC_PAD, &[1u8; 16]),
+                k,
+                k,
+            ),
+            ("AES_CTS", Mech::bytes(CKM_AES_CTS, &[1u8; 16]), k, k),
+            ("AES_GCM", gcm(&[2u8; 12], b"aad", 128), k, k),
+            ("AES_GCM tag 96", gcm(&[2u8; 12], b"", 96), k, k),
+            ("AES_CCM", ccm(len, &[3u8; 12], b"aad", 16), k, k),
+            ("AES_KEY_WRAP_KWP", Mech::new(CKM_AES_KEY_WRAP_KWP), k, k),
+            ("RSA_PKCS", Mech::new(CKM_RSA_PKCS), rsa_pub, rsa_priv),
+        ];
+        for (name, m, ek, dk) in cases {
+            // Skip the lengths a mechanism does not take at all.
+            if (name == "AES_CTS" && len < 16) || (name == "AES_KEY_WRAP_KWP" && len == 0) {
+                continue;
+            }
+            let mut sized = |encrypt: bool, input: &[u8]| -> Option<Vec<u8>> {
+                let init = if encrypt {
+                    t.encrypt_init(&m, ek)
+                } else {
+                    t.decrypt_init(&m, dk)
+                };
+                if let Err(rv) = init {
+                    problems.push(format!("{name} {len} B: init {}", rvn(rv)));
+                    return None;
+                }
+                let call = |cap| {
+                    if encrypt {
+                        t.encrypt_call(input, cap)
+                    } else {
+                        t.decrypt_call(input, cap)
+                    }
+                };
+                let (rv, _, need) = call(None);
+                if rv != CKR_OK {
+                    problems.push(format!("{name} {len} B: size query {}", rvn(rv)));
+                    return None;
+                }
+                let (rv, out, _) = call(Some(need));
+                if rv != CKR_OK {
+                    problems.push(format!(
+                        "{name} {len} B ({}): buffer of the queried {need} bytes: {}",
+                        if encrypt { "encrypt" } else { "decrypt" },
+                        rvn(rv)
+                    ));
+                    return None;
+                }
+                Some(out)
+            };
+            let Some(c) = sized(true, &plain) else {
+                continue;
+            };
+            if let Some(p) = sized(false, &c) {
+                if p != plain {
+                    problems.push(format!("{name} {len} B: round trip differs"));
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "size queries:\n  {}",
+        problems.join("\n  ")
+    );
+}

@@ -476,6 +476,18 @@ impl AesCipher {
         total - self.holdback(total)
     }
 
+    /// What a single-part call with `input_len` more bytes returns: exact but for CBC-PAD
+    /// decryption (an upper bound: the padding is not known yet).
+    pub fn one_shot_len(&self, input_len: usize) -> usize {
+        let total = self.pending.len().saturating_add(input_len);
+        match (&self.kind, self.dir) {
+            (Kind::Cbc { pad: true }, Direction::Encrypt) => (total / BLOCK_LEN)
+                .saturating_add(1)
+                .saturating_mul(BLOCK_LEN),
+            _ => total,
+        }
+    }
+
     /// An upper bound of what `finish` returns.
     pub fn finish_len(&self) -> usize {
         match (&self.kind, self.dir) {
@@ -747,6 +759,18 @@ impl Gcm {
         match self.dir {
             Direction::Encrypt => input_len,
             Direction::Decrypt => 0,
+        }
+    }
+
+    /// What a single-part call with `input_len` more bytes returns (exact).
+    pub fn one_shot_len(&self, input_len: usize) -> usize {
+        match self.dir {
+            Direction::Encrypt => input_len.saturating_add(self.tag_len),
+            Direction::Decrypt => self
+                .held
+                .len()
+                .saturating_add(input_len)
+                .saturating_sub(self.tag_len),
         }
     }
 

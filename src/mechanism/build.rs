@@ -221,6 +221,9 @@ macro_rules! streaming_cipher {
             fn finish_len(&self) -> usize {
                 self.0.finish_len()
             }
+            fn one_shot_len(&self, n: usize) -> usize {
+                self.0.one_shot_len(n)
+            }
         }
     };
 }
