@@ -52,85 +52,12 @@ case "$(basename "$MODULE")" in
     ;;
 esac
 
-passed=0
-failed=0
+# shellcheck source=tests/interop/lib.sh
+. "$here/lib.sh"
 OUT="$WORK/out.txt"
-
-pass() {
-    echo "PASS $1"
-    passed=$((passed + 1))
-}
-
-# fail NAME [WHY]: record a failure and show the last command's output, indented.
-fail() {
-    echo "FAIL $1${2:+: $2}"
-    failed=$((failed + 1))
-    if [ -s "$OUT" ]; then sed 's/^/    | /' "$OUT"; fi
-}
 
 p11() {
     pkcs11-tool --module "$MODULE" "$@"
-}
-
-# run CMD...: run CMD with its output (stdout and stderr) in $OUT; its exit code in $status.
-status=0
-run() {
-    status=0
-    "$@" >"$OUT" 2>&1 || status=$?
-}
-
-# check NAME CMD...: PASS when CMD exits 0.
-check() {
-    local name=$1
-    shift
-    run "$@"
-    if [ "$status" -ne 0 ]; then
-        fail "$name" "exit code $status"
-        return 1
-    fi
-    pass "$name"
-}
-
-# check_out NAME REGEX CMD...: PASS when CMD exits 0 and its output matches the extended REGEX.
-check_out() {
-    local name=$1 regex=$2
-    shift 2
-    run "$@"
-    if [ "$status" -ne 0 ]; then
-        fail "$name" "exit code $status"
-        return 1
-    fi
-    if ! grep -Eq -- "$regex" "$OUT"; then
-        fail "$name" "output does not match /$regex/"
-        return 1
-    fi
-    pass "$name"
-}
-
-# check_not_out NAME REGEX CMD...: PASS when CMD exits 0 and its output does not match REGEX.
-check_not_out() {
-    local name=$1 regex=$2
-    shift 2
-    run "$@"
-    if [ "$status" -ne 0 ]; then
-        fail "$name" "exit code $status"
-        return 1
-    fi
-    if grep -Eq -- "$regex" "$OUT"; then
-        fail "$name" "output unexpectedly matches /$regex/"
-        return 1
-    fi
-    pass "$name"
-}
-
-# same_file NAME EXPECTED ACTUAL: byte-for-byte comparison.
-same_file() {
-    if [ -f "$3" ] && cmp -s "$2" "$3"; then
-        pass "$1"
-    else
-        : >"$OUT"
-        fail "$1" "$3 differs from $2 (or is missing)"
-    fi
 }
 
 # The ID of the first slot whose token is not initialized, from `pkcs11-tool -L` output:
