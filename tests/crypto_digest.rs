@@ -361,3 +361,159 @@ fn pbkdf2_rfc6070() {
     }
     assert!(problems.is_empty(), "PBKDF2:\n  {}", problems.join("\n  "));
 }
+
+/// CKM_HKDF_DERIVE with the salt in a key object (CK_HKDF_PARAMS.ulSaltType =
+/// CKF_HKDF_SALT_KEY, hSaltKey).
+fn hkdf_salt_key(
+    extract: bool,
+    expand: bool,
+    prf: CK_MECHANISM_TYPE,
+    salt_key: CK_OBJECT_HANDLE,
+    info: &[u8],
+) -> Mech {
+    let mut m = Mech::new(CKM_HKDF_DERIVE);
+    let pi = m.keep(info);
+    m.set_param(CK_HKDF_PARAMS {
+        bExtract: u8::from(extract),
+        bExpand: u8::from(expand),
+        prfHashMechanism: prf,
+        ulSaltType: CKF_HKDF_SALT_KEY,
+        pSalt: std::ptr::null_mut(),
+        ulSaltLen: 0,
+        hSaltKey: salt_key,
+        pInfo: pi,
+        ulInfoLen: info.len() as CK_ULONG,
+    });
+    m
+}
+
+/// RFC 5869 test case 1 with the salt held in a key (a generic secret or an HKDF key): the same
+/// OKM and PRK as with CKF_HKDF_SALT_DATA. The salt key must be a generic secret or HKDF key
+/// that allows derivation; a bad handle is CKR_KEY_HANDLE_INVALID. Without extraction the salt
+/// is ignored, handle and all.
+#[test]
+fn hkdf_salt_from_a_key() {
+    let t = token("hkdf-salt-key");
+    let ikm = t.obj(&secret(CKK_GENERIC_SECRET, &[0x0b; 22]));
+    let salt = hx("000102030405060708090a0b0c");
+    let info = hx("f0f1f2f3f4f5f6f7f8f9");
+    let okm =
+        hx("3cb25f25faacd57a90434f64d0362f2a2d2d0a90cf1a5a4c5db02d56ecc4c5bf34007208d5b887185865");
+    let prk = hx("077709362c2e32df0ddc3f0dc47bba6390b6c73bb50f9c3122ec844ad7c2b3e5");
+    let tmpl = new_secret(CKK_GENERIC_SECRET, Some(42));
+
+    let by_data = t
+        .derive(&hkdf(true, true, CKM_SHA256, &salt, &info), ikm, &tmpl)
+        .ok_or_panic("HKDF with CKF_HKDF_SALT_DATA");
+    assert_bytes(
+        "OKM with the salt as data",
+        &t.get(by_data, CKA_VALUE),
+        &okm,
+    );
+    for kt in [CKK_GENERIC_SECRET, CKK_HKDF] {
+        let sk = t.obj(&secret(kt, &salt));
+        let d = t
+            .derive(
+                &hkdf_salt_key(true, true, CKM_SHA256, sk, &info),
+                ikm,
+                &tmpl,
+            )
+            .ok_or_panic(&format!("HKDF with a salt key of type {kt:#x}"));
+        assert_bytes("OKM with the salt as a key", &t.get(d, CKA_VALUE), &okm);
+        let d = t
+            .derive(
+                &hkdf_salt_key(true, false, CKM_SHA256, sk, &[]),
+                ikm,
+                &new_secret(CKK_GENERIC_SECRET, Some(32)),
+            )
+            .ok_or_panic("HKDF extract only with a salt key");
+        assert_bytes("PRK with the salt as a key", &t.get(d, CKA_VALUE), &prk);
+    }
+
+    for h in [CK_INVALID_HANDLE, 0x7fff_fff0] {
+        expect_err(
+            &format!("HKDF with salt key handle {h:#x}"),
+            t.derive(&hkdf_salt_key(true, true, CKM_SHA256, h, &info), ikm, &tmpl),
+            CKR_KEY_HANDLE_INVALID,
+        );
+    }
+    let no_derive = t.obj(&secret(CKK_GENERIC_SECRET, &salt).b(CKA_DERIVE, false));
+    expect_err(
+        "HKDF with a salt key whose CKA_DERIVE is false",
+        t.derive(
+            &hkdf_salt_key(true, true, CKM_SHA256, no_derive, &info),
+            ikm,
+            &tmpl,
+        ),
+        CKR_KEY_FUNCTION_NOT_PERMITTED,
+    );
+    let aes_key = t.obj(&aes(&[7u8; 16]));
+    expect_err(
+        "HKDF with an AES salt key",
+        t.derive(
+            &hkdf_salt_key(true, true, CKM_SHA256, aes_key, &info),
+            ikm,
+            &tmpl,
+        ),
+        CKR_KEY_TYPE_INCONSISTENT,
+    );
+    let data = t.obj(
+        &Tmpl::new()
+            .u(CKA_CLASS, CKO_DATA)
+            .b(CKA_TOKEN, false)
+            .bytes(CKA_VALUE, &salt),
+    );
+    expect_err(
+        "HKDF with a data object as the salt key",
+        t.derive(
+            &hkdf_salt_key(true, true, CKM_SHA256, data, &info),
+            ikm,
+            &tmpl,
+        ),
+        CKR_KEY_HANDLE_INVALID,
+    );
+
+    // Expand only: the salt is not used, so its handle is not looked at.
+    let prk_key = t.obj(&secret(CKK_GENERIC_SECRET, &prk));
+    let d = t
+        .derive(
+            &hkdf_salt_key(false, true, CKM_SHA256, CK_INVALID_HANDLE, &info),
+            prk_key,
+            &tmpl,
+        )
+        .ok_or_panic("HKDF expand only with CKF_HKDF_SALT_KEY");
+    assert_bytes("OKM from the PRK", &t.get(d, CKA_VALUE), &okm);
+}
+
+/// A key derived with a salt key is "always sensitive" and "never extractable" only if the
+/// salt key was too, as for the base key.
+#[test]
+fn hkdf_salt_key_history_reaches_the_derived_key() {
+    let t = token("hkdf-salt-history");
+    let kept_inside = |len| {
+        t.generate_key(
+            &Mech::new(CKM_GENERIC_SECRET_KEY_GEN),
+            &new_secret(CKK_GENERIC_SECRET, Some(len))
+                .b(CKA_SENSITIVE, true)
+                .b(CKA_EXTRACTABLE, false),
+        )
+        .ok_or_panic("generate a sensitive, non-extractable secret")
+    };
+    let ikm = kept_inside(32);
+    let inside_salt = kept_inside(16);
+    let known_salt = t.obj(&secret(CKK_GENERIC_SECRET, &[1u8; 16]));
+    let tmpl = new_secret(CKK_GENERIC_SECRET, Some(32))
+        .b(CKA_SENSITIVE, true)
+        .b(CKA_EXTRACTABLE, false);
+    for (salt_key, clean) in [(inside_salt, true), (known_salt, false)] {
+        let d = t
+            .derive(
+                &hkdf_salt_key(true, true, CKM_SHA256, salt_key, b"x"),
+                ikm,
+                &tmpl,
+            )
+            .ok_or_panic("HKDF with a salt key");
+        assert_eq!(t.get_bool(d, CKA_ALWAYS_SENSITIVE), clean);
+        assert_eq!(t.get_bool(d, CKA_NEVER_EXTRACTABLE), clean);
+    }
+}

@@ -137,7 +137,6 @@ const PY_KWP_UNWRAP: &str = "import sys; from cryptography.hazmat.primitives.key
 /// Private keys wrapped with CKM_AES_KEY_WRAP_KWP are PKCS#8 PrivateKeyInfo (checked by
 /// unwrapping with Python and reading with OpenSSL), and unwrap into working keys.
 #[test]
-#[ignore = "wrapping private keys as PKCS#8 not implemented yet (issue 3)"]
 fn private_keys_wrap_as_pkcs8_and_unwrap_into_working_keys() {
     let t = token("wrap-private");
     let kek_value = t.random(32);
@@ -448,4 +447,404 @@ fn envelope_encryption_with_a_non_extractable_master_key() {
     );
     assert!(t.get_bool(master, CKA_NEVER_EXTRACTABLE));
     assert!(t.get_bool(master, CKA_ALWAYS_SENSITIVE));
+}
+
+/// RFC 8410 §10.3: an Ed25519 private key and its public key.
+const RFC8410_SEED: &str = "d4ee72dbf913584ad5b6d8f1f769f8ad3afe7c28cbf1d4fbe097a88f44755842";
+const RFC8410_PUBLIC: &str = "19bf44096984cdfe8541bac167dc3b96c85086aa30b6b6cb0c5c38ad703166e1";
+const RFC8410_PKCS8: &str = "302e020100300506032b657004220420";
+
+/// The PKCS#8 PrivateKeyInfo (v1) of an RSA key (RFC 5208, RFC 8017 A.1).
+fn rsa_pkcs8(pkcs1: &[u8]) -> Vec<u8> {
+    seq(&[
+        uint(&[0]),
+        seq(&[OID_RSA_ENCRYPTION.to_vec(), null()]),
+        octet_string(pkcs1),
+    ])
+}
+
+/// The PKCS#8 PrivateKeyInfo of a P-256 scalar, as OpenSSL writes it (RFC 5915 inside).
+fn p256_pkcs8(d: &[u8]) -> Vec<u8> {
+    seq(&[
+        uint(&[0]),
+        seq(&[OID_EC_PUBLIC_KEY.to_vec(), hx(OID_P256)]),
+        octet_string(&seq(&[uint(&[1]), octet_string(d)])),
+    ])
+}
+
+fn ed25519_private(seed: &[u8]) -> Tmpl {
+    Tmpl::new()
+        .u(CKA_CLASS, CKO_PRIVATE_KEY)
+        .u(CKA_KEY_TYPE, CKK_EC_EDWARDS)
+        .b(CKA_TOKEN, false)
+        .b(CKA_PRIVATE, true)
+        .b(CKA_SIGN, true)
+        .b(CKA_EXTRACTABLE, true)
+        .bytes(CKA_EC_PARAMS, hx(OID_ED25519))
+        .bytes(CKA_VALUE, seed)
+}
+
+fn private_template(key_type: Option<CK_KEY_TYPE>) -> Tmpl {
+    let t = Tmpl::new()
+        .u(CKA_CLASS, CKO_PRIVATE_KEY)
+        .b(CKA_TOKEN, false)
+        .b(CKA_PRIVATE, true)
+        .b(CKA_SIGN, true);
+    match key_type {
+        Some(k) => t.u(CKA_KEY_TYPE, k),
+        None => t,
+    }
+}
+
+fn count_private_keys(t: &Tok) -> usize {
+    use cryptoki::object::{Attribute, ObjectClass};
+    t.session
+        .find_objects(&[Attribute::Class(ObjectClass::PRIVATE_KEY)])
+        .expect("C_FindObjects")
+        .len()
+}
+
+/// The wrapped bytes are exactly the PKCS#8 encodings (RFC 8410 §10.3 for Ed25519, the PKCS#1
+/// key of tests/common for RSA): wrapped with CKM_AES_CBC_PAD and decrypted with C_Decrypt.
+/// Unwrapping infers CKA_KEY_TYPE from the PKCS#8 algorithm when the template leaves it out, and
+/// the new key gets CKA_PUBLIC_KEY_INFO and the origin of an unwrapped key.
+#[test]
+fn private_key_pkcs8_known_answers_with_aes_cbc_pad() {
+    let t = token("wrap-pkcs8-kat");
+    let kek = t.obj(&aes(&hx(KW46_KEY)));
+    let iv = hx("000102030405060708090a0b0c0d0e0f");
+    let cbc = || Mech::bytes(CKM_AES_CBC_PAD, &iv);
+
+    let ed = t.obj(&ed25519_private(&hx(RFC8410_SEED)));
+    let wrapped = t
+        .wrap(&cbc(), kek, ed)
+        .ok_or_panic("C_WrapKey Ed25519 CBC_PAD");
+    let p8 = t
+        .decrypt(&cbc(), kek, &wrapped)
+        .ok_or_panic("C_Decrypt of the wrapped Ed25519 key");
+    assert_bytes(
+        "Ed25519 PKCS#8 (RFC 8410 §10.3)",
+        &p8,
+        &hx(&format!("{RFC8410_PKCS8}{RFC8410_SEED}")),
+    );
+    let u = t
+        .unwrap(&cbc(), kek, &wrapped, &private_template(None))
+        .ok_or_panic("C_UnwrapKey Ed25519 without CKA_KEY_TYPE");
+    assert_eq!(t.get_ulong(u, CKA_KEY_TYPE), CKK_EC_EDWARDS);
+    assert_bytes(
+        "Ed25519 CKA_EC_PARAMS",
+        &t.get(u, CKA_EC_PARAMS),
+        &hx(OID_ED25519),
+    );
+    assert_bytes(
+        "Ed25519 CKA_PUBLIC_KEY_INFO",
+        &t.get(u, CKA_PUBLIC_KEY_INFO),
+        &ed25519_spki(&hx(RFC8410_PUBLIC)),
+    );
+    assert_bytes(
+        "Ed25519 signature of the unwrapped key",
+        &t.sign(&Mech::new(CKM_EDDSA), u, b"m").ok_or_panic("sign"),
+        &t.sign(&Mech::new(CKM_EDDSA), ed, b"m").ok_or_panic("sign"),
+    );
+    for (ty, want) in [
+        (CKA_LOCAL, false),
+        (CKA_ALWAYS_SENSITIVE, false),
+        (CKA_NEVER_EXTRACTABLE, false),
+        (CKA_SENSITIVE, true),
+        (CKA_EXTRACTABLE, false),
+    ] {
+        assert_eq!(
+            t.get_bool(u, ty),
+            want,
+            "unwrapped Ed25519 attribute {ty:#x}"
+        );
+    }
+    expect_err(
+        "read the unwrapped Ed25519 CKA_VALUE",
+        t.attr(u, CKA_VALUE),
+        CKR_ATTRIBUTE_SENSITIVE,
+    );
+
+    let rsa = t.obj(&rsa_private_fixed().b(CKA_EXTRACTABLE, true));
+    let wrapped = t
+        .wrap(&cbc(), kek, rsa)
+        .ok_or_panic("C_WrapKey RSA CBC_PAD");
+    let p8 = t
+        .decrypt(&cbc(), kek, &wrapped)
+        .ok_or_panic("C_Decrypt of the wrapped RSA key");
+    assert_bytes(
+        "RSA PKCS#8 (RFC 5208 with the PKCS#1 RSAPrivateKey)",
+        &p8,
+        &rsa_pkcs8(&fixed_rsa_private_der()),
+    );
+    let u = t
+        .unwrap(&cbc(), kek, &wrapped, &private_template(None))
+        .ok_or_panic("C_UnwrapKey RSA without CKA_KEY_TYPE");
+    assert_eq!(t.get_ulong(u, CKA_KEY_TYPE), CKK_RSA);
+    assert_bytes(
+        "unwrapped CKA_MODULUS",
+        &t.get(u, CKA_MODULUS),
+        &common::keys::unhex(common::keys::RSA_MODULUS),
+    );
+    assert_bytes(
+        "unwrapped RSA CKA_PUBLIC_KEY_INFO",
+        &t.get(u, CKA_PUBLIC_KEY_INFO),
+        &rsa_spki(
+            &common::keys::unhex(common::keys::RSA_MODULUS),
+            &common::keys::unhex(common::keys::RSA_PUBLIC_EXPONENT),
+        ),
+    );
+    for ty in [CKA_PRIVATE_EXPONENT, CKA_PRIME_1, CKA_COEFFICIENT] {
+        expect_err(
+            &format!("read unwrapped RSA attribute {ty:#x}"),
+            t.attr(u, ty),
+            CKR_ATTRIBUTE_SENSITIVE,
+        );
+    }
+    assert_bytes(
+        "unwrapped RSA key signs like the original",
+        &t.sign(&Mech::new(CKM_SHA256_RSA_PKCS), u, RSA_KAT_MESSAGE)
+            .ok_or_panic("sign"),
+        &hx(RSA_KAT_SHA256_PKCS1_SIG),
+    );
+}
+
+/// P-384 and P-521 keys under AES-GCM, Ed25519 under CKM_AES_KEY_WRAP (its PKCS#8 is 48 bytes).
+/// CKM_AES_KEY_WRAP does not pad: a P-256 PKCS#8 (138 bytes) is CKR_KEY_SIZE_RANGE.
+#[test]
+fn private_keys_wrap_under_gcm_and_key_wrap() {
+    let t = token("wrap-private-modes");
+    let kek = t.obj(&aes(&t.random(32)));
+    for oid in [OID_P384, OID_P521] {
+        let (pt, st) = ec_pair_templates(&hx(oid));
+        let (public, private) = t
+            .generate_pair(
+                &Mech::new(CKM_EC_KEY_PAIR_GEN),
+                &pt,
+                &st.b(CKA_EXTRACTABLE, true),
+            )
+            .ok_or_panic("C_GenerateKeyPair");
+        let iv = t.random(12);
+        let wrapped = t
+            .wrap(&gcm(&iv, b"ec", 128), kek, private)
+            .ok_or_panic(&format!("C_WrapKey {oid} with AES-GCM"));
+        let u = t
+            .unwrap(
+                &gcm(&iv, b"ec", 128),
+                kek,
+                &wrapped,
+                &private_template(Some(CKK_EC)),
+            )
+            .ok_or_panic(&format!("C_UnwrapKey {oid} with AES-GCM"));
+        assert_bytes("CKA_EC_PARAMS", &t.get(u, CKA_EC_PARAMS), &hx(oid));
+        assert_bytes(
+            "CKA_PUBLIC_KEY_INFO of the unwrapped key",
+            &t.get(u, CKA_PUBLIC_KEY_INFO),
+            &t.get(public, CKA_PUBLIC_KEY_INFO),
+        );
+        let sig = t
+            .sign(&Mech::new(CKM_ECDSA_SHA384), u, b"m")
+            .ok_or_panic("sign with the unwrapped key");
+        t.verify(&Mech::new(CKM_ECDSA_SHA384), public, b"m", &sig)
+            .ok_or_panic("the unwrapped key is the original");
+        let mut bad = wrapped.clone();
+        bad[3] ^= 1;
+        expect_err_in(
+            "GCM unwrap of a damaged private key",
+            t.unwrap(
+                &gcm(&iv, b"ec", 128),
+                kek,
+                &bad,
+                &private_template(Some(CKK_EC)),
+            ),
+            &[CKR_WRAPPED_KEY_INVALID, CKR_ENCRYPTED_DATA_INVALID],
+        );
+    }
+
+    let ed = t.obj(&ed25519_private(&hx(RFC8410_SEED)));
+    let wrapped = t
+        .wrap(&Mech::new(CKM_AES_KEY_WRAP), kek, ed)
+        .ok_or_panic("C_WrapKey Ed25519 with CKM_AES_KEY_WRAP");
+    assert_eq!(wrapped.len(), 56, "48 bytes of PKCS#8 plus 8");
+    let u = t
+        .unwrap(
+            &Mech::new(CKM_AES_KEY_WRAP),
+            kek,
+            &wrapped,
+            &private_template(Some(CKK_EC_EDWARDS)),
+        )
+        .ok_or_panic("C_UnwrapKey Ed25519 with CKM_AES_KEY_WRAP");
+    assert_bytes(
+        "Ed25519 signature of the unwrapped key",
+        &t.sign(&Mech::new(CKM_EDDSA), u, b"m").ok_or_panic("sign"),
+        &t.sign(&Mech::new(CKM_EDDSA), ed, b"m").ok_or_panic("sign"),
+    );
+
+    let (pt, st) = ec_pair_templates(&hx(OID_P256));
+    let (_, p256) = t
+        .generate_pair(
+            &Mech::new(CKM_EC_KEY_PAIR_GEN),
+            &pt,
+            &st.b(CKA_EXTRACTABLE, true),
+        )
+        .ok_or_panic("C_GenerateKeyPair P-256");
+    expect_err(
+        "CKM_AES_KEY_WRAP of a P-256 PKCS#8 (not a multiple of 8 bytes)",
+        t.wrap(&Mech::new(CKM_AES_KEY_WRAP), kek, p256),
+        CKR_KEY_SIZE_RANGE,
+    );
+}
+
+/// Unwrapping what is not a good PKCS#8 private key: garbage, an RSA key whose CRT coefficient
+/// is wrong, a P-256 scalar equal to the group order, a key of another type than the template
+/// names. Each fails and leaves no object behind.
+#[test]
+fn bad_pkcs8_does_not_unwrap() {
+    let t = token("wrap-pkcs8-bad");
+    let kek = t.obj(&aes(&t.random(32)));
+    let iv = t.random(16);
+    let cbc = || Mech::bytes(CKM_AES_CBC_PAD, &iv);
+    let before = count_private_keys(&t);
+
+    // Garbage through KWP: a random "key" unwrapped as a private key, with and without a type.
+    let junk = t.obj(&secret(CKK_GENERIC_SECRET, &t.random(70)));
+    let wrapped = t
+        .wrap(&Mech::new(CKM_AES_KEY_WRAP_KWP), kek, junk)
+        .ok_or_panic("wrap 70 random bytes");
+    for kt in [Some(CKK_EC), Some(CKK_RSA), None] {
+        expect_err(
+            &format!("unwrap garbage as a private key of type {kt:?}"),
+            t.unwrap(
+                &Mech::new(CKM_AES_KEY_WRAP_KWP),
+                kek,
+                &wrapped,
+                &private_template(kt),
+            ),
+            CKR_WRAPPED_KEY_INVALID,
+        );
+    }
+
+    use common::keys::*;
+    let bad_rsa = rsa_pkcs8(&rsa_private_pkcs1(
+        &unhex(RSA_MODULUS),
+        &unhex(RSA_PUBLIC_EXPONENT),
+        &unhex(RSA_PRIVATE_EXPONENT),
+        &unhex(RSA_PRIME_1),
+        &unhex(RSA_PRIME_2),
+        &unhex(RSA_EXPONENT_1),
+        &unhex(RSA_EXPONENT_2),
+        // The coefficient replaced by another CRT value.
+        &unhex(RSA_EXPONENT_1),
+    ));
+    let order = hx("ffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551");
+    let mut trailing = rsa_pkcs8(&fixed_rsa_private_der());
+    trailing.push(0);
+    for (what, p8, kt) in [
+        ("RSA with a wrong coefficient", bad_rsa, CKK_RSA),
+        ("RSA with a trailing byte", trailing, CKK_RSA),
+        (
+            "P-256 scalar equal to the order",
+            p256_pkcs8(&order),
+            CKK_EC,
+        ),
+        ("P-256 scalar zero", p256_pkcs8(&[0u8; 32]), CKK_EC),
+    ] {
+        let c = t.encrypt(&cbc(), kek, &p8).ok_or_panic("C_Encrypt CBC_PAD");
+        expect_err(
+            &format!("unwrap {what}"),
+            t.unwrap(&cbc(), kek, &c, &private_template(Some(kt))),
+            CKR_WRAPPED_KEY_INVALID,
+        );
+    }
+    // The good P-256 encoding unwraps (so the failures above are the values, not the form).
+    let good = p256_pkcs8(&hx(EC_PRIVATE_VALUE));
+    let c = t
+        .encrypt(&cbc(), kek, &good)
+        .ok_or_panic("C_Encrypt CBC_PAD");
+    let u = t
+        .unwrap(&cbc(), kek, &c, &private_template(Some(CKK_EC)))
+        .ok_or_panic("unwrap a hand-made P-256 PKCS#8");
+    t.destroy(u).ok_or_panic("destroy");
+
+    // A good RSA key unwrapped as an EC key: the template contradicts the key.
+    let rsa = t.obj(&rsa_private_fixed().b(CKA_EXTRACTABLE, true));
+    let wrapped = t
+        .wrap(&Mech::new(CKM_AES_KEY_WRAP_KWP), kek, rsa)
+        .ok_or_panic("wrap the RSA key");
+    let with_rsa = count_private_keys(&t);
+    for kt in [CKK_EC, CKK_EC_EDWARDS] {
+        expect_err(
+            &format!("unwrap an RSA PKCS#8 with CKA_KEY_TYPE {kt:#x}"),
+            t.unwrap(
+                &Mech::new(CKM_AES_KEY_WRAP_KWP),
+                kek,
+                &wrapped,
+                &private_template(Some(kt)),
+            ),
+            CKR_TEMPLATE_INCONSISTENT,
+        );
+    }
+    assert_eq!(
+        count_private_keys(&t),
+        with_rsa,
+        "a failed unwrap creates nothing"
+    );
+    assert_eq!(with_rsa, before + 1);
+}
+
+/// The extractability policy holds for private keys: CKA_EXTRACTABLE false is
+/// CKR_KEY_UNEXTRACTABLE, CKA_WRAP_WITH_TRUSTED under an untrusted key is
+/// CKR_KEY_NOT_WRAPPABLE; CKA_UNWRAP_TEMPLATE of the unwrapping key is imposed on the new key.
+#[test]
+fn private_key_wrap_policy() {
+    let t = token("wrap-private-policy");
+    let kek = t.obj(&aes(&t.random(32)));
+    let kwp = || Mech::new(CKM_AES_KEY_WRAP_KWP);
+    let rsa = t.obj(&rsa_private_fixed());
+    expect_err(
+        "wrap a private key imported without CKA_EXTRACTABLE",
+        t.wrap(&kwp(), kek, rsa),
+        CKR_KEY_UNEXTRACTABLE,
+    );
+    let ed = t.obj(&ed25519_private(&hx(RFC8410_SEED)).b(CKA_EXTRACTABLE, false));
+    expect_err(
+        "wrap a non-extractable Ed25519 key",
+        t.wrap(&kwp(), kek, ed),
+        CKR_KEY_UNEXTRACTABLE,
+    );
+    let trusted_only = t.obj(&ed25519_private(&hx(RFC8410_SEED)).b(CKA_WRAP_WITH_TRUSTED, true));
+    expect_err(
+        "wrap a CKA_WRAP_WITH_TRUSTED key under an untrusted key",
+        t.wrap(&kwp(), kek, trusted_only),
+        CKR_KEY_NOT_WRAPPABLE,
+    );
+
+    let value = t.random(32);
+    let restricting = t.obj(&aes(&value).nested(
+        CKA_UNWRAP_TEMPLATE,
+        Tmpl::new().b(CKA_DECRYPT, false).b(CKA_SENSITIVE, true),
+    ));
+    let rsa = t.obj(&rsa_private_fixed().b(CKA_EXTRACTABLE, true));
+    let wrapped = t
+        .wrap(&kwp(), restricting, rsa)
+        .ok_or_panic("wrap the RSA key");
+    let u = t
+        .unwrap(
+            &kwp(),
+            restricting,
+            &wrapped,
+            &private_template(Some(CKK_RSA)),
+        )
+        .ok_or_panic("unwrap under CKA_UNWRAP_TEMPLATE");
+    assert!(!t.get_bool(u, CKA_DECRYPT), "CKA_UNWRAP_TEMPLATE imposed");
+    expect_err(
+        "unwrap with a template that contradicts CKA_UNWRAP_TEMPLATE",
+        t.unwrap(
+            &kwp(),
+            restricting,
+            &wrapped,
+            &private_template(Some(CKK_RSA)).b(CKA_DECRYPT, true),
+        ),
+        CKR_TEMPLATE_INCONSISTENT,
+    );
 }

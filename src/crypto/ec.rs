@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use cryptoki_sys::{
     CKR_ATTRIBUTE_VALUE_INVALID, CKR_CURVE_NOT_SUPPORTED, CKR_DATA_LEN_RANGE, CKR_DEVICE_ERROR,
     CKR_KEY_TYPE_INCONSISTENT, CKR_MECHANISM_PARAM_INVALID, CKR_SIGNATURE_INVALID,
-    CKR_SIGNATURE_LEN_RANGE, CK_RV,
+    CKR_SIGNATURE_LEN_RANGE, CKR_WRAPPED_KEY_INVALID, CK_RV,
 };
 use elliptic_curve::sec1::ToSec1Point;
 use elliptic_curve::{PublicKey, SecretKey};
@@ -319,6 +319,37 @@ pub fn derive(curve: Curve, d: &[u8], peer_point: &[u8]) -> Result<Zeroizing<Vec
         let pk = PublicKey::<C>::from_sec1_bytes(&peer).map_err(|_| Error::new(CKR_MECHANISM_PARAM_INVALID))?;
         let shared = elliptic_curve::ecdh::diffie_hellman(sk.to_nonzero_scalar(), pk.as_affine());
         Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
+    })
+}
+
+/// The PKCS#8 `PrivateKeyInfo` of private scalar `d` (`CKR_KEY_TYPE_INCONSISTENT` when it is not
+/// one): id-ecPublicKey with the namedCurve OID, and inside it the SEC 1 `ECPrivateKey`
+/// (RFC 5915, version 1) with the scalar and the uncompressed public key. The curve is named in
+/// the AlgorithmIdentifier only, as OpenSSL writes PKCS#8.
+pub fn private_to_pkcs8(curve: Curve, d: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    use elliptic_curve::pkcs8::EncodePrivateKey;
+    with_curve!(curve, C => {
+        let sk = secret::<C>(curve, d, CKR_KEY_TYPE_INCONSISTENT)?;
+        let doc = sk
+            .to_pkcs8_der()
+            .map_err(|e| Error::device(format_args!("PKCS#8 encoding failed: {e}")))?;
+        Ok(doc.to_bytes())
+    })
+}
+
+/// The private scalar (`field_len()` bytes) of a PKCS#8 `PrivateKeyInfo` for `curve`: the
+/// algorithm and curve must match, the scalar must be in 1..n-1, and an included public key
+/// (or curve in the `ECPrivateKey`) must be this key's. Anything else is
+/// `CKR_WRAPPED_KEY_INVALID`.
+pub fn private_from_pkcs8(curve: Curve, der: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    use elliptic_curve::pkcs8::DecodePrivateKey;
+    with_curve!(curve, C => {
+        let sk = SecretKey::<C>::from_pkcs8_der(der)
+            .map_err(|_| Error::new(CKR_WRAPPED_KEY_INVALID))?;
+        let mut b = sk.to_bytes();
+        let out = Zeroizing::new(b.to_vec());
+        zeroize::Zeroize::zeroize(b.as_mut_slice());
+        Ok(out)
     })
 }
 

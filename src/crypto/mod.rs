@@ -6,6 +6,7 @@ pub mod aes;
 pub mod digest;
 pub mod ec;
 pub mod kdf;
+pub mod pkcs8;
 pub mod rsa;
 
 use crate::error::{Error, Result};

@@ -45,7 +45,9 @@ impl Module {
             let (mut attrs, len) =
                 rules::generate_secret(template, key_type, mech_type, &Self::ctx(r))?;
             let value = match mech {
-                Mechanism::Pbkdf2 { .. } => build::derive(mech, &Attributes::new(), Some(len))?,
+                Mechanism::Pbkdf2 { .. } => {
+                    build::derive(mech, &Attributes::new(), None, Some(len))?
+                }
                 _ => build::random_key(len)?,
             };
             if key_type == CKK_AES {
@@ -171,8 +173,28 @@ impl Module {
             let template =
                 rules::merge_template(template, &enforced_template(&uk, CKA_UNWRAP_TEMPLATE))?;
             let ctx = Self::ctx(r);
-            let mut attrs = rules::unwrapped(&template, None, None, &ctx)?;
-            let bytes = build::unwrap(mech, &uk, wrapped)?;
+            // A private key's type may be left to the PKCS#8 encoding it arrives in; otherwise
+            // the template is judged before anything is decrypted.
+            let declared = |ty| {
+                template
+                    .iter()
+                    .find(|a| a.ty == ty)
+                    .and_then(|a| a.value.as_ulong())
+            };
+            let (early, inferred) = if declared(CKA_CLASS) == Some(CKO_PRIVATE_KEY)
+                && declared(CKA_KEY_TYPE).is_none()
+            {
+                let bytes = build::unwrap(mech, &uk, wrapped)?;
+                let key_type = build::private_key_type(&bytes)?;
+                (Some(bytes), Some(key_type))
+            } else {
+                (None, None)
+            };
+            let mut attrs = rules::unwrapped(&template, None, inferred, &ctx)?;
+            let bytes = match early {
+                Some(bytes) => bytes,
+                None => build::unwrap(mech, &uk, wrapped)?,
+            };
             let class = attrs.class().unwrap_or(CKO_SECRET_KEY);
             let key_type = attrs.key_type().unwrap_or(CKK_GENERIC_SECRET);
             for a in build::key_from_bytes(class, key_type, &bytes)? {
@@ -182,6 +204,11 @@ impl Module {
                 if let Some(v) = attrs.bytes(CKA_VALUE) {
                     let cv = build::aes_check_value(v)?;
                     rules::add_computed(&mut attrs, CKA_CHECK_VALUE, AttrValue::Bytes(cv));
+                }
+            }
+            if class == CKO_PRIVATE_KEY {
+                if let Some(info) = build::public_key_info(&attrs) {
+                    rules::add_computed(&mut attrs, CKA_PUBLIC_KEY_INFO, AttrValue::Bytes(info));
                 }
             }
             // Material that does not fit its declared type came from a bad wrapped blob.
@@ -206,11 +233,33 @@ impl Module {
     ) -> Result<CK_OBJECT_HANDLE> {
         self.with_token(sh, |s, r| {
             let bk = self.key_for(s, r, base, CKA_DERIVE, mech_type)?;
+            // HKDF's salt may be another key (CKF_HKDF_SALT_KEY), used only when extracting.
+            // It feeds the derivation as the base key does, so it passes the same checks:
+            // found, readable, CKA_DERIVE true and the mechanism allowed. Without that, a key
+            // could be turned into an HMAC oracle by extracting with a known IKM.
+            let salt_key = match mech {
+                Mechanism::HkdfDerive {
+                    extract: true,
+                    salt_type: CKF_HKDF_SALT_KEY,
+                    salt_key,
+                    ..
+                } => Some(self.key_for(s, r, *salt_key, CKA_DERIVE, mech_type)?),
+                _ => None,
+            };
             let template =
                 rules::merge_template(template, &enforced_template(&bk, CKA_DERIVE_TEMPLATE))?;
             let (mut attrs, len) =
                 rules::derived(&bk, &template, CKK_GENERIC_SECRET, mech_type, &Self::ctx(r))?;
-            let value = build::derive(mech, &bk, len)?;
+            // The new key's history is only as clean as both keys': "always sensitive" and
+            // "never extractable" need the salt key to have been so too.
+            if let Some(sk) = &salt_key {
+                for ty in [CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE] {
+                    if attrs.flag(ty) && !sk.flag(ty) {
+                        rules::add_computed(&mut attrs, ty, AttrValue::Bool(false));
+                    }
+                }
+            }
+            let value = build::derive(mech, &bk, salt_key.as_ref(), len)?;
             if attrs.key_type() == Some(CKK_AES) {
                 let cv = build::aes_check_value(&value)?;
                 rules::add_computed(&mut attrs, CKA_CHECK_VALUE, AttrValue::Bytes(cv));
