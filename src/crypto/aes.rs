@@ -12,8 +12,12 @@
 //! nonce and tag sizes per call, and the CTR counter width, which the mode crates only offer as
 //! compile-time types. CTS is the CS1 variant (see [`Mode::Cts`]).
 
+#[cfg(feature = "aws-lc")]
+use super::awslc;
 use crate::error::{Error, Result};
-use aes::cipher::{BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
+use aes::cipher::KeyInit;
+#[cfg(not(feature = "aws-lc"))]
+use aes::cipher::{BlockCipherDecrypt, BlockCipherEncrypt};
 use cryptoki_sys::{
     CKR_DATA_LEN_RANGE, CKR_ENCRYPTED_DATA_INVALID, CKR_ENCRYPTED_DATA_LEN_RANGE,
     CKR_KEY_SIZE_RANGE, CKR_MECHANISM_PARAM_INVALID, CKR_OPERATION_NOT_INITIALIZED,
@@ -46,6 +50,7 @@ fn xor_into(dst: &mut [u8], src: &[u8]) {
     }
 }
 
+#[cfg(not(feature = "aws-lc"))]
 #[derive(Clone)]
 enum Schedule {
     A128(aes::Aes128),
@@ -53,7 +58,16 @@ enum Schedule {
     A256(aes::Aes256),
 }
 
-/// An expanded AES key (128, 192 or 256 bits); the `aes` crate wipes the schedule on drop.
+/// aws-lc's schedules for both directions (AES instructions where the processor has them).
+#[cfg(feature = "aws-lc")]
+#[derive(Clone)]
+struct Schedule {
+    enc: awslc::AesSchedule,
+    dec: awslc::AesSchedule,
+}
+
+/// An expanded AES key (128, 192 or 256 bits); the schedule is wiped on drop (by the `aes`
+/// crate, or by the aws-lc backend's wrapper).
 #[derive(Clone)]
 pub struct AesKey {
     s: Schedule,
@@ -68,6 +82,7 @@ impl std::fmt::Debug for AesKey {
 
 impl AesKey {
     /// A 16-, 24- or 32-byte key; any other length is `CKR_KEY_SIZE_RANGE`.
+    #[cfg(not(feature = "aws-lc"))]
     pub fn new(key: &[u8]) -> Result<Self> {
         let bad = |_| Error::new(CKR_KEY_SIZE_RANGE);
         let s = match key.len() {
@@ -79,11 +94,23 @@ impl AesKey {
         Ok(AesKey { s, len: key.len() })
     }
 
+    /// A 16-, 24- or 32-byte key; any other length is `CKR_KEY_SIZE_RANGE`.
+    #[cfg(feature = "aws-lc")]
+    pub fn new(key: &[u8]) -> Result<Self> {
+        let bad = || Error::new(CKR_KEY_SIZE_RANGE);
+        let s = Schedule {
+            enc: awslc::AesSchedule::new(key, true).ok_or_else(bad)?,
+            dec: awslc::AesSchedule::new(key, false).ok_or_else(bad)?,
+        };
+        Ok(AesKey { s, len: key.len() })
+    }
+
     /// Key length in bytes.
     pub fn key_len(&self) -> usize {
         self.len
     }
 
+    #[cfg(not(feature = "aws-lc"))]
     pub fn encrypt_block(&self, b: &mut Block) {
         match &self.s {
             Schedule::A128(c) => c.encrypt_block(b.into()),
@@ -92,11 +119,51 @@ impl AesKey {
         }
     }
 
+    #[cfg(not(feature = "aws-lc"))]
     pub fn decrypt_block(&self, b: &mut Block) {
         match &self.s {
             Schedule::A128(c) => c.decrypt_block(b.into()),
             Schedule::A192(c) => c.decrypt_block(b.into()),
             Schedule::A256(c) => c.decrypt_block(b.into()),
+        }
+    }
+
+    #[cfg(feature = "aws-lc")]
+    pub fn encrypt_block(&self, b: &mut Block) {
+        self.s.enc.block(true, b)
+    }
+
+    #[cfg(feature = "aws-lc")]
+    pub fn decrypt_block(&self, b: &mut Block) {
+        self.s.dec.block(false, b)
+    }
+
+    /// CBC over the whole blocks of `data`, in place, chaining from `chain` and leaving the
+    /// last ciphertext block in it.
+    fn cbc(&self, dir: Direction, chain: &mut Block, data: &mut [u8]) {
+        #[cfg(feature = "aws-lc")]
+        match dir {
+            Direction::Encrypt => self.s.enc.cbc(true, chain, data),
+            Direction::Decrypt => self.s.dec.cbc(false, chain, data),
+        }
+        #[cfg(not(feature = "aws-lc"))]
+        for chunk in data.chunks_exact_mut(BLOCK_LEN) {
+            let mut b = to_block(chunk);
+            match dir {
+                Direction::Encrypt => {
+                    xor_into(&mut b, chain);
+                    self.encrypt_block(&mut b);
+                    *chain = b;
+                }
+                Direction::Decrypt => {
+                    let c = b;
+                    self.decrypt_block(&mut b);
+                    xor_into(&mut b, chain);
+                    *chain = c;
+                }
+            }
+            chunk.copy_from_slice(&b);
+            b.zeroize();
         }
     }
 }
@@ -361,16 +428,20 @@ impl AesCipher {
         let mut data = Zeroizing::new(Vec::with_capacity(total));
         data.extend_from_slice(&self.pending);
         data.extend_from_slice(input);
-        let (now, later) = data.split_at(total - keep);
-        let mut out = Zeroizing::new(Vec::with_capacity(now.len()));
-        for chunk in now.chunks_exact(BLOCK_LEN) {
-            let mut b = to_block(chunk);
-            self.crypt_block(&mut b);
-            out.extend_from_slice(&b);
-            b.zeroize();
+        self.pending = Zeroizing::new(data.split_off(total - keep));
+        match self.kind {
+            // CBC and the whole blocks before a CTS tail: the chained bulk call.
+            Kind::Cbc { .. } | Kind::Cts => self.key.cbc(dir, &mut self.chain, &mut data),
+            _ => {
+                for chunk in data.chunks_exact_mut(BLOCK_LEN) {
+                    let mut b = to_block(chunk);
+                    self.crypt_block(&mut b);
+                    chunk.copy_from_slice(&b);
+                    b.zeroize();
+                }
+            }
         }
-        self.pending = Zeroizing::new(later.to_vec());
-        Ok(out)
+        Ok(data)
     }
 
     /// End the operation and return the last output.
@@ -570,25 +641,20 @@ fn inc32(b: &mut Block) {
 
 /// A streaming AES-GCM operation. Encryption releases ciphertext as it goes and the tag at
 /// `finish`; decryption releases nothing until `finish` has checked the tag.
-#[derive(Clone)]
 pub struct Gcm {
-    key: AesKey,
+    engine: GcmEngine,
     dir: Direction,
-    ghash: ghash::GHash,
-    /// E(K, J0), which masks the tag.
-    tag_mask: Block,
-    counter: Block,
-    keystream: Block,
-    used: usize,
     tag_len: usize,
-    aad_len: u64,
     text_len: u64,
-    /// Ciphertext not yet a whole GHASH block.
-    partial: Vec<u8>,
     /// Decryption: all input so far (ciphertext and tag).
     held: Zeroizing<Vec<u8>>,
     done: bool,
 }
+
+#[cfg(feature = "aws-lc")]
+type GcmEngine = LcGcm;
+#[cfg(not(feature = "aws-lc"))]
+type GcmEngine = RcGcm;
 
 impl std::fmt::Debug for Gcm {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -596,7 +662,61 @@ impl std::fmt::Debug for Gcm {
     }
 }
 
-impl Drop for Gcm {
+/// GCM on aws-lc's fused AES-GCM code (the default build).
+#[cfg(feature = "aws-lc")]
+struct LcGcm(awslc::GcmCtx);
+
+#[cfg(feature = "aws-lc")]
+impl LcGcm {
+    fn new(_key: &AesKey, raw_key: &[u8], dir: Direction, iv: &[u8], aad: &[u8]) -> Result<Self> {
+        awslc::GcmCtx::new(raw_key, iv, aad, dir == Direction::Encrypt)
+            .map(LcGcm)
+            .ok_or_else(|| Error::device("aws-lc AES-GCM set-up failed"))
+    }
+
+    fn encrypt(&mut self, data: &mut [u8]) -> Result<()> {
+        self.0
+            .update(data)
+            .ok_or_else(|| Error::device("aws-lc AES-GCM failed"))
+    }
+
+    fn tag(&mut self, _text_len: u64) -> Result<Block> {
+        self.0
+            .tag()
+            .ok_or_else(|| Error::device("aws-lc AES-GCM failed"))
+    }
+
+    /// The plaintext of `ct` if `tag` (4..=16 bytes) is right, else `CKR_ENCRYPTED_DATA_INVALID`.
+    fn decrypt(&mut self, ct: &[u8], tag: &[u8], _text_len: u64) -> Result<Zeroizing<Vec<u8>>> {
+        let mut out = Zeroizing::new(ct.to_vec());
+        self.0
+            .update(&mut out)
+            .ok_or_else(|| Error::device("aws-lc AES-GCM failed"))?;
+        if self.0.check_tag(tag) {
+            Ok(out)
+        } else {
+            err(CKR_ENCRYPTED_DATA_INVALID)
+        }
+    }
+}
+
+/// GCM built here on the `aes` block cipher and the `ghash` crate (the RustCrypto build).
+#[cfg_attr(feature = "aws-lc", allow(dead_code))]
+#[derive(Clone)]
+struct RcGcm {
+    key: AesKey,
+    ghash: ghash::GHash,
+    /// E(K, J0), which masks the tag.
+    tag_mask: Block,
+    counter: Block,
+    keystream: Block,
+    used: usize,
+    aad_len: u64,
+    /// Ciphertext not yet a whole GHASH block.
+    partial: Vec<u8>,
+}
+
+impl Drop for RcGcm {
     fn drop(&mut self) {
         self.tag_mask.zeroize();
         self.keystream.zeroize();
@@ -604,14 +724,10 @@ impl Drop for Gcm {
     }
 }
 
-impl Gcm {
-    /// `iv`: 1..=256 bytes (12 is the fast path); `tag_len`: 4..=16 bytes. Anything else is
-    /// `CKR_MECHANISM_PARAM_INVALID`.
-    pub fn new(key: &[u8], dir: Direction, iv: &[u8], aad: &[u8], tag_len: usize) -> Result<Self> {
-        let key = AesKey::new(key)?;
-        if iv.is_empty() || iv.len() > GCM_MAX_IV || !(GCM_MIN_TAG..=BLOCK_LEN).contains(&tag_len) {
-            return err(CKR_MECHANISM_PARAM_INVALID);
-        }
+#[cfg_attr(feature = "aws-lc", allow(dead_code))]
+impl RcGcm {
+    fn new(key: &AesKey, _raw_key: &[u8], _dir: Direction, iv: &[u8], aad: &[u8]) -> Result<Self> {
+        let key = key.clone();
         let mut h = [0u8; BLOCK_LEN];
         key.encrypt_block(&mut h);
         let ghash_key = ghash::Key::from(h);
@@ -635,25 +751,16 @@ impl Gcm {
         inc32(&mut counter);
         let mut ghash = ghash::GHash::new(&ghash_key);
         ghash.update_padded(aad);
-        Ok(Gcm {
+        Ok(RcGcm {
             key,
-            dir,
             ghash,
             tag_mask,
             counter,
             keystream: [0; BLOCK_LEN],
             used: BLOCK_LEN,
-            tag_len,
             aad_len: aad.len() as u64,
-            text_len: 0,
             partial: Vec::new(),
-            held: Zeroizing::new(Vec::new()),
-            done: false,
         })
-    }
-
-    pub fn tag_len(&self) -> usize {
-        self.tag_len
     }
 
     fn ctr(&mut self, data: &mut [u8]) {
@@ -680,6 +787,58 @@ impl Gcm {
         self.partial.drain(..whole);
     }
 
+    fn encrypt(&mut self, data: &mut [u8]) -> Result<()> {
+        self.ctr(data);
+        self.hash_ciphertext(data);
+        Ok(())
+    }
+
+    fn tag(&mut self, text_len: u64) -> Result<Block> {
+        let tail = std::mem::take(&mut self.partial);
+        self.ghash.update_padded(&tail);
+        let mut lens = [0u8; BLOCK_LEN];
+        lens[..8].copy_from_slice(&(self.aad_len * 8).to_be_bytes());
+        lens[8..].copy_from_slice(&(text_len * 8).to_be_bytes());
+        self.ghash.update(&[lens.into()]);
+        let mut t: Block = self.ghash.clone().finalize().into();
+        xor_into(&mut t, &self.tag_mask);
+        Ok(t)
+    }
+
+    fn decrypt(&mut self, ct: &[u8], tag: &[u8], text_len: u64) -> Result<Zeroizing<Vec<u8>>> {
+        self.hash_ciphertext(ct);
+        let t = self.tag(text_len)?;
+        if !bool::from(t.get(..tag.len()).unwrap_or(&t).ct_eq(tag)) {
+            return err(CKR_ENCRYPTED_DATA_INVALID);
+        }
+        let mut out = Zeroizing::new(ct.to_vec());
+        self.ctr(&mut out);
+        Ok(out)
+    }
+}
+
+impl Gcm {
+    /// `iv`: 1..=64 KiB (12 bytes is the fast path); `tag_len`: 4..=16 bytes. Anything else is
+    /// `CKR_MECHANISM_PARAM_INVALID`.
+    pub fn new(key: &[u8], dir: Direction, iv: &[u8], aad: &[u8], tag_len: usize) -> Result<Self> {
+        let k = AesKey::new(key)?;
+        if iv.is_empty() || iv.len() > GCM_MAX_IV || !(GCM_MIN_TAG..=BLOCK_LEN).contains(&tag_len) {
+            return err(CKR_MECHANISM_PARAM_INVALID);
+        }
+        Ok(Gcm {
+            engine: GcmEngine::new(&k, key, dir, iv, aad)?,
+            dir,
+            tag_len,
+            text_len: 0,
+            held: Zeroizing::new(Vec::new()),
+            done: false,
+        })
+    }
+
+    pub fn tag_len(&self) -> usize {
+        self.tag_len
+    }
+
     fn add_text_len(&mut self, n: usize) -> Result<()> {
         let total = self
             .text_len
@@ -687,18 +846,6 @@ impl Gcm {
             .filter(|t| *t <= GCM_MAX_TEXT);
         self.text_len = total.ok_or_else(|| self.dir.len_error())?;
         Ok(())
-    }
-
-    fn tag(&mut self) -> Block {
-        let tail = std::mem::take(&mut self.partial);
-        self.ghash.update_padded(&tail);
-        let mut lens = [0u8; BLOCK_LEN];
-        lens[..8].copy_from_slice(&(self.aad_len * 8).to_be_bytes());
-        lens[8..].copy_from_slice(&(self.text_len * 8).to_be_bytes());
-        self.ghash.update(&[lens.into()]);
-        let mut t: Block = self.ghash.clone().finalize().into();
-        xor_into(&mut t, &self.tag_mask);
-        t
     }
 
     pub fn update(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
@@ -709,8 +856,7 @@ impl Gcm {
             Direction::Encrypt => {
                 self.add_text_len(input.len())?;
                 let mut out = Zeroizing::new(input.to_vec());
-                self.ctr(&mut out);
-                self.hash_ciphertext(&out);
+                self.engine.encrypt(&mut out)?;
                 Ok(out)
             }
             Direction::Decrypt => {
@@ -732,7 +878,7 @@ impl Gcm {
         self.done = true;
         match self.dir {
             Direction::Encrypt => {
-                let t = self.tag();
+                let t = self.engine.tag(self.text_len)?;
                 Ok(Zeroizing::new(t.get(..self.tag_len).unwrap_or(&t).to_vec()))
             }
             Direction::Decrypt => {
@@ -743,14 +889,7 @@ impl Gcm {
                 };
                 let (ct, tag) = held.split_at(split);
                 self.add_text_len(ct.len())?;
-                self.hash_ciphertext(ct);
-                let t = self.tag();
-                if !bool::from(t.get(..self.tag_len).unwrap_or(&t).ct_eq(tag)) {
-                    return err(CKR_ENCRYPTED_DATA_INVALID);
-                }
-                let mut out = Zeroizing::new(ct.to_vec());
-                self.ctr(&mut out);
-                Ok(out)
+                self.engine.decrypt(ct, tag, self.text_len)
             }
         }
     }
@@ -792,7 +931,10 @@ pub fn gcm_encrypt(
     plaintext: &[u8],
 ) -> Result<Vec<u8>> {
     let mut g = Gcm::new(key, Direction::Encrypt, iv, aad, tag_len)?;
-    let mut out = g.update(plaintext)?.to_vec();
+    g.add_text_len(plaintext.len())?;
+    let mut out = Vec::with_capacity(plaintext.len() + tag_len);
+    out.extend_from_slice(plaintext);
+    g.engine.encrypt(&mut out)?;
     out.extend_from_slice(&g.finish()?);
     Ok(out)
 }
@@ -1922,5 +2064,59 @@ mod tests {
         // FIPS 197 appendix C.1: the zero block under key 000102..0f is 66e94bd4... for a zero key;
         // for the check value only the first three bytes matter.
         assert_eq!(check_value(&[0; 16]).unwrap(), [0x66, 0xe9, 0x4b]);
+    }
+
+    /// aws-lc's GCM (the default build's engine) and the one built here on `aes` and `ghash`
+    /// give the same ciphertexts and tags for IVs, AADs, tags and messages of many lengths,
+    /// fed in pieces; each opens what the other sealed.
+    #[test]
+    fn gcm_engines_agree() {
+        let rc = |key: &[u8], iv: &[u8], aad: &[u8], pt: &[u8]| {
+            let k = AesKey::new(key).unwrap();
+            let mut g = RcGcm::new(&k, key, Direction::Encrypt, iv, aad).unwrap();
+            let mut out = pt.to_vec();
+            g.encrypt(&mut out).unwrap();
+            out.extend_from_slice(&g.tag(pt.len() as u64).unwrap());
+            out
+        };
+        for (i, (klen, ivlen, aadlen, ptlen)) in [
+            (16, 12, 0, 0),
+            (24, 1, 3, 17),
+            (32, 12, 20, 64),
+            (32, 13, 0, 4096 + 5),
+            (16, 60, 100, 31),
+            (32, 300, 1, 1000),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let fill = |n: usize, salt: usize| -> Vec<u8> {
+                (0..n).map(|j| (j * 7 + salt * 13 + i) as u8).collect()
+            };
+            let (key, iv, aad, pt) = (
+                fill(klen, 1),
+                fill(ivlen, 2),
+                fill(aadlen, 3),
+                fill(ptlen, 4),
+            );
+            let want = rc(&key, &iv, &aad, &pt);
+            for tag in [16usize, 12, 4] {
+                let mut g = Gcm::new(&key, Direction::Encrypt, &iv, &aad, tag).unwrap();
+                let mut got = Vec::new();
+                for part in pt.chunks(7 + i) {
+                    got.extend_from_slice(&g.update(part).unwrap());
+                }
+                got.extend_from_slice(&g.finish().unwrap());
+                assert_eq!(got, want[..ptlen + tag], "case {i}, tag {tag}");
+                let opened = gcm_decrypt(&key, &iv, &aad, tag, &want[..ptlen + tag]).unwrap();
+                assert_eq!(*opened, pt);
+                let mut bad = want[..ptlen + tag].to_vec();
+                bad[ptlen] ^= 1;
+                assert_eq!(
+                    gcm_decrypt(&key, &iv, &aad, tag, &bad).unwrap_err().rv(),
+                    CKR_ENCRYPTED_DATA_INVALID
+                );
+            }
+        }
     }
 }

@@ -9,6 +9,8 @@
 //! a stored key that turns out bad at use reports `CKR_KEY_TYPE_INCONSISTENT`; a bad peer point
 //! in ECDH (a mechanism parameter) reports `CKR_MECHANISM_PARAM_INVALID`.
 
+#[cfg(feature = "aws-lc")]
+use super::awslc;
 use crate::error::{Error, Result};
 use cryptoki_sys::{
     CKR_ATTRIBUTE_VALUE_INVALID, CKR_CURVE_NOT_SUPPORTED, CKR_DATA_LEN_RANGE, CKR_DEVICE_ERROR,
@@ -181,60 +183,319 @@ where
     SecretKey::<C>::from_slice(&b).map_err(|_| Error::new(rv))
 }
 
-/// The point `point` (compressed or uncompressed SEC 1, or either inside a DER OCTET STRING),
-/// checked to be on the curve and not the identity, returned uncompressed.
-fn parse_point(curve: Curve, point: &[u8], rv: CK_RV) -> Result<Vec<u8>> {
-    let decode = |p: &[u8]| -> Option<Vec<u8>> {
-        with_curve!(curve, C => {
-            let pk = PublicKey::<C>::from_sec1_bytes(p).ok()?;
-            Some(pk.to_sec1_point(false).as_bytes().to_vec())
-        })
-    };
-    // A raw point can look like an OCTET STRING header by accident, so the wrapped reading only
-    // wins when its content is itself a valid point.
+/// The one SEC 1 encoding of a point in `point`: the point itself, or a DER OCTET STRING
+/// holding it. A raw point can look like an OCTET STRING header by accident, so the wrapped
+/// reading only wins when its content is itself a valid point.
+fn parse_wrapped<T>(point: &[u8], decode: impl Fn(&[u8]) -> Option<T>) -> Option<T> {
     der_octet_string(point)
-        .and_then(decode)
+        .and_then(&decode)
         .or_else(|| decode(point))
-        .ok_or(Error::new(rv))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The RustCrypto implementation: the engine of the `--no-default-features` build, and the
+// reference the aws-lc build is tested against.
+
+/// A SEC 1 point (compressed or uncompressed) on the curve and not the identity, uncompressed.
+#[cfg_attr(feature = "aws-lc", allow(dead_code))]
+fn rc_decode_point(curve: Curve, p: &[u8]) -> Option<Vec<u8>> {
+    with_curve!(curve, C => {
+        let pk = PublicKey::<C>::from_sec1_bytes(p).ok()?;
+        Some(pk.to_sec1_point(false).as_bytes().to_vec())
+    })
+}
+
+/// The uncompressed public point of a scalar in 1..n-1.
+#[cfg_attr(feature = "aws-lc", allow(dead_code))]
+fn rc_public(curve: Curve, d: &[u8], rv: CK_RV) -> Result<Vec<u8>> {
+    with_curve!(curve, C => {
+        let sk = secret::<C>(curve, d, rv)?;
+        Ok(sk.public_key().to_sec1_point(false).as_bytes().to_vec())
+    })
+}
+
+/// ECDSA with the `ecdsa` crate: RFC 6979's nonce, hedged with `extra`.
+#[cfg_attr(feature = "aws-lc", allow(dead_code))]
+fn rc_sign(curve: Curve, d: &[u8], hash: &[u8], extra: &[u8]) -> Result<Vec<u8>> {
+    let z = ecdsa_input(curve, hash)?;
+    with_curve!(curve, C => {
+        let sk = secret::<C>(curve, d, CKR_KEY_TYPE_INCONSISTENT)?;
+        let (sig, _) = ecdsa::hazmat::sign_prehashed_rfc6979::<C, <C as ecdsa::DigestAlgorithm>::Digest>(
+            &sk.to_nonzero_scalar(),
+            &z,
+            extra,
+        );
+        Ok(sig.to_bytes().to_vec())
+    })
+}
+
+/// ECDSA verification with the `ecdsa` crate; `point` is a valid uncompressed point.
+#[cfg_attr(feature = "aws-lc", allow(dead_code))]
+fn rc_verify(curve: Curve, point: &[u8], hash: &[u8], signature: &[u8]) -> Result<()> {
+    let z = ecdsa_input(curve, hash)?;
+    with_curve!(curve, C => {
+        let pk = PublicKey::<C>::from_sec1_bytes(point).map_err(|_| Error::new(CKR_KEY_TYPE_INCONSISTENT))?;
+        let sig = ecdsa::Signature::<C>::from_slice(signature).map_err(|_| Error::new(CKR_SIGNATURE_INVALID))?;
+        ecdsa::hazmat::verify_prehashed::<C>(&pk.to_projective(), &z, &sig)
+            .map_err(|_| Error::new(CKR_SIGNATURE_INVALID))
+    })
+}
+
+/// ECDH with the `elliptic-curve` crate; `peer` is a valid uncompressed point.
+#[cfg_attr(feature = "aws-lc", allow(dead_code))]
+fn rc_derive(curve: Curve, d: &[u8], peer: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    with_curve!(curve, C => {
+        let sk = secret::<C>(curve, d, CKR_KEY_TYPE_INCONSISTENT)?;
+        let pk = PublicKey::<C>::from_sec1_bytes(peer).map_err(|_| Error::new(CKR_MECHANISM_PARAM_INVALID))?;
+        let shared = elliptic_curve::ecdh::diffie_hellman(sk.to_nonzero_scalar(), pk.as_affine());
+        Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The aws-lc implementation (the default build).
+
+#[cfg(feature = "aws-lc")]
+impl Curve {
+    fn nid(self) -> std::ffi::c_int {
+        match self {
+            Curve::P256 => awslc::NID_P256,
+            Curve::P384 => awslc::NID_P384,
+            Curve::P521 => awslc::NID_P521,
+        }
+    }
+}
+
+/// A public key from a SEC 1 point in one of the two forms PKCS#11 uses (uncompressed, or
+/// compressed); aws-lc checks that it is on the curve.
+#[cfg(feature = "aws-lc")]
+fn lc_public(curve: Curve, p: &[u8]) -> Option<awslc::EcKey> {
+    let form_ok = match p.first() {
+        Some(4) => p.len() == curve.point_len(),
+        Some(2 | 3) => p.len() == 1 + curve.field_len(),
+        _ => false,
+    };
+    if !form_ok {
+        return None;
+    }
+    awslc::EcKey::from_public(curve.nid(), p)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Parsed keys
+
+/// A NIST-curve public key, parsed and checked once (on the curve, not the identity); keep it
+/// to verify many signatures without parsing the point again.
+#[derive(Clone)]
+pub struct EcPublic {
+    curve: Curve,
+    /// Uncompressed.
+    point: Vec<u8>,
+    #[cfg(feature = "aws-lc")]
+    key: awslc::EcKey,
+}
+
+impl std::fmt::Debug for EcPublic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EcPublic({:?})", self.curve)
+    }
+}
+
+impl EcPublic {
+    /// `point`: compressed or uncompressed SEC 1, raw or inside a DER OCTET STRING (as
+    /// `CKA_EC_POINT`). A point that is not on the curve is `CKR_KEY_TYPE_INCONSISTENT` (a
+    /// stored key found bad at use).
+    pub fn new(curve: Curve, point: &[u8]) -> Result<Self> {
+        EcPublic::parse(curve, point, CKR_KEY_TYPE_INCONSISTENT)
+    }
+
+    fn parse(curve: Curve, point: &[u8], rv: CK_RV) -> Result<Self> {
+        #[cfg(feature = "aws-lc")]
+        {
+            let key = parse_wrapped(point, |p| lc_public(curve, p)).ok_or(Error::new(rv))?;
+            let point = key.public_point().ok_or(Error::new(rv))?;
+            Ok(EcPublic { curve, point, key })
+        }
+        #[cfg(not(feature = "aws-lc"))]
+        {
+            let point =
+                parse_wrapped(point, |p| rc_decode_point(curve, p)).ok_or(Error::new(rv))?;
+            Ok(EcPublic { curve, point })
+        }
+    }
+
+    pub fn curve(&self) -> Curve {
+        self.curve
+    }
+
+    /// The uncompressed point.
+    pub fn point(&self) -> &[u8] {
+        &self.point
+    }
+
+    /// ECDSA verification of `signature` (`r || s`) over a hash of any length.
+    /// `CKR_SIGNATURE_LEN_RANGE` for a signature that is not `signature_len()` bytes.
+    pub fn verify_prehash(&self, hash: &[u8], signature: &[u8]) -> Result<()> {
+        if signature.len() != self.curve.signature_len() {
+            return Err(Error::new(CKR_SIGNATURE_LEN_RANGE));
+        }
+        if hash.is_empty() {
+            return Err(Error::new(CKR_DATA_LEN_RANGE));
+        }
+        #[cfg(feature = "aws-lc")]
+        {
+            let (r, s) = signature.split_at(self.curve.field_len());
+            if self.key.verify_digest(hash, r, s) {
+                Ok(())
+            } else {
+                Err(Error::new(CKR_SIGNATURE_INVALID))
+            }
+        }
+        #[cfg(not(feature = "aws-lc"))]
+        rc_verify(self.curve, &self.point, hash, signature)
+    }
+}
+
+/// A NIST-curve private key, parsed and checked once (a scalar in 1..n-1); keep it to sign
+/// or derive many times without parsing the scalar again. The backend wipes it on drop.
+#[derive(Clone)]
+pub struct EcPrivate {
+    curve: Curve,
+    #[cfg(not(feature = "aws-lc"))]
+    d: Zeroizing<Vec<u8>>,
+    #[cfg(feature = "aws-lc")]
+    key: awslc::EcKey,
+}
+
+impl std::fmt::Debug for EcPrivate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "EcPrivate({:?})", self.curve)
+    }
+}
+
+impl EcPrivate {
+    /// The private scalar `d` (`CKA_VALUE`: big-endian, leading zeros allowed); outside
+    /// 1..n-1 it is `CKR_KEY_TYPE_INCONSISTENT` (a stored key found bad at use).
+    pub fn new(curve: Curve, d: &[u8]) -> Result<Self> {
+        EcPrivate::parse(curve, d, CKR_KEY_TYPE_INCONSISTENT)
+    }
+
+    fn parse(curve: Curve, d: &[u8], rv: CK_RV) -> Result<Self> {
+        let d = scalar_bytes(curve, d).ok_or(Error::new(rv))?;
+        #[cfg(feature = "aws-lc")]
+        {
+            let key = awslc::EcKey::from_private(curve.nid(), &d).ok_or(Error::new(rv))?;
+            Ok(EcPrivate { curve, key })
+        }
+        #[cfg(not(feature = "aws-lc"))]
+        {
+            with_curve!(curve, C => secret::<C>(curve, &d, rv).map(|_| ()))?;
+            Ok(EcPrivate { curve, d })
+        }
+    }
+
+    pub fn curve(&self) -> Curve {
+        self.curve
+    }
+
+    /// The uncompressed public point.
+    pub fn public_point(&self) -> Result<Vec<u8>> {
+        #[cfg(feature = "aws-lc")]
+        return self
+            .key
+            .public_point()
+            .ok_or_else(|| Error::device("EC public point unavailable"));
+        #[cfg(not(feature = "aws-lc"))]
+        rc_public(self.curve, &self.d, CKR_KEY_TYPE_INCONSISTENT)
+    }
+
+    /// ECDSA signature of a caller-computed hash of any length (`CKM_ECDSA`), as `r || s`.
+    /// aws-lc draws the nonce at random, hedged with a hash of the key and the digest; the
+    /// RustCrypto build uses RFC 6979's nonce, hedged with fresh randomness.
+    pub fn sign_prehash(&self, hash: &[u8]) -> Result<Vec<u8>> {
+        if hash.is_empty() {
+            return Err(Error::new(CKR_DATA_LEN_RANGE));
+        }
+        #[cfg(feature = "aws-lc")]
+        return self
+            .key
+            .sign_digest(hash, self.curve.field_len())
+            .ok_or_else(|| Error::device("ECDSA signature failed"));
+        #[cfg(not(feature = "aws-lc"))]
+        {
+            let mut extra = [0u8; 32];
+            super::random_fill(&mut extra)?;
+            rc_sign(self.curve, &self.d, hash, &extra)
+        }
+    }
+
+    /// ECDH (`CKM_ECDH1_DERIVE`; the NIST curves have cofactor 1, so
+    /// `CKM_ECDH1_COFACTOR_DERIVE` is the same computation): the x coordinate of
+    /// `d * peer`, `field_len()` bytes. A bad peer point is `CKR_MECHANISM_PARAM_INVALID`.
+    pub fn derive(&self, peer_point: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let peer = EcPublic::parse(self.curve, peer_point, CKR_MECHANISM_PARAM_INVALID)?;
+        self.derive_with(&peer)
+    }
+
+    fn derive_with(&self, peer: &EcPublic) -> Result<Zeroizing<Vec<u8>>> {
+        #[cfg(feature = "aws-lc")]
+        return self
+            .key
+            .ecdh(&peer.key, self.curve.field_len())
+            .ok_or_else(|| Error::device("ECDH failed"));
+        #[cfg(not(feature = "aws-lc"))]
+        rc_derive(self.curve, &self.d, &peer.point)
+    }
 }
 
 /// Validate a public point for import (`CKA_EC_POINT`, raw or DER-wrapped, compressed or not):
 /// the uncompressed encoding, or `CKR_ATTRIBUTE_VALUE_INVALID`.
 pub fn validate_point(curve: Curve, point: &[u8]) -> Result<Vec<u8>> {
-    parse_point(curve, point, CKR_ATTRIBUTE_VALUE_INVALID)
+    EcPublic::parse(curve, point, CKR_ATTRIBUTE_VALUE_INVALID).map(|k| k.point)
 }
 
 /// The public point of private scalar `d` (1..n-1, else `CKR_ATTRIBUTE_VALUE_INVALID`).
 pub fn public_from_private(curve: Curve, d: &[u8]) -> Result<Vec<u8>> {
-    with_curve!(curve, C => {
-        let sk = secret::<C>(curve, d, CKR_ATTRIBUTE_VALUE_INVALID)?;
-        Ok(sk.public_key().to_sec1_point(false).as_bytes().to_vec())
-    })
+    let k = EcPrivate::parse(curve, d, CKR_ATTRIBUTE_VALUE_INVALID)?;
+    k.public_point()
 }
 
 /// A new key pair: the private scalar (`field_len()` bytes) and the uncompressed point.
 pub fn generate(curve: Curve) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>)> {
-    let n = curve.field_len();
-    // P-521 scalars have 521 bits: masking the top byte makes almost every draw valid.
-    let top_mask: u8 = if curve == Curve::P521 { 0x01 } else { 0xff };
-    for _ in 0..64 {
-        let mut d = Zeroizing::new(vec![0u8; n]);
-        super::random_fill(&mut d)?;
-        if let Some(b) = d.first_mut() {
-            *b &= top_mask;
-        }
-        if let Ok(point) = public_from_private(curve, &d) {
-            return Ok((d, point));
-        }
+    #[cfg(feature = "aws-lc")]
+    {
+        let k = awslc::EcKey::generate(curve.nid())
+            .ok_or_else(|| Error::device("EC key generation failed"))?;
+        let d = k.private_bytes(curve.field_len());
+        let p = k.public_point();
+        d.zip(p)
+            .ok_or_else(|| Error::device("EC key generation failed"))
     }
-    Err(Error::device("EC key generation drew 64 invalid scalars"))
+    #[cfg(not(feature = "aws-lc"))]
+    {
+        let n = curve.field_len();
+        // P-521 scalars have 521 bits: masking the top byte makes almost every draw valid.
+        let top_mask: u8 = if curve == Curve::P521 { 0x01 } else { 0xff };
+        for _ in 0..64 {
+            let mut d = Zeroizing::new(vec![0u8; n]);
+            super::random_fill(&mut d)?;
+            if let Some(b) = d.first_mut() {
+                *b &= top_mask;
+            }
+            if let Ok(point) = rc_public(curve, &d, CKR_ATTRIBUTE_VALUE_INVALID) {
+                return Ok((d, point));
+            }
+        }
+        Err(Error::device("EC key generation drew 64 invalid scalars"))
+    }
 }
 
 /// What the `ecdsa` crate is given for `hash`: a hash no longer than the order as it is, a
 /// longer one cut to the order's bit length first. The crate would cut a long hash itself, but
 /// (a) for P-521 it keeps the low 521 bits of the first 66 bytes where FIPS 186-4 §6.4 and
 /// SEC 1 §4.1.3 take the high ones, and (b) its RFC 6979 nonce would then be derived from the
-/// uncut hash, unlike RFC 6979 §2.3.4's bits2octets; cutting here fixes both.
+/// uncut hash, unlike RFC 6979 §2.3.4's bits2octets; cutting here fixes both. (aws-lc cuts
+/// the hash the FIPS way itself.)
 fn ecdsa_input(curve: Curve, hash: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>> {
     if hash.is_empty() {
         return Err(Error::new(CKR_DATA_LEN_RANGE));
@@ -273,53 +534,28 @@ fn hash_to_field(curve: Curve, hash: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     Ok(out)
 }
 
-/// ECDSA signature of a caller-computed hash of any length (`CKM_ECDSA`), as `r || s`.
-/// The nonce is RFC 6979's, hedged with fresh randomness.
+/// ECDSA signature of a caller-computed hash of any length (`CKM_ECDSA`), as `r || s`; parses
+/// `d` on every call (see [`EcPrivate`] to parse once).
 pub fn sign_prehash(curve: Curve, d: &[u8], hash: &[u8]) -> Result<Vec<u8>> {
-    let mut extra = [0u8; 32];
-    super::random_fill(&mut extra)?;
-    sign_with_extra(curve, d, hash, &extra)
+    ecdsa_input(curve, hash)?;
+    EcPrivate::new(curve, d)?.sign_prehash(hash)
 }
 
-fn sign_with_extra(curve: Curve, d: &[u8], hash: &[u8], extra: &[u8]) -> Result<Vec<u8>> {
-    let z = ecdsa_input(curve, hash)?;
-    with_curve!(curve, C => {
-        let sk = secret::<C>(curve, d, CKR_KEY_TYPE_INCONSISTENT)?;
-        let (sig, _) = ecdsa::hazmat::sign_prehashed_rfc6979::<C, <C as ecdsa::DigestAlgorithm>::Digest>(
-            &sk.to_nonzero_scalar(),
-            &z,
-            extra,
-        );
-        Ok(sig.to_bytes().to_vec())
-    })
-}
-
-/// ECDSA verification of `signature` (`r || s`) over a hash of any length.
-/// `CKR_SIGNATURE_LEN_RANGE` for a signature that is not `signature_len()` bytes.
+/// ECDSA verification of `signature` (`r || s`) over a hash of any length; parses the point on
+/// every call (see [`EcPublic`] to parse once). `CKR_SIGNATURE_LEN_RANGE` for a signature that
+/// is not `signature_len()` bytes.
 pub fn verify_prehash(curve: Curve, point: &[u8], hash: &[u8], signature: &[u8]) -> Result<()> {
     if signature.len() != curve.signature_len() {
         return Err(Error::new(CKR_SIGNATURE_LEN_RANGE));
     }
-    let z = ecdsa_input(curve, hash)?;
-    let point = parse_point(curve, point, CKR_KEY_TYPE_INCONSISTENT)?;
-    with_curve!(curve, C => {
-        let pk = PublicKey::<C>::from_sec1_bytes(&point).map_err(|_| Error::new(CKR_KEY_TYPE_INCONSISTENT))?;
-        let sig = ecdsa::Signature::<C>::from_slice(signature).map_err(|_| Error::new(CKR_SIGNATURE_INVALID))?;
-        ecdsa::hazmat::verify_prehashed::<C>(&pk.to_projective(), &z, &sig)
-            .map_err(|_| Error::new(CKR_SIGNATURE_INVALID))
-    })
+    ecdsa_input(curve, hash)?;
+    EcPublic::new(curve, point)?.verify_prehash(hash, signature)
 }
 
-/// ECDH (`CKM_ECDH1_DERIVE`; the NIST curves have cofactor 1, so `CKM_ECDH1_COFACTOR_DERIVE`
-/// is the same computation): the x coordinate of `d * peer`, `field_len()` bytes.
+/// ECDH (see [`EcPrivate::derive`]); parses `d` on every call.
 pub fn derive(curve: Curve, d: &[u8], peer_point: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-    let peer = parse_point(curve, peer_point, CKR_MECHANISM_PARAM_INVALID)?;
-    with_curve!(curve, C => {
-        let sk = secret::<C>(curve, d, CKR_KEY_TYPE_INCONSISTENT)?;
-        let pk = PublicKey::<C>::from_sec1_bytes(&peer).map_err(|_| Error::new(CKR_MECHANISM_PARAM_INVALID))?;
-        let shared = elliptic_curve::ecdh::diffie_hellman(sk.to_nonzero_scalar(), pk.as_affine());
-        Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
-    })
+    let peer = EcPublic::parse(curve, peer_point, CKR_MECHANISM_PARAM_INVALID)?;
+    EcPrivate::new(curve, d)?.derive_with(&peer)
 }
 
 /// The PKCS#8 `PrivateKeyInfo` of private scalar `d` (`CKR_KEY_TYPE_INCONSISTENT` when it is not
@@ -530,7 +766,7 @@ mod tests {
         );
         verify_prehash(Curve::P256, &point, &h, &want).unwrap();
         // Without the extra randomness, the nonce is exactly RFC 6979's.
-        assert_eq!(sign_with_extra(Curve::P256, &d, &h, &[]).unwrap(), want);
+        assert_eq!(rc_sign(Curve::P256, &d, &h, &[]).unwrap(), want);
         let mut bad = want.clone();
         bad[40] ^= 1;
         assert_eq!(
@@ -602,11 +838,8 @@ mod tests {
              00617cce7cf5064806c467f678d3b4080d6f1cc50af26ca209417308281b68af282623eaa63e5b5c0723d8b8c37ff0777b1a20f8ccb1dccc43997f1ee0e44da4a67a",
         );
         verify_prehash(Curve::P521, &pt, &h512, &s512).unwrap();
-        assert_eq!(
-            sign_with_extra(Curve::P521, &d521, &h512, &[]).unwrap(),
-            s512
-        );
-        let mine = sign_with_extra(Curve::P521, &d521, &h1, &[]).unwrap();
+        assert_eq!(rc_sign(Curve::P521, &d521, &h512, &[]).unwrap(), s512);
+        let mine = rc_sign(Curve::P521, &d521, &h1, &[]).unwrap();
         verify_prehash(Curve::P521, &pt, &h1, &mine).unwrap();
     }
 
@@ -678,6 +911,35 @@ mod tests {
                     .rv(),
                 CKR_KEY_TYPE_INCONSISTENT
             );
+        }
+    }
+
+    /// The engine (aws-lc in the default build) and the RustCrypto code agree: each verifies
+    /// the other's signatures, and ECDH and public points are equal.
+    #[test]
+    fn backend_agrees_with_rustcrypto() {
+        for c in Curve::ALL {
+            let (d, p) = generate(c).unwrap();
+            assert_eq!(rc_public(c, &d, CKR_ATTRIBUTE_VALUE_INVALID).unwrap(), p);
+            let sk = EcPrivate::new(c, &d).unwrap();
+            let pk = EcPublic::new(c, &p).unwrap();
+            assert_eq!(sk.public_point().unwrap(), p);
+            for len in [20usize, 32, 48, 64, 66, 80] {
+                let h: Vec<u8> = (0..len).map(|i| (i * 13 + 1) as u8).collect();
+                let ours = sk.sign_prehash(&h).unwrap();
+                rc_verify(c, &p, &h, &ours).unwrap();
+                let theirs = rc_sign(c, &d, &h, b"extra").unwrap();
+                pk.verify_prehash(&h, &theirs).unwrap();
+                let mut bad = theirs.clone();
+                bad[3] ^= 1;
+                assert_eq!(
+                    pk.verify_prehash(&h, &bad).unwrap_err().rv(),
+                    CKR_SIGNATURE_INVALID
+                );
+            }
+            let (d2, p2) = generate(c).unwrap();
+            assert_eq!(*sk.derive(&p2).unwrap(), *rc_derive(c, &d, &p2).unwrap());
+            assert_eq!(*sk.derive(&p2).unwrap(), *derive(c, &d2, &p).unwrap());
         }
     }
 

@@ -1,8 +1,22 @@
 //! The crypto engine: the only code that calls the crypto crates. The rest of the module asks it
 //! for narrow operations, so a second backend can replace it without touching callers.
 //! This part serves the token store (PKCS#11 v3.0 leaves object protection to the token).
+//!
+//! Two backends, chosen at build time by the cargo feature `aws-lc` (on by default):
+//! - default: aws-lc, through `aws-lc-sys`, with every call in `awslc.rs` (the one file here
+//!   with `unsafe` code): RSA (raw private and public operations, key generation), ECDSA, ECDH
+//!   and key generation on P-256/P-384/P-521, the AES block cipher (so also CTR, CTS and CCM,
+//!   built here on it), bulk CBC and AES-GCM;
+//! - `--no-default-features`: the same operations on the RustCrypto crates alone.
+//!
+//! Both builds share the PKCS#11 layer above the primitives (padding schemes, range checks,
+//! return codes), and keep on RustCrypto what aws-lc would not speed up: SHA-1/2/3 and HMAC
+//! (the `sha2` crate uses the SHA extensions too), Ed25519, CMAC, key wrap, HKDF,
+//! PBKDF2, PKCS#8, and the store's Argon2id and AES-256-GCM.
 
 pub mod aes;
+#[cfg(feature = "aws-lc")]
+mod awslc;
 pub mod digest;
 pub mod ec;
 pub mod kdf;

@@ -4,32 +4,43 @@
 //! `CKM_RSA_PKCS_PSS`, `CKM_SHA*_RSA_PKCS`, `CKM_SHA3_*_RSA_PKCS` and `CKM_SHA*_RSA_PKCS_PSS`
 //! (Current Mechanisms v3.0 §2.1).
 //!
-//! Private operations use the `rsa` crate's constant-time arithmetic with base blinding from the
-//! operating system's generator, and PKCS#1 v1.5 padding is the crate's. EMSA-PSS and EME-OAEP
-//! are encoded here over the raw operations: PKCS#11 lets the MGF1 hash differ from the message
-//! hash, which the crate's `Pss` cannot express, one code path then serves all nine hashes
-//! (the crate's OAEP is generic over two hash types), and the crate's OAEP decoder ignores the
-//! leading byte that RFC 8017 requires to be zero (Wycheproof "First byte is 1"). PSS handles
-//! only public data; OAEP decoding is constant-time.
+//! Two backends compute raw RSA (`x^e mod n` and the private `x^d mod n`): aws-lc in the
+//! default build (`rsa/aws.rs`: constant-time CRT with blinding and a check of every result), the
+//! `rsa` crate with `--no-default-features` (`rsa/rustcrypto.rs`: constant-time arithmetic, blinding
+//! from the operating system's generator, CRT fault check). A key is parsed once, into the
+//! backend's own form, when the [`RsaPrivate`] or [`RsaPublic`] is made. Everything else is
+//! here and shared by both: EMSA-PKCS1-v1_5, EMSA-PSS, EME-OAEP and EME-PKCS1-v1_5 encoding,
+//! the range checks and the return codes. PKCS#11 lets the MGF1 hash differ from the message
+//! hash, which fixed-scheme APIs cannot express, and one code path then serves all nine
+//! hashes. OAEP decoding is constant-time and checks the leading byte that RFC 8017 requires
+//! to be zero (Wycheproof "First byte is 1"); PKCS#1 v1.5 decryption uses implicit rejection
+//! (draft-irtf-cfrg-rsa-guidance §7), with the same synthetic messages as the `rsa` crate.
+
+#[cfg(feature = "aws-lc")]
+mod aws;
+#[cfg_attr(feature = "aws-lc", allow(dead_code))]
+mod rustcrypto;
+
+#[cfg(feature = "aws-lc")]
+use aws as backend;
+#[cfg(not(feature = "aws-lc"))]
+use rustcrypto as backend;
 
 use super::digest::{digest_parts, HashAlg, Hasher};
 use crate::error::{Error, Result};
 use cryptoki_sys::{
-    CKR_ATTRIBUTE_VALUE_INVALID, CKR_DATA_INVALID, CKR_DATA_LEN_RANGE, CKR_DEVICE_ERROR,
-    CKR_ENCRYPTED_DATA_INVALID, CKR_ENCRYPTED_DATA_LEN_RANGE, CKR_KEY_SIZE_RANGE,
-    CKR_MECHANISM_PARAM_INVALID, CKR_SIGNATURE_INVALID, CKR_SIGNATURE_LEN_RANGE, CK_RV,
+    CKR_ATTRIBUTE_VALUE_INVALID, CKR_DATA_INVALID, CKR_DATA_LEN_RANGE, CKR_ENCRYPTED_DATA_INVALID,
+    CKR_ENCRYPTED_DATA_LEN_RANGE, CKR_KEY_SIZE_RANGE, CKR_MECHANISM_PARAM_INVALID,
+    CKR_SIGNATURE_INVALID, CKR_SIGNATURE_LEN_RANGE, CK_RV,
 };
-use rand::rngs::SysRng;
-use rsa::traits::{PrivateKeyParts, PublicKeyParts};
-use rsa::{BoxedUint, Pkcs1v15Encrypt, Pkcs1v15Sign};
-use subtle::{Choice, ConditionallySelectable, ConstantTimeEq};
-use zeroize::{Zeroize, Zeroizing};
+use subtle::{Choice, ConditionallySelectable, ConstantTimeEq, ConstantTimeGreater};
+use zeroize::Zeroizing;
 
 /// Modulus sizes accepted on import (the crate's limits) and on generation.
 pub const MIN_BITS: usize = 1024;
 pub const MAX_IMPORT_BITS: usize = 8192;
 pub const MAX_GENERATE_BITS: usize = 4096;
-/// The crate refuses larger public exponents (slow-verification denial of service).
+/// Larger public exponents are refused (slow-verification denial of service).
 pub const MAX_PUBLIC_EXPONENT: u64 = (1 << 33) - 1;
 
 fn fail<T>(rv: CK_RV) -> Result<T> {
@@ -54,17 +65,6 @@ fn left_pad(bytes: &[u8], len: usize) -> Vec<u8> {
     let (src, dst) = (&bytes[bytes.len() - n..], &mut out[len - n..]);
     dst.copy_from_slice(src);
     out
-}
-
-fn uint_bytes(x: &BoxedUint) -> Zeroizing<Vec<u8>> {
-    let mut b = x.to_be_bytes();
-    let out = Zeroizing::new(trim(&b).to_vec());
-    b.zeroize();
-    out
-}
-
-fn uint(bytes: &[u8]) -> BoxedUint {
-    BoxedUint::from_be_slice_vartime(trim(bytes))
 }
 
 /// The components of a private key as big-endian bytes without leading zeros.
@@ -103,10 +103,13 @@ fn checked_exponent(e: &[u8]) -> Option<u64> {
     (v >= 3 && v % 2 == 1 && v <= MAX_PUBLIC_EXPONENT).then_some(v)
 }
 
-/// An RSA public key.
+/// An RSA public key, parsed once into the backend's form.
 #[derive(Clone)]
 pub struct RsaPublic {
-    key: rsa::PublicKey,
+    key: backend::PublicKey,
+    /// The modulus without leading zeros: `size()` bytes.
+    n: Vec<u8>,
+    e: Vec<u8>,
 }
 
 impl std::fmt::Debug for RsaPublic {
@@ -115,15 +118,19 @@ impl std::fmt::Debug for RsaPublic {
     }
 }
 
-/// An RSA private key; the `rsa` crate wipes it on drop.
+/// An RSA private key, parsed once into the backend's form (which wipes it on drop), with its
+/// public half and the implicit-rejection key derived from d.
 #[derive(Clone)]
 pub struct RsaPrivate {
-    key: rsa::PrivateKey,
+    key: backend::PrivateKey,
+    public: RsaPublic,
+    /// SHA-256(I2OSP(d, k)), the HMAC key of PKCS#1 v1.5 implicit rejection.
+    rejection_key: Zeroizing<[u8; 32]>,
 }
 
 impl std::fmt::Debug for RsaPrivate {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "RsaPrivate({} bits)", self.public().modulus_bits())
+        write!(f, "RsaPrivate({} bits)", self.public.modulus_bits())
     }
 }
 
@@ -167,56 +174,78 @@ fn pss_hash(alg: HashAlg, m_hash: &[u8], salt: &[u8]) -> Vec<u8> {
     h.finalize()
 }
 
+/// EMSA-PKCS1-v1_5 (RFC 8017 §9.2 step 5): `0x00 0x01 FF.. 0x00 || prefix || data`, `k`
+/// bytes; `None` when fewer than 8 bytes of padding would fit.
+fn pkcs1v15_sign_pad(prefix: &[u8], data: &[u8], k: usize) -> Option<Vec<u8>> {
+    let t_len = prefix.len() + data.len();
+    let ps = k.checked_sub(t_len + 3).filter(|ps| *ps >= 8)?;
+    let mut em = Vec::with_capacity(k);
+    em.extend_from_slice(&[0x00, 0x01]);
+    em.resize(2 + ps, 0xff);
+    em.push(0x00);
+    em.extend_from_slice(prefix);
+    em.extend_from_slice(data);
+    Some(em)
+}
+
 impl RsaPublic {
     /// Validates the key: odd modulus of 1024..=8192 bits, odd exponent 3..=2^33-1, e < n.
     /// Anything else is `CKR_ATTRIBUTE_VALUE_INVALID`.
     pub fn new(modulus: &[u8], public_exponent: &[u8]) -> Result<Self> {
         checked_exponent(public_exponent).ok_or(Error::new(CKR_ATTRIBUTE_VALUE_INVALID))?;
-        let key = rsa::PublicKey::new_with_size_limits(
-            uint(modulus),
-            uint(public_exponent),
-            MIN_BITS..=MAX_IMPORT_BITS,
-        )
-        .map_err(invalid)?;
-        Ok(RsaPublic { key })
+        let (n, e) = (trim(modulus), trim(public_exponent));
+        Ok(RsaPublic {
+            key: backend::PublicKey::new(n, e)?,
+            n: n.to_vec(),
+            e: e.to_vec(),
+        })
     }
 
     pub fn modulus(&self) -> Vec<u8> {
-        trim(&self.key.n().to_be_bytes()).to_vec()
+        self.n.clone()
     }
 
     pub fn public_exponent(&self) -> Vec<u8> {
-        trim(&self.key.e().to_be_bytes()).to_vec()
+        self.e.clone()
     }
 
     pub fn modulus_bits(&self) -> usize {
-        self.key.n().as_ref().bit_width_vartime() as usize
+        bit_len(&self.n)
     }
 
     /// Modulus length in bytes: the length of every signature and ciphertext.
     pub fn size(&self) -> usize {
-        self.key.size()
+        self.n.len()
     }
 
-    /// `x^e mod n` for `x` given as `size()` or fewer big-endian bytes.
-    fn public_op(&self, x: &[u8], codes: Codes) -> Result<Vec<u8>> {
+    /// `x` (at most `size()` big-endian bytes) as exactly `size()` bytes, checked to be below
+    /// the modulus; `codes` say what a bad length or value is.
+    fn operand(&self, x: &[u8], codes: Codes) -> Result<Vec<u8>> {
         let k = self.size();
         if x.len() > k {
             return fail(codes.len);
         }
-        let m = BoxedUint::from_be_slice(x, self.key.n_bits_precision())
-            .map_err(|_| Error::new(codes.len))?;
-        if m >= *self.key.n().as_ref() {
+        let x = left_pad(x, k);
+        // Both are k-byte big-endian numbers: byte order is numeric order.
+        if x.as_slice() >= self.n.as_slice() {
             return fail(codes.value);
         }
-        let c = rsa::hazmat::rsa_encrypt(&self.key, &m).map_err(|_| Error::new(codes.value))?;
-        Ok(left_pad(&c.to_be_bytes(), k))
+        Ok(x)
+    }
+
+    /// `x^e mod n` for `x` given as `size()` or fewer big-endian bytes.
+    fn public_op(&self, x: &[u8], codes: Codes) -> Result<Vec<u8>> {
+        let x = self.operand(x, codes)?;
+        self.key.raw(&x).ok_or(Error::new(codes.value))
     }
 
     /// Raw RSA (`CKM_RSA_X_509` encryption): `size()` bytes out. The input is a big-endian
     /// integer below the modulus (`CKR_DATA_LEN_RANGE` if longer than the modulus,
     /// `CKR_DATA_INVALID` if not below it).
     pub fn raw_public(&self, data: &[u8]) -> Result<Vec<u8>> {
+        if data.len() > self.size() {
+            return fail(CKR_DATA_LEN_RANGE);
+        }
         self.public_op(data, AS_DATA)
     }
 
@@ -259,17 +288,18 @@ impl RsaPublic {
         self.verify_prefixed(alg.digest_info_prefix(), hash, signature)
     }
 
+    /// RSASSA-PKCS1-v1_5 verification (RFC 8017 §8.2.2): the signature's value must equal the
+    /// one encoding of the data, compared whole.
     fn verify_prefixed(&self, prefix: &[u8], data: &[u8], signature: &[u8]) -> Result<()> {
         if signature.len() != self.size() {
             return fail(CKR_SIGNATURE_LEN_RANGE);
         }
-        let scheme = Pkcs1v15Sign {
-            hash_len: None,
-            prefix: prefix.into(),
-        };
-        self.key
-            .verify(scheme, data, signature)
-            .map_err(|_| Error::new(CKR_SIGNATURE_INVALID))
+        let em = self.public_op(signature, AS_SIGNATURE)?;
+        let want = pkcs1v15_sign_pad(prefix, data, self.size());
+        match want {
+            Some(w) if bool::from(w.ct_eq(&em)) => Ok(()),
+            _ => fail(CKR_SIGNATURE_INVALID),
+        }
     }
 
     /// `C_VerifyRecover` for `CKM_RSA_PKCS`: the data inside a type-1 padded block.
@@ -342,14 +372,31 @@ impl RsaPublic {
         }
     }
 
-    /// RSAES-PKCS1-v1_5 encryption of at most `size() - 11` bytes.
+    /// RSAES-PKCS1-v1_5 encryption (RFC 8017 §7.2.1) of at most `size() - 11` bytes.
     pub fn encrypt_pkcs1v15(&self, data: &[u8]) -> Result<Vec<u8>> {
-        if data.len() + 11 > self.size() {
+        let k = self.size();
+        if data.len() + 11 > k {
             return fail(CKR_DATA_LEN_RANGE);
         }
-        self.key
-            .encrypt(&mut SysRng, Pkcs1v15Encrypt, data)
-            .map_err(|_| Error::new(CKR_DEVICE_ERROR))
+        // EM = 0x00 || 0x02 || PS || 0x00 || M, PS random non-zero bytes.
+        let mut em = Zeroizing::new(vec![0u8; k]);
+        let ps_end = k - data.len() - 1;
+        if let Some(b) = em.get_mut(1) {
+            *b = 0x02;
+        }
+        let ps = em.get_mut(2..ps_end).unwrap_or_default();
+        super::random_fill(ps)?;
+        for b in ps.iter_mut() {
+            while *b == 0 {
+                let mut r = [0u8; 1];
+                super::random_fill(&mut r)?;
+                *b = r[0];
+            }
+        }
+        if let Some(m) = em.get_mut(ps_end + 1..) {
+            m.copy_from_slice(data);
+        }
+        self.public_op(&em, AS_DATA)
     }
 
     /// RSAES-OAEP encryption (RFC 8017 §7.1.1) of at most `size() - 2 * hash length - 2`
@@ -425,6 +472,69 @@ fn oaep_decode(em: &[u8], alg: HashAlg, mgf: HashAlg, label: &[u8]) -> Result<Ze
     Ok(Zeroizing::new(msg.to_vec()))
 }
 
+/// The implicit-rejection PRF of draft-irtf-cfrg-rsa-guidance §7.1: `length` bytes of
+/// HMAC-SHA256(KDK, i || label || bit length), i counting 32-byte blocks.
+fn irprf(kdk: &[u8; 32], label: &[u8], length: usize) -> Zeroizing<Vec<u8>> {
+    let bits = u16::try_from(length * 8).unwrap_or(u16::MAX).to_be_bytes();
+    let mut out = Zeroizing::new(Vec::with_capacity(length + 32));
+    let mut i = 0u16;
+    while out.len() < length {
+        out.extend_from_slice(&super::hmac_sha256(kdk, &[&i.to_be_bytes(), label, &bits]));
+        i = i.wrapping_add(1);
+    }
+    out.truncate(length);
+    out
+}
+
+/// RSAES-PKCS1-v1_5 decoding with implicit rejection (draft-irtf-cfrg-rsa-guidance §7.2 steps
+/// 3-5) of the `k`-byte EM: the message if the padding is right, else a synthetic message
+/// derived from the key and the ciphertext, chosen without branching on secret data.
+fn pkcs1v15_decode_implicit(
+    em: &mut [u8],
+    rejection_key: &[u8; 32],
+    ciphertext: &[u8],
+) -> Zeroizing<Vec<u8>> {
+    let k = em.len();
+    // Step 3: KDK = HMAC(SHA256(I2OSP(d, k)), C); CL and AM from the PRF.
+    let kdk = Zeroizing::new(super::hmac_sha256(rejection_key, &[ciphertext]));
+    let cl = irprf(&kdk, b"length", 256);
+    let am = irprf(&kdk, b"message", k);
+    // AL: the last of the 128 candidate lengths (masked to the bit width of k - 11) that is
+    // at most k - 11, or zero.
+    let max = u16::try_from(k.saturating_sub(11)).unwrap_or(u16::MAX);
+    let mut mask = max;
+    mask |= mask >> 1;
+    mask |= mask >> 2;
+    mask |= mask >> 4;
+    mask |= mask >> 8;
+    let mut al = 0u16;
+    for pair in cl.chunks_exact(2) {
+        let candidate = u16::from_be_bytes([pair[0], pair[1]]) & mask;
+        al.conditional_assign(&candidate, !candidate.ct_gt(&max));
+    }
+    // Step 4: EM = 0x00 || 0x02 || PS || 0x00 || M, PS at least 8 bytes.
+    let mut bad = !em[0].ct_eq(&0) | !em[1].ct_eq(&2);
+    let mut looking = Choice::from(1u8);
+    let mut separator = 0u32;
+    for (i, b) in em.iter().enumerate().skip(2) {
+        let zero = b.ct_eq(&0);
+        separator.conditional_assign(&(i as u32), looking & zero);
+        looking &= !zero;
+    }
+    bad |= looking | !separator.ct_gt(&9);
+    let l = u32::conditional_select(
+        &((k as u32).wrapping_sub(separator).wrapping_sub(1)),
+        &0,
+        looking,
+    );
+    // Step 5: pick the synthetic message or the real one, reading both whole.
+    let length = u32::conditional_select(&l, &u32::from(al), bad);
+    for (e, a) in em.iter_mut().zip(am.iter()) {
+        e.conditional_assign(a, bad);
+    }
+    Zeroizing::new(em.get(k - length as usize..).unwrap_or_default().to_vec())
+}
+
 impl RsaPrivate {
     /// A private key from its PKCS#11 attributes. `d` is required; without `p` and `q` the
     /// primes are recovered from `n`, `e`, `d` (SP 800-56B C.2). Parts that do not belong
@@ -451,19 +561,31 @@ impl RsaPrivate {
             return fail(CKR_ATTRIBUTE_VALUE_INVALID);
         }
         let primes = match (prime_1, prime_2) {
-            (Some(p), Some(q)) => vec![uint(p), uint(q)],
-            (None, None) => Vec::new(),
+            (Some(p), Some(q)) => Some((p, q)),
+            (None, None) => None,
             _ => return fail(CKR_ATTRIBUTE_VALUE_INVALID),
         };
-        let key = rsa::PrivateKey::from_components(
-            public.key.n().as_ref().clone(),
-            public.key.e().clone(),
-            uint(private_exponent),
-            primes,
-        )
-        .map_err(invalid)?;
-        let me = RsaPrivate { key };
-        let c = me.components();
+        let d = trim(private_exponent);
+        // Every part given: aws-lc checks them all itself, the common case (generated keys).
+        #[cfg(feature = "aws-lc")]
+        if let (Some((p, q)), Some(dp), Some(dq), Some(qi)) =
+            (primes, exponent_1, exponent_2, coefficient)
+        {
+            let z = |v: &[u8]| Zeroizing::new(trim(v).to_vec());
+            let key = aws::PrivateKey::from_full(&RsaComponents {
+                modulus: public.n.clone(),
+                public_exponent: public.e.clone(),
+                private_exponent: z(d),
+                prime_1: z(p),
+                prime_2: z(q),
+                exponent_1: z(dp),
+                exponent_2: z(dq),
+                coefficient: z(qi),
+            })?;
+            return Ok(RsaPrivate::assemble(key, public, d));
+        }
+        let rc = rustcrypto::PrivateKey::from_parts(&public.n, &public.e, d, primes)?;
+        let c = rc.components();
         let given = [
             (exponent_1, &c.exponent_1),
             (exponent_2, &c.exponent_2),
@@ -477,7 +599,25 @@ impl RsaPrivate {
                 }
             }
         }
-        Ok(me)
+        #[cfg(feature = "aws-lc")]
+        let key = aws::PrivateKey::from_full(&c)?;
+        #[cfg(not(feature = "aws-lc"))]
+        let key = rc;
+        Ok(RsaPrivate::assemble(key, public, d))
+    }
+
+    fn assemble(key: backend::PrivateKey, public: RsaPublic, d: &[u8]) -> RsaPrivate {
+        let d = Zeroizing::new(left_pad(trim(d), public.size()));
+        let rejection_key = Zeroizing::new(super::sha256(&[&d]));
+        let public = RsaPublic {
+            key: key.public(),
+            ..public
+        };
+        RsaPrivate {
+            key,
+            public,
+            rejection_key,
+        }
     }
 
     /// A new key of `bits` (1024..=4096, else `CKR_KEY_SIZE_RANGE`) with public exponent `e`
@@ -487,70 +627,36 @@ impl RsaPrivate {
             return fail(CKR_KEY_SIZE_RANGE);
         }
         let e = checked_exponent(public_exponent).ok_or(Error::new(CKR_ATTRIBUTE_VALUE_INVALID))?;
-        let key = rsa::PrivateKey::new_with_exp(&mut SysRng, bits, BoxedUint::from(e))
-            .map_err(|e| Error::device(format_args!("RSA key generation failed: {e}")))?;
-        Ok(RsaPrivate { key })
+        let key = backend::PrivateKey::generate(bits, e)?;
+        let c = key.components();
+        let public = RsaPublic::new(&c.modulus, &c.public_exponent)?;
+        Ok(RsaPrivate::assemble(key, public, &c.private_exponent))
     }
 
     pub fn public(&self) -> RsaPublic {
-        RsaPublic {
-            key: self.key.to_public_key(),
-        }
+        self.public.clone()
     }
 
     pub fn components(&self) -> RsaComponents {
-        let prime = |i: usize| {
-            self.key
-                .primes()
-                .get(i)
-                .map(|p| uint_bytes(p.as_ref()))
-                .unwrap_or_default()
-        };
-        let opt = |x: Option<&BoxedUint>| x.map(uint_bytes).unwrap_or_default();
-        let coefficient = self
-            .key
-            .qinv()
-            .map(|q| uint_bytes(&q.retrieve()))
-            .unwrap_or_default();
-        RsaComponents {
-            modulus: trim(&self.key.n().to_be_bytes()).to_vec(),
-            public_exponent: trim(&self.key.e().to_be_bytes()).to_vec(),
-            private_exponent: uint_bytes(self.key.d()),
-            prime_1: prime(0),
-            prime_2: prime(1),
-            exponent_1: opt(self.key.dp()),
-            exponent_2: opt(self.key.dq()),
-            coefficient,
-        }
+        self.key.components()
     }
 
     fn size(&self) -> usize {
-        self.key.size()
+        self.public.size()
     }
 
-    /// `x^d mod n`, blinded, with the crate's CRT fault check.
+    /// `x^d mod n`, blinded, with the backend's CRT fault check.
     fn private_op(&self, x: &[u8], codes: Codes) -> Result<Zeroizing<Vec<u8>>> {
-        let k = self.size();
-        if x.len() > k {
-            return fail(codes.len);
-        }
-        let c = BoxedUint::from_be_slice(x, self.key.n_bits_precision())
-            .map_err(|_| Error::new(codes.len))?;
-        if c >= *self.key.n().as_ref() {
-            return fail(codes.value);
-        }
-        let mut m = rsa::hazmat::rsa_decrypt_and_check(&self.key, Some(&mut SysRng), &c)
-            .map_err(|e| Error::device(format_args!("RSA private operation failed: {e}")))?;
-        let mut b = m.to_be_bytes();
-        let out = Zeroizing::new(left_pad(&b, k));
-        b.zeroize();
-        m.zeroize();
-        Ok(out)
+        let x = Zeroizing::new(self.public.operand(x, codes)?);
+        self.key.raw(&x)
     }
 
     /// Raw RSA signature (`CKM_RSA_X_509` signing): input a big-endian integer below the
     /// modulus (`CKR_DATA_LEN_RANGE` / `CKR_DATA_INVALID`), output `size()` bytes.
     pub fn raw_private(&self, data: &[u8]) -> Result<Vec<u8>> {
+        if data.len() > self.size() {
+            return fail(CKR_DATA_LEN_RANGE);
+        }
         Ok(self.private_op(data, AS_DATA)?.to_vec())
     }
 
@@ -583,14 +689,11 @@ impl RsaPrivate {
         self.sign_prefixed(alg.digest_info_prefix(), hash)
     }
 
+    /// RSASSA-PKCS1-v1_5 signature (RFC 8017 §8.2.1) of the DigestInfo `prefix || data`.
     fn sign_prefixed(&self, prefix: &[u8], data: &[u8]) -> Result<Vec<u8>> {
-        let scheme = Pkcs1v15Sign {
-            hash_len: None,
-            prefix: prefix.into(),
-        };
-        self.key
-            .sign_with_rng(&mut SysRng, scheme, data)
-            .map_err(|e| Error::device(format_args!("RSA signature failed: {e}")))
+        let em =
+            pkcs1v15_sign_pad(prefix, data, self.size()).ok_or(Error::new(CKR_DATA_LEN_RANGE))?;
+        Ok(self.private_op(&em, AS_DATA)?.to_vec())
     }
 
     /// RSASSA-PSS signature (RFC 8017 §9.1.1) of `hash` (computed with `alg`) with MGF1 over
@@ -618,7 +721,7 @@ impl RsaPrivate {
         salt: &[u8],
         hash: &[u8],
     ) -> Result<Vec<u8>> {
-        let em_bits = self.public().modulus_bits() - 1;
+        let em_bits = self.public.modulus_bits() - 1;
         let em_len = em_bits.div_ceil(8);
         let h_len = alg.output_len();
         if em_len < h_len + salt.len() + 2 {
@@ -643,18 +746,22 @@ impl RsaPrivate {
         Ok(self.private_op(&em, AS_DATA)?.to_vec())
     }
 
-    /// RSAES-PKCS1-v1_5 decryption with implicit rejection (draft-irtf-cfrg-rsa-guidance §7.2,
-    /// done by the `rsa` crate): a ciphertext whose padding is wrong decrypts to a deterministic
-    /// pseudo-random message instead of failing, so neither the return code nor the timing
-    /// tells an attacker whether the padding was valid (Bleichenbacher, Marvin). Only a length
-    /// other than `size()` is an error (`CKR_ENCRYPTED_DATA_LEN_RANGE`); a value not below the
-    /// modulus is `CKR_ENCRYPTED_DATA_INVALID`.
+    /// RSAES-PKCS1-v1_5 decryption with implicit rejection (draft-irtf-cfrg-rsa-guidance §7.2):
+    /// a ciphertext whose padding is wrong decrypts to a deterministic pseudo-random message
+    /// instead of failing, so neither the return code nor the timing tells an attacker whether
+    /// the padding was valid (Bleichenbacher, Marvin). Only a length other than `size()` is an
+    /// error (`CKR_ENCRYPTED_DATA_LEN_RANGE`); a value not below the modulus is
+    /// `CKR_ENCRYPTED_DATA_INVALID`.
     pub fn decrypt_pkcs1v15(&self, ciphertext: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        self.check_ciphertext(ciphertext)?;
-        self.key
-            .decrypt_blinded(&mut SysRng, Pkcs1v15Encrypt, ciphertext)
-            .map(Zeroizing::new)
-            .map_err(|_| Error::new(CKR_ENCRYPTED_DATA_INVALID))
+        if ciphertext.len() != self.size() || self.size() < 11 {
+            return fail(CKR_ENCRYPTED_DATA_LEN_RANGE);
+        }
+        let mut em = self.private_op(ciphertext, AS_CIPHERTEXT)?;
+        Ok(pkcs1v15_decode_implicit(
+            &mut em,
+            &self.rejection_key,
+            ciphertext,
+        ))
     }
 
     /// RSAES-OAEP decryption; every failure after the length check is the single code
@@ -666,19 +773,11 @@ impl RsaPrivate {
         label: &[u8],
         ciphertext: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>> {
-        self.check_ciphertext(ciphertext)?;
-        let em = self.private_op(ciphertext, AS_CIPHERTEXT)?;
-        oaep_decode(&em, alg, mgf, label)
-    }
-
-    fn check_ciphertext(&self, c: &[u8]) -> Result<()> {
-        if c.len() != self.size() {
+        if ciphertext.len() != self.size() {
             return fail(CKR_ENCRYPTED_DATA_LEN_RANGE);
         }
-        if BoxedUint::from_be_slice_vartime(c) >= *self.key.n().as_ref() {
-            return fail(CKR_ENCRYPTED_DATA_INVALID);
-        }
-        Ok(())
+        let em = self.private_op(ciphertext, AS_CIPHERTEXT)?;
+        oaep_decode(&em, alg, mgf, label)
     }
 }
 
@@ -692,7 +791,31 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
     use crate::crypto::digest::{digest, hex};
+    use rand::rngs::SysRng;
+    use rsa::Pkcs1v15Sign;
     use std::sync::OnceLock;
+
+    /// The same private key in the `rsa` crate: the reference both backends are checked
+    /// against (in the default build, aws-lc against RustCrypto).
+    fn crate_private(k: &RsaPrivate) -> rsa::PrivateKey {
+        let c = k.components();
+        rustcrypto::PrivateKey::from_parts(
+            &c.modulus,
+            &c.public_exponent,
+            &c.private_exponent,
+            Some((&c.prime_1, &c.prime_2)),
+        )
+        .unwrap()
+        .inner()
+        .clone()
+    }
+
+    fn crate_public(p: &RsaPublic) -> rsa::PublicKey {
+        rustcrypto::PublicKey::new(&p.n, &p.e)
+            .unwrap()
+            .inner()
+            .clone()
+    }
 
     const E65537: [u8; 3] = [1, 0, 1];
 
@@ -950,8 +1073,7 @@ mod tests {
         }
         // The crate's own SHA-256 signer agrees with the prefix table.
         let h = digest(HashAlg::Sha256, b"abc");
-        let theirs = k
-            .key
+        let theirs = crate_private(k)
             .sign_with_rng(&mut SysRng, Pkcs1v15Sign::new::<sha2::Sha256>(), &h)
             .unwrap();
         assert_eq!(k.sign_pkcs1v15(HashAlg::Sha256, &h).unwrap(), theirs);
@@ -982,7 +1104,7 @@ mod tests {
                 digest: Default::default(),
                 salt_len: Some(salt),
             };
-            p.key.verify(scheme, &h, &sig).unwrap();
+            crate_public(&p).verify(scheme, &h, &sig).unwrap();
             if salt > 0 {
                 assert!(p
                     .verify_pss(HashAlg::Sha256, HashAlg::Sha256, salt - 1, &h, &sig)
@@ -996,8 +1118,7 @@ mod tests {
             CKR_MECHANISM_PARAM_INVALID
         );
         // The crate signs, we verify.
-        let theirs = k
-            .key
+        let theirs = crate_private(k)
             .sign_with_rng(&mut SysRng, rsa::Pss::<sha2::Sha256>::new_with_salt(20), &h)
             .unwrap();
         p.verify_pss(HashAlg::Sha256, HashAlg::Sha256, 20, &h, &theirs)
@@ -1045,7 +1166,7 @@ mod tests {
                 digest: Default::default(),
                 salt_len: Some(salt),
             };
-            p.key.verify(scheme, &h, &sig).unwrap();
+            crate_public(&p).verify(scheme, &h, &sig).unwrap();
         }
     }
 
@@ -1074,6 +1195,67 @@ mod tests {
             k.decrypt_pkcs1v15(&[0xff; 256]).unwrap_err().rv(),
             CKR_ENCRYPTED_DATA_INVALID
         );
+    }
+
+    #[test]
+    fn pkcs1v15_decryption_agrees_with_the_crate_decoys_included() {
+        let k = key();
+        let p = k.public();
+        let theirs = crate_private(k);
+        let crate_ct = crate_public(&p)
+            .encrypt(&mut SysRng, rsa::Pkcs1v15Encrypt, b"theirs")
+            .unwrap();
+        let mut cases = vec![
+            p.encrypt_pkcs1v15(b"ours").unwrap(),
+            crate_ct,
+            p.raw_public(&[0x42; 255]).unwrap(),
+        ];
+        // Type-2 blocks with a short PS, no separator, and an empty message.
+        let mut short_ps = vec![0u8, 2, 1, 1, 1, 0];
+        short_ps.resize(256, 7);
+        let no_separator = [&[0u8, 2][..], &[9; 254]].concat();
+        let empty = [&[0u8, 2][..], &[9; 253], &[0]].concat();
+        for em in [short_ps, no_separator, empty] {
+            cases.push(p.raw_public(&em).unwrap());
+        }
+        for i in 0..8u8 {
+            let mut c = vec![0u8; 256];
+            crate::crypto::random_fill(&mut c[1..]).unwrap();
+            c[1] = i;
+            cases.push(c);
+        }
+        for c in &cases {
+            assert_eq!(
+                *k.decrypt_pkcs1v15(c).unwrap(),
+                theirs
+                    .decrypt_blinded(&mut SysRng, rsa::Pkcs1v15Encrypt, c)
+                    .unwrap()
+            );
+        }
+        assert_eq!(*k.decrypt_pkcs1v15(&cases[0]).unwrap(), b"ours");
+        assert_eq!(*k.decrypt_pkcs1v15(&cases[1]).unwrap(), b"theirs");
+    }
+
+    #[test]
+    fn raw_operations_agree_with_the_rustcrypto_backend() {
+        let k = key();
+        let c = k.components();
+        let rc = rustcrypto::PrivateKey::from_parts(
+            &c.modulus,
+            &c.public_exponent,
+            &c.private_exponent,
+            Some((&c.prime_1, &c.prime_2)),
+        )
+        .unwrap();
+        for i in 0..4u8 {
+            let mut x = vec![0u8; 256];
+            crate::crypto::random_fill(&mut x[1..]).unwrap();
+            x[1] = i;
+            let s = k.raw_private(&x).unwrap();
+            assert_eq!(*rc.raw(&x).unwrap(), s);
+            assert_eq!(rc.public().raw(&s).unwrap(), x);
+            assert_eq!(k.public().raw_public(&s).unwrap(), x);
+        }
     }
 
     #[test]
@@ -1119,7 +1301,7 @@ mod tests {
             .encrypt_oaep(HashAlg::Sha256, HashAlg::Sha256, b"", b"hi")
             .unwrap();
         assert_eq!(
-            k.key
+            crate_private(k)
                 .decrypt_blinded(&mut SysRng, rsa::Oaep::<sha2::Sha256>::new(), &ct)
                 .unwrap(),
             b"hi"
@@ -1132,8 +1314,7 @@ mod tests {
         let p = k.public();
         let scheme =
             rsa::Oaep::<sha2::Sha256, sha1::Sha1>::new_with_mgf_hash_and_label(&b"lbl"[..]);
-        let theirs = p
-            .key
+        let theirs = crate_public(&p)
             .encrypt(&mut SysRng, scheme, b"from the crate")
             .unwrap();
         assert_eq!(
