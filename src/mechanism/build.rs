@@ -56,34 +56,40 @@ const HMAC_KEYS: &[CK_KEY_TYPE] = &[
     CKK_SHA3_512_HMAC,
 ];
 
+/// The engine's RSA private key for these attributes, parsed once per object.
 fn rsa_private(key: &Attributes) -> Result<RsaPrivate> {
     if key.class() != Some(CKO_PRIVATE_KEY) || key.key_type() != Some(CKK_RSA) {
         return inconsistent();
     }
-    let b = |t| key.bytes(t);
-    let need = |t| b(t).ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT));
-    // A private key imported without its public exponent can still decrypt and sign through the
-    // CRT parts; the engine requires e, so such keys are refused here.
-    RsaPrivate::from_components(
-        need(CKA_MODULUS)?,
-        need(CKA_PUBLIC_EXPONENT)?,
-        need(CKA_PRIVATE_EXPONENT)?,
-        b(CKA_PRIME_1),
-        b(CKA_PRIME_2),
-        b(CKA_EXPONENT_1),
-        b(CKA_EXPONENT_2),
-        b(CKA_COEFFICIENT),
-    )
+    key.parsed(|key| {
+        let b = |t| key.bytes(t);
+        let need = |t| b(t).ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT));
+        // A private key imported without its public exponent could still use the CRT parts;
+        // the engine requires e, so such keys are refused here.
+        RsaPrivate::from_components(
+            need(CKA_MODULUS)?,
+            need(CKA_PUBLIC_EXPONENT)?,
+            need(CKA_PRIVATE_EXPONENT)?,
+            b(CKA_PRIME_1),
+            b(CKA_PRIME_2),
+            b(CKA_EXPONENT_1),
+            b(CKA_EXPONENT_2),
+            b(CKA_COEFFICIENT),
+        )
+    })
 }
 
+/// The engine's RSA public key (of a public or private key object), parsed once per object.
 fn rsa_public(key: &Attributes) -> Result<RsaPublic> {
     if !matches!(key.class(), Some(CKO_PUBLIC_KEY | CKO_PRIVATE_KEY))
         || key.key_type() != Some(CKK_RSA)
     {
         return inconsistent();
     }
-    let need = |t| key.bytes(t).ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT));
-    RsaPublic::new(need(CKA_MODULUS)?, need(CKA_PUBLIC_EXPONENT)?)
+    key.parsed(|key| {
+        let need = |t| key.bytes(t).ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT));
+        RsaPublic::new(need(CKA_MODULUS)?, need(CKA_PUBLIC_EXPONENT)?)
+    })
 }
 
 use crate::crypto::ec::{self, Curve, EcParams};
@@ -101,6 +107,26 @@ fn ec_point(curve: Curve, key: &Attributes) -> Result<Vec<u8>> {
         .bytes(CKA_EC_POINT)
         .ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))?;
     ec::validate_point(curve, p).map_err(|_| Error::new(CKR_KEY_TYPE_INCONSISTENT))
+}
+
+/// The engine's EC private key, parsed once per object.
+fn ec_private(key: &Attributes) -> Result<ec::EcPrivate> {
+    let curve = nist(key, CKO_PRIVATE_KEY)?;
+    key.parsed(|key| {
+        let d = key
+            .bytes(CKA_VALUE)
+            .ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))?;
+        ec::EcPrivate::new(curve, d).map_err(|_| Error::new(CKR_KEY_TYPE_INCONSISTENT))
+    })
+}
+
+/// The engine's EC public key, parsed and checked once per object.
+fn ec_public(key: &Attributes) -> Result<ec::EcPublic> {
+    let curve = nist(key, CKO_PUBLIC_KEY)?;
+    key.parsed(|key| {
+        let point = ec_point(curve, key)?;
+        ec::EcPublic::new(curve, &point).map_err(|_| Error::new(CKR_KEY_TYPE_INCONSISTENT))
+    })
 }
 
 /// A NIST-curve EC key of `class`: its curve.
@@ -650,16 +676,12 @@ pub fn signer(mech: &Mechanism, key: &Attributes) -> Result<Box<dyn Accumulate>>
         }
         Mechanism::Ecdsa | Mechanism::EcdsaHash(_) => {
             let curve = nist(key, CKO_PRIVATE_KEY)?;
-            let d = Zeroizing::new(
-                key.bytes(CKA_VALUE)
-                    .ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))?
-                    .to_vec(),
-            );
+            let k = ec_private(key)?;
             let hash = match mech {
                 Mechanism::EcdsaHash(h) => Some(*h),
                 _ => None,
             };
-            let sign: SignFn = Box::new(move |h| ec::sign_prehash(curve, &d, h));
+            let sign: SignFn = Box::new(move |h| k.sign_prehash(h));
             return Ok(Box::new(SignOp {
                 input: Input::new(hash),
                 sign,
@@ -768,16 +790,12 @@ pub fn verifier(mech: &Mechanism, key: &Attributes) -> Result<Box<dyn Check>> {
             )
         }
         Mechanism::Ecdsa | Mechanism::EcdsaHash(_) => {
-            let curve = nist(key, CKO_PUBLIC_KEY)?;
-            let point = ec_point(curve, key)?;
+            let k = ec_public(key)?;
             let hash = match mech {
                 Mechanism::EcdsaHash(h) => Some(*h),
                 _ => None,
             };
-            (
-                hash,
-                Box::new(move |h, s| ec::verify_prehash(curve, &point, h, s)),
-            )
+            (hash, Box::new(move |h, s| k.verify_prehash(h, s)))
         }
         Mechanism::EdDsa => {
             edwards(key, CKO_PUBLIC_KEY)?;
@@ -1108,11 +1126,7 @@ pub fn derive(
             public,
             ..
         } => {
-            let curve = nist(base, CKO_PRIVATE_KEY)?;
-            let d = base
-                .bytes(CKA_VALUE)
-                .ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))?;
-            let z = ec::derive(curve, d, public)?;
+            let z = ec_private(base)?.derive(public)?;
             let h = match *f {
                 CKD_NULL => {
                     if !shared.is_empty() {

@@ -3,7 +3,10 @@
 
 use crate::error::{fail, Result};
 use cryptoki_sys::*;
+use parking_lot::Mutex;
+use std::any::Any;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// How an attribute's value is encoded in `pValue`.
@@ -95,9 +98,25 @@ impl AttrValue {
     }
 }
 
-/// A full attribute set of an object, ordered by type so encodings are deterministic.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Attributes(BTreeMap<CK_ATTRIBUTE_TYPE, AttrValue>);
+/// A full attribute set of an object, ordered by type so encodings are deterministic, and the
+/// engine forms of the key it holds (see [`Attributes::parsed`]).
+#[derive(Clone, Default)]
+pub struct Attributes(BTreeMap<CK_ATTRIBUTE_TYPE, AttrValue>, Parsed);
+
+/// Engine forms of a key (a parsed RSA or EC key), built on first use and shared by every clone
+/// of the attribute set they came from: an object's key is parsed once, not at every
+/// operation. Any change to the set starts an empty cache, so a parsed key always matches the
+/// attributes beside it. The parsed keys wipe themselves when the last clone goes away.
+#[derive(Clone, Default)]
+struct Parsed(Arc<Mutex<Vec<Arc<dyn Any + Send + Sync>>>>);
+
+impl PartialEq for Attributes {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+
+impl Eq for Attributes {}
 
 impl std::fmt::Debug for Attributes {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -113,7 +132,7 @@ impl std::fmt::Debug for Attributes {
 
 impl Attributes {
     pub fn new() -> Self {
-        Attributes(BTreeMap::new())
+        Attributes(BTreeMap::new(), Parsed::default())
     }
     pub fn get(&self, ty: CK_ATTRIBUTE_TYPE) -> Option<&AttrValue> {
         self.0.get(&ty)
@@ -122,10 +141,27 @@ impl Attributes {
         self.0.contains_key(&ty)
     }
     pub fn set(&mut self, ty: CK_ATTRIBUTE_TYPE, value: AttrValue) {
+        self.1 = Parsed::default();
         self.0.insert(ty, value);
     }
     pub fn remove(&mut self, ty: CK_ATTRIBUTE_TYPE) -> Option<AttrValue> {
+        self.1 = Parsed::default();
         self.0.remove(&ty)
+    }
+
+    /// The engine form `T` of the key in this set: the one built earlier from this set (or a
+    /// clone of it), else `make`'s, which is kept for the next call.
+    pub fn parsed<T: Clone + Send + Sync + 'static>(
+        &self,
+        make: impl FnOnce(&Self) -> Result<T>,
+    ) -> Result<T> {
+        if let Some(t) = self.1 .0.lock().iter().find_map(|p| p.downcast_ref::<T>()) {
+            return Ok(t.clone());
+        }
+        // Built without the lock held: two threads may both build it once; either copy serves.
+        let t = make(self)?;
+        self.1 .0.lock().push(Arc::new(t.clone()));
+        Ok(t)
     }
     /// A boolean attribute, `false` when absent.
     pub fn flag(&self, ty: CK_ATTRIBUTE_TYPE) -> bool {
@@ -335,5 +371,36 @@ pub fn check_shape(ty: CK_ATTRIBUTE_TYPE, value: &AttrValue) -> Result<()> {
         Ok(())
     } else {
         fail(CKR_ATTRIBUTE_VALUE_INVALID)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsed_keys_are_built_once_shared_by_clones_and_dropped_on_change() -> Result<()> {
+        let mut a = Attributes::new();
+        a.set(CKA_VALUE, AttrValue::Bytes(vec![1, 2, 3]));
+        let builds = std::cell::Cell::new(0);
+        let make = |s: &Attributes| {
+            builds.set(builds.get() + 1);
+            Ok(s.bytes(CKA_VALUE).map(<[u8]>::len).unwrap_or(0))
+        };
+        assert_eq!(a.parsed(make)?, 3);
+        let copy = a.clone();
+        assert_eq!(copy.parsed(make)?, 3);
+        assert_eq!(builds.get(), 1, "a clone rebuilt the parsed key");
+        // Another type is another entry.
+        assert_eq!(a.parsed(|_| Ok(7u8))?, 7);
+        a.set(CKA_VALUE, AttrValue::Bytes(vec![1]));
+        assert_eq!(a.parsed(make)?, 1, "a change kept the old parsed key");
+        assert_eq!(builds.get(), 2);
+        assert_eq!(
+            copy.parsed(make)?,
+            3,
+            "the clone's cache followed the change"
+        );
+        Ok(())
     }
 }
