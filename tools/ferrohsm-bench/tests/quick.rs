@@ -1,0 +1,151 @@
+//! Smoke test of the benchmark: `--quick` against the module built beside it and SoftHSMv2
+//! runs to the end and writes its table, CSV and chart. No timing is asserted.
+
+use anyhow::{ensure, Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn bench() -> &'static Path {
+    Path::new(env!("CARGO_BIN_EXE_ferrohsm-bench"))
+}
+
+/// `libferrohsm.so` of the same build (a workspace build puts it beside the executables).
+fn ferrohsm_module() -> Result<PathBuf> {
+    let dir = bench()
+        .parent()
+        .context("the benchmark has no parent directory")?;
+    for candidate in [dir.join("libferrohsm.so"), dir.join("deps/libferrohsm.so")] {
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    anyhow::bail!(
+        "libferrohsm.so was not built next to {} (build the workspace: cargo build --workspace)",
+        bench().display()
+    )
+}
+
+/// SoftHSMv2's module: `SOFTHSM2_MODULE`, else the Debian locations. Missing is a failure,
+/// not a skip: scripts/test installs it.
+fn softhsm_module() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os("SOFTHSM2_MODULE") {
+        return Ok(PathBuf::from(p));
+    }
+    [
+        "/usr/lib/softhsm/libsofthsm2.so",
+        "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+    ]
+    .into_iter()
+    .map(PathBuf::from)
+    .find(|p| p.is_file())
+    .context("SoftHSMv2 is not installed (apt-get install softhsm2) or set SOFTHSM2_MODULE")
+}
+
+fn run(args: &[&std::ffi::OsStr]) -> Result<Output> {
+    let mut cmd = Command::new(bench());
+    cmd.args(args).stdin(std::process::Stdio::null());
+    for var in [
+        "FERROHSM_CONF",
+        "FERROHSM_TOKEN_DIR",
+        "FERROHSM_LOG",
+        "SOFTHSM2_CONF",
+    ] {
+        cmd.env_remove(var);
+    }
+    cmd.output().context("cannot run ferrohsm-bench")
+}
+
+fn describe(out: &Output) -> String {
+    format!(
+        "status {:?}\nstdout:\n{}\nstderr:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+#[test]
+fn quick_run_writes_table_csv_and_chart() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let module = ferrohsm_module()?;
+    let softhsm = softhsm_module()?;
+    let out = run(&[
+        "--quick".as_ref(),
+        "--ferrohsm".as_ref(),
+        module.as_os_str(),
+        "--softhsm".as_ref(),
+        softhsm.as_os_str(),
+        "--out".as_ref(),
+        dir.path().as_os_str(),
+    ])?;
+    ensure!(out.status.success(), "--quick failed: {}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for expected in [
+        "-- crypto",
+        "RSA-2048 sign SHA256_RSA_PKCS",
+        "RSA-3072 decrypt RSA_PKCS_OAEP",
+        "ECDSA P-384 sign ECDSA_SHA256",
+        "[vs aws-lc-rs]",
+        "ECDH P-256",
+        "AES-256-GCM encrypt 1 MiB",
+        "HMAC-SHA256 sign 4 KiB",
+        "C_GenerateRandom 1 MiB",
+        "-- sessions",
+        "C_GetSessionInfo",
+        "-- threads",
+        "2 threads / 1 thread",
+        "-- objects 100",
+        "C_FindObjects by CKA_LABEL",
+        "new process",
+        "C_Logout+C_Login",
+        "targets:",
+    ] {
+        ensure!(
+            stdout.contains(expected),
+            "no {expected:?} in the output: {}",
+            describe(&out)
+        );
+    }
+
+    let csv = std::fs::read_to_string(dir.path().join("bench.csv"))?;
+    let mut lines = csv.lines();
+    let header = lines.next().context("empty bench.csv")?;
+    ensure!(header.starts_with("group,benchmark,baseline,"), "{header}");
+    let rows: Vec<&str> = lines.collect();
+    ensure!(rows.len() >= 40, "only {} rows in bench.csv", rows.len());
+    ensure!(rows.iter().any(|r| r.contains(",aws-lc-rs,")), "{csv}");
+    ensure!(rows.iter().any(|r| r.starts_with("objects 100,")), "{csv}");
+    ensure!(rows.iter().any(|r| r.starts_with("scaling,")), "{csv}");
+
+    let svg = std::fs::read_to_string(dir.path().join("bench.svg"))?;
+    ensure!(svg.starts_with("<svg"), "bench.svg is not an SVG file");
+    ensure!(
+        svg.contains("C_FindObjects by CKA_ID"),
+        "bench.svg lacks the labels"
+    );
+    Ok(())
+}
+
+#[test]
+fn missing_softhsm_is_a_clear_error() -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let module = ferrohsm_module()?;
+    let missing = dir.path().join("libsofthsm2.so");
+    let out = run(&[
+        "--quick".as_ref(),
+        "--ferrohsm".as_ref(),
+        module.as_os_str(),
+        "--softhsm".as_ref(),
+        missing.as_os_str(),
+        "--out".as_ref(),
+        dir.path().as_os_str(),
+    ])?;
+    ensure!(!out.status.success(), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    ensure!(
+        stderr.contains("SoftHSMv2 module not found") && stderr.contains("softhsm2"),
+        "{}",
+        describe(&out)
+    );
+    Ok(())
+}
