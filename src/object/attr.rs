@@ -99,9 +99,10 @@ impl AttrValue {
 }
 
 /// A full attribute set of an object, ordered by type so encodings are deterministic, and the
-/// engine forms of the key it holds (see [`Attributes::parsed`]).
+/// engine forms of the key it holds (see [`Attributes::parsed`]). Clones share the map until
+/// one of them changes it, so handing an object's attributes to an operation costs no copy.
 #[derive(Clone, Default)]
-pub struct Attributes(BTreeMap<CK_ATTRIBUTE_TYPE, AttrValue>, Parsed);
+pub struct Attributes(Arc<BTreeMap<CK_ATTRIBUTE_TYPE, AttrValue>>, Parsed);
 
 /// Engine forms of a key (a parsed RSA or EC key), built on first use and shared by every clone
 /// of the attribute set they came from: an object's key is parsed once, not at every
@@ -132,7 +133,7 @@ impl std::fmt::Debug for Attributes {
 
 impl Attributes {
     pub fn new() -> Self {
-        Attributes(BTreeMap::new(), Parsed::default())
+        Attributes(Arc::new(BTreeMap::new()), Parsed::default())
     }
     pub fn get(&self, ty: CK_ATTRIBUTE_TYPE) -> Option<&AttrValue> {
         self.0.get(&ty)
@@ -142,11 +143,11 @@ impl Attributes {
     }
     pub fn set(&mut self, ty: CK_ATTRIBUTE_TYPE, value: AttrValue) {
         self.1 = Parsed::default();
-        self.0.insert(ty, value);
+        Arc::make_mut(&mut self.0).insert(ty, value);
     }
     pub fn remove(&mut self, ty: CK_ATTRIBUTE_TYPE) -> Option<AttrValue> {
         self.1 = Parsed::default();
-        self.0.remove(&ty)
+        Arc::make_mut(&mut self.0).remove(&ty)
     }
 
     /// The engine form `T` of the key in this set: the one built earlier from this set (or a
