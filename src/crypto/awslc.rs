@@ -732,3 +732,12 @@ impl GcmCtx {
         }
     }
 }
+
+/// Fill `out` from aws-lc's generator: a per-thread CTR-DRBG seeded from the operating system
+/// (and CPU) entropy, reseeded after a fork (aws-lc detects it), so large requests cost no
+/// system call per byte.
+pub fn rand_bytes(out: &mut [u8]) -> Option<()> {
+    setup();
+    // SAFETY: `out` is valid for writes of `out.len()` bytes; RAND_bytes writes exactly that.
+    ok(unsafe { sys::RAND_bytes(out.as_mut_ptr(), out.len()) })
+}

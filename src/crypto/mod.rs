@@ -33,9 +33,19 @@ use zeroize::{Zeroize, Zeroizing};
 pub const GCM_NONCE_LEN: usize = 12;
 pub const GCM_TAG_LEN: usize = 16;
 
-/// Fill `out` from the operating system's generator.
+/// Fill `out` with random bytes: from aws-lc's DRBG (seeded by the operating system, reseeded
+/// after a fork) in the default build, from the operating system's generator in the RustCrypto
+/// build.
 pub fn random_fill(out: &mut [u8]) -> Result<()> {
-    getrandom::fill(out).map_err(|e| Error::device(format_args!("system RNG failed: {e}")))
+    #[cfg(feature = "aws-lc")]
+    {
+        awslc::rand_bytes(out)
+            .ok_or_else(|| Error::device(format_args!("aws-lc RAND_bytes failed")))
+    }
+    #[cfg(not(feature = "aws-lc"))]
+    {
+        getrandom::fill(out).map_err(|e| Error::device(format_args!("system RNG failed: {e}")))
+    }
 }
 
 pub fn random_array<const N: usize>() -> Result<[u8; N]> {
