@@ -33,19 +33,18 @@ use zeroize::{Zeroize, Zeroizing};
 pub const GCM_NONCE_LEN: usize = 12;
 pub const GCM_TAG_LEN: usize = 16;
 
-/// Fill `out` with random bytes: from aws-lc's DRBG (seeded by the operating system, reseeded
-/// after a fork) in the default build, from the operating system's generator in the RustCrypto
-/// build.
+/// Fill `out` with random bytes from the operating system's generator; in the default build,
+/// requests of 4 KiB and more come from aws-lc's DRBG (seeded by the operating system,
+/// reseeded after a fork), which is faster for bulk. Small requests stay on the system call
+/// so that a process which only needs a few bytes (a C_Initialize, an object's IV) does not pay
+/// aws-lc's one-time entropy set-up (about 40 ms: it runs its jitter entropy source).
 pub fn random_fill(out: &mut [u8]) -> Result<()> {
     #[cfg(feature = "aws-lc")]
-    {
-        awslc::rand_bytes(out)
-            .ok_or_else(|| Error::device(format_args!("aws-lc RAND_bytes failed")))
+    if out.len() >= 4096 {
+        return awslc::rand_bytes(out)
+            .ok_or_else(|| Error::device(format_args!("aws-lc RAND_bytes failed")));
     }
-    #[cfg(not(feature = "aws-lc"))]
-    {
-        getrandom::fill(out).map_err(|e| Error::device(format_args!("system RNG failed: {e}")))
-    }
+    getrandom::fill(out).map_err(|e| Error::device(format_args!("system RNG failed: {e}")))
 }
 
 pub fn random_array<const N: usize>() -> Result<[u8; N]> {
