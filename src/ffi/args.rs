@@ -39,6 +39,20 @@ pub unsafe fn bytes<'a>(p: *const u8, len: CK_ULONG) -> Result<&'a [u8]> {
     Ok(unsafe { std::slice::from_raw_parts(p, len) })
 }
 
+/// An output byte buffer the caller gives with its length; NULL or a length beyond what a
+/// Rust slice can describe (`isize::MAX`) is `CKR_ARGUMENTS_BAD`.
+///
+/// # Safety
+/// `p` is NULL or valid for writes of `len` bytes for the duration of the call.
+pub unsafe fn bytes_mut<'a>(p: *mut u8, len: CK_ULONG) -> Result<&'a mut [u8]> {
+    let len = usize::try_from(len).map_err(|_| Error::new(CKR_ARGUMENTS_BAD))?;
+    if p.is_null() || len > isize::MAX as usize {
+        return fail(CKR_ARGUMENTS_BAD);
+    }
+    // SAFETY: non-NULL, at most isize::MAX bytes, and valid for writes per the caller.
+    Ok(unsafe { std::slice::from_raw_parts_mut(p, len) })
+}
+
 /// A caller's array of `CK_ATTRIBUTE`.
 ///
 /// # Safety

@@ -1,4 +1,4 @@
-//! Random number generation (PKCS#11 v3.0 §5.15), from the operating system's generator.
+//! Random number generation (PKCS#11 v3.0 §5.15): see `crypto::random_fill` for the generator.
 #![allow(non_snake_case)]
 
 use super::args;
@@ -42,13 +42,8 @@ pub unsafe extern "C" fn C_GenerateRandom(
             if ulRandomLen == 0 {
                 return Ok(());
             }
-            if RandomData.is_null() {
-                return fail(CKR_ARGUMENTS_BAD);
-            }
-            let len = usize::try_from(ulRandomLen)
-                .map_err(|_| crate::error::Error::new(CKR_ARGUMENTS_BAD))?;
-            // SAFETY: non-NULL and valid for `len` bytes of writes per the caller.
-            let out = unsafe { std::slice::from_raw_parts_mut(RandomData, len) };
+            // SAFETY: forwarded caller guarantee.
+            let out = unsafe { args::bytes_mut(RandomData, ulRandomLen) }?;
             crate::crypto::random_fill(out)
         },
     )
