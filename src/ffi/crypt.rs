@@ -15,7 +15,7 @@ macro_rules! crypt_fns {
             pMechanism: *mut CK_MECHANISM,
             hKey: CK_OBJECT_HANDLE,
         ) -> CK_RV {
-            guard::run(
+            guard::run_secret(
                 format_args!("{}(hSession={hSession}, hKey={hKey})", stringify!($init)),
                 |m| {
                     m.check_session(hSession)?;
@@ -38,7 +38,7 @@ macro_rules! crypt_fns {
             pOut: *mut CK_BYTE,
             pulOutLen: *mut CK_ULONG,
         ) -> CK_RV {
-            guard::run(
+            guard::run_secret(
                 format_args!("{}(hSession={hSession}, len={ulDataLen})", stringify!($one)),
                 |m| {
                     // SAFETY: forwarded caller guarantee.
@@ -62,7 +62,7 @@ macro_rules! crypt_fns {
             pOut: *mut CK_BYTE,
             pulOutLen: *mut CK_ULONG,
         ) -> CK_RV {
-            guard::run(
+            guard::run_secret(
                 format_args!(
                     "{}(hSession={hSession}, len={ulPartLen})",
                     stringify!($update)
@@ -87,7 +87,7 @@ macro_rules! crypt_fns {
             pOut: *mut CK_BYTE,
             pulOutLen: *mut CK_ULONG,
         ) -> CK_RV {
-            guard::run(
+            guard::run_secret(
                 format_args!("{}(hSession={hSession})", stringify!($final)),
                 |m| {
                     // SAFETY: forwarded caller guarantee.

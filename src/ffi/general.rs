@@ -55,13 +55,17 @@ pub unsafe extern "C" fn C_Initialize(pInitArgs: *mut c_void) -> CK_RV {
 /// `pReserved` must be NULL.
 #[no_mangle]
 pub unsafe extern "C" fn C_Finalize(pReserved: *mut c_void) -> CK_RV {
-    guard::run_bare(format_args!("C_Finalize()"), || {
+    let rv = guard::run_bare(format_args!("C_Finalize()"), || {
         if !pReserved.is_null() {
             guard::current()?;
             return fail(CKR_ARGUMENTS_BAD);
         }
         guard::finalize()
-    })
+    });
+    // Dropping the module wiped every key and session it held; this clears the stack the
+    // drops ran on.
+    guard::scrub_stack();
+    rv
 }
 
 /// # Safety

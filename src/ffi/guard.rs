@@ -63,6 +63,26 @@ pub fn run(call: std::fmt::Arguments<'_>, f: impl FnOnce(&Module) -> Result<()>)
     rv
 }
 
+/// [`run`] for entry points that handle key material or PINs: afterwards the stack below this
+/// frame, where the call's temporaries lived (key schedules, parsed keys, PIN buffers moved
+/// through the engine), is overwritten, so no copy outlives the call in memory that is reused
+/// later. Values that outlive calls are wiped by their types on drop.
+pub fn run_secret(call: std::fmt::Arguments<'_>, f: impl FnOnce(&Module) -> Result<()>) -> CK_RV {
+    let rv = run(call, f);
+    scrub_stack();
+    rv
+}
+
+/// Overwrite the 32 KiB of stack below the caller's frame. Not inlined, so its array occupies
+/// the region the finished call used; `black_box` keeps the writes.
+#[inline(never)]
+pub fn scrub_stack() {
+    let mut area = [0u8; 32 * 1024];
+    // SAFETY: `area` is a live local array of exactly this many bytes.
+    unsafe { std::ptr::write_bytes(area.as_mut_ptr(), 0, area.len()) };
+    std::hint::black_box(&mut area);
+}
+
 /// Run a body that needs no initialized module (`C_GetFunctionList`, `C_Initialize`, …), still
 /// catching panics.
 pub fn run_bare(name: std::fmt::Arguments<'_>, f: impl FnOnce() -> Result<()>) -> CK_RV {

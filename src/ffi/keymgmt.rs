@@ -27,7 +27,7 @@ pub unsafe extern "C" fn C_GenerateKey(
     ulCount: CK_ULONG,
     phKey: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    guard::run(
+    guard::run_secret(
         format_args!("C_GenerateKey(hSession={hSession}, attrs={ulCount})"),
         |m| {
             m.check_session(hSession)?;
@@ -56,7 +56,7 @@ pub unsafe extern "C" fn C_GenerateKeyPair(
     phPublicKey: *mut CK_OBJECT_HANDLE,
     phPrivateKey: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    guard::run(
+    guard::run_secret(
         format_args!(
             "C_GenerateKeyPair(hSession={hSession}, public={ulPublicKeyAttributeCount}, private={ulPrivateKeyAttributeCount})"
         ),
@@ -91,7 +91,7 @@ pub unsafe extern "C" fn C_WrapKey(
     pWrappedKey: *mut CK_BYTE,
     pulWrappedKeyLen: *mut CK_ULONG,
 ) -> CK_RV {
-    guard::run(
+    guard::run_secret(
         format_args!("C_WrapKey(hSession={hSession}, hWrappingKey={hWrappingKey}, hKey={hKey})"),
         |m| {
             m.check_session(hSession)?;
@@ -119,7 +119,7 @@ pub unsafe extern "C" fn C_UnwrapKey(
     ulAttributeCount: CK_ULONG,
     phKey: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    guard::run(
+    guard::run_secret(
         format_args!(
             "C_UnwrapKey(hSession={hSession}, hUnwrappingKey={hUnwrappingKey}, len={ulWrappedKeyLen}, attrs={ulAttributeCount})"
         ),
@@ -150,7 +150,7 @@ pub unsafe extern "C" fn C_DeriveKey(
     ulAttributeCount: CK_ULONG,
     phKey: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    guard::run(
+    guard::run_secret(
         format_args!(
             "C_DeriveKey(hSession={hSession}, hBaseKey={hBaseKey}, attrs={ulAttributeCount})"
         ),

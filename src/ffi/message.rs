@@ -246,7 +246,7 @@ macro_rules! message_fns {
             pMechanism: *mut CK_MECHANISM,
             hKey: CK_OBJECT_HANDLE,
         ) -> CK_RV {
-            guard::run(
+            guard::run_secret(
                 format_args!("{}(hSession={hSession}, hKey={hKey})", stringify!($init)),
                 // SAFETY: forwarded caller guarantee.
                 |m| unsafe { init(m, $kind, hSession, pMechanism, hKey) },
@@ -267,7 +267,7 @@ macro_rules! message_fns {
             pOut: *mut CK_BYTE,
             pulOutLen: *mut CK_ULONG,
         ) -> CK_RV {
-            guard::run(
+            guard::run_secret(
                 format_args!("{}(hSession={hSession}, len={ulInLen})", stringify!($one)),
                 // SAFETY: forwarded caller guarantee.
                 |m| unsafe {
@@ -298,7 +298,7 @@ macro_rules! message_fns {
             pAssociatedData: *mut CK_BYTE,
             ulAssociatedDataLen: CK_ULONG,
         ) -> CK_RV {
-            guard::run(
+            guard::run_secret(
                 format_args!("{}(hSession={hSession})", stringify!($begin)),
                 // SAFETY: forwarded caller guarantee.
                 |m| unsafe {
@@ -328,7 +328,7 @@ macro_rules! message_fns {
             pulOutLen: *mut CK_ULONG,
             flags: CK_FLAGS,
         ) -> CK_RV {
-            guard::run(
+            guard::run_secret(
                 format_args!(
                     "{}(hSession={hSession}, len={ulInLen}, flags={flags:#x})",
                     stringify!($next)
@@ -353,7 +353,7 @@ macro_rules! message_fns {
 
         #[no_mangle]
         pub extern "C" fn $final(hSession: CK_SESSION_HANDLE) -> CK_RV {
-            guard::run(
+            guard::run_secret(
                 format_args!("{}(hSession={hSession})", stringify!($final)),
                 |m| m.message_final(hSession, $kind),
             )

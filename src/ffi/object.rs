@@ -18,7 +18,7 @@ pub unsafe extern "C" fn C_CreateObject(
     ulCount: CK_ULONG,
     phObject: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    guard::run(
+    guard::run_secret(
         format_args!("C_CreateObject(hSession={hSession}, attrs={ulCount})"),
         |m| {
             m.check_session(hSession)?;
@@ -42,7 +42,7 @@ pub unsafe extern "C" fn C_CopyObject(
     ulCount: CK_ULONG,
     phNewObject: *mut CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    guard::run(
+    guard::run_secret(
         format_args!("C_CopyObject(hSession={hSession}, hObject={hObject}, attrs={ulCount})"),
         |m| {
             m.check_session(hSession)?;
@@ -58,7 +58,7 @@ pub unsafe extern "C" fn C_CopyObject(
 
 #[no_mangle]
 pub extern "C" fn C_DestroyObject(hSession: CK_SESSION_HANDLE, hObject: CK_OBJECT_HANDLE) -> CK_RV {
-    guard::run(
+    guard::run_secret(
         format_args!("C_DestroyObject(hSession={hSession}, hObject={hObject})"),
         |m| m.destroy_object(hSession, hObject),
     )
@@ -94,7 +94,7 @@ pub unsafe extern "C" fn C_GetAttributeValue(
     pTemplate: *mut CK_ATTRIBUTE,
     ulCount: CK_ULONG,
 ) -> CK_RV {
-    guard::run(
+    guard::run_secret(
         format_args!(
             "C_GetAttributeValue(hSession={hSession}, hObject={hObject}, attrs={ulCount})"
         ),
@@ -199,7 +199,7 @@ pub unsafe extern "C" fn C_SetAttributeValue(
     pTemplate: *mut CK_ATTRIBUTE,
     ulCount: CK_ULONG,
 ) -> CK_RV {
-    guard::run(
+    guard::run_secret(
         format_args!(
             "C_SetAttributeValue(hSession={hSession}, hObject={hObject}, attrs={ulCount})"
         ),

@@ -68,7 +68,7 @@ pub unsafe extern "C" fn C_Login(
     pPin: *mut CK_UTF8CHAR,
     ulPinLen: CK_ULONG,
 ) -> CK_RV {
-    guard::run(
+    guard::run_secret(
         format_args!("C_Login(hSession={hSession}, user={userType}, pinLen={ulPinLen})"),
         |m| {
             // SAFETY: forwarded caller guarantee.
@@ -89,7 +89,7 @@ pub unsafe extern "C" fn C_LoginUser(
     pUsername: *mut CK_UTF8CHAR,
     ulUsernameLen: CK_ULONG,
 ) -> CK_RV {
-    guard::run(format_args!("C_LoginUser(hSession={hSession}, user={userType}, pinLen={ulPinLen}, nameLen={ulUsernameLen})"), |m| {
+    guard::run_secret(format_args!("C_LoginUser(hSession={hSession}, user={userType}, pinLen={ulPinLen}, nameLen={ulUsernameLen})"), |m| {
         // SAFETY: forwarded caller guarantee.
         let pin = unsafe { args::bytes(pPin, ulPinLen) }?;
         // SAFETY: forwarded caller guarantee.
@@ -104,7 +104,7 @@ pub unsafe extern "C" fn C_LoginUser(
 
 #[no_mangle]
 pub extern "C" fn C_Logout(hSession: CK_SESSION_HANDLE) -> CK_RV {
-    guard::run(format_args!("C_Logout(hSession={hSession})"), |m| {
+    guard::run_secret(format_args!("C_Logout(hSession={hSession})"), |m| {
         m.logout(hSession)
     })
 }

@@ -12,7 +12,7 @@ pub unsafe extern "C" fn C_SignInit(
     pMechanism: *mut CK_MECHANISM,
     hKey: CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    guard::run(
+    guard::run_secret(
         format_args!("C_SignInit(hSession={hSession}, hKey={hKey})"),
         |m| {
             m.check_session(hSession)?;
@@ -35,7 +35,7 @@ pub unsafe extern "C" fn C_Sign(
     pSignature: *mut CK_BYTE,
     pulSignatureLen: *mut CK_ULONG,
 ) -> CK_RV {
-    guard::run(
+    guard::run_secret(
         format_args!("C_Sign(hSession={hSession}, len={ulDataLen})"),
         |m| {
             // SAFETY: forwarded caller guarantee.
@@ -57,7 +57,7 @@ pub unsafe extern "C" fn C_SignUpdate(
     pPart: *mut CK_BYTE,
     ulPartLen: CK_ULONG,
 ) -> CK_RV {
-    guard::run(
+    guard::run_secret(
         format_args!("C_SignUpdate(hSession={hSession}, len={ulPartLen})"),
         |m| {
             // SAFETY: forwarded caller guarantee.
@@ -75,7 +75,7 @@ pub unsafe extern "C" fn C_SignFinal(
     pSignature: *mut CK_BYTE,
     pulSignatureLen: *mut CK_ULONG,
 ) -> CK_RV {
-    guard::run(format_args!("C_SignFinal(hSession={hSession})"), |m| {
+    guard::run_secret(format_args!("C_SignFinal(hSession={hSession})"), |m| {
         // SAFETY: forwarded caller guarantee.
         let cap = unsafe { args::capacity(pSignature, pulSignatureLen) }?;
         let out = m.sign_final(hSession, cap)?;
@@ -115,7 +115,7 @@ pub unsafe extern "C" fn C_Verify(
     pSignature: *mut CK_BYTE,
     ulSignatureLen: CK_ULONG,
 ) -> CK_RV {
-    guard::run(
+    guard::run_secret(
         format_args!("C_Verify(hSession={hSession}, len={ulDataLen}, sigLen={ulSignatureLen})"),
         |m| {
             // SAFETY: forwarded caller guarantee.
@@ -135,7 +135,7 @@ pub unsafe extern "C" fn C_VerifyUpdate(
     pPart: *mut CK_BYTE,
     ulPartLen: CK_ULONG,
 ) -> CK_RV {
-    guard::run(
+    guard::run_secret(
         format_args!("C_VerifyUpdate(hSession={hSession}, len={ulPartLen})"),
         |m| {
             // SAFETY: forwarded caller guarantee.
@@ -153,7 +153,7 @@ pub unsafe extern "C" fn C_VerifyFinal(
     pSignature: *mut CK_BYTE,
     ulSignatureLen: CK_ULONG,
 ) -> CK_RV {
-    guard::run(
+    guard::run_secret(
         format_args!("C_VerifyFinal(hSession={hSession}, sigLen={ulSignatureLen})"),
         |m| {
             // SAFETY: forwarded caller guarantee.
@@ -171,7 +171,7 @@ pub unsafe extern "C" fn C_SignRecoverInit(
     pMechanism: *mut CK_MECHANISM,
     hKey: CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    guard::run(
+    guard::run_secret(
         format_args!("C_SignRecoverInit(hSession={hSession}, hKey={hKey})"),
         |m| {
             m.check_session(hSession)?;
@@ -194,7 +194,7 @@ pub unsafe extern "C" fn C_SignRecover(
     pSignature: *mut CK_BYTE,
     pulSignatureLen: *mut CK_ULONG,
 ) -> CK_RV {
-    guard::run(
+    guard::run_secret(
         format_args!("C_SignRecover(hSession={hSession}, len={ulDataLen})"),
         |m| {
             // SAFETY: forwarded caller guarantee.
@@ -239,7 +239,7 @@ pub unsafe extern "C" fn C_VerifyRecover(
     pData: *mut CK_BYTE,
     pulDataLen: *mut CK_ULONG,
 ) -> CK_RV {
-    guard::run(
+    guard::run_secret(
         format_args!("C_VerifyRecover(hSession={hSession}, len={ulSignatureLen})"),
         |m| {
             // SAFETY: forwarded caller guarantee.

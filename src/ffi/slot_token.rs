@@ -139,7 +139,7 @@ pub unsafe extern "C" fn C_InitToken(
     ulPinLen: CK_ULONG,
     pLabel: *mut CK_UTF8CHAR,
 ) -> CK_RV {
-    guard::run(
+    guard::run_secret(
         format_args!("C_InitToken(slot={slotID:#x}, pinLen={ulPinLen})"),
         |m| {
             // SAFETY: forwarded caller guarantee.
@@ -162,7 +162,7 @@ pub unsafe extern "C" fn C_InitPIN(
     pPin: *mut CK_UTF8CHAR,
     ulPinLen: CK_ULONG,
 ) -> CK_RV {
-    guard::run(
+    guard::run_secret(
         format_args!("C_InitPIN(hSession={hSession}, pinLen={ulPinLen})"),
         |m| {
             // SAFETY: forwarded caller guarantee.
@@ -182,7 +182,7 @@ pub unsafe extern "C" fn C_SetPIN(
     pNewPin: *mut CK_UTF8CHAR,
     ulNewLen: CK_ULONG,
 ) -> CK_RV {
-    guard::run(
+    guard::run_secret(
         format_args!("C_SetPIN(hSession={hSession}, oldLen={ulOldLen}, newLen={ulNewLen})"),
         |m| {
             // SAFETY: forwarded caller guarantee.
