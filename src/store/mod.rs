@@ -263,9 +263,22 @@ impl TokenDb {
             OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| not_recognized(path, e))?;
-        let app: i64 = conn
-            .query_row("PRAGMA application_id", [], |r| r.get(0))
-            .map_err(|e| not_recognized(path, e))?;
+        let (conn, app) = match conn.query_row("PRAGMA application_id", [], |r| r.get::<_, i64>(0))
+        {
+            Ok(app) => (conn, app),
+            // A WAL database in a directory we cannot write cannot even be read the normal way
+            // (SQLite must create its -shm file). Open it immutable, read-only: reads and login
+            // work, every write fails with CKR_DEVICE_ERROR.
+            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly) => {
+                drop(conn);
+                let conn = Self::open_immutable(path).map_err(|e| not_recognized(path, e))?;
+                let app = conn
+                    .query_row("PRAGMA application_id", [], |r| r.get(0))
+                    .map_err(|e| not_recognized(path, e))?;
+                (conn, app)
+            }
+            Err(e) => return Err(not_recognized(path, e)),
+        };
         if app != APPLICATION_ID {
             return Err(not_recognized(path, "not a ferrohsm token"));
         }
@@ -292,6 +305,28 @@ impl TokenDb {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    fn open_immutable(path: &Path) -> rusqlite::Result<Connection> {
+        let mut uri = String::from("file:");
+        for b in path.as_os_str().as_encoded_bytes() {
+            match b {
+                b'%' | b'?' | b'#' => uri.push_str(&format!("%{b:02X}")),
+                _ => uri.push(char::from(*b)),
+            }
+        }
+        uri.push_str("?immutable=1");
+        Connection::open_with_flags(
+            uri,
+            OpenFlags::SQLITE_OPEN_READ_ONLY
+                | OpenFlags::SQLITE_OPEN_URI
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+    }
+
+    /// The token file cannot be written (opened read-only).
+    pub fn read_only(&self) -> bool {
+        self.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false)
     }
 
     fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
@@ -354,9 +389,14 @@ impl TokenDb {
     /// derivation and lowered again on success, so neither a crash nor a parallel guess in another
     /// process gets a free try.
     pub fn login(&mut self, role: Role, pin: &[u8], max_failures: u32) -> Result<MasterKey> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        // A read-only token cannot count failures; whoever can read its file can guess
+        // offline anyway, so the count protects nothing there.
+        let counted = !self.read_only();
+        let tx = self.conn.transaction_with_behavior(if counted {
+            TransactionBehavior::Immediate
+        } else {
+            TransactionBehavior::Deferred
+        })?;
         let wrap: Option<Vec<u8>> = tx
             .query_row(
                 "SELECT value FROM meta WHERE key = ?1",
@@ -378,9 +418,12 @@ impl TokenDb {
         if failures >= max_failures {
             return fail(CKR_PIN_LOCKED);
         }
-        Self::set_meta(&tx, role.failures_key(), &(failures + 1).to_le_bytes())?;
+        if counted {
+            Self::set_meta(&tx, role.failures_key(), &(failures + 1).to_le_bytes())?;
+        }
         tx.commit()?;
         match unwrap_master(&wrap, role, pin)? {
+            Some(master) if !counted => Ok(master),
             Some(master) => {
                 let tx = self
                     .conn
