@@ -31,7 +31,7 @@ pub unsafe extern "C" fn C_Digest(
     pDigest: *mut CK_BYTE,
     pulDigestLen: *mut CK_ULONG,
 ) -> CK_RV {
-    guard::run_secret(
+    guard::run(
         format_args!("C_Digest(hSession={hSession}, len={ulDataLen})"),
         |m| {
             // SAFETY: forwarded caller guarantee.
@@ -53,7 +53,7 @@ pub unsafe extern "C" fn C_DigestUpdate(
     pPart: *mut CK_BYTE,
     ulPartLen: CK_ULONG,
 ) -> CK_RV {
-    guard::run_secret(
+    guard::run(
         format_args!("C_DigestUpdate(hSession={hSession}, len={ulPartLen})"),
         |m| {
             // SAFETY: forwarded caller guarantee.
@@ -79,7 +79,7 @@ pub unsafe extern "C" fn C_DigestFinal(
     pDigest: *mut CK_BYTE,
     pulDigestLen: *mut CK_ULONG,
 ) -> CK_RV {
-    guard::run_secret(format_args!("C_DigestFinal(hSession={hSession})"), |m| {
+    guard::run(format_args!("C_DigestFinal(hSession={hSession})"), |m| {
         // SAFETY: forwarded caller guarantee.
         let cap = unsafe { args::capacity(pDigest, pulDigestLen) }?;
         let out = m.digest_final(hSession, cap)?;
