@@ -100,7 +100,7 @@ fn child() {
     }
     let raw = Raw::load();
     let f = raw.f();
-    // SAFETY (all calls below): plain C calls with buffers that live across each call.
+    // SAFETY: plain C calls into the module with buffers that live across each call.
     unsafe {
         ck(
             (f.C_Initialize.unwrap())(std::ptr::null_mut()),

@@ -41,10 +41,39 @@ pub struct Global {
 
 pub static STATE: RwLock<Option<Arc<Global>>> = RwLock::new(None);
 
+/// Held shared by every entry point for the whole call, and exclusively across `fork()` (by the
+/// handlers `install_fork_handlers` registers): no thread is inside the module, or inside
+/// SQLite, when the process forks, so the child inherits no lock held by a thread it does not
+/// have.
+static FORK: RwLock<()> = RwLock::new(());
+
+/// Register the `pthread_atfork` handlers once per process.
+fn install_fork_handlers() {
+    use parking_lot::lock_api::RawRwLock as _;
+    extern "C" fn prepare() {
+        // SAFETY: the raw lock is taken here and released by `after`, in the same thread (in
+        // the parent, and in the child, whose only thread is this one); waiting for it waits
+        // for the calls in progress to end.
+        unsafe { FORK.raw() }.lock_exclusive();
+    }
+    extern "C" fn after() {
+        // SAFETY: `prepare` took the lock exclusively in this thread before the fork; in the
+        // child this thread is the one that took it.
+        unsafe { FORK.raw().unlock_exclusive() };
+    }
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // SAFETY: the handlers are plain functions that live as long as the process (the
+        // library is pinned in memory: see crypto::awslc / never unloaded while registered).
+        unsafe { libc::pthread_atfork(Some(prepare), Some(after), Some(after)) };
+    });
+}
+
 /// Run an entry point's body. `f` gets the initialized module. `call` describes the call (its
 /// name and the shape of its arguments, never secrets) and is formatted only when logging.
 pub fn run(call: std::fmt::Arguments<'_>, f: impl FnOnce(&Module) -> Result<()>) -> CK_RV {
     let name = call;
+    let _fork = FORK.read();
     let rv = match catch_unwind(AssertUnwindSafe(|| {
         let g = current()?;
         let _held = AppLock::take(&g)?;
@@ -86,6 +115,7 @@ pub fn scrub_stack() {
 /// Run a body that needs no initialized module (`C_GetFunctionList`, `C_Initialize`, …), still
 /// catching panics.
 pub fn run_bare(name: std::fmt::Arguments<'_>, f: impl FnOnce() -> Result<()>) -> CK_RV {
+    let _fork = FORK.read();
     let rv = match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => CKR_OK,
         Ok(Err(e)) => e.rv(),
@@ -166,12 +196,16 @@ pub fn initialize(app_mutex: Option<AppMutex>) -> Result<()> {
         if g.pid == std::process::id() {
             return Err(Error::new(CKR_CRYPTOKI_ALREADY_INITIALIZED));
         }
-        // A forked child: its copy of the parent's state (open files, locks) must not be used
-        // or even closed here, so it is leaked on purpose.
-        if let Some(old) = state.take() {
-            std::mem::forget(old);
-        }
+        // A forked child: close its copy of the parent's state. Its SQLite connections must
+        // not stay open: SQLite keeps one record of locks per file and process, which a new
+        // connection would share, believing it holds the locks the parent holds; the parent
+        // closing its last connection would then checkpoint and delete the WAL under the
+        // child's writes. Closing is safe: no thread was inside SQLite at the fork (see
+        // FORK), the kernel's locks belong to the parent and are untouched, and a close that
+        // cannot get the exclusive lock (the parent holds its shared one) does not checkpoint.
+        drop(state.take());
     }
+    install_fork_handlers();
     let cfg = Config::load().map_err(|e| {
         log::configure(log::Level::Warn, None);
         log::warn(format_args!("C_Initialize: {e}"));
