@@ -138,9 +138,16 @@ impl Config {
         if cfg.max_login_attempts == 0 {
             return Err(invalid("max_login_attempts must be at least 1"));
         }
-        if cfg.kdf.iterations == 0 || cfg.kdf.parallelism == 0 || cfg.kdf.memory_kib < 8 {
+        let max = crate::crypto::KDF_MAX;
+        if cfg.kdf.iterations == 0
+            || cfg.kdf.parallelism == 0
+            || cfg.kdf.memory_kib < 8
+            || cfg.kdf.iterations > max.iterations
+            || cfg.kdf.parallelism > max.parallelism
+            || cfg.kdf.memory_kib > max.memory_kib
+        {
             return Err(invalid(
-                "kdf needs iterations >= 1, parallelism >= 1, memory_kib >= 8",
+                "kdf needs 1 <= iterations <= 64, 1 <= parallelism <= 16, 8 <= memory_kib <= 1048576",
             ));
         }
         Ok(cfg)

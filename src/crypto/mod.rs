@@ -80,9 +80,25 @@ pub struct KdfParams {
     pub parallelism: u32,
 }
 
+/// The largest Argon2id costs accepted, from the configuration or a token file: 1 GiB, 64
+/// passes, 16 lanes. A token file is not trusted to choose a cost that hangs or exhausts memory.
+pub const KDF_MAX: KdfParams = KdfParams {
+    memory_kib: 1 << 20,
+    iterations: 64,
+    parallelism: 16,
+};
+
 /// Derive a 256-bit key from a PIN with Argon2id.
 pub fn argon2id(pin: &[u8], salt: &[u8], p: KdfParams) -> Result<Zeroizing<[u8; 32]>> {
     use argon2::{Algorithm, Argon2, Params, Version};
+    if p.memory_kib > KDF_MAX.memory_kib
+        || p.iterations > KDF_MAX.iterations
+        || p.parallelism > KDF_MAX.parallelism
+    {
+        return Err(Error::device(format_args!(
+            "Argon2 parameters out of range: {p:?}"
+        )));
+    }
     let params = Params::new(p.memory_kib, p.iterations, p.parallelism, Some(32))
         .map_err(|e| Error::device(format_args!("bad Argon2 parameters: {e}")))?;
     let mut out = Zeroizing::new([0u8; 32]);
@@ -179,5 +195,39 @@ mod tests {
         assert!(a.is_some());
         assert_eq!(a, b);
         assert_ne!(a, c);
+    }
+}
+
+#[cfg(test)]
+mod kdf_limit_tests {
+    use super::*;
+
+    /// A token file's Argon2 parameters are not trusted: costs beyond KDF_MAX are refused
+    /// instead of hanging C_Login or aborting on a huge allocation (found by fuzzing).
+    #[test]
+    fn argon2_costs_beyond_the_limits_are_refused() {
+        let ok = KdfParams {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+        };
+        assert!(argon2id(b"pin", &[0u8; 16], ok).is_ok());
+        for bad in [
+            KdfParams {
+                iterations: 0xff00_0001,
+                ..ok
+            },
+            KdfParams {
+                memory_kib: 0x7fff_ffff,
+                ..ok
+            },
+            KdfParams {
+                parallelism: 1000,
+                ..ok
+            },
+        ] {
+            let e = argon2id(b"pin", &[0u8; 16], bad).err().map(|e| e.rv());
+            assert_eq!(e, Some(cryptoki_sys::CKR_DEVICE_ERROR), "{bad:?}");
+        }
     }
 }

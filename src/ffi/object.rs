@@ -162,14 +162,21 @@ unsafe fn fill(a: &mut CK_ATTRIBUTE, v: &AttrValue) -> Result<bool> {
             a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
             return Ok(false);
         }
-        // SAFETY: the caller's buffer holds `t.len()` CK_ATTRIBUTE structs (checked above).
-        let inner =
-            unsafe { std::slice::from_raw_parts_mut(a.pValue as *mut CK_ATTRIBUTE, t.len()) };
+        // The caller's array need not be aligned for CK_ATTRIBUTE: each element is read and
+        // written back unaligned rather than through a slice.
+        let base = a.pValue as *mut CK_ATTRIBUTE;
         let mut ok = true;
-        for (slot, attr) in inner.iter_mut().zip(t) {
+        for (i, attr) in t.iter().enumerate() {
+            // SAFETY: the caller's buffer holds `t.len()` CK_ATTRIBUTE structs (checked above),
+            // so element `i` is in bounds.
+            let p = unsafe { base.add(i) };
+            // SAFETY: in bounds (above); CK_ATTRIBUTE is plain data.
+            let mut slot = unsafe { std::ptr::read_unaligned(p) };
             slot.type_ = attr.ty;
             // SAFETY: nested values carry the same caller guarantee.
-            ok &= unsafe { fill(slot, &attr.value) }?;
+            ok &= unsafe { fill(&mut slot, &attr.value) }?;
+            // SAFETY: in bounds (above).
+            unsafe { std::ptr::write_unaligned(p, slot) };
         }
         a.ulValueLen = need;
         return Ok(ok);

@@ -198,6 +198,26 @@ pub enum EncodeError {
 }
 
 /// Decode an object. Sealed values are opened with `key` when given, else kept withheld.
+/// A decoded value must have the shape its attribute type has (and so must the attributes of
+/// a template): the file is only checksummed where it is public, and the C layer writes values
+/// into caller buffers by their shape, so a label stored as a template must not get through.
+fn shaped(ty: CK_ATTRIBUTE_TYPE, v: AttrValue) -> Result<AttrValue, DecodeError> {
+    let ok = crate::object::attr::check_shape(ty, &v).is_ok()
+        && match &v {
+            AttrValue::Template(t) => t
+                .iter()
+                .all(|a| crate::object::attr::check_shape(a.ty, &a.value).is_ok()),
+            _ => true,
+        };
+    if ok {
+        Ok(v)
+    } else {
+        Err(DecodeError::Malformed(
+            "value of the wrong kind for its attribute",
+        ))
+    }
+}
+
 pub fn decode(object_id: u64, blob: &[u8], key: Option<&Aead256>) -> Result<Decoded, DecodeError> {
     if blob.len() < 1 + 4 + CHECK_LEN {
         return Err(DecodeError::Malformed("short blob"));
@@ -221,12 +241,12 @@ pub fn decode(object_id: u64, blob: &[u8], key: Option<&Aead256>) -> Result<Deco
             return Err(DecodeError::Malformed("duplicate attribute"));
         }
         match (form, key) {
-            (PLAIN, _) => d.attrs.set(ty, get_value(data, 0)?),
+            (PLAIN, _) => d.attrs.set(ty, shaped(ty, get_value(data, 0)?)?),
             (SEALED, Some(k)) => {
                 let plain = k
                     .open(&aad(object_id, ty), data)
                     .ok_or(DecodeError::Unauthentic(ty))?;
-                d.attrs.set(ty, get_value(&plain, 0)?);
+                d.attrs.set(ty, shaped(ty, get_value(&plain, 0)?)?);
             }
             (SEALED, None) => d.withheld.push((ty, data.to_vec())),
             _ => return Err(DecodeError::Malformed("attribute form")),
