@@ -104,6 +104,17 @@ fn demo_is_idempotent_on_ferrohsm() {
         "{second}"
     );
     assert!(second.contains("destroyed 2 object(s)"), "{second}");
+    for step in [
+        "unwrapped the data key and decrypted the message: ok",
+        "the master key's value cannot be read: ok",
+        "the master key cannot be wrapped out: ok",
+        "ECDSA P-256 signature of 64 bytes verified: ok",
+    ] {
+        assert!(
+            first.contains(step) && second.contains(step),
+            "{step}:\n{second}"
+        );
+    }
 }
 
 #[test]

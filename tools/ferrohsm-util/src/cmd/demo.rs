@@ -1,11 +1,13 @@
 //! `demo`: the README's first command. Makes (once) a token labelled `ferrohsm-demo`, logs in,
-//! stores a private and a public data object, finds and reads them back, shows what login
-//! hides, then removes what it created. Safe to run any number of times.
+//! stores a private and a public data object, finds and reads them back, uses keys (envelope
+//! encryption under a non-extractable master key, an ECDSA signature), shows what login hides,
+//! then removes what it created. Safe to run any number of times.
 
 use super::show_slots::{pin_flags, sessions};
 use crate::p11::{self, Module, P11Context, TokenRef};
 use anyhow::{bail, Context, Result};
-use cryptoki::object::{Attribute, AttributeType, ObjectClass, ObjectHandle};
+use cryptoki::mechanism::Mechanism;
+use cryptoki::object::{Attribute, AttributeType, KeyType, ObjectClass, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 use cryptoki::types::AuthPin;
 
@@ -87,6 +89,118 @@ fn destroy_all(session: &Session, label: &str) -> Result<usize> {
 }
 
 /// The demo token, made in the free slot when missing.
+/// A secret key of 32 bytes generated on the token as a session object.
+fn aes_key(session: &Session, extractable: bool, usage: &[Attribute]) -> Result<ObjectHandle> {
+    let mut t = vec![
+        Attribute::Class(ObjectClass::SECRET_KEY),
+        Attribute::KeyType(KeyType::AES),
+        Attribute::ValueLen(32.into()),
+        Attribute::Token(false),
+        Attribute::Sensitive(true),
+        Attribute::Extractable(extractable),
+    ];
+    t.extend_from_slice(usage);
+    session
+        .generate_key(&Mechanism::AesKeyGen, &t)
+        .context("C_GenerateKey (AES-256)")
+}
+
+/// Envelope encryption as a key store does it, then an ECDSA P-256 signature.
+fn keys(session: &Session) -> Result<()> {
+    let master = aes_key(
+        session,
+        false,
+        &[Attribute::Wrap(true), Attribute::Unwrap(true)],
+    )?;
+    let data_key = aes_key(
+        session,
+        true,
+        &[Attribute::Encrypt(true), Attribute::Decrypt(true)],
+    )?;
+    let message = b"a message sealed under a data key";
+    let iv = [0x24u8; 16];
+    let sealed = session
+        .encrypt(&Mechanism::AesCbcPad(iv), data_key, message)
+        .context("C_Encrypt (AES-CBC-PAD)")?;
+    let wrapped = session
+        .wrap_key(&Mechanism::AesKeyWrap, master, data_key)
+        .context("C_WrapKey (AES key wrap, RFC 3394)")?;
+    say!(
+        "    data key wrapped under the master key: {} bytes; message sealed: {} bytes",
+        wrapped.len(),
+        sealed.len()
+    );
+    let unwrapped = session
+        .unwrap_key(
+            &Mechanism::AesKeyWrap,
+            master,
+            &wrapped,
+            &[
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::KeyType(KeyType::AES),
+                Attribute::Token(false),
+                Attribute::Decrypt(true),
+            ],
+        )
+        .context("C_UnwrapKey")?;
+    let opened = session
+        .decrypt(&Mechanism::AesCbcPad(iv), unwrapped, &sealed)
+        .context("C_Decrypt with the unwrapped key")?;
+    if opened != message {
+        bail!("the unwrapped data key did not decrypt the message");
+    }
+    say!("    unwrapped the data key and decrypted the message: ok");
+    match session.get_attributes(master, &[AttributeType::Value]) {
+        Ok(v) if v.is_empty() => say!("    the master key's value cannot be read: ok"),
+        Ok(_) => bail!("the master key's value was readable"),
+        Err(_) => say!("    the master key's value cannot be read: ok"),
+    }
+    if session
+        .wrap_key(&Mechanism::AesKeyWrap, data_key, master)
+        .is_ok()
+    {
+        bail!("the non-extractable master key was wrapped");
+    }
+    say!("    the master key cannot be wrapped out: ok");
+
+    // P-256: the named-curve OID 1.2.840.10045.3.1.7 as DER.
+    let p256 = vec![0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
+    let (public, private) = session
+        .generate_key_pair(
+            &Mechanism::EccKeyPairGen,
+            &[
+                Attribute::Token(false),
+                Attribute::Verify(true),
+                Attribute::EcParams(p256),
+            ],
+            &[
+                Attribute::Token(false),
+                Attribute::Sign(true),
+                Attribute::Sensitive(true),
+            ],
+        )
+        .context("C_GenerateKeyPair (EC P-256)")?;
+    // Hash on the token, sign the digest with CKM_ECDSA (every module has it; SoftHSMv2 2.6
+    // lacks CKM_ECDSA_SHA256).
+    let digest = session
+        .digest(&Mechanism::Sha256, message)
+        .context("C_Digest (SHA-256)")?;
+    let signature = session
+        .sign(&Mechanism::Ecdsa, private, &digest)
+        .context("C_Sign (ECDSA)")?;
+    session
+        .verify(&Mechanism::Ecdsa, public, &digest, &signature)
+        .context("C_Verify")?;
+    say!(
+        "    ECDSA P-256 signature of {} bytes verified: ok",
+        signature.len()
+    );
+    for h in [master, data_key, unwrapped, public, private] {
+        session.destroy_object(h).context("C_DestroyObject")?;
+    }
+    Ok(())
+}
+
 fn demo_token(module: &Module) -> Result<TokenRef> {
     let all = p11::tokens(module)?;
     if let Some((slot, info)) = all
@@ -167,10 +281,16 @@ pub fn run(module: &Module) -> Result<()> {
     round_trip(&session, true, PRIVATE_LABEL, PRIVATE_VALUE)?;
     round_trip(&session, false, PUBLIC_LABEL, PUBLIC_VALUE)?;
 
-    step(5, "Token information")?;
+    step(
+        5,
+        "Keys: envelope encryption and a signature (session keys, gone at logout)",
+    )?;
+    keys(&session)?;
+
+    step(6, "Token information")?;
     show_info(module, &token)?;
 
-    step(6, "Logging out: private objects must disappear from view")?;
+    step(7, "Logging out: private objects must disappear from view")?;
     session
         .logout()
         .p11(|| format!("cannot log out of {token}"))?;
@@ -185,7 +305,7 @@ pub fn run(module: &Module) -> Result<()> {
         bail!("after logout the private note should be hidden and the public note visible");
     }
 
-    step(7, "Logging in again and destroying what the demo created")?;
+    step(8, "Logging in again and destroying what the demo created")?;
     token.login(&session, UserType::User, &pin)?;
     let destroyed = destroy_all(&session, PRIVATE_LABEL)? + destroy_all(&session, PUBLIC_LABEL)?;
     say!("    destroyed {destroyed} object(s)");
