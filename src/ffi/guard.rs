@@ -44,27 +44,39 @@ pub static STATE: RwLock<Option<Arc<Global>>> = RwLock::new(None);
 /// Held shared by every entry point for the whole call, and exclusively across `fork()` (by the
 /// handlers `install_fork_handlers` registers): no thread is inside the module, or inside
 /// SQLite, when the process forks, so the child inherits no lock held by a thread it does not
-/// have.
-static FORK: RwLock<()> = RwLock::new(());
+/// have. A `std` lock, not a `parking_lot` one: the child releases it, and releasing a
+/// `parking_lot` lock with waiters goes through that crate's global table of waiting threads,
+/// whose bucket locks a parent thread may have held at the fork (seen as a child hanging).
+static FORK: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+thread_local! {
+    /// The exclusive hold on FORK taken by `prepare` in the forking thread, released by `after`
+    /// (in the parent, and in the child, whose only thread is the same one).
+    static FORK_HELD: std::cell::RefCell<Option<std::sync::RwLockWriteGuard<'static, ()>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+fn fork_shared() -> std::sync::RwLockReadGuard<'static, ()> {
+    FORK.read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
 
 /// Register the `pthread_atfork` handlers once per process.
 fn install_fork_handlers() {
-    use parking_lot::lock_api::RawRwLock as _;
     extern "C" fn prepare() {
-        // SAFETY: the raw lock is taken here and released by `after`, in the same thread (in
-        // the parent, and in the child, whose only thread is this one); waiting for it waits
-        // for the calls in progress to end.
-        unsafe { FORK.raw() }.lock_exclusive();
+        // Waits for the calls in progress to end; new calls wait until after the fork.
+        let held = FORK
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        FORK_HELD.with(|h| *h.borrow_mut() = Some(held));
     }
     extern "C" fn after() {
-        // SAFETY: `prepare` took the lock exclusively in this thread before the fork; in the
-        // child this thread is the one that took it.
-        unsafe { FORK.raw().unlock_exclusive() };
+        FORK_HELD.with(|h| drop(h.borrow_mut().take()));
     }
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        // SAFETY: the handlers are plain functions that live as long as the process (the
-        // library is pinned in memory: see crypto::awslc / never unloaded while registered).
+        // SAFETY: the handlers are plain functions of this library, which is never unloaded
+        // once it has run (glibc keeps a library with thread-locals, such as FORK_HELD, mapped).
         unsafe { libc::pthread_atfork(Some(prepare), Some(after), Some(after)) };
     });
 }
@@ -73,7 +85,7 @@ fn install_fork_handlers() {
 /// name and the shape of its arguments, never secrets) and is formatted only when logging.
 pub fn run(call: std::fmt::Arguments<'_>, f: impl FnOnce(&Module) -> Result<()>) -> CK_RV {
     let name = call;
-    let _fork = FORK.read();
+    let _fork = fork_shared();
     let rv = match catch_unwind(AssertUnwindSafe(|| {
         let g = current()?;
         let _held = AppLock::take(&g)?;
@@ -115,7 +127,7 @@ pub fn scrub_stack() {
 /// Run a body that needs no initialized module (`C_GetFunctionList`, `C_Initialize`, …), still
 /// catching panics.
 pub fn run_bare(name: std::fmt::Arguments<'_>, f: impl FnOnce() -> Result<()>) -> CK_RV {
-    let _fork = FORK.read();
+    let _fork = fork_shared();
     let rv = match catch_unwind(AssertUnwindSafe(f)) {
         Ok(Ok(())) => CKR_OK,
         Ok(Err(e)) => e.rv(),
