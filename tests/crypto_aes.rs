@@ -594,15 +594,10 @@ fn aes_encrypt_data_derivation_kat() {
     );
 }
 
-/// AES-GCM and AES-CCM interoperate with Python `cryptography` (AESGCM/AESCCM) both ways. When
-/// Python `cryptography` is not importable the cross-check is skipped (the known-answer tests
-/// above still pin the output).
+/// AES-GCM and AES-CCM interoperate with Python `cryptography` (AESGCM/AESCCM) both ways.
 #[test]
 fn aes_gcm_and_ccm_interoperate_with_python_cryptography() {
-    if !python_cryptography() {
-        eprintln!("SKIP: python3 with `cryptography` is not available");
-        return;
-    }
+    require_python_cryptography();
     let t = token("aes-gcm-py");
     let kv = t.random(32);
     let k = t.obj(&aes(&kv));

@@ -333,14 +333,17 @@ fn wrap_with_trusted_needs_a_trusted_wrapping_key() {
         t.set(k, &Tmpl::new().b(CKA_WRAP_WITH_TRUSTED, false)),
         CKR_ATTRIBUTE_READ_ONLY,
     );
-    // The user may not make a key trusted.
-    assert!(
-        t.create(&aes(&hx(KW41_KEK)).b(CKA_TRUSTED, true)).is_err(),
-        "the user created a CKA_TRUSTED key"
+    // The user may not make a key trusted: an attribute the caller may not set is
+    // CKR_ATTRIBUTE_READ_ONLY (§5.1 return values).
+    expect_err(
+        "the user creates a CKA_TRUSTED key",
+        t.create(&aes(&hx(KW41_KEK)).b(CKA_TRUSTED, true)),
+        CKR_ATTRIBUTE_READ_ONLY,
     );
-    assert!(
-        t.set(untrusted, &Tmpl::new().b(CKA_TRUSTED, true)).is_err(),
-        "the user set CKA_TRUSTED on a key"
+    expect_err(
+        "the user sets CKA_TRUSTED on a key",
+        t.set(untrusted, &Tmpl::new().b(CKA_TRUSTED, true)),
+        CKR_ATTRIBUTE_READ_ONLY,
     );
     expect_err(
         "still not wrappable with the untrusted KEK",

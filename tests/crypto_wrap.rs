@@ -200,10 +200,7 @@ fn private_keys_wrap_as_pkcs8_and_unwrap_into_working_keys() {
         &hx(RSA_KAT_SHA256_PKCS1_SIG),
     );
 
-    if !python_cryptography() {
-        eprintln!("SKIP the PKCS#8 format check: python3 with `cryptography` is not available");
-        return;
-    }
+    require_python_cryptography();
     let s = Scratch::new();
     for (what, blob, want_spki) in [
         ("EC", &wrapped, ec_spki(&hx(OID_P256), &point)),
@@ -321,19 +318,16 @@ fn aes_gcm_wraps_and_unwraps() {
         ),
         &[CKR_WRAPPED_KEY_INVALID, CKR_ENCRYPTED_DATA_INVALID],
     );
-    if python_cryptography() {
-        let py = python(
-            "import sys; from cryptography.hazmat.primitives.ciphers.aead import AESGCM; a=[bytes.fromhex(x) for x in sys.argv[1:]]; print(AESGCM(a[0]).decrypt(a[1], a[2], b'wrap').hex())",
-            &[hex(&kek_value), hex(&iv), hex(&wrapped)],
-        );
-        assert_eq!(
-            py,
-            hex(&value),
-            "Python AESGCM decryption of the wrapped key"
-        );
-    } else {
-        eprintln!("SKIP the Python check of the GCM-wrapped key");
-    }
+    require_python_cryptography();
+    let py = python(
+        "import sys; from cryptography.hazmat.primitives.ciphers.aead import AESGCM; a=[bytes.fromhex(x) for x in sys.argv[1:]]; print(AESGCM(a[0]).decrypt(a[1], a[2], b'wrap').hex())",
+        &[hex(&kek_value), hex(&iv), hex(&wrapped)],
+    );
+    assert_eq!(
+        py,
+        hex(&value),
+        "Python AESGCM decryption of the wrapped key"
+    );
 }
 
 /// Envelope encryption: a sensitive, non-extractable AES-256 master key (wrap/unwrap only) on

@@ -1160,13 +1160,17 @@ fn session_objects_vanish_with_their_session() {
 fn only_the_so_may_mark_a_certificate_trusted() {
     let (_env, ctx, slot, s) = setup("trusted");
     // Footnote 10: CKA_TRUSTED can only be set to CK_TRUE by the SO.
-    let refused = s.create_object(&with(&certificate("by-user"), Attribute::Trusted(true)));
-    assert!(refused.is_err(), "the user created a trusted certificate");
+    // An attribute the caller may not set is CKR_ATTRIBUTE_READ_ONLY (§5.1 return values).
+    expect_rv_for(
+        "the user creates a trusted certificate",
+        s.create_object(&with(&certificate("by-user"), Attribute::Trusted(true))),
+        RvError::AttributeReadOnly,
+    );
     let cert = s.create_object(&certificate("plain")).expect("certificate");
-    assert!(
-        s.update_attributes(cert, &[Attribute::Trusted(true)])
-            .is_err(),
-        "the user marked a certificate trusted"
+    expect_rv_for(
+        "the user marks a certificate trusted",
+        s.update_attributes(cert, &[Attribute::Trusted(true)]),
+        RvError::AttributeReadOnly,
     );
     assert!(!read_bool(&s, cert, AttributeType::Trusted).expect("trusted"));
     drop(s);

@@ -308,13 +308,20 @@ pub fn openssl_digest(alg: &str, data: &[u8]) -> Vec<u8> {
 // ---------------------------------------------------------------------------------------------
 // Python `cryptography`
 
-/// Whether `python3 -c "import cryptography"` works.
-pub fn python_cryptography() -> bool {
-    Command::new("python3")
+/// Fails the test unless `python3 -c "import cryptography"` works.
+pub fn require_python_cryptography() {
+    let ok = Command::new("python3")
         .args(["-c", "import cryptography.hazmat.primitives.ciphers.aead"])
         .output()
         .map(|o| o.status.success())
-        .unwrap_or(false)
+        .unwrap_or(false);
+    // The cross-checks are the independent half of these tests: without the package they would
+    // pass on the module's word alone, so a missing package fails the test instead of skipping.
+    assert!(
+        ok,
+        "python3 with the `cryptography` package is required (pip install cryptography; \
+         scripts/test installs it)"
+    );
 }
 
 /// Run a Python snippet with hex arguments in `sys.argv[1:]`; returns stdout trimmed, failing

@@ -350,4 +350,4 @@ else
     fail "openssl opens the pkcs11-tool envelope (id-aes256-wrap-pad, aes-256-cbc)"
 fi
 
-interop_summary
+interop_summary 73

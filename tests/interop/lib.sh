@@ -5,7 +5,8 @@
 #                                  FERROHSM_TOKEN_DIR/FERROHSM_CONF into it (cheap KDF)
 #   new_token LABEL                a fresh token via ferrohsm-util init-token (SO_PIN/PIN)
 #   check / check_out / check_not_out / same_file / pass / fail
-#   interop_summary                prints `N passed, N failed`, exits non-zero on a failure
+#   interop_summary MIN            prints `N passed, N failed`, exits non-zero on a failure or
+#                                  when fewer than MIN checks passed
 #
 # Every check prints `PASS name` or `FAIL name[: why]`; a failure shows the output of the
 # command that failed, indented.
@@ -120,13 +121,18 @@ check_out() {
     pass "$name"
 }
 
-# check_not_out NAME REGEX CMD...: PASS when CMD exits 0 and its output does not match REGEX.
+# check_not_out NAME REGEX CMD...: PASS when CMD exits 0, prints something, and its output does
+# not match REGEX. (An empty output would pass the "does not match" half whatever went wrong.)
 check_not_out() {
     local name=$1 regex=$2
     shift 2
     run "$@"
     if [ "$status" -ne 0 ]; then
         fail "$name" "exit code $status"
+        return 1
+    fi
+    if [ ! -s "$OUT" ]; then
+        fail "$name" "the command printed nothing"
         return 1
     fi
     if grep -Eq -- "$regex" "$OUT"; then
@@ -158,7 +164,14 @@ same_file() {
     fi
 }
 
+# interop_summary MIN: the closing line; fails when anything failed or when fewer than MIN checks
+# passed (each script records the count it had, so a check that silently stops running is seen).
 interop_summary() {
+    local min=${1:?interop_summary needs the script's recorded pass count}
+    if [ "$passed" -lt "$min" ]; then
+        echo "FAIL only $passed checks passed; this script recorded $min"
+        failed=$((failed + 1))
+    fi
     echo "$passed passed, $failed failed"
     [ "$failed" -eq 0 ]
 }

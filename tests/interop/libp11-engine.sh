@@ -222,4 +222,4 @@ for k in rsa:sha256 p256:sha256; do
         ossl verify -CAfile "$WORK/$name.crt" "$WORK/$name.crt" || true
 done
 
-interop_summary
+interop_summary 46

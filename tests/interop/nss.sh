@@ -182,4 +182,4 @@ fi
 check_not_out "pkcs11-tool -O --type privkey: the private key deleted by id is gone" "$CSR_ID" \
     ptool --login --pin "$PIN" -O --type privkey || true
 
-interop_summary
+interop_summary 42

@@ -202,4 +202,4 @@ check "sign through the proxy (pkcs11-tool --sign -m ECDSA over a SHA-256 hash, 
 check_out "the proxy ECDSA signature verifies with plain OpenSSL" "Verified OK" \
     ossl dgst -sha256 -verify "$WORK/ec-gen.pub.pem" -signature "$WORK/proxy.ec.sig" "$WORK/data.bin" || true
 
-interop_summary
+interop_summary 42
