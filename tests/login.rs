@@ -308,3 +308,57 @@ fn default_kdf_parameters_work() {
         b"value"
     );
 }
+
+/// C_LoginUser (v3.0 §5.6.7): the token has one user and one SO, so the only user name it knows
+/// is the empty one. An empty name logs in like C_Login; any other name is refused with
+/// CKR_USER_TYPE_INVALID before the PIN is looked at, so it counts no failure.
+#[test]
+fn login_user_takes_the_empty_user_name_only() {
+    let _env = TestEnv::new();
+    let ctx = load_module();
+    let slot = init_token(&ctx, "login-user");
+    let raw = Raw::load();
+    let (rv, h) = raw.open_session(slot.id(), CKF_SERIAL_SESSION | CKF_RW_SESSION);
+    assert_rv(rv, CKR_OK);
+    let login_user = |user: CK_USER_TYPE, pin: &str, name: &str| {
+        let mut pin = pin.as_bytes().to_vec();
+        let mut name = name.as_bytes().to_vec();
+        ck!(
+            raw,
+            C_LoginUser(
+                h,
+                user,
+                pin.as_mut_ptr(),
+                pin.len() as CK_ULONG,
+                name.as_mut_ptr(),
+                name.len() as CK_ULONG
+            )
+        )
+    };
+    let state = || {
+        let mut info = CK_SESSION_INFO::default();
+        assert_rv(ck!(raw, C_GetSessionInfo(h, &mut info)), CKR_OK);
+        info.state
+    };
+    for name in ["alice", " ", "user"] {
+        assert_rv(login_user(CKU_USER, USER_PIN, name), CKR_USER_TYPE_INVALID);
+        assert_rv(login_user(CKU_USER, "wrong-pin", name), CKR_USER_TYPE_INVALID);
+        assert_eq!(state(), CKS_RW_PUBLIC_SESSION, "name {name:?} logged in");
+    }
+    assert_eq!(
+        user_flags(&raw, slot.id()),
+        (false, false, false),
+        "a refused user name counted as a wrong PIN"
+    );
+    assert_rv(login_user(CKU_USER, "wrong-pin", ""), CKR_PIN_INCORRECT);
+    assert!(user_flags(&raw, slot.id()).0, "wrong PIN counted");
+    assert_rv(login_user(CKU_USER, USER_PIN, ""), CKR_OK);
+    assert_eq!(state(), CKS_RW_USER_FUNCTIONS);
+    assert_eq!(user_flags(&raw, slot.id()), (false, false, false));
+    assert_rv(login_user(CKU_USER, USER_PIN, ""), CKR_USER_ALREADY_LOGGED_IN);
+    assert_rv(ck!(raw, C_Logout(h)), CKR_OK);
+    assert_rv(login_user(CKU_SO, SO_PIN, ""), CKR_OK);
+    assert_eq!(state(), CKS_RW_SO_FUNCTIONS);
+    assert_rv(ck!(raw, C_Logout(h)), CKR_OK);
+    assert_rv(ck!(raw, C_CloseSession(h)), CKR_OK);
+}
