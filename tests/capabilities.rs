@@ -370,7 +370,10 @@ fn every_listed_mechanism_has_an_exerciser() {
     let missing: Vec<String> = list
         .iter()
         .filter(|m| !TABLE.iter().any(|e| e.0 == **m))
-        .map(|m| format!("0x{m:08x}"))
+        .map(|m| match cryptoki::mechanism::MechanismType::try_from(*m) {
+            Ok(t) => format!("{t} (0x{m:08x})"),
+            Err(_) => format!("0x{m:08x}"),
+        })
         .collect();
     assert!(
         missing.is_empty(),

@@ -9,6 +9,7 @@ use crate::common::p11::*;
 use crate::oracle::w;
 use crate::{ck, no_exerciser, random, refuses, same, Case, Cx, Exerciser, Outcome};
 use cryptoki_sys::*;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 /// The content of a DER OCTET STRING (CKA_EC_POINT), without panicking on a bad encoding.
@@ -84,7 +85,7 @@ pub struct Rsa {
 
 impl Rsa {
     fn key(&mut self, cx: &mut Cx, bits: CK_ULONG) -> Result<&RsaKey, String> {
-        if !self.keys.contains_key(&bits) {
+        if let Entry::Vacant(slot) = self.keys.entry(bits) {
             let (pt, st) = rsa_pair_templates(bits, &[1, 0, 1]);
             let pt = pt.b(CKA_VERIFY_RECOVER, true);
             let st = st
@@ -107,7 +108,7 @@ impl Rsa {
                 p: get(private, CKA_PRIME_1, "CKA_PRIME_1")?,
                 q: get(private, CKA_PRIME_2, "CKA_PRIME_2")?,
             };
-            self.keys.insert(bits, key);
+            slot.insert(key);
         }
         Ok(&self.keys[&bits])
     }
@@ -379,7 +380,7 @@ fn ec_gen(cx: &mut Cx, cv: &str) -> Result<(Vec<u8>, Vec<u8>), String> {
 
 impl Ec {
     fn key(&mut self, cx: &mut Cx, bits: CK_ULONG) -> Result<&EcKey, String> {
-        if !self.keys.contains_key(&bits) {
+        if let Entry::Vacant(slot) = self.keys.entry(bits) {
             let (cv, oid, _) = curve(bits)?;
             let (d, point) = ec_gen(cx, cv)?;
             let compressed = cx.py.bytes("ec_compress", &[cv.into(), w(&point)])?;
@@ -392,16 +393,13 @@ impl Ec {
                 cx.t.create(&ec_public(&oid, &octet_string(&point))),
             )?;
             let public_compressed = cx.t.create(&ec_public(&oid, &octet_string(&compressed)));
-            self.keys.insert(
-                bits,
-                EcKey {
-                    d,
-                    point,
-                    private,
-                    public,
-                    public_compressed,
-                },
-            );
+            slot.insert(EcKey {
+                d,
+                point,
+                private,
+                public,
+                public_compressed,
+            });
         }
         Ok(&self.keys[&bits])
     }
