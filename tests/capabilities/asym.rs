@@ -450,7 +450,30 @@ impl Exerciser for Ec {
             )?;
             let got = ck("CKA_VALUE of the derived key", cx.t.attr(h, CKA_VALUE))?;
             let want = cx.py.bytes("ecdh", &[cv.into(), w(&peer_d), w(&point)])?;
-            return same("ECDH shared secret", &got, &want);
+            same("ECDH shared secret", &got, &want)?;
+            if c.flag != CKF_DERIVE {
+                return Ok(());
+            }
+            // The ANSI X9.63 KDF over the shared secret, with shared data.
+            let shared = random(cx, 12);
+            let mech = ecdh(c.m, CKD_SHA256_KDF, &shared, &peer);
+            let h = ck(
+                "C_DeriveKey(CKD_SHA256_KDF)",
+                cx.t.derive(&mech, private, &new_secret(CKK_GENERIC_SECRET, Some(40))),
+            )?;
+            let got = ck("CKA_VALUE of the derived key", cx.t.attr(h, CKA_VALUE))?;
+            let want = cx.py.bytes(
+                "ecdh_x963",
+                &[
+                    cv.into(),
+                    w(&peer_d),
+                    w(&point),
+                    "sha256".into(),
+                    w(&shared),
+                    "40".into(),
+                ],
+            )?;
+            return same("ECDH with the X9.63 SHA-256 KDF", &got, &want);
         }
         let (hn, pre) = ecdsa_hash(c.m, flen).ok_or_else(no_exerciser)?;
         let msg = random(cx, 100);

@@ -16,6 +16,7 @@ try:
     from cryptography.hazmat.primitives import keywrap, cmac, hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import rsa, ec, ed25519, padding, utils
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
+    from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 except ImportError as e:
     print("missing the Python package `cryptography`: " + str(e), flush=True)
     sys.exit(3)
@@ -107,6 +108,9 @@ def ec_verify(cv, pt, hn, pre, sig, m):
     ec_pubkey(cv, pt).verify(der, b(m), ec.ECDSA(alg(hn, pre))); return b""
 def ecdh(cv, d, peer):
     return ec.derive_private_key(n(d), CURVES[cv]()).exchange(ec.ECDH(), ec_pubkey(cv, peer))
+def ecdh_x963(cv, d, peer, hn, shared, l):
+    z = ecdh(cv, d, peer)
+    return X963KDF(algorithm=H[hn](), length=int(l), sharedinfo=b(shared) or None).derive(z)
 def ed_gen():
     k = ed25519.Ed25519PrivateKey.generate()
     raw = (serialization.Encoding.Raw, serialization.PublicFormat.Raw)
