@@ -58,6 +58,10 @@ const NOT_GENERATED: u16 = 1 << 9;
 const NOT_UNWRAPPED: u16 = 1 << 10;
 /// Footnotes 2, 4 and 6: however the object is made, only the token sets it.
 const TOKEN_SET: u16 = COMPUTED | NOT_GENERATED | NOT_UNWRAPPED;
+/// A usage flag (what the key may be used for): on a CKA_TRUSTED object only the SO changes it,
+/// since the SO vouched for the key with that usage (footnote 10 read with §4.9's
+/// CKA_WRAP_WITH_TRUSTED: a user turning CKA_DECRYPT on would decrypt what it wrapped).
+const USAGE: u16 = 1 << 11;
 
 /// The value an attribute takes when the creating template leaves it out.
 #[derive(Debug, Clone, Copy)]
@@ -98,6 +102,21 @@ struct Rule {
     check: Check,
 }
 
+impl Rule {
+    /// Footnote 10: a caller other than the SO giving this attribute the value true. Asked by
+    /// every path that makes or changes an object, so CKA_TRUSTED is the SO's everywhere.
+    fn so_only(&self, value: &AttrValue, ctx: &Ctx) -> bool {
+        self.has(SO_TRUE) && value.as_bool() == Some(true) && !ctx.so
+    }
+
+    /// Footnotes 11 and 12 (and CKA_MODIFIABLE, CKA_DESTROYABLE on copy): would `new` turn the
+    /// attribute back from `old`?
+    fn goes_back(&self, old: Option<bool>, new: Option<bool>) -> bool {
+        (self.has(STAYS_TRUE) && old == Some(true) && new == Some(false))
+            || (self.has(STAYS_FALSE) && old == Some(false) && new == Some(true))
+    }
+}
+
 const fn rule(ty: CK_ATTRIBUTE_TYPE, flags: u16, def: Def) -> Rule {
     Rule {
         ty,
@@ -123,9 +142,12 @@ static OBJECT: &[Rule] = &[rule(CKA_CLASS, REQUIRED, Def::None)];
 static STORAGE: &[Rule] = &[
     rule(CKA_TOKEN, ON_COPY, Def::Bool(false)),
     rule(CKA_PRIVATE, ON_COPY, Def::PrivateIfKeyHoldsSecret),
-    rule(CKA_MODIFIABLE, ON_COPY, Def::Bool(true)),
+    // C_CopyObject may change these, but never back to true: a copy that became modifiable or
+    // destroyable would undo what the object's owner fixed (§4.4 gives COPYABLE this rule; the
+    // same reasoning holds for the other two).
+    rule(CKA_MODIFIABLE, ON_COPY | STAYS_FALSE, Def::Bool(true)),
     rule(CKA_COPYABLE, ON_COPY | STAYS_FALSE, Def::Bool(true)),
-    rule(CKA_DESTROYABLE, ON_COPY, Def::Bool(true)),
+    rule(CKA_DESTROYABLE, ON_COPY | STAYS_FALSE, Def::Bool(true)),
     rule(CKA_LABEL, SETTABLE, Def::Empty),
     // Footnotes 2, 4, 6: the store assigns it after the rules have passed.
     rule(CKA_UNIQUE_ID, TOKEN_SET, Def::None),
@@ -184,7 +206,7 @@ static KEY: &[Rule] = &[
     rule(CKA_ID, SETTABLE, Def::Empty),
     rule(CKA_START_DATE, SETTABLE, Def::Empty),
     rule(CKA_END_DATE, SETTABLE, Def::Empty),
-    rule(CKA_DERIVE, SETTABLE, Def::Bool(false)),
+    rule(CKA_DERIVE, SETTABLE | USAGE, Def::Bool(false)),
     rule(CKA_LOCAL, TOKEN_SET, Def::Bool(false)),
     rule(
         CKA_KEY_GEN_MECHANISM,
@@ -198,10 +220,10 @@ static KEY: &[Rule] = &[
 // Usage flags default to true (footnote 9 leaves it to the token), as in SoftHSMv2.
 static PUBLIC_KEY: &[Rule] = &[
     rule(CKA_SUBJECT, SETTABLE, Def::Empty),
-    rule(CKA_ENCRYPT, SETTABLE, Def::Bool(true)),
-    rule(CKA_VERIFY, SETTABLE, Def::Bool(true)),
-    rule(CKA_VERIFY_RECOVER, SETTABLE, Def::Bool(true)),
-    rule(CKA_WRAP, SETTABLE, Def::Bool(true)),
+    rule(CKA_ENCRYPT, SETTABLE | USAGE, Def::Bool(true)),
+    rule(CKA_VERIFY, SETTABLE | USAGE, Def::Bool(true)),
+    rule(CKA_VERIFY_RECOVER, SETTABLE | USAGE, Def::Bool(true)),
+    rule(CKA_WRAP, SETTABLE | USAGE, Def::Bool(true)),
     rule(CKA_TRUSTED, SO_TRUE | SETTABLE, Def::Bool(false)),
     rule(CKA_WRAP_TEMPLATE, 0, Def::NoAttributes),
     rule(CKA_PUBLIC_KEY_INFO, 0, Def::Empty),
@@ -212,10 +234,10 @@ static PUBLIC_KEY: &[Rule] = &[
 static PRIVATE_KEY: &[Rule] = &[
     rule(CKA_SUBJECT, SETTABLE, Def::Empty),
     rule(CKA_SENSITIVE, SETTABLE | STAYS_TRUE, Def::Bool(true)),
-    rule(CKA_DECRYPT, SETTABLE, Def::Bool(true)),
-    rule(CKA_SIGN, SETTABLE, Def::Bool(true)),
-    rule(CKA_SIGN_RECOVER, SETTABLE, Def::Bool(true)),
-    rule(CKA_UNWRAP, SETTABLE, Def::Bool(true)),
+    rule(CKA_DECRYPT, SETTABLE | USAGE, Def::Bool(true)),
+    rule(CKA_SIGN, SETTABLE | USAGE, Def::Bool(true)),
+    rule(CKA_SIGN_RECOVER, SETTABLE | USAGE, Def::Bool(true)),
+    rule(CKA_UNWRAP, SETTABLE | USAGE, Def::Bool(true)),
     rule(CKA_EXTRACTABLE, SETTABLE | STAYS_FALSE, Def::Bool(false)),
     rule(CKA_ALWAYS_SENSITIVE, TOKEN_SET, Def::Bool(false)),
     rule(CKA_NEVER_EXTRACTABLE, TOKEN_SET, Def::Bool(false)),
@@ -237,12 +259,12 @@ static PRIVATE_KEY: &[Rule] = &[
 
 static SECRET_KEY: &[Rule] = &[
     rule(CKA_SENSITIVE, SETTABLE | STAYS_TRUE, Def::Bool(true)),
-    rule(CKA_ENCRYPT, SETTABLE, Def::Bool(true)),
-    rule(CKA_DECRYPT, SETTABLE, Def::Bool(true)),
-    rule(CKA_SIGN, SETTABLE, Def::Bool(true)),
-    rule(CKA_VERIFY, SETTABLE, Def::Bool(true)),
-    rule(CKA_WRAP, SETTABLE, Def::Bool(true)),
-    rule(CKA_UNWRAP, SETTABLE, Def::Bool(true)),
+    rule(CKA_ENCRYPT, SETTABLE | USAGE, Def::Bool(true)),
+    rule(CKA_DECRYPT, SETTABLE | USAGE, Def::Bool(true)),
+    rule(CKA_SIGN, SETTABLE | USAGE, Def::Bool(true)),
+    rule(CKA_VERIFY, SETTABLE | USAGE, Def::Bool(true)),
+    rule(CKA_WRAP, SETTABLE | USAGE, Def::Bool(true)),
+    rule(CKA_UNWRAP, SETTABLE | USAGE, Def::Bool(true)),
     rule(CKA_EXTRACTABLE, SETTABLE | STAYS_FALSE, Def::Bool(false)),
     rule(CKA_ALWAYS_SENSITIVE, TOKEN_SET, Def::Bool(false)),
     rule(CKA_NEVER_EXTRACTABLE, TOKEN_SET, Def::Bool(false)),
@@ -706,8 +728,7 @@ fn build(
             continue;
         };
         let from_caller = !contributed.iter().any(|a| a.ty == ty);
-        let so_only = rule.has(SO_TRUE) && value.as_bool() == Some(true) && !ctx.so;
-        if from_caller && (rule.has(make.forbidden()) || so_only) {
+        if from_caller && (rule.has(make.forbidden()) || rule.so_only(value, ctx)) {
             verdict.note(CKR_ATTRIBUTE_READ_ONLY);
             continue;
         }
@@ -1076,11 +1097,8 @@ fn may_change(
         }
     }
     let old = obj.get(ty).and_then(AttrValue::as_bool);
-    let new = value.as_bool();
-    if (rule.has(STAYS_TRUE) && old == Some(true) && new == Some(false))
-        || (rule.has(STAYS_FALSE) && old == Some(false) && new == Some(true))
-        || (rule.has(SO_TRUE) && new == Some(true) && !ctx.so)
-    {
+    let trusted_usage = rule.has(USAGE) && obj.flag(CKA_TRUSTED) && !ctx.so;
+    if rule.goes_back(old, value.as_bool()) || rule.so_only(value, ctx) || trusted_usage {
         return fail(CKR_ATTRIBUTE_READ_ONLY);
     }
     rule.check.test(value)
@@ -1105,8 +1123,17 @@ fn apply(obj: &Attributes, changes: &[Attribute], ctx: &Ctx, op: Op) -> Result<A
 /// The template may only set CKA_TOKEN, CKA_PRIVATE, CKA_MODIFIABLE, CKA_DESTROYABLE, CKA_COPYABLE
 /// (true→false only) and what C_SetAttributeValue could change (same rules as `set`); others →
 /// CKR_ATTRIBUTE_READ_ONLY.
+///
+/// A CKA_TRUSTED key is copied by the SO only (CKR_ACTION_PROHIBITED otherwise). Footnote 10
+/// lets only the SO set CKA_TRUSTED to true, and a copy that kept it would be a trusted key the
+/// SO never made; a copy that dropped it would still hold the trusted key's value under usage
+/// flags the user controls, a second, unvouched-for handle on what the trusted key wraps
+/// (decrypt the CKA_WRAP_WITH_TRUSTED blobs it made). Neither is a copy the user may have. A
+/// trusted certificate holds no secret and its copy is as frozen as it is (§4.6.2), so anyone
+/// may copy it.
 pub fn copy(obj: &Attributes, template: &[Attribute], ctx: &Ctx) -> Result<Attributes> {
-    if !flag_or(obj, CKA_COPYABLE, true) {
+    let trusted_key = obj.flag(CKA_TRUSTED) && obj.class() != Some(CKO_CERTIFICATE);
+    if !flag_or(obj, CKA_COPYABLE, true) || (trusted_key && !ctx.so) {
         return fail(CKR_ACTION_PROHIBITED);
     }
     let mut out = apply(obj, template, ctx, Op::Copy)?;
@@ -1825,8 +1852,32 @@ mod tests {
         let k = made(&with(aes(), Attribute::bool(CKA_MODIFIABLE, false)));
         let label = [Attribute::bytes(CKA_LABEL, b"x".to_vec())];
         assert_eq!(rv(copy(&k, &label, &USER)), CKR_ATTRIBUTE_READ_ONLY);
-        let c = copy(&k, &[Attribute::bool(CKA_MODIFIABLE, true)], &USER).or_fail("storage");
-        assert_eq!(bool_of(&c, CKA_MODIFIABLE), Some(true));
+        // Issue 10: a copy may not become modifiable (nor destroyable) again.
+        for ty in [CKA_MODIFIABLE, CKA_DESTROYABLE] {
+            let k = made(&with(aes(), Attribute::bool(ty, false)));
+            assert_eq!(
+                rv(copy(&k, &[Attribute::bool(ty, true)], &USER)),
+                CKR_ATTRIBUTE_READ_ONLY
+            );
+        }
+        let c = copy(&k, &[Attribute::bool(CKA_TOKEN, true)], &USER).or_fail("storage");
+        assert_eq!(bool_of(&c, CKA_MODIFIABLE), Some(false));
+        let m = made(&aes());
+        let c = copy(&m, &[Attribute::bool(CKA_MODIFIABLE, false)], &USER).or_fail("to false");
+        assert_eq!(bool_of(&c, CKA_MODIFIABLE), Some(false));
+    }
+
+    #[test]
+    fn trusted_objects_are_the_sos() {
+        let mut k = made(&aes());
+        k.set(CKA_TRUSTED, AttrValue::Bool(true));
+        assert_eq!(rv(copy(&k, &[], &USER)), CKR_ACTION_PROHIBITED);
+        assert!(copy(&k, &[], &SO).is_ok());
+        let decrypt = [Attribute::bool(CKA_DECRYPT, false)];
+        assert_eq!(rv(set(&k, &decrypt, &USER)), CKR_ATTRIBUTE_READ_ONLY);
+        assert!(set(&k, &decrypt, &SO).is_ok());
+        let label = [Attribute::bytes(CKA_LABEL, b"x".to_vec())];
+        assert!(set(&k, &label, &USER).is_ok());
     }
 
     #[test]

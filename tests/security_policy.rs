@@ -1,0 +1,392 @@
+//! Issue 10, findings 2 and 4 and the single policy table: PKCS#11 v3.0 §4.4 (CKA_MODIFIABLE,
+//! CKA_COPYABLE, CKA_DESTROYABLE), §4.9-4.10 with the footnotes 10-12 of Table 10 (CKA_TRUSTED,
+//! the one-way attributes), §5.7 (C_CopyObject, C_SetAttributeValue) and §5.18 (C_UnwrapKey,
+//! C_DeriveKey with CKA_ALWAYS_AUTHENTICATE), through the built module.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::p11::*;
+use common::vectors::*;
+use common::*;
+use cryptoki_sys::*;
+
+fn kw() -> Mech {
+    Mech::new(CKM_AES_KEY_WRAP)
+}
+
+/// Log the token's user out, run `f` as the SO, then log the user back in.
+fn as_so<T>(t: &Tok, f: impl FnOnce() -> T) -> T {
+    expect_rv_raw("C_Logout user", t.logout(t.h), CKR_OK);
+    expect_rv_raw("C_Login SO", t.login(t.h, CKU_SO, SO_PIN), CKR_OK);
+    let out = f();
+    expect_rv_raw("C_Logout SO", t.logout(t.h), CKR_OK);
+    expect_rv_raw("C_Login user", t.login(t.h, CKU_USER, USER_PIN), CKR_OK);
+    out
+}
+
+/// A public token AES key-wrapping key made by the SO with CKA_TRUSTED, adjusted by `f`.
+fn trusted_kek(t: &Tok, label: &str, f: impl FnOnce(Tmpl) -> Tmpl) -> CK_OBJECT_HANDLE {
+    let tmpl = f(Tmpl::new()
+        .u(CKA_CLASS, CKO_SECRET_KEY)
+        .u(CKA_KEY_TYPE, CKK_AES)
+        .b(CKA_TOKEN, true)
+        .b(CKA_PRIVATE, false)
+        .b(CKA_WRAP, true)
+        .b(CKA_UNWRAP, false)
+        .b(CKA_ENCRYPT, false)
+        .b(CKA_DECRYPT, false)
+        .b(CKA_TRUSTED, true)
+        .bytes(CKA_LABEL, label.as_bytes())
+        .bytes(CKA_VALUE, hx(KW41_KEK)));
+    as_so(t, || {
+        t.create(&tmpl)
+            .ok_or_panic("the SO creates a CKA_TRUSTED key")
+    })
+}
+
+/// Every handle the user's session can see.
+fn all_objects(t: &Tok) -> Vec<CK_OBJECT_HANDLE> {
+    t.session
+        .find_objects(&[])
+        .expect("C_FindObjects")
+        .into_iter()
+        .map(|o| o.handle())
+        .collect()
+}
+
+/// Finding 2 as reported: the user copies the SO's non-modifiable trusted KEK as modifiable,
+/// turns on CKA_DECRYPT and decrypts the wrapped CKA_WRAP_WITH_TRUSTED key. A user's copy of a
+/// trusted object is refused outright; the SO may still copy it.
+#[test]
+fn user_copy_of_a_trusted_key_is_refused() {
+    let t = token("sp-trusted-copy");
+    let trusted = trusted_kek(&t, "trusted kek", |x| x.b(CKA_MODIFIABLE, false));
+    let secret = t.obj(
+        &aes(&hx(KW41_KEY))
+            .b(CKA_SENSITIVE, true)
+            .b(CKA_WRAP_WITH_TRUSTED, true),
+    );
+    let before = all_objects(&t).len();
+    for (what, tmpl) in [
+        (
+            "copy {MODIFIABLE=true, TOKEN=false}",
+            Tmpl::new().b(CKA_MODIFIABLE, true).b(CKA_TOKEN, false),
+        ),
+        ("copy {TOKEN=false}", Tmpl::new().b(CKA_TOKEN, false)),
+        ("copy {}", Tmpl::new()),
+        ("copy {TRUSTED=false}", Tmpl::new().b(CKA_TRUSTED, false)),
+    ] {
+        expect_err_in(
+            &format!("the user's {what} of a trusted key"),
+            t.copy(trusted, &tmpl),
+            &[CKR_ACTION_PROHIBITED, CKR_ATTRIBUTE_READ_ONLY],
+        );
+    }
+    assert_eq!(
+        all_objects(&t).len(),
+        before,
+        "a refused copy left an object"
+    );
+
+    // Whatever the user holds, nothing decrypts the trusted wrap of the secret.
+    let wrapped = t
+        .wrap(&kw(), trusted, secret)
+        .ok_or_panic("wrap with the trusted key");
+    for h in all_objects(&t) {
+        if let Ok(plain) = t.decrypt(&kw(), h, &wrapped) {
+            panic!("handle {h} decrypted the trusted wrap: {}", hex(&plain));
+        }
+    }
+
+    // The SO may copy its own key: the copy stays trusted and keeps CKA_MODIFIABLE false.
+    let so_copy = as_so(&t, || {
+        t.copy(trusted, &Tmpl::new().b(CKA_TOKEN, false))
+            .ok_or_panic("the SO copies a trusted key")
+    });
+    assert!(t.get_bool(so_copy, CKA_TRUSTED));
+    assert!(!t.get_bool(so_copy, CKA_MODIFIABLE));
+}
+
+/// No copy makes an attribute go back the way the table says it cannot: CKA_MODIFIABLE and
+/// CKA_DESTROYABLE false→true, CKA_SENSITIVE true→false, CKA_EXTRACTABLE false→true,
+/// CKA_WRAP_WITH_TRUSTED and CKA_ALWAYS_AUTHENTICATE true→false; the history attributes are the
+/// token's; the usage of a non-modifiable key is fixed in its copies.
+#[test]
+fn copy_keeps_one_way_attributes() {
+    let t = token("sp-copy-oneway");
+    let fixed = t.obj(
+        &aes(&hx(KW41_KEY))
+            .b(CKA_DECRYPT, false)
+            .b(CKA_MODIFIABLE, false)
+            .b(CKA_DESTROYABLE, false),
+    );
+    for (what, tmpl) in [
+        (
+            "MODIFIABLE false -> true",
+            Tmpl::new().b(CKA_MODIFIABLE, true),
+        ),
+        (
+            "MODIFIABLE false -> true with TOKEN false",
+            Tmpl::new().b(CKA_MODIFIABLE, true).b(CKA_TOKEN, false),
+        ),
+        (
+            "DESTROYABLE false -> true",
+            Tmpl::new().b(CKA_DESTROYABLE, true),
+        ),
+        (
+            "DECRYPT on a non-modifiable key",
+            Tmpl::new().b(CKA_DECRYPT, true),
+        ),
+    ] {
+        expect_err(
+            &format!("copy {what}"),
+            t.copy(fixed, &tmpl),
+            CKR_ATTRIBUTE_READ_ONLY,
+        );
+    }
+    // The copy of a non-modifiable key is non-modifiable, however it is asked for.
+    let c = t
+        .copy(fixed, &Tmpl::new().b(CKA_TOKEN, false))
+        .ok_or_panic("plain copy");
+    assert!(!t.get_bool(c, CKA_MODIFIABLE));
+    assert!(!t.get_bool(c, CKA_DECRYPT));
+    expect_err(
+        "C_SetAttributeValue DECRYPT on the copy",
+        t.set(c, &Tmpl::new().b(CKA_DECRYPT, true)),
+        CKR_ACTION_PROHIBITED,
+    );
+
+    let generated = t
+        .generate_key(
+            &Mech::new(CKM_AES_KEY_GEN),
+            &new_secret(CKK_AES, Some(16))
+                .b(CKA_SENSITIVE, true)
+                .b(CKA_EXTRACTABLE, false)
+                .b(CKA_WRAP_WITH_TRUSTED, true),
+        )
+        .ok_or_panic("C_GenerateKey");
+    for (what, tmpl) in [
+        (
+            "SENSITIVE true -> false",
+            Tmpl::new().b(CKA_SENSITIVE, false),
+        ),
+        (
+            "EXTRACTABLE false -> true",
+            Tmpl::new().b(CKA_EXTRACTABLE, true),
+        ),
+        (
+            "WRAP_WITH_TRUSTED true -> false",
+            Tmpl::new().b(CKA_WRAP_WITH_TRUSTED, false),
+        ),
+        (
+            "ALWAYS_SENSITIVE given",
+            Tmpl::new().b(CKA_ALWAYS_SENSITIVE, true),
+        ),
+        (
+            "NEVER_EXTRACTABLE given",
+            Tmpl::new().b(CKA_NEVER_EXTRACTABLE, true),
+        ),
+    ] {
+        expect_err(
+            &format!("copy {what}"),
+            t.copy(generated, &tmpl),
+            CKR_ATTRIBUTE_READ_ONLY,
+        );
+    }
+    let c = t
+        .copy(generated, &Tmpl::new())
+        .ok_or_panic("copy of the generated key");
+    assert!(t.get_bool(c, CKA_ALWAYS_SENSITIVE), "history is copied");
+    assert!(t.get_bool(c, CKA_NEVER_EXTRACTABLE), "history is copied");
+    assert!(t.get_bool(c, CKA_WRAP_WITH_TRUSTED));
+    expect_err(
+        "value of the copy",
+        t.attr(c, CKA_VALUE),
+        CKR_ATTRIBUTE_SENSITIVE,
+    );
+
+    // A key made sensitive by the copy was not always sensitive.
+    let readable = t.obj(&aes(&hx(KW41_KEY)));
+    let c = t
+        .copy(readable, &Tmpl::new().b(CKA_SENSITIVE, true))
+        .ok_or_panic("copy to sensitive");
+    assert!(!t.get_bool(c, CKA_ALWAYS_SENSITIVE));
+
+    let rsa = t.obj(&rsa_private_fixed().b(CKA_ALWAYS_AUTHENTICATE, true));
+    expect_err(
+        "copy ALWAYS_AUTHENTICATE true -> false",
+        t.copy(rsa, &Tmpl::new().b(CKA_ALWAYS_AUTHENTICATE, false)),
+        CKR_ATTRIBUTE_READ_ONLY,
+    );
+}
+
+/// Only the SO changes what a trusted key may do: the user may not turn its usage flags on
+/// (nor off) through C_SetAttributeValue, even where the key is modifiable.
+#[test]
+fn only_the_so_changes_the_usage_of_a_trusted_key() {
+    let t = token("sp-trusted-usage");
+    let trusted = trusted_kek(&t, "modifiable trusted kek", |x| x.b(CKA_MODIFIABLE, true));
+    for ty in [CKA_DECRYPT, CKA_ENCRYPT, CKA_UNWRAP, CKA_SIGN, CKA_DERIVE] {
+        expect_err(
+            &format!("user sets 0x{ty:x} true on a trusted key"),
+            t.set(trusted, &Tmpl::new().b(ty, true)),
+            CKR_ATTRIBUTE_READ_ONLY,
+        );
+    }
+    assert!(!t.get_bool(trusted, CKA_DECRYPT));
+    t.set(trusted, &Tmpl::new().bytes(CKA_LABEL, b"renamed"))
+        .ok_or_panic("the user renames a trusted key");
+    as_so(&t, || {
+        t.set(trusted, &Tmpl::new().b(CKA_UNWRAP, true))
+            .ok_or_panic("the SO changes a trusted key's usage");
+    });
+    assert!(t.get_bool(trusted, CKA_UNWRAP));
+}
+
+/// CKA_TRUSTED is the SO's on every path that makes or changes an object.
+#[test]
+fn only_the_so_sets_trusted_on_every_path() {
+    let t = token("sp-trusted-paths");
+    let kek = t.obj(&aes(&hx(KW41_KEK)));
+    let base = t.obj(&secret(CKK_GENERIC_SECRET, &[7; 32]));
+    let wrapped = t
+        .wrap(&kw(), kek, t.obj(&aes(&hx(KW41_KEY))))
+        .ok_or_panic("wrap");
+    let trusted = || Tmpl::new().b(CKA_TRUSTED, true);
+    expect_err(
+        "C_CreateObject",
+        t.create(&aes(&hx(KW41_KEK)).b(CKA_TRUSTED, true)),
+        CKR_ATTRIBUTE_READ_ONLY,
+    );
+    expect_err(
+        "C_GenerateKey",
+        t.generate_key(
+            &Mech::new(CKM_AES_KEY_GEN),
+            &new_secret(CKK_AES, Some(16)).b(CKA_TRUSTED, true),
+        ),
+        CKR_ATTRIBUTE_READ_ONLY,
+    );
+    let (public, private) = rsa_pair_templates(2048, &[1, 0, 1]);
+    expect_err(
+        "C_GenerateKeyPair",
+        t.generate_pair(
+            &Mech::new(CKM_RSA_PKCS_KEY_PAIR_GEN),
+            &public.b(CKA_TRUSTED, true),
+            &private,
+        ),
+        CKR_ATTRIBUTE_READ_ONLY,
+    );
+    expect_err(
+        "C_UnwrapKey",
+        t.unwrap(
+            &kw(),
+            kek,
+            &wrapped,
+            &new_secret(CKK_AES, None).b(CKA_TRUSTED, true),
+        ),
+        CKR_ATTRIBUTE_READ_ONLY,
+    );
+    expect_err(
+        "C_DeriveKey",
+        t.derive(
+            &hkdf(true, true, CKM_SHA256, b"salt", b"info"),
+            base,
+            &new_secret(CKK_AES, Some(16)).b(CKA_TRUSTED, true),
+        ),
+        CKR_ATTRIBUTE_READ_ONLY,
+    );
+    expect_err(
+        "C_CopyObject",
+        t.copy(kek, &trusted()),
+        CKR_ATTRIBUTE_READ_ONLY,
+    );
+    expect_err(
+        "C_SetAttributeValue",
+        t.set(kek, &trusted()),
+        CKR_ATTRIBUTE_READ_ONLY,
+    );
+    for h in all_objects(&t) {
+        if let Ok(v) = t.attr(h, CKA_TRUSTED) {
+            assert_eq!(v, [0], "handle {h} became trusted");
+        }
+    }
+}
+
+/// The one-way attributes stay one-way on C_SetAttributeValue as on C_CopyObject, and a made
+/// key's template may ask for CKA_WRAP_WITH_TRUSTED on every path that makes one.
+#[test]
+fn one_way_attributes_on_set_and_wrap_with_trusted_on_every_path() {
+    let t = token("sp-oneway-set");
+    let k = t.obj(
+        &aes(&hx(KW41_KEY))
+            .b(CKA_SENSITIVE, true)
+            .b(CKA_EXTRACTABLE, false)
+            .b(CKA_WRAP_WITH_TRUSTED, true),
+    );
+    for (what, tmpl) in [
+        (
+            "SENSITIVE true -> false",
+            Tmpl::new().b(CKA_SENSITIVE, false),
+        ),
+        (
+            "EXTRACTABLE false -> true",
+            Tmpl::new().b(CKA_EXTRACTABLE, true),
+        ),
+        (
+            "WRAP_WITH_TRUSTED true -> false",
+            Tmpl::new().b(CKA_WRAP_WITH_TRUSTED, false),
+        ),
+        ("MODIFIABLE", Tmpl::new().b(CKA_MODIFIABLE, false)),
+    ] {
+        expect_err(
+            &format!("set {what}"),
+            t.set(k, &tmpl),
+            CKR_ATTRIBUTE_READ_ONLY,
+        );
+    }
+
+    let kek = t.obj(&aes(&hx(KW41_KEK)));
+    let g = t
+        .generate_key(
+            &Mech::new(CKM_AES_KEY_GEN),
+            &new_secret(CKK_AES, Some(16)).b(CKA_WRAP_WITH_TRUSTED, true),
+        )
+        .ok_or_panic("C_GenerateKey WRAP_WITH_TRUSTED");
+    let wrapped = t
+        .wrap(&kw(), kek, t.obj(&aes(&hx(KW41_KEY))))
+        .ok_or_panic("wrap");
+    let u = t
+        .unwrap(
+            &kw(),
+            kek,
+            &wrapped,
+            &new_secret(CKK_AES, None).b(CKA_WRAP_WITH_TRUSTED, true),
+        )
+        .ok_or_panic("C_UnwrapKey WRAP_WITH_TRUSTED");
+    let d = t
+        .derive(
+            &hkdf(true, true, CKM_SHA256, b"salt", b"info"),
+            t.obj(&secret(CKK_GENERIC_SECRET, &[7; 32])),
+            &new_secret(CKK_AES, Some(16)).b(CKA_WRAP_WITH_TRUSTED, true),
+        )
+        .ok_or_panic("C_DeriveKey WRAP_WITH_TRUSTED");
+    for (what, h) in [("generated", g), ("unwrapped", u), ("derived", d)] {
+        assert!(t.get_bool(h, CKA_WRAP_WITH_TRUSTED), "{what}");
+        expect_err(
+            &format!("{what}: wrap with an untrusted key"),
+            t.wrap(&kw(), kek, h),
+            CKR_KEY_NOT_WRAPPABLE,
+        );
+        expect_err(
+            &format!("{what}: set WRAP_WITH_TRUSTED false"),
+            t.set(h, &Tmpl::new().b(CKA_WRAP_WITH_TRUSTED, false)),
+            CKR_ATTRIBUTE_READ_ONLY,
+        );
+        expect_err(
+            &format!("{what}: copy WRAP_WITH_TRUSTED false"),
+            t.copy(h, &Tmpl::new().b(CKA_WRAP_WITH_TRUSTED, false)),
+            CKR_ATTRIBUTE_READ_ONLY,
+        );
+    }
+}
