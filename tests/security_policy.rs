@@ -6,6 +6,7 @@
 
 mod common;
 
+use common::keys::*;
 use common::p11::*;
 use common::vectors::*;
 use common::*;
@@ -389,4 +390,275 @@ fn one_way_attributes_on_set_and_wrap_with_trusted_on_every_path() {
             CKR_ATTRIBUTE_READ_ONLY,
         );
     }
+}
+
+/// What a trusted key has wrapped may be a CKA_WRAP_WITH_TRUSTED key, so what a trusted key
+/// unwraps keeps that protection: it is sensitive and CKA_WRAP_WITH_TRUSTED, and a template
+/// asking otherwise is refused. Without this, wrap-then-unwrap with the SO's trusted key
+/// would hand out any CKA_WRAP_WITH_TRUSTED key in the clear.
+#[test]
+fn a_trusted_key_unwraps_only_protected_keys() {
+    let t = token("sp-trusted-unwrap");
+    let trusted = trusted_kek(&t, "trusted kek wu", |x| x.b(CKA_UNWRAP, true));
+    let secret = t.obj(
+        &aes(&hx(KW41_KEY))
+            .b(CKA_SENSITIVE, true)
+            .b(CKA_WRAP_WITH_TRUSTED, true),
+    );
+    let wrapped = t
+        .wrap(&kw(), trusted, secret)
+        .ok_or_panic("wrap with the trusted key");
+    for (what, tmpl) in [
+        ("readable", new_secret(CKK_AES, None)),
+        (
+            "sensitive, WRAP_WITH_TRUSTED false",
+            new_secret(CKK_AES, None)
+                .b(CKA_SENSITIVE, true)
+                .b(CKA_WRAP_WITH_TRUSTED, false),
+        ),
+        (
+            "WRAP_WITH_TRUSTED, not sensitive",
+            new_secret(CKK_AES, None).b(CKA_WRAP_WITH_TRUSTED, true),
+        ),
+    ] {
+        expect_err(
+            &format!("unwrap {what} with a trusted key"),
+            t.unwrap(&kw(), trusted, &wrapped, &tmpl),
+            CKR_TEMPLATE_INCONSISTENT,
+        );
+    }
+    let u = t
+        .unwrap(
+            &kw(),
+            trusted,
+            &wrapped,
+            &new_secret(CKK_AES, None)
+                .without(CKA_SENSITIVE)
+                .without(CKA_EXTRACTABLE),
+        )
+        .ok_or_panic("unwrap with the template's defaults");
+    assert!(t.get_bool(u, CKA_SENSITIVE));
+    assert!(t.get_bool(u, CKA_WRAP_WITH_TRUSTED));
+    expect_err(
+        "unwrapped value",
+        t.attr(u, CKA_VALUE),
+        CKR_ATTRIBUTE_SENSITIVE,
+    );
+}
+
+/// Finding 4 as reported: an RSA key that may neither sign nor decrypt and needs a context
+/// login for every use gives c^d mod n through C_UnwrapKey(CKM_RSA_X_509). Raw RSA unwrap is
+/// refused for every key (CKR_MECHANISM_INVALID) and C_GetMechanismInfo does not offer it.
+#[test]
+fn raw_rsa_unwrap_is_no_private_key_oracle() {
+    let t = token("sp-rsa-x509");
+    let rsa = t.obj(
+        &rsa_private_fixed()
+            .b(CKA_SIGN, false)
+            .b(CKA_DECRYPT, false)
+            .b(CKA_SIGN_RECOVER, false)
+            .b(CKA_UNWRAP, true)
+            .b(CKA_ALWAYS_AUTHENTICATE, true),
+    );
+    expect_err(
+        "C_SignInit",
+        t.sign_init(&Mech::new(CKM_RSA_X_509), rsa),
+        CKR_KEY_FUNCTION_NOT_PERMITTED,
+    );
+    let mut c = vec![0u8; 256];
+    c[255] = 2;
+    let oracle = new_secret(CKK_GENERIC_SECRET, None);
+    let got = t.unwrap(&Mech::new(CKM_RSA_X_509), rsa, &c, &oracle);
+    if let Ok(h) = got {
+        panic!(
+            "raw RSA unwrap made a key: value {:?}",
+            t.attr(h, CKA_VALUE).map(|v| hex(&v))
+        );
+    }
+    // The same for a key that could decrypt: raw RSA unwrap is gone, not just guarded.
+    let plain = t.obj(&rsa_private_fixed());
+    expect_err(
+        "C_UnwrapKey CKM_RSA_X_509, ordinary key",
+        t.unwrap(&Mech::new(CKM_RSA_X_509), plain, &c, &oracle),
+        CKR_MECHANISM_INVALID,
+    );
+    let info = t
+        .mechanism_info(CKM_RSA_X_509)
+        .ok_or_panic("C_GetMechanismInfo");
+    assert_eq!(
+        info.flags & (CKF_UNWRAP | CKF_WRAP),
+        0,
+        "RSA_X_509 offers wrapping"
+    );
+}
+
+/// C_UnwrapKey and C_DeriveKey honour CKA_ALWAYS_AUTHENTICATE: being single calls, they have
+/// no operation for C_Login(CKU_CONTEXT_SPECIFIC) to authorize, so such a key is refused
+/// (CKR_USER_NOT_LOGGED_IN) for them, before and after a context login attempt.
+#[test]
+fn always_authenticate_keys_do_not_unwrap_or_derive() {
+    let t = token("sp-always-auth");
+    let rsa = t.obj(
+        &rsa_private_fixed()
+            .b(CKA_SIGN, false)
+            .b(CKA_DECRYPT, false)
+            .b(CKA_UNWRAP, true)
+            .b(CKA_ALWAYS_AUTHENTICATE, true),
+    );
+    let public = t.obj(&rsa_public_fixed());
+    let k = t.obj(&aes(&hx(KW41_KEY)));
+    let wrapped = t
+        .wrap(&Mech::new(CKM_RSA_PKCS), public, k)
+        .ok_or_panic("wrap with the public key");
+    for round in ["before", "after"] {
+        expect_err(
+            &format!("C_UnwrapKey RSA_PKCS {round} a context login"),
+            t.unwrap(
+                &Mech::new(CKM_RSA_PKCS),
+                rsa,
+                &wrapped,
+                &new_secret(CKK_AES, None),
+            ),
+            CKR_USER_NOT_LOGGED_IN,
+        );
+        let _ = t.login_context(None);
+    }
+
+    let ec = t.obj(
+        &ec_private(&hx(EC_PARAMS_P256), &hx(EC_PRIVATE_VALUE))
+            .b(CKA_DERIVE, true)
+            .b(CKA_ALWAYS_AUTHENTICATE, true),
+    );
+    let point = common::der::unwrap_octet_string(&hx(EC_POINT));
+    for round in ["before", "after"] {
+        expect_err(
+            &format!("C_DeriveKey ECDH {round} a context login"),
+            t.derive(
+                &ecdh(CKM_ECDH1_DERIVE, CKD_NULL, &[], &point),
+                ec,
+                &new_secret(CKK_GENERIC_SECRET, Some(32)),
+            ),
+            CKR_USER_NOT_LOGGED_IN,
+        );
+        let _ = t.login_context(None);
+    }
+    // Without the flag both work, so the refusal is the flag's.
+    let ec_plain =
+        t.obj(&ec_private(&hx(EC_PARAMS_P256), &hx(EC_PRIVATE_VALUE)).b(CKA_DERIVE, true));
+    t.derive(
+        &ecdh(CKM_ECDH1_DERIVE, CKD_NULL, &[], &point),
+        ec_plain,
+        &new_secret(CKK_GENERIC_SECRET, Some(32)),
+    )
+    .ok_or_panic("ECDH without ALWAYS_AUTHENTICATE");
+}
+
+/// C_WrapKey, C_UnwrapKey and C_DeriveKey take only mechanisms whose C_GetMechanismInfo flags
+/// offer that function: an encryption-only mode (CTR, CTS, CCM) unwrapping to a readable key
+/// would be a decryption oracle, PBKDF2 is a generation mechanism.
+#[test]
+fn key_functions_only_with_mechanisms_that_offer_them() {
+    let t = token("sp-mech-flags");
+    let kek = t.obj(&aes(&hx(KW41_KEK)));
+    let k = t.obj(&aes(&hx(KW41_KEY)));
+    let mut cb = [0u8; 16];
+    cb[15] = 1;
+    let mechs = t.mechanism_list().ok_or_panic("C_GetMechanismList");
+    let ctr = ctr(128, cb);
+    for (what, m) in [("CTR", &ctr), ("CTS", &Mech::bytes(CKM_AES_CTS, &[0; 16]))] {
+        let info = t.mechanism_info(m.ty()).ok_or_panic("info");
+        assert_eq!(
+            info.flags & (CKF_WRAP | CKF_UNWRAP),
+            0,
+            "{what} offers wrapping"
+        );
+        expect_err(
+            &format!("C_UnwrapKey AES {what}"),
+            t.unwrap(m, kek, &[0x5a; 16], &new_secret(CKK_GENERIC_SECRET, None)),
+            CKR_MECHANISM_INVALID,
+        );
+        expect_err(
+            &format!("C_WrapKey AES {what}"),
+            t.wrap(m, kek, k),
+            CKR_MECHANISM_INVALID,
+        );
+    }
+    assert!(mechs.contains(&CKM_PKCS5_PBKD2));
+    expect_err(
+        "C_DeriveKey CKM_PKCS5_PBKD2",
+        t.derive(
+            &pbkdf2(CKP_PKCS5_PBKD2_HMAC_SHA256, b"password", b"salt", 1),
+            k,
+            &new_secret(CKK_GENERIC_SECRET, Some(16)),
+        ),
+        CKR_MECHANISM_INVALID,
+    );
+}
+
+/// CKM_HKDF_DERIVE extracting with a salt key (CKF_HKDF_SALT_KEY) and expanding.
+fn hkdf_with_salt_key(salt_key: CK_OBJECT_HANDLE) -> Mech {
+    let mut m = Mech::new(CKM_HKDF_DERIVE);
+    let pi = m.keep(b"info");
+    m.set_param(CK_HKDF_PARAMS {
+        bExtract: 1,
+        bExpand: 1,
+        prfHashMechanism: CKM_SHA256,
+        ulSaltType: CKF_HKDF_SALT_KEY,
+        pSalt: std::ptr::null_mut(),
+        ulSaltLen: 0,
+        hSaltKey: salt_key,
+        pInfo: pi,
+        ulInfoLen: 4,
+    });
+    m
+}
+
+/// The history of a derived key (CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE) is that of every
+/// key that went into it: the base key and HKDF's salt key, decided in one place.
+#[test]
+fn derived_keys_inherit_history_from_every_key_used() {
+    let t = token("sp-derive-history");
+    let protected = || {
+        new_secret(CKK_GENERIC_SECRET, Some(32))
+            .b(CKA_SENSITIVE, true)
+            .b(CKA_EXTRACTABLE, false)
+    };
+    let gen = |tmpl: Tmpl| {
+        t.generate_key(&Mech::new(CKM_GENERIC_SECRET_KEY_GEN), &tmpl)
+            .ok_or_panic("generate")
+    };
+    let base = gen(protected());
+    let clean_salt = gen(protected());
+    let known_salt = t.obj(&secret(CKK_GENERIC_SECRET, &[9; 32]));
+    assert!(t.get_bool(base, CKA_ALWAYS_SENSITIVE));
+    let new_key = || {
+        new_secret(CKK_AES, Some(16))
+            .b(CKA_SENSITIVE, true)
+            .b(CKA_EXTRACTABLE, false)
+    };
+    let d = t
+        .derive(
+            &hkdf(true, true, CKM_SHA256, b"salt", b"info"),
+            base,
+            &new_key(),
+        )
+        .ok_or_panic("derive with salt data");
+    assert!(t.get_bool(d, CKA_ALWAYS_SENSITIVE));
+    assert!(t.get_bool(d, CKA_NEVER_EXTRACTABLE));
+    let d = t
+        .derive(&hkdf_with_salt_key(clean_salt), base, &new_key())
+        .ok_or_panic("derive with a clean salt key");
+    assert!(t.get_bool(d, CKA_ALWAYS_SENSITIVE));
+    assert!(t.get_bool(d, CKA_NEVER_EXTRACTABLE));
+    let d = t
+        .derive(&hkdf_with_salt_key(known_salt), base, &new_key())
+        .ok_or_panic("derive with a known salt key");
+    assert!(
+        !t.get_bool(d, CKA_ALWAYS_SENSITIVE),
+        "the salt key was known"
+    );
+    assert!(
+        !t.get_bool(d, CKA_NEVER_EXTRACTABLE),
+        "the salt key was known"
+    );
 }

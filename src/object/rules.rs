@@ -620,8 +620,9 @@ enum Make<'a> {
     /// C_GenerateKey or C_GenerateKeyPair with this mechanism.
     Generate(CK_MECHANISM_TYPE),
     Unwrap,
-    /// C_DeriveKey from this base key.
-    Derive(&'a Attributes),
+    /// C_DeriveKey from these keys: the base key and any other key the mechanism feeds in
+    /// (HKDF's salt key).
+    Derive(&'a [&'a Attributes]),
 }
 
 impl Make<'_> {
@@ -660,11 +661,12 @@ impl Make<'_> {
             Make::Generate(m) => (true, m, sensitive, !extractable),
             // The key existed outside the token, in the clear or under a key we cannot vouch for.
             Make::Unwrap => (false, unknown, false, false),
-            Make::Derive(base) => (
+            // Every key that went into the value must have been so, not just the base key.
+            Make::Derive(keys) => (
                 false,
                 unknown,
-                base.flag(CKA_ALWAYS_SENSITIVE) && sensitive,
-                base.flag(CKA_NEVER_EXTRACTABLE) && !extractable,
+                keys.iter().all(|k| k.flag(CKA_ALWAYS_SENSITIVE)) && sensitive,
+                keys.iter().all(|k| k.flag(CKA_NEVER_EXTRACTABLE)) && !extractable,
             ),
         };
         let origin = [
@@ -943,15 +945,15 @@ pub fn unwrapped(
     built(verdict, out).map(|(_, out)| out)
 }
 
-/// C_DeriveKey: the derived key's attributes, before its value exists; `base` is the base key's
-/// attribute set. The result is a secret key (another CKA_CLASS in the template is
+/// C_DeriveKey: the derived key's attributes, before its value exists; `keys` are the attribute
+/// sets of the base key and of any other key the mechanism uses (HKDF's salt key). The result is a secret key (another CKA_CLASS in the template is
 /// CKR_TEMPLATE_INCONSISTENT) of the template's CKA_KEY_TYPE, or `default_key_type`. It is not
 /// local; it is "always sensitive" only if the base key was and the new one is sensitive, "never
 /// extractable" only if the base key was and the new one is not extractable. Returns the
 /// template's CKA_VALUE_LEN, when given, as the length to derive. Merge the base key's
 /// CKA_DERIVE_TEMPLATE into `template` first (`merge_template`).
 pub fn derived(
-    base: &Attributes,
+    keys: &[&Attributes],
     template: &[Attribute],
     default_key_type: CK_KEY_TYPE,
     mechanism: CK_MECHANISM_TYPE,
@@ -968,7 +970,7 @@ pub fn derived(
     let out = build(
         template,
         &contributed,
-        Make::Derive(base),
+        Make::Derive(keys),
         ctx,
         &mut verdict,
     );
@@ -2449,7 +2451,7 @@ mod tests {
     }
 
     fn derive(base: &Attributes, t: &[Attribute]) -> (Attributes, Option<usize>) {
-        derived(base, t, CKK_GENERIC_SECRET, CKM_ECDH1_DERIVE, &USER).or_fail("derived")
+        derived(&[base], t, CKK_GENERIC_SECRET, CKM_ECDH1_DERIVE, &USER).or_fail("derived")
     }
 
     #[test]
@@ -2500,7 +2502,7 @@ mod tests {
         add_computed(&mut done, CKA_VALUE, AttrValue::Bytes(vec![2; 32]));
         assert!(check(&done).is_ok());
 
-        let d = |t: &[Attribute]| derived(&base, t, CKK_GENERIC_SECRET, CKM_ECDH1_DERIVE, &USER);
+        let d = |t: &[Attribute]| derived(&[&base], t, CKK_GENERIC_SECRET, CKM_ECDH1_DERIVE, &USER);
         assert_eq!(
             rv(d(&[key_type(CKK_AES), value_len(20)])),
             CKR_KEY_SIZE_RANGE
