@@ -223,7 +223,7 @@ fn copy_keeps_one_way_attributes() {
 }
 
 /// Only the SO changes what a trusted key may do: the user may not turn its usage flags on
-/// (nor off) through C_SetAttributeValue, even where the key is modifiable.
+/// (nor off), nor its trust off, through C_SetAttributeValue, even where the key is modifiable.
 #[test]
 fn only_the_so_changes_the_usage_of_a_trusted_key() {
     let t = token("sp-trusted-usage");
@@ -236,6 +236,13 @@ fn only_the_so_changes_the_usage_of_a_trusted_key() {
         );
     }
     assert!(!t.get_bool(trusted, CKA_DECRYPT));
+    // Nor take the trust away and then widen the now ordinary key.
+    expect_err(
+        "user sets CKA_TRUSTED false on a trusted key",
+        t.set(trusted, &Tmpl::new().b(CKA_TRUSTED, false)),
+        CKR_ATTRIBUTE_READ_ONLY,
+    );
+    assert!(t.get_bool(trusted, CKA_TRUSTED));
     t.set(trusted, &Tmpl::new().bytes(CKA_LABEL, b"renamed"))
         .ok_or_panic("the user renames a trusted key");
     as_so(&t, || {
@@ -661,4 +668,73 @@ fn derived_keys_inherit_history_from_every_key_used() {
         !t.get_bool(d, CKA_NEVER_EXTRACTABLE),
         "the salt key was known"
     );
+}
+
+/// The history attributes (CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE, CKA_LOCAL) are the
+/// token's on every path that makes a key, and a key that existed outside the token (created,
+/// unwrapped, derived from a known key) is never "always sensitive" nor "never extractable".
+#[test]
+fn history_attributes_are_the_tokens_on_every_path() {
+    let t = token("sp-history-paths");
+    let kek = t.obj(&aes(&hx(KW41_KEK)));
+    let known = t.obj(&secret(CKK_GENERIC_SECRET, &[7; 32]));
+    let wrapped = t
+        .wrap(&kw(), kek, t.obj(&aes(&hx(KW41_KEY))))
+        .ok_or_panic("wrap");
+    let protected = |tmpl: Tmpl| tmpl.b(CKA_SENSITIVE, true).b(CKA_EXTRACTABLE, false);
+    for ty in [CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE, CKA_LOCAL] {
+        let claim = |tmpl: Tmpl| tmpl.b(ty, true);
+        expect_err(
+            &format!("C_CreateObject with 0x{ty:x}"),
+            t.create(&claim(protected(aes(&hx(KW41_KEY))))),
+            CKR_ATTRIBUTE_READ_ONLY,
+        );
+        expect_err(
+            &format!("C_GenerateKey with 0x{ty:x}"),
+            t.generate_key(
+                &Mech::new(CKM_AES_KEY_GEN),
+                &claim(protected(new_secret(CKK_AES, Some(16)))),
+            ),
+            CKR_ATTRIBUTE_READ_ONLY,
+        );
+        expect_err(
+            &format!("C_UnwrapKey with 0x{ty:x}"),
+            t.unwrap(
+                &kw(),
+                kek,
+                &wrapped,
+                &claim(protected(new_secret(CKK_AES, None))),
+            ),
+            CKR_ATTRIBUTE_READ_ONLY,
+        );
+        expect_err(
+            &format!("C_DeriveKey with 0x{ty:x}"),
+            t.derive(
+                &hkdf(true, true, CKM_SHA256, b"salt", b"info"),
+                known,
+                &claim(protected(new_secret(CKK_AES, Some(16)))),
+            ),
+            CKR_ATTRIBUTE_READ_ONLY,
+        );
+    }
+    let created = t.obj(&protected(aes(&hx(KW41_KEY))));
+    let unwrapped = t
+        .unwrap(&kw(), kek, &wrapped, &protected(new_secret(CKK_AES, None)))
+        .ok_or_panic("unwrap");
+    let derived = t
+        .derive(
+            &hkdf(true, true, CKM_SHA256, b"salt", b"info"),
+            known,
+            &protected(new_secret(CKK_AES, Some(16))),
+        )
+        .ok_or_panic("derive");
+    for (what, h) in [
+        ("created", created),
+        ("unwrapped", unwrapped),
+        ("derived from a known key", derived),
+    ] {
+        assert!(!t.get_bool(h, CKA_ALWAYS_SENSITIVE), "{what}");
+        assert!(!t.get_bool(h, CKA_NEVER_EXTRACTABLE), "{what}");
+        assert!(!t.get_bool(h, CKA_LOCAL), "{what}");
+    }
 }

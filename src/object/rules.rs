@@ -58,10 +58,11 @@ const NOT_GENERATED: u16 = 1 << 9;
 const NOT_UNWRAPPED: u16 = 1 << 10;
 /// Footnotes 2, 4 and 6: however the object is made, only the token sets it.
 const TOKEN_SET: u16 = COMPUTED | NOT_GENERATED | NOT_UNWRAPPED;
-/// A usage flag (what the key may be used for): on a CKA_TRUSTED object only the SO changes it,
-/// since the SO vouched for the key with that usage (footnote 10 read with §4.9's
-/// CKA_WRAP_WITH_TRUSTED: a user turning CKA_DECRYPT on would decrypt what it wrapped).
-const USAGE: u16 = 1 << 11;
+/// What the SO vouches for when it makes an object CKA_TRUSTED: the usage flags and the trust
+/// itself. On a trusted object only the SO changes them (footnote 10 read with §4.9's
+/// CKA_WRAP_WITH_TRUSTED: a user turning CKA_DECRYPT on, or CKA_TRUSTED off and then CKA_DECRYPT
+/// on, would decrypt what the key wrapped while it was trusted).
+const VOUCHED: u16 = 1 << 11;
 
 /// The value an attribute takes when the creating template leaves it out.
 #[derive(Debug, Clone, Copy)]
@@ -165,7 +166,7 @@ static DATA: &[Rule] = &[
 // carry no footnote 8 for certificates (unlike keys), so they are fixed too.
 static CERTIFICATE: &[Rule] = &[
     rule(CKA_CERTIFICATE_TYPE, REQUIRED, Def::None),
-    rule(CKA_TRUSTED, SO_TRUE | SETTABLE, Def::Bool(false)),
+    rule(CKA_TRUSTED, SO_TRUE | SETTABLE | VOUCHED, Def::Bool(false)),
     checked(
         CKA_CERTIFICATE_CATEGORY,
         0,
@@ -206,7 +207,7 @@ static KEY: &[Rule] = &[
     rule(CKA_ID, SETTABLE, Def::Empty),
     rule(CKA_START_DATE, SETTABLE, Def::Empty),
     rule(CKA_END_DATE, SETTABLE, Def::Empty),
-    rule(CKA_DERIVE, SETTABLE | USAGE, Def::Bool(false)),
+    rule(CKA_DERIVE, SETTABLE | VOUCHED, Def::Bool(false)),
     rule(CKA_LOCAL, TOKEN_SET, Def::Bool(false)),
     rule(
         CKA_KEY_GEN_MECHANISM,
@@ -220,11 +221,11 @@ static KEY: &[Rule] = &[
 // Usage flags default to true (footnote 9 leaves it to the token), as in SoftHSMv2.
 static PUBLIC_KEY: &[Rule] = &[
     rule(CKA_SUBJECT, SETTABLE, Def::Empty),
-    rule(CKA_ENCRYPT, SETTABLE | USAGE, Def::Bool(true)),
-    rule(CKA_VERIFY, SETTABLE | USAGE, Def::Bool(true)),
-    rule(CKA_VERIFY_RECOVER, SETTABLE | USAGE, Def::Bool(true)),
-    rule(CKA_WRAP, SETTABLE | USAGE, Def::Bool(true)),
-    rule(CKA_TRUSTED, SO_TRUE | SETTABLE, Def::Bool(false)),
+    rule(CKA_ENCRYPT, SETTABLE | VOUCHED, Def::Bool(true)),
+    rule(CKA_VERIFY, SETTABLE | VOUCHED, Def::Bool(true)),
+    rule(CKA_VERIFY_RECOVER, SETTABLE | VOUCHED, Def::Bool(true)),
+    rule(CKA_WRAP, SETTABLE | VOUCHED, Def::Bool(true)),
+    rule(CKA_TRUSTED, SO_TRUE | SETTABLE | VOUCHED, Def::Bool(false)),
     rule(CKA_WRAP_TEMPLATE, 0, Def::NoAttributes),
     rule(CKA_PUBLIC_KEY_INFO, 0, Def::Empty),
 ];
@@ -234,10 +235,10 @@ static PUBLIC_KEY: &[Rule] = &[
 static PRIVATE_KEY: &[Rule] = &[
     rule(CKA_SUBJECT, SETTABLE, Def::Empty),
     rule(CKA_SENSITIVE, SETTABLE | STAYS_TRUE, Def::Bool(true)),
-    rule(CKA_DECRYPT, SETTABLE | USAGE, Def::Bool(true)),
-    rule(CKA_SIGN, SETTABLE | USAGE, Def::Bool(true)),
-    rule(CKA_SIGN_RECOVER, SETTABLE | USAGE, Def::Bool(true)),
-    rule(CKA_UNWRAP, SETTABLE | USAGE, Def::Bool(true)),
+    rule(CKA_DECRYPT, SETTABLE | VOUCHED, Def::Bool(true)),
+    rule(CKA_SIGN, SETTABLE | VOUCHED, Def::Bool(true)),
+    rule(CKA_SIGN_RECOVER, SETTABLE | VOUCHED, Def::Bool(true)),
+    rule(CKA_UNWRAP, SETTABLE | VOUCHED, Def::Bool(true)),
     rule(CKA_EXTRACTABLE, SETTABLE | STAYS_FALSE, Def::Bool(false)),
     rule(CKA_ALWAYS_SENSITIVE, TOKEN_SET, Def::Bool(false)),
     rule(CKA_NEVER_EXTRACTABLE, TOKEN_SET, Def::Bool(false)),
@@ -259,12 +260,12 @@ static PRIVATE_KEY: &[Rule] = &[
 
 static SECRET_KEY: &[Rule] = &[
     rule(CKA_SENSITIVE, SETTABLE | STAYS_TRUE, Def::Bool(true)),
-    rule(CKA_ENCRYPT, SETTABLE | USAGE, Def::Bool(true)),
-    rule(CKA_DECRYPT, SETTABLE | USAGE, Def::Bool(true)),
-    rule(CKA_SIGN, SETTABLE | USAGE, Def::Bool(true)),
-    rule(CKA_VERIFY, SETTABLE | USAGE, Def::Bool(true)),
-    rule(CKA_WRAP, SETTABLE | USAGE, Def::Bool(true)),
-    rule(CKA_UNWRAP, SETTABLE | USAGE, Def::Bool(true)),
+    rule(CKA_ENCRYPT, SETTABLE | VOUCHED, Def::Bool(true)),
+    rule(CKA_DECRYPT, SETTABLE | VOUCHED, Def::Bool(true)),
+    rule(CKA_SIGN, SETTABLE | VOUCHED, Def::Bool(true)),
+    rule(CKA_VERIFY, SETTABLE | VOUCHED, Def::Bool(true)),
+    rule(CKA_WRAP, SETTABLE | VOUCHED, Def::Bool(true)),
+    rule(CKA_UNWRAP, SETTABLE | VOUCHED, Def::Bool(true)),
     rule(CKA_EXTRACTABLE, SETTABLE | STAYS_FALSE, Def::Bool(false)),
     rule(CKA_ALWAYS_SENSITIVE, TOKEN_SET, Def::Bool(false)),
     rule(CKA_NEVER_EXTRACTABLE, TOKEN_SET, Def::Bool(false)),
@@ -275,7 +276,7 @@ static SECRET_KEY: &[Rule] = &[
         SETTABLE | STAYS_TRUE,
         Def::Bool(false),
     ),
-    rule(CKA_TRUSTED, SO_TRUE | SETTABLE, Def::Bool(false)),
+    rule(CKA_TRUSTED, SO_TRUE | SETTABLE | VOUCHED, Def::Bool(false)),
     rule(CKA_WRAP_TEMPLATE, 0, Def::NoAttributes),
     rule(CKA_UNWRAP_TEMPLATE, 0, Def::NoAttributes),
     rule(CKA_DERIVE_TEMPLATE, 0, Def::NoAttributes),
@@ -1099,7 +1100,7 @@ fn may_change(
         }
     }
     let old = obj.get(ty).and_then(AttrValue::as_bool);
-    let trusted_usage = rule.has(USAGE) && obj.flag(CKA_TRUSTED) && !ctx.so;
+    let trusted_usage = rule.has(VOUCHED) && obj.flag(CKA_TRUSTED) && !ctx.so;
     if rule.goes_back(old, value.as_bool()) || rule.so_only(value, ctx) || trusted_usage {
         return fail(CKR_ATTRIBUTE_READ_ONLY);
     }
@@ -1626,7 +1627,10 @@ mod tests {
         assert_eq!(rv(copy(&k, &to_true, &USER)), CKR_ATTRIBUTE_READ_ONLY);
         let k = set(&k, &to_true, &SO).or_fail("the SO may trust a key");
         assert_eq!(bool_of(&k, CKA_TRUSTED), Some(true));
-        let k = set(&k, &[Attribute::bool(CKA_TRUSTED, false)], &USER).or_fail("distrust");
+        // Issue 10: distrusting is the SO's too, or the user could distrust, then widen usage.
+        let distrust = [Attribute::bool(CKA_TRUSTED, false)];
+        assert_eq!(rv(set(&k, &distrust, &USER)), CKR_ATTRIBUTE_READ_ONLY);
+        let k = set(&k, &distrust, &SO).or_fail("distrust");
         assert_eq!(bool_of(&k, CKA_TRUSTED), Some(false));
     }
 
@@ -1880,6 +1884,9 @@ mod tests {
         assert!(set(&k, &decrypt, &SO).is_ok());
         let label = [Attribute::bytes(CKA_LABEL, b"x".to_vec())];
         assert!(set(&k, &label, &USER).is_ok());
+        let untrust = [Attribute::bool(CKA_TRUSTED, false)];
+        assert_eq!(rv(set(&k, &untrust, &USER)), CKR_ATTRIBUTE_READ_ONLY);
+        assert!(set(&k, &untrust, &SO).is_ok());
     }
 
     #[test]
