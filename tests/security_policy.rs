@@ -738,3 +738,94 @@ fn history_attributes_are_the_tokens_on_every_path() {
         assert!(!t.get_bool(h, CKA_LOCAL), "{what}");
     }
 }
+
+/// An unwrap whose result the unwrapping key forces to stay secret (a CKA_TRUSTED key, or a
+/// CKA_UNWRAP_TEMPLATE asking for CKA_SENSITIVE or not CKA_EXTRACTABLE) must not answer "good
+/// padding / bad padding": with CKM_AES_CBC_PAD that is Vaudenay's oracle, with CKM_RSA_PKCS
+/// Bleichenbacher's, and either decrypts the protected blob byte by byte. Such unwraps take only
+/// the mechanisms that authenticate the blob (AES key wrap, KWP, GCM, RSA-OAEP); the others
+/// are CKR_MECHANISM_INVALID, whatever the blob holds.
+#[test]
+fn protected_unwraps_give_no_padding_oracle() {
+    let t = token("sp-padding-oracle");
+    let cbc_pad = Mech::bytes(CKM_AES_CBC_PAD, &[0x11; 16]);
+    let trusted = trusted_kek(&t, "trusted kek cbc", |x| x.b(CKA_UNWRAP, true));
+    let restricting =
+        t.obj(&aes(&hx(KW41_KEK)).nested(CKA_UNWRAP_TEMPLATE, Tmpl::new().b(CKA_SENSITIVE, true)));
+    let secret = t.obj(
+        &aes(&hx(KW41_KEY))
+            .b(CKA_SENSITIVE, true)
+            .b(CKA_WRAP_WITH_TRUSTED, true),
+    );
+    let protected = new_secret(CKK_GENERIC_SECRET, None)
+        .b(CKA_SENSITIVE, true)
+        .b(CKA_EXTRACTABLE, false)
+        .b(CKA_WRAP_WITH_TRUSTED, true);
+    let plain_secret = t.obj(&aes(&hx(KW41_KEY)).b(CKA_SENSITIVE, true));
+    for (what, kek, secret) in [
+        ("trusted", trusted, secret),
+        ("unwrap-template", restricting, plain_secret),
+    ] {
+        let good = t.wrap(&cbc_pad, kek, secret).ok_or_panic("CBC_PAD wrap");
+        let mut bad = good.clone();
+        let n = bad.len();
+        bad[n - 17] ^= 0x01; // flips the last plaintext byte: the padding breaks
+        for (blob_what, blob) in [("well padded", &good), ("badly padded", &bad)] {
+            expect_err(
+                &format!("{what} key, CBC_PAD unwrap of a {blob_what} blob"),
+                t.unwrap(&cbc_pad, kek, blob, &protected),
+                CKR_MECHANISM_INVALID,
+            );
+        }
+        expect_err(
+            &format!("{what} key, ECB unwrap"),
+            t.unwrap(&Mech::new(CKM_AES_ECB), kek, &good[..16], &protected),
+            CKR_MECHANISM_INVALID,
+        );
+        t.unwrap(
+            &kw(),
+            kek,
+            &t.wrap(&kw(), kek, secret).ok_or_panic("kw"),
+            &protected,
+        )
+        .ok_or_panic("AES key wrap stays available");
+    }
+
+    let rsa = t.obj(
+        &rsa_private_fixed()
+            .b(CKA_DECRYPT, false)
+            .nested(CKA_UNWRAP_TEMPLATE, Tmpl::new().b(CKA_EXTRACTABLE, false)),
+    );
+    let public = t.obj(&rsa_public_fixed());
+    let k = t.obj(&aes(&hx(KW41_KEY)));
+    let good = t
+        .wrap(&Mech::new(CKM_RSA_PKCS), public, k)
+        .ok_or_panic("RSA PKCS wrap");
+    let bad = vec![0x42; good.len()];
+    for (blob_what, blob) in [("well padded", &good), ("garbage", &bad)] {
+        expect_err(
+            &format!("RSA_PKCS unwrap of a {blob_what} blob under CKA_UNWRAP_TEMPLATE"),
+            t.unwrap(
+                &Mech::new(CKM_RSA_PKCS),
+                rsa,
+                blob,
+                &new_secret(CKK_AES, None)
+                    .b(CKA_SENSITIVE, true)
+                    .b(CKA_EXTRACTABLE, false),
+            ),
+            CKR_MECHANISM_INVALID,
+        );
+    }
+    let wrapped = t
+        .wrap(&oaep(CKM_SHA256, CKG_MGF1_SHA256, &[]), public, k)
+        .ok_or_panic("OAEP wrap");
+    t.unwrap(
+        &oaep(CKM_SHA256, CKG_MGF1_SHA256, &[]),
+        rsa,
+        &wrapped,
+        &new_secret(CKK_AES, None)
+            .b(CKA_SENSITIVE, true)
+            .b(CKA_EXTRACTABLE, false),
+    )
+    .ok_or_panic("OAEP unwrap stays available");
+}

@@ -155,7 +155,7 @@ impl Module {
                 .key_for(s, r, unwrapping, CKA_UNWRAP, mech_type)
                 .map_err(|e| named(e, CKR_UNWRAPPING_KEY_HANDLE_INVALID))?;
             policy::single_call_key(&uk)?;
-            let template = policy::unwrap_template(&uk, template)?;
+            let template = policy::unwrap_template(&uk, mech_type, template)?;
             let ctx = Self::ctx(r);
             // A private key's type may be left to the PKCS#8 encoding it arrives in; otherwise
             // the template is judged before anything is decrypted.

@@ -83,6 +83,27 @@ pub fn may_wrap(wrapping: &Attributes, target: &Attributes) -> Result<()> {
     Ok(())
 }
 
+/// Unwrapping mechanisms that authenticate the blob, so a changed blob fails as a whole and
+/// its failure says nothing about the plaintext: RFC 3394/5649 key wrap, GCM, OAEP.
+fn authenticates(mech_type: CK_MECHANISM_TYPE) -> bool {
+    matches!(
+        mech_type,
+        CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_KWP | CKM_AES_GCM | CKM_RSA_PKCS_OAEP
+    )
+}
+
+/// Does an imposed template keep the new key's value secret?
+fn keeps_secret(imposed: &[Attribute]) -> bool {
+    imposed.iter().any(|a| {
+        matches!(
+            (a.ty, a.value.as_bool()),
+            (CKA_SENSITIVE, Some(true))
+                | (CKA_EXTRACTABLE, Some(false))
+                | (CKA_WRAP_WITH_TRUSTED, Some(true))
+        )
+    })
+}
+
 /// C_UnwrapKey: the caller's template with what the unwrapping key imposes. Its
 /// CKA_UNWRAP_TEMPLATE applies (§4.10); and a CKA_TRUSTED key is the only kind that may have
 /// wrapped a CKA_WRAP_WITH_TRUSTED key, so whatever it unwraps is treated as such a key: it
@@ -90,11 +111,26 @@ pub fn may_wrap(wrapping: &Attributes, target: &Attributes) -> Result<()> {
 /// with the SO's trusted key and unwrapping the blob with the same key as a readable key would
 /// hand out every CKA_WRAP_WITH_TRUSTED key. A template asking otherwise is
 /// CKR_TEMPLATE_INCONSISTENT.
-pub fn unwrap_template(unwrapping: &Attributes, caller: &[Attribute]) -> Result<Vec<Attribute>> {
+///
+/// Where the unwrapping key keeps the result secret, the mechanism must authenticate the blob
+/// (CKR_MECHANISM_INVALID otherwise): with CBC_PAD or PKCS#1 v1.5 the success or failure of
+/// unwrapping a changed blob is a padding oracle (Vaudenay, Bleichenbacher; Bardou et al. ran
+/// both against C_UnwrapKey of real tokens) that decrypts the protected blob without ever
+/// reading the new key; ECB and CBC without padding let blobs be cut and spliced into keys of
+/// chosen structure. Where nothing is imposed the caller may unwrap to a readable key anyway,
+/// so the unauthenticated mechanisms stay available there.
+pub fn unwrap_template(
+    unwrapping: &Attributes,
+    mech_type: CK_MECHANISM_TYPE,
+    caller: &[Attribute],
+) -> Result<Vec<Attribute>> {
     let mut imposed = enforced(unwrapping, CKA_UNWRAP_TEMPLATE);
     if unwrapping.flag(CKA_TRUSTED) {
         imposed.push(Attribute::bool(CKA_SENSITIVE, true));
         imposed.push(Attribute::bool(CKA_WRAP_WITH_TRUSTED, true));
+    }
+    if keeps_secret(&imposed) && !authenticates(mech_type) {
+        return fail(CKR_MECHANISM_INVALID);
     }
     rules::merge_template(caller, &imposed)
 }
@@ -150,18 +186,23 @@ mod tests {
     #[test]
     fn trusted_unwrap_imposes_protection() {
         let trusted = key(&[(CKA_TRUSTED, true)]);
-        let t = unwrap_template(&trusted, &[]).unwrap_or_default();
+        let t = unwrap_template(&trusted, CKM_AES_KEY_WRAP, &[]).unwrap_or_default();
         assert!(t.contains(&Attribute::bool(CKA_SENSITIVE, true)));
         assert!(t.contains(&Attribute::bool(CKA_WRAP_WITH_TRUSTED, true)));
         assert_eq!(
             rv(unwrap_template(
                 &trusted,
+                CKM_AES_KEY_WRAP,
                 &[Attribute::bool(CKA_SENSITIVE, false)]
             )),
             CKR_TEMPLATE_INCONSISTENT
         );
+        for m in [CKM_AES_CBC_PAD, CKM_AES_ECB, CKM_AES_CBC, CKM_RSA_PKCS] {
+            assert_eq!(rv(unwrap_template(&trusted, m, &[])), CKR_MECHANISM_INVALID);
+        }
         let plain = key(&[]);
-        assert_eq!(unwrap_template(&plain, &[]).unwrap_or_default(), vec![]);
+        let t = unwrap_template(&plain, CKM_AES_CBC_PAD, &[]).unwrap_or_default();
+        assert_eq!(t, vec![]);
     }
 
     #[test]
