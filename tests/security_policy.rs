@@ -829,3 +829,45 @@ fn protected_unwraps_give_no_padding_oracle() {
     )
     .ok_or_panic("OAEP unwrap stays available");
 }
+
+/// C_DeriveKey with AES_ECB_ENCRYPT_DATA is AES encryption under the base key. From the SO's
+/// trusted key (which may wrap CKA_WRAP_WITH_TRUSTED keys) it would give the GCM keystream of
+/// its wraps: E_K(IV || 2) XOR the wrapped blob is the protected key. A trusted key is a
+/// wrapping key only: C_DeriveKey refuses it as base (CKR_KEY_FUNCTION_NOT_PERMITTED).
+#[test]
+fn a_trusted_key_is_no_derivation_base() {
+    let t = token("sp-trusted-derive");
+    let trusted = trusted_kek(&t, "trusted kek derive", |x| x.b(CKA_DERIVE, true));
+    let value = hx(KW41_KEY);
+    let protected_key = t.obj(
+        &aes(&value)
+            .b(CKA_SENSITIVE, true)
+            .b(CKA_WRAP_WITH_TRUSTED, true),
+    );
+    let iv = [0x24u8; 12];
+    let blob = t
+        .wrap(&gcm(&iv, &[], 128), trusted, protected_key)
+        .ok_or_panic("GCM wrap with the trusted key");
+    let mut counter = [0u8; 16];
+    counter[..12].copy_from_slice(&iv);
+    counter[15] = 2;
+    let got = t.derive(
+        &aes_ecb_encrypt_data(&counter),
+        trusted,
+        &new_secret(CKK_GENERIC_SECRET, Some(16)),
+    );
+    if let Ok(h) = got {
+        let stream = t.attr(h, CKA_VALUE).unwrap_or_default();
+        let recovered: Vec<u8> = stream.iter().zip(&blob).map(|(a, b)| a ^ b).collect();
+        assert_ne!(
+            recovered, value,
+            "the trusted wrap was decrypted through C_DeriveKey"
+        );
+        panic!("C_DeriveKey from a trusted key succeeded");
+    }
+    expect_err(
+        "C_DeriveKey from a trusted key",
+        got,
+        CKR_KEY_FUNCTION_NOT_PERMITTED,
+    );
+}

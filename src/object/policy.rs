@@ -57,6 +57,20 @@ pub fn single_call_key(key: &Attributes) -> Result<()> {
     Ok(())
 }
 
+/// A key C_DeriveKey feeds into the new key's value (the base key, HKDF's salt key): a
+/// single-call key (`single_call_key`), and not CKA_TRUSTED. A trusted key may wrap
+/// CKA_WRAP_WITH_TRUSTED keys, and derivation is a use of the key with caller-chosen input:
+/// AES_ECB_ENCRYPT_DATA under it is E_K(IV || 2), the keystream of its GCM wraps, which XORed
+/// with the blob gives the protected key. So a trusted key is a wrapping key only here:
+/// CKR_KEY_FUNCTION_NOT_PERMITTED.
+pub fn derivation_key(key: &Attributes) -> Result<()> {
+    single_call_key(key)?;
+    if key.flag(CKA_TRUSTED) {
+        return fail(CKR_KEY_FUNCTION_NOT_PERMITTED);
+    }
+    Ok(())
+}
+
 fn enforced(key: &Attributes, ty: CK_ATTRIBUTE_TYPE) -> Vec<Attribute> {
     match key.get(ty) {
         Some(AttrValue::Template(t)) => t.clone(),
@@ -172,6 +186,19 @@ mod tests {
         );
         assert!(mechanism_offers(CKM_AES_KEY_WRAP, KeyFunction::Unwrap).is_ok());
         assert!(mechanism_offers(CKM_HKDF_DERIVE, KeyFunction::Derive).is_ok());
+    }
+
+    #[test]
+    fn trusted_keys_are_no_derivation_keys() {
+        assert_eq!(
+            rv(derivation_key(&key(&[(CKA_TRUSTED, true)]))),
+            CKR_KEY_FUNCTION_NOT_PERMITTED
+        );
+        assert_eq!(
+            rv(derivation_key(&key(&[(CKA_ALWAYS_AUTHENTICATE, true)]))),
+            CKR_USER_NOT_LOGGED_IN
+        );
+        assert!(derivation_key(&key(&[])).is_ok());
     }
 
     #[test]
