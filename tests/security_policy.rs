@@ -832,7 +832,7 @@ fn protected_unwraps_give_no_padding_oracle() {
 
 /// C_DeriveKey with AES_ECB_ENCRYPT_DATA is AES encryption under the base key. From the SO's
 /// trusted key (which may wrap CKA_WRAP_WITH_TRUSTED keys) it would give the GCM keystream of
-/// its wraps: E_K(IV || 2) XOR the wrapped blob is the protected key. A trusted key is a
+/// its wraps: E_K(IV || 2) XOR the wrapped blob is the protected key. A trusted secret key is a
 /// wrapping key only: C_DeriveKey refuses it as base (CKR_KEY_FUNCTION_NOT_PERMITTED).
 #[test]
 fn a_trusted_key_is_no_derivation_base() {
@@ -870,4 +870,66 @@ fn a_trusted_key_is_no_derivation_base() {
         got,
         CKR_KEY_FUNCTION_NOT_PERMITTED,
     );
+}
+
+/// The same keystream through C_Encrypt: a trusted secret key that the SO left CKA_ENCRYPT true
+/// (the default) encrypts E_K(IV || 2) with CKM_AES_ECB, and C_Decrypt with CKM_AES_KEY_WRAP
+/// simply unwraps. A trusted secret key does nothing but wrap and unwrap
+/// (CKR_KEY_FUNCTION_NOT_PERMITTED for encryption, decryption, MACs and derivation, whatever
+/// its usage flags say).
+#[test]
+fn a_trusted_secret_key_only_wraps_and_unwraps() {
+    let t = token("sp-trusted-encrypt");
+    let trusted = trusted_kek(&t, "trusted kek all usages", |x| {
+        x.b(CKA_ENCRYPT, true)
+            .b(CKA_DECRYPT, true)
+            .b(CKA_SIGN, true)
+            .b(CKA_VERIFY, true)
+    });
+    let value = hx(KW41_KEY);
+    let protected_key = t.obj(
+        &aes(&value)
+            .b(CKA_SENSITIVE, true)
+            .b(CKA_WRAP_WITH_TRUSTED, true),
+    );
+    let iv = [0x24u8; 12];
+    let blob = t
+        .wrap(&gcm(&iv, &[], 128), trusted, protected_key)
+        .ok_or_panic("GCM wrap with the trusted key");
+    let mut counter = [0u8; 16];
+    counter[..12].copy_from_slice(&iv);
+    counter[15] = 2;
+    if let Ok(stream) = t.encrypt(&Mech::new(CKM_AES_ECB), trusted, &counter) {
+        let recovered: Vec<u8> = stream.iter().zip(&blob).map(|(a, b)| a ^ b).collect();
+        assert_ne!(
+            recovered, value,
+            "the trusted wrap was decrypted through C_Encrypt"
+        );
+        panic!("C_Encrypt with a trusted key succeeded");
+    }
+    for (what, got) in [
+        (
+            "C_EncryptInit AES_ECB",
+            t.encrypt_init(&Mech::new(CKM_AES_ECB), trusted),
+        ),
+        ("C_DecryptInit AES_KEY_WRAP", t.decrypt_init(&kw(), trusted)),
+        (
+            "C_SignInit AES_CMAC",
+            t.sign_init(&Mech::new(CKM_AES_CMAC), trusted),
+        ),
+        (
+            "C_VerifyInit AES_CMAC",
+            t.verify_init(&Mech::new(CKM_AES_CMAC), trusted),
+        ),
+        (
+            "C_MessageEncryptInit AES_GCM",
+            t.message_encrypt_init(&Mech::new(CKM_AES_GCM), trusted),
+        ),
+    ] {
+        expect_err(
+            &format!("{what} with a trusted key"),
+            got,
+            CKR_KEY_FUNCTION_NOT_PERMITTED,
+        );
+    }
 }

@@ -218,7 +218,7 @@ impl Module {
         self.with_token(sh, |s, r| {
             policy::mechanism_offers(mech_type, KeyFunction::Derive)?;
             let bk = self.key_for(s, r, base, CKA_DERIVE, mech_type)?;
-            policy::derivation_key(&bk)?;
+            policy::single_call_key(&bk)?;
             // HKDF's salt may be another key (CKF_HKDF_SALT_KEY), used only when extracting.
             // It feeds the derivation as the base key does, so it passes the same checks:
             // found, readable, CKA_DERIVE true and the mechanism allowed. Without that, a key
@@ -233,7 +233,7 @@ impl Module {
                 _ => None,
             };
             if let Some(sk) = &salt_key {
-                policy::derivation_key(sk)?;
+                policy::single_call_key(sk)?;
             }
             let template = policy::derive_template(&bk, template)?;
             let keys: Vec<_> = std::iter::once(&bk).chain(salt_key.as_ref()).collect();

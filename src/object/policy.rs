@@ -57,15 +57,18 @@ pub fn single_call_key(key: &Attributes) -> Result<()> {
     Ok(())
 }
 
-/// A key C_DeriveKey feeds into the new key's value (the base key, HKDF's salt key): a
-/// single-call key (`single_call_key`), and not CKA_TRUSTED. A trusted key may wrap
-/// CKA_WRAP_WITH_TRUSTED keys, and derivation is a use of the key with caller-chosen input:
-/// AES_ECB_ENCRYPT_DATA under it is E_K(IV || 2), the keystream of its GCM wraps, which XORed
-/// with the blob gives the protected key. So a trusted key is a wrapping key only here:
-/// CKR_KEY_FUNCTION_NOT_PERMITTED.
-pub fn derivation_key(key: &Attributes) -> Result<()> {
-    single_call_key(key)?;
-    if key.flag(CKA_TRUSTED) {
+/// May `key` be used for `usage` (CKA_ENCRYPT, CKA_SIGN, CKA_WRAP...) beyond what its own usage
+/// flag says? Asked for every key a function uses (`Module::key_for`). A CKA_TRUSTED secret key
+/// may wrap CKA_WRAP_WITH_TRUSTED keys, so it does nothing but wrap and unwrap: encrypting
+/// E_K(IV || 2) with CKM_AES_ECB (or deriving it with AES_ECB_ENCRYPT_DATA) is the keystream of
+/// its GCM wraps, which XORed with the blob gives the protected key; decrypting with
+/// CKM_AES_KEY_WRAP is unwrapping into the clear; a MAC under it is one more oracle. Its usage
+/// flags were set by the SO, but one left at its default (true) must not undo the trust:
+/// CKR_KEY_FUNCTION_NOT_PERMITTED. Trusted public keys only encrypt and verify, which reveal
+/// nothing, so they keep their flags.
+pub fn usable_for(key: &Attributes, usage: CK_ATTRIBUTE_TYPE) -> Result<()> {
+    let wrapping_only = key.class() == Some(CKO_SECRET_KEY) && key.flag(CKA_TRUSTED);
+    if wrapping_only && !matches!(usage, CKA_WRAP | CKA_UNWRAP) {
         return fail(CKR_KEY_FUNCTION_NOT_PERMITTED);
     }
     Ok(())
@@ -189,16 +192,20 @@ mod tests {
     }
 
     #[test]
-    fn trusted_keys_are_no_derivation_keys() {
-        assert_eq!(
-            rv(derivation_key(&key(&[(CKA_TRUSTED, true)]))),
-            CKR_KEY_FUNCTION_NOT_PERMITTED
-        );
-        assert_eq!(
-            rv(derivation_key(&key(&[(CKA_ALWAYS_AUTHENTICATE, true)]))),
-            CKR_USER_NOT_LOGGED_IN
-        );
-        assert!(derivation_key(&key(&[])).is_ok());
+    fn trusted_secret_keys_only_wrap() {
+        let trusted = key(&[(CKA_TRUSTED, true)]);
+        for usage in [CKA_ENCRYPT, CKA_DECRYPT, CKA_SIGN, CKA_VERIFY, CKA_DERIVE] {
+            assert_eq!(
+                rv(usable_for(&trusted, usage)),
+                CKR_KEY_FUNCTION_NOT_PERMITTED
+            );
+            assert!(usable_for(&key(&[]), usage).is_ok());
+        }
+        assert!(usable_for(&trusted, CKA_WRAP).is_ok());
+        assert!(usable_for(&trusted, CKA_UNWRAP).is_ok());
+        let mut public = key(&[(CKA_TRUSTED, true)]);
+        public.set(CKA_CLASS, AttrValue::Ulong(CKO_PUBLIC_KEY));
+        assert!(usable_for(&public, CKA_ENCRYPT).is_ok());
     }
 
     #[test]
