@@ -1,10 +1,12 @@
 //! The key policy that involves more than one object or the mechanism: which key may wrap,
-//! unwrap or derive, with which mechanism, and what a key made from other keys must keep of their
-//! protection (PKCS#11 v3.0 §4.9-4.10 CKA_WRAP_WITH_TRUSTED, CKA_TRUSTED, CKA_ALWAYS_AUTHENTICATE
-//! and the CKA_*_TEMPLATE attributes; §5.18 C_WrapKey, C_UnwrapKey, C_DeriveKey).
+//! unwrap or derive, with which mechanism, what a trusted key may do, and what a key made from
+//! other keys must keep of their protection (PKCS#11 v3.0 §4.9-4.10 CKA_WRAP_WITH_TRUSTED,
+//! CKA_TRUSTED, CKA_ALWAYS_AUTHENTICATE and the CKA_*_TEMPLATE attributes; §5.18 C_WrapKey,
+//! C_UnwrapKey, C_DeriveKey).
 //!
 //! The per-attribute rules (who may set what, one-way attributes) are the table in `rules`;
-//! `module::keys` asks this file, and nothing else, whether a key function may go ahead.
+//! `module::keys` (and `Module::key_for` for every key a function uses) asks this file, and
+//! nothing else, whether a key function may go ahead.
 
 use crate::error::{fail, Result};
 use crate::object::attr::{AttrValue, Attribute, Attributes};
@@ -32,10 +34,13 @@ impl KeyFunction {
 /// The mechanism must offer the function in its C_GetMechanismInfo flags, so what the module
 /// advertises is what it does. This is what keeps raw RSA (CKM_RSA_X_509) out of C_UnwrapKey:
 /// unwrapping c into a readable secret returns c^d mod n, a private-key operation on a key that
-/// may neither decrypt nor sign, and even into a sensitive key a chosen CKA_VALUE_LEN leaves a
-/// byte-wise oracle (compare the truncated key with known ones), so raw RSA gets no unwrap at
-/// all. Likewise the encryption-only AES modes (CTR, CTS, CCM) and generation mechanisms that a
-/// C_DeriveKey parser would otherwise accept (PBKDF2) are refused: CKR_MECHANISM_INVALID.
+/// may neither decrypt nor sign. Forcing the result sensitive would not make it safe: with no
+/// padding nothing tells a wrapped key from a chosen ciphertext, so the token would still make
+/// keys of value c^d for any c (malleable: c·r^e gives m·r), usable as MAC or encryption keys
+/// whose outputs test guesses. Raw RSA is no wrapping scheme, so it gets no unwrap at all
+/// (SoftHSMv2 allows it; the README lists the difference). Likewise the encryption-only AES
+/// modes (CTR, CTS, CCM) and generation mechanisms that a C_DeriveKey parser would otherwise
+/// accept (PBKDF2) are refused: CKR_MECHANISM_INVALID.
 pub fn mechanism_offers(mech_type: CK_MECHANISM_TYPE, function: KeyFunction) -> Result<()> {
     match crate::mechanism::info(mech_type) {
         Some(info) if info.flags & function.flag() != 0 => Ok(()),
