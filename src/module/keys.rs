@@ -8,6 +8,7 @@ use crate::mechanism::build;
 use crate::mechanism::ops::Out;
 use crate::mechanism::Mechanism;
 use crate::object::attr::{AttrValue, Attribute, Attributes};
+use crate::object::policy::{self, KeyFunction};
 use crate::object::rules;
 use cryptoki_sys::*;
 
@@ -17,13 +18,6 @@ fn named(e: Error, as_rv: CK_RV) -> Error {
         Error::new(as_rv)
     } else {
         e
-    }
-}
-
-fn enforced_template(key: &Attributes, ty: CK_ATTRIBUTE_TYPE) -> Vec<Attribute> {
-    match key.get(ty) {
-        Some(AttrValue::Template(t)) => t.clone(),
-        _ => Vec::new(),
     }
 }
 
@@ -122,6 +116,7 @@ impl Module {
         cap: Option<usize>,
     ) -> Result<Out> {
         self.with_token(sh, |s, r| {
+            policy::mechanism_offers(mech_type, KeyFunction::Wrap)?;
             let wk = self
                 .key_for(s, r, wrapping, CKA_WRAP, mech_type)
                 .map_err(|e| named(e, CKR_WRAPPING_KEY_HANDLE_INVALID))?;
@@ -131,21 +126,9 @@ impl Module {
             let (target, withheld) = self
                 .read_object(r, &e)
                 .map_err(|e| named(e, CKR_KEY_HANDLE_INVALID))?;
-            if !matches!(target.class(), Some(CKO_SECRET_KEY | CKO_PRIVATE_KEY)) {
-                return fail(CKR_KEY_NOT_WRAPPABLE);
-            }
-            if !target.flag(CKA_EXTRACTABLE) {
-                return fail(CKR_KEY_UNEXTRACTABLE);
-            }
+            policy::may_wrap(&wk, &target)?;
             if !withheld.is_empty() {
                 return fail(CKR_USER_NOT_LOGGED_IN);
-            }
-            if target.flag(CKA_WRAP_WITH_TRUSTED) && !wk.flag(CKA_TRUSTED) {
-                return fail(CKR_KEY_NOT_WRAPPABLE);
-            }
-            let required = enforced_template(&wk, CKA_WRAP_TEMPLATE);
-            if !rules::matches_template(&target, &required) {
-                return fail(CKR_KEY_NOT_WRAPPABLE);
             }
             let bytes = build::key_bytes_for_wrap(&target)?;
             let wrapped = build::wrap(mech, &wk, &bytes)?;
@@ -167,11 +150,12 @@ impl Module {
         template: &[Attribute],
     ) -> Result<CK_OBJECT_HANDLE> {
         self.with_token(sh, |s, r| {
+            policy::mechanism_offers(mech_type, KeyFunction::Unwrap)?;
             let uk = self
                 .key_for(s, r, unwrapping, CKA_UNWRAP, mech_type)
                 .map_err(|e| named(e, CKR_UNWRAPPING_KEY_HANDLE_INVALID))?;
-            let template =
-                rules::merge_template(template, &enforced_template(&uk, CKA_UNWRAP_TEMPLATE))?;
+            policy::single_call_key(&uk)?;
+            let template = policy::unwrap_template(&uk, mech_type, template)?;
             let ctx = Self::ctx(r);
             // A private key's type may be left to the PKCS#8 encoding it arrives in; otherwise
             // the template is judged before anything is decrypted.
@@ -232,7 +216,9 @@ impl Module {
         template: &[Attribute],
     ) -> Result<CK_OBJECT_HANDLE> {
         self.with_token(sh, |s, r| {
+            policy::mechanism_offers(mech_type, KeyFunction::Derive)?;
             let bk = self.key_for(s, r, base, CKA_DERIVE, mech_type)?;
+            policy::single_call_key(&bk)?;
             // HKDF's salt may be another key (CKF_HKDF_SALT_KEY), used only when extracting.
             // It feeds the derivation as the base key does, so it passes the same checks:
             // found, readable, CKA_DERIVE true and the mechanism allowed. Without that, a key
@@ -246,19 +232,18 @@ impl Module {
                 } => Some(self.key_for(s, r, *salt_key, CKA_DERIVE, mech_type)?),
                 _ => None,
             };
-            let template =
-                rules::merge_template(template, &enforced_template(&bk, CKA_DERIVE_TEMPLATE))?;
-            let (mut attrs, len) =
-                rules::derived(&bk, &template, CKK_GENERIC_SECRET, mech_type, &Self::ctx(r))?;
-            // The new key's history is only as clean as both keys': "always sensitive" and
-            // "never extractable" need the salt key to have been so too.
             if let Some(sk) = &salt_key {
-                for ty in [CKA_ALWAYS_SENSITIVE, CKA_NEVER_EXTRACTABLE] {
-                    if attrs.flag(ty) && !sk.flag(ty) {
-                        rules::add_computed(&mut attrs, ty, AttrValue::Bool(false));
-                    }
-                }
+                policy::single_call_key(sk)?;
             }
+            let template = policy::derive_template(&bk, template)?;
+            let keys: Vec<_> = std::iter::once(&bk).chain(salt_key.as_ref()).collect();
+            let (mut attrs, len) = rules::derived(
+                &keys,
+                &template,
+                CKK_GENERIC_SECRET,
+                mech_type,
+                &Self::ctx(r),
+            )?;
             let value = build::derive(mech, &bk, salt_key.as_ref(), len)?;
             if attrs.key_type() == Some(CKK_AES) {
                 let cv = build::aes_check_value(&value)?;

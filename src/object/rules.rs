@@ -58,6 +58,11 @@ const NOT_GENERATED: u16 = 1 << 9;
 const NOT_UNWRAPPED: u16 = 1 << 10;
 /// Footnotes 2, 4 and 6: however the object is made, only the token sets it.
 const TOKEN_SET: u16 = COMPUTED | NOT_GENERATED | NOT_UNWRAPPED;
+/// What the SO vouches for when it makes an object CKA_TRUSTED: the usage flags and the trust
+/// itself. On a trusted object only the SO changes them (footnote 10 read with §4.9's
+/// CKA_WRAP_WITH_TRUSTED: a user turning CKA_DECRYPT on, or CKA_TRUSTED off and then CKA_DECRYPT
+/// on, would decrypt what the key wrapped while it was trusted).
+const VOUCHED: u16 = 1 << 11;
 
 /// The value an attribute takes when the creating template leaves it out.
 #[derive(Debug, Clone, Copy)]
@@ -98,6 +103,21 @@ struct Rule {
     check: Check,
 }
 
+impl Rule {
+    /// Footnote 10: a caller other than the SO giving this attribute the value true. Asked by
+    /// every path that makes or changes an object, so CKA_TRUSTED is the SO's everywhere.
+    fn so_only(&self, value: &AttrValue, ctx: &Ctx) -> bool {
+        self.has(SO_TRUE) && value.as_bool() == Some(true) && !ctx.so
+    }
+
+    /// Footnotes 11 and 12 (and CKA_MODIFIABLE, CKA_DESTROYABLE on copy): would `new` turn the
+    /// attribute back from `old`?
+    fn goes_back(&self, old: Option<bool>, new: Option<bool>) -> bool {
+        (self.has(STAYS_TRUE) && old == Some(true) && new == Some(false))
+            || (self.has(STAYS_FALSE) && old == Some(false) && new == Some(true))
+    }
+}
+
 const fn rule(ty: CK_ATTRIBUTE_TYPE, flags: u16, def: Def) -> Rule {
     Rule {
         ty,
@@ -123,9 +143,12 @@ static OBJECT: &[Rule] = &[rule(CKA_CLASS, REQUIRED, Def::None)];
 static STORAGE: &[Rule] = &[
     rule(CKA_TOKEN, ON_COPY, Def::Bool(false)),
     rule(CKA_PRIVATE, ON_COPY, Def::PrivateIfKeyHoldsSecret),
-    rule(CKA_MODIFIABLE, ON_COPY, Def::Bool(true)),
+    // C_CopyObject may change these, but never back to true: a copy that became modifiable or
+    // destroyable would undo what the object's owner fixed (§4.4 gives COPYABLE this rule; the
+    // same reasoning holds for the other two).
+    rule(CKA_MODIFIABLE, ON_COPY | STAYS_FALSE, Def::Bool(true)),
     rule(CKA_COPYABLE, ON_COPY | STAYS_FALSE, Def::Bool(true)),
-    rule(CKA_DESTROYABLE, ON_COPY, Def::Bool(true)),
+    rule(CKA_DESTROYABLE, ON_COPY | STAYS_FALSE, Def::Bool(true)),
     rule(CKA_LABEL, SETTABLE, Def::Empty),
     // Footnotes 2, 4, 6: the store assigns it after the rules have passed.
     rule(CKA_UNIQUE_ID, TOKEN_SET, Def::None),
@@ -143,7 +166,7 @@ static DATA: &[Rule] = &[
 // carry no footnote 8 for certificates (unlike keys), so they are fixed too.
 static CERTIFICATE: &[Rule] = &[
     rule(CKA_CERTIFICATE_TYPE, REQUIRED, Def::None),
-    rule(CKA_TRUSTED, SO_TRUE | SETTABLE, Def::Bool(false)),
+    rule(CKA_TRUSTED, SO_TRUE | SETTABLE | VOUCHED, Def::Bool(false)),
     checked(
         CKA_CERTIFICATE_CATEGORY,
         0,
@@ -184,7 +207,7 @@ static KEY: &[Rule] = &[
     rule(CKA_ID, SETTABLE, Def::Empty),
     rule(CKA_START_DATE, SETTABLE, Def::Empty),
     rule(CKA_END_DATE, SETTABLE, Def::Empty),
-    rule(CKA_DERIVE, SETTABLE, Def::Bool(false)),
+    rule(CKA_DERIVE, SETTABLE | VOUCHED, Def::Bool(false)),
     rule(CKA_LOCAL, TOKEN_SET, Def::Bool(false)),
     rule(
         CKA_KEY_GEN_MECHANISM,
@@ -198,11 +221,11 @@ static KEY: &[Rule] = &[
 // Usage flags default to true (footnote 9 leaves it to the token), as in SoftHSMv2.
 static PUBLIC_KEY: &[Rule] = &[
     rule(CKA_SUBJECT, SETTABLE, Def::Empty),
-    rule(CKA_ENCRYPT, SETTABLE, Def::Bool(true)),
-    rule(CKA_VERIFY, SETTABLE, Def::Bool(true)),
-    rule(CKA_VERIFY_RECOVER, SETTABLE, Def::Bool(true)),
-    rule(CKA_WRAP, SETTABLE, Def::Bool(true)),
-    rule(CKA_TRUSTED, SO_TRUE | SETTABLE, Def::Bool(false)),
+    rule(CKA_ENCRYPT, SETTABLE | VOUCHED, Def::Bool(true)),
+    rule(CKA_VERIFY, SETTABLE | VOUCHED, Def::Bool(true)),
+    rule(CKA_VERIFY_RECOVER, SETTABLE | VOUCHED, Def::Bool(true)),
+    rule(CKA_WRAP, SETTABLE | VOUCHED, Def::Bool(true)),
+    rule(CKA_TRUSTED, SO_TRUE | SETTABLE | VOUCHED, Def::Bool(false)),
     rule(CKA_WRAP_TEMPLATE, 0, Def::NoAttributes),
     rule(CKA_PUBLIC_KEY_INFO, 0, Def::Empty),
 ];
@@ -212,10 +235,10 @@ static PUBLIC_KEY: &[Rule] = &[
 static PRIVATE_KEY: &[Rule] = &[
     rule(CKA_SUBJECT, SETTABLE, Def::Empty),
     rule(CKA_SENSITIVE, SETTABLE | STAYS_TRUE, Def::Bool(true)),
-    rule(CKA_DECRYPT, SETTABLE, Def::Bool(true)),
-    rule(CKA_SIGN, SETTABLE, Def::Bool(true)),
-    rule(CKA_SIGN_RECOVER, SETTABLE, Def::Bool(true)),
-    rule(CKA_UNWRAP, SETTABLE, Def::Bool(true)),
+    rule(CKA_DECRYPT, SETTABLE | VOUCHED, Def::Bool(true)),
+    rule(CKA_SIGN, SETTABLE | VOUCHED, Def::Bool(true)),
+    rule(CKA_SIGN_RECOVER, SETTABLE | VOUCHED, Def::Bool(true)),
+    rule(CKA_UNWRAP, SETTABLE | VOUCHED, Def::Bool(true)),
     rule(CKA_EXTRACTABLE, SETTABLE | STAYS_FALSE, Def::Bool(false)),
     rule(CKA_ALWAYS_SENSITIVE, TOKEN_SET, Def::Bool(false)),
     rule(CKA_NEVER_EXTRACTABLE, TOKEN_SET, Def::Bool(false)),
@@ -237,12 +260,12 @@ static PRIVATE_KEY: &[Rule] = &[
 
 static SECRET_KEY: &[Rule] = &[
     rule(CKA_SENSITIVE, SETTABLE | STAYS_TRUE, Def::Bool(true)),
-    rule(CKA_ENCRYPT, SETTABLE, Def::Bool(true)),
-    rule(CKA_DECRYPT, SETTABLE, Def::Bool(true)),
-    rule(CKA_SIGN, SETTABLE, Def::Bool(true)),
-    rule(CKA_VERIFY, SETTABLE, Def::Bool(true)),
-    rule(CKA_WRAP, SETTABLE, Def::Bool(true)),
-    rule(CKA_UNWRAP, SETTABLE, Def::Bool(true)),
+    rule(CKA_ENCRYPT, SETTABLE | VOUCHED, Def::Bool(true)),
+    rule(CKA_DECRYPT, SETTABLE | VOUCHED, Def::Bool(true)),
+    rule(CKA_SIGN, SETTABLE | VOUCHED, Def::Bool(true)),
+    rule(CKA_VERIFY, SETTABLE | VOUCHED, Def::Bool(true)),
+    rule(CKA_WRAP, SETTABLE | VOUCHED, Def::Bool(true)),
+    rule(CKA_UNWRAP, SETTABLE | VOUCHED, Def::Bool(true)),
     rule(CKA_EXTRACTABLE, SETTABLE | STAYS_FALSE, Def::Bool(false)),
     rule(CKA_ALWAYS_SENSITIVE, TOKEN_SET, Def::Bool(false)),
     rule(CKA_NEVER_EXTRACTABLE, TOKEN_SET, Def::Bool(false)),
@@ -253,7 +276,7 @@ static SECRET_KEY: &[Rule] = &[
         SETTABLE | STAYS_TRUE,
         Def::Bool(false),
     ),
-    rule(CKA_TRUSTED, SO_TRUE | SETTABLE, Def::Bool(false)),
+    rule(CKA_TRUSTED, SO_TRUE | SETTABLE | VOUCHED, Def::Bool(false)),
     rule(CKA_WRAP_TEMPLATE, 0, Def::NoAttributes),
     rule(CKA_UNWRAP_TEMPLATE, 0, Def::NoAttributes),
     rule(CKA_DERIVE_TEMPLATE, 0, Def::NoAttributes),
@@ -598,8 +621,9 @@ enum Make<'a> {
     /// C_GenerateKey or C_GenerateKeyPair with this mechanism.
     Generate(CK_MECHANISM_TYPE),
     Unwrap,
-    /// C_DeriveKey from this base key.
-    Derive(&'a Attributes),
+    /// C_DeriveKey from these keys: the base key and any other key the mechanism feeds in
+    /// (HKDF's salt key).
+    Derive(&'a [&'a Attributes]),
 }
 
 impl Make<'_> {
@@ -638,11 +662,12 @@ impl Make<'_> {
             Make::Generate(m) => (true, m, sensitive, !extractable),
             // The key existed outside the token, in the clear or under a key we cannot vouch for.
             Make::Unwrap => (false, unknown, false, false),
-            Make::Derive(base) => (
+            // Every key that went into the value must have been so, not just the base key.
+            Make::Derive(keys) => (
                 false,
                 unknown,
-                base.flag(CKA_ALWAYS_SENSITIVE) && sensitive,
-                base.flag(CKA_NEVER_EXTRACTABLE) && !extractable,
+                keys.iter().all(|k| k.flag(CKA_ALWAYS_SENSITIVE)) && sensitive,
+                keys.iter().all(|k| k.flag(CKA_NEVER_EXTRACTABLE)) && !extractable,
             ),
         };
         let origin = [
@@ -706,8 +731,7 @@ fn build(
             continue;
         };
         let from_caller = !contributed.iter().any(|a| a.ty == ty);
-        let so_only = rule.has(SO_TRUE) && value.as_bool() == Some(true) && !ctx.so;
-        if from_caller && (rule.has(make.forbidden()) || so_only) {
+        if from_caller && (rule.has(make.forbidden()) || rule.so_only(value, ctx)) {
             verdict.note(CKR_ATTRIBUTE_READ_ONLY);
             continue;
         }
@@ -922,15 +946,15 @@ pub fn unwrapped(
     built(verdict, out).map(|(_, out)| out)
 }
 
-/// C_DeriveKey: the derived key's attributes, before its value exists; `base` is the base key's
-/// attribute set. The result is a secret key (another CKA_CLASS in the template is
+/// C_DeriveKey: the derived key's attributes, before its value exists; `keys` are the attribute
+/// sets of the base key and of any other key the mechanism uses (HKDF's salt key). The result is a secret key (another CKA_CLASS in the template is
 /// CKR_TEMPLATE_INCONSISTENT) of the template's CKA_KEY_TYPE, or `default_key_type`. It is not
 /// local; it is "always sensitive" only if the base key was and the new one is sensitive, "never
 /// extractable" only if the base key was and the new one is not extractable. Returns the
 /// template's CKA_VALUE_LEN, when given, as the length to derive. Merge the base key's
 /// CKA_DERIVE_TEMPLATE into `template` first (`merge_template`).
 pub fn derived(
-    base: &Attributes,
+    keys: &[&Attributes],
     template: &[Attribute],
     default_key_type: CK_KEY_TYPE,
     mechanism: CK_MECHANISM_TYPE,
@@ -947,7 +971,7 @@ pub fn derived(
     let out = build(
         template,
         &contributed,
-        Make::Derive(base),
+        Make::Derive(keys),
         ctx,
         &mut verdict,
     );
@@ -1076,11 +1100,8 @@ fn may_change(
         }
     }
     let old = obj.get(ty).and_then(AttrValue::as_bool);
-    let new = value.as_bool();
-    if (rule.has(STAYS_TRUE) && old == Some(true) && new == Some(false))
-        || (rule.has(STAYS_FALSE) && old == Some(false) && new == Some(true))
-        || (rule.has(SO_TRUE) && new == Some(true) && !ctx.so)
-    {
+    let trusted_usage = rule.has(VOUCHED) && obj.flag(CKA_TRUSTED) && !ctx.so;
+    if rule.goes_back(old, value.as_bool()) || rule.so_only(value, ctx) || trusted_usage {
         return fail(CKR_ATTRIBUTE_READ_ONLY);
     }
     rule.check.test(value)
@@ -1105,8 +1126,17 @@ fn apply(obj: &Attributes, changes: &[Attribute], ctx: &Ctx, op: Op) -> Result<A
 /// The template may only set CKA_TOKEN, CKA_PRIVATE, CKA_MODIFIABLE, CKA_DESTROYABLE, CKA_COPYABLE
 /// (true→false only) and what C_SetAttributeValue could change (same rules as `set`); others →
 /// CKR_ATTRIBUTE_READ_ONLY.
+///
+/// A CKA_TRUSTED key is copied by the SO only (CKR_ACTION_PROHIBITED otherwise). Footnote 10
+/// lets only the SO set CKA_TRUSTED to true, and a copy that kept it would be a trusted key the
+/// SO never made; a copy that dropped it would still hold the trusted key's value under usage
+/// flags the user controls, a second, unvouched-for handle on what the trusted key wraps
+/// (decrypt the CKA_WRAP_WITH_TRUSTED blobs it made). Neither is a copy the user may have. A
+/// trusted certificate holds no secret and its copy is as frozen as it is (§4.6.2), so anyone
+/// may copy it.
 pub fn copy(obj: &Attributes, template: &[Attribute], ctx: &Ctx) -> Result<Attributes> {
-    if !flag_or(obj, CKA_COPYABLE, true) {
+    let trusted_key = obj.flag(CKA_TRUSTED) && obj.class() != Some(CKO_CERTIFICATE);
+    if !flag_or(obj, CKA_COPYABLE, true) || (trusted_key && !ctx.so) {
         return fail(CKR_ACTION_PROHIBITED);
     }
     let mut out = apply(obj, template, ctx, Op::Copy)?;
@@ -1597,7 +1627,10 @@ mod tests {
         assert_eq!(rv(copy(&k, &to_true, &USER)), CKR_ATTRIBUTE_READ_ONLY);
         let k = set(&k, &to_true, &SO).or_fail("the SO may trust a key");
         assert_eq!(bool_of(&k, CKA_TRUSTED), Some(true));
-        let k = set(&k, &[Attribute::bool(CKA_TRUSTED, false)], &USER).or_fail("distrust");
+        // Issue 10: distrusting is the SO's too, or the user could distrust, then widen usage.
+        let distrust = [Attribute::bool(CKA_TRUSTED, false)];
+        assert_eq!(rv(set(&k, &distrust, &USER)), CKR_ATTRIBUTE_READ_ONLY);
+        let k = set(&k, &distrust, &SO).or_fail("distrust");
         assert_eq!(bool_of(&k, CKA_TRUSTED), Some(false));
     }
 
@@ -1825,8 +1858,35 @@ mod tests {
         let k = made(&with(aes(), Attribute::bool(CKA_MODIFIABLE, false)));
         let label = [Attribute::bytes(CKA_LABEL, b"x".to_vec())];
         assert_eq!(rv(copy(&k, &label, &USER)), CKR_ATTRIBUTE_READ_ONLY);
-        let c = copy(&k, &[Attribute::bool(CKA_MODIFIABLE, true)], &USER).or_fail("storage");
-        assert_eq!(bool_of(&c, CKA_MODIFIABLE), Some(true));
+        // Issue 10: a copy may not become modifiable (nor destroyable) again.
+        for ty in [CKA_MODIFIABLE, CKA_DESTROYABLE] {
+            let k = made(&with(aes(), Attribute::bool(ty, false)));
+            assert_eq!(
+                rv(copy(&k, &[Attribute::bool(ty, true)], &USER)),
+                CKR_ATTRIBUTE_READ_ONLY
+            );
+        }
+        let c = copy(&k, &[Attribute::bool(CKA_TOKEN, true)], &USER).or_fail("storage");
+        assert_eq!(bool_of(&c, CKA_MODIFIABLE), Some(false));
+        let m = made(&aes());
+        let c = copy(&m, &[Attribute::bool(CKA_MODIFIABLE, false)], &USER).or_fail("to false");
+        assert_eq!(bool_of(&c, CKA_MODIFIABLE), Some(false));
+    }
+
+    #[test]
+    fn trusted_objects_are_the_sos() {
+        let mut k = made(&aes());
+        k.set(CKA_TRUSTED, AttrValue::Bool(true));
+        assert_eq!(rv(copy(&k, &[], &USER)), CKR_ACTION_PROHIBITED);
+        assert!(copy(&k, &[], &SO).is_ok());
+        let decrypt = [Attribute::bool(CKA_DECRYPT, false)];
+        assert_eq!(rv(set(&k, &decrypt, &USER)), CKR_ATTRIBUTE_READ_ONLY);
+        assert!(set(&k, &decrypt, &SO).is_ok());
+        let label = [Attribute::bytes(CKA_LABEL, b"x".to_vec())];
+        assert!(set(&k, &label, &USER).is_ok());
+        let untrust = [Attribute::bool(CKA_TRUSTED, false)];
+        assert_eq!(rv(set(&k, &untrust, &USER)), CKR_ATTRIBUTE_READ_ONLY);
+        assert!(set(&k, &untrust, &SO).is_ok());
     }
 
     #[test]
@@ -2398,7 +2458,7 @@ mod tests {
     }
 
     fn derive(base: &Attributes, t: &[Attribute]) -> (Attributes, Option<usize>) {
-        derived(base, t, CKK_GENERIC_SECRET, CKM_ECDH1_DERIVE, &USER).or_fail("derived")
+        derived(&[base], t, CKK_GENERIC_SECRET, CKM_ECDH1_DERIVE, &USER).or_fail("derived")
     }
 
     #[test]
@@ -2449,7 +2509,7 @@ mod tests {
         add_computed(&mut done, CKA_VALUE, AttrValue::Bytes(vec![2; 32]));
         assert!(check(&done).is_ok());
 
-        let d = |t: &[Attribute]| derived(&base, t, CKK_GENERIC_SECRET, CKM_ECDH1_DERIVE, &USER);
+        let d = |t: &[Attribute]| derived(&[&base], t, CKK_GENERIC_SECRET, CKM_ECDH1_DERIVE, &USER);
         assert_eq!(
             rv(d(&[key_type(CKK_AES), value_len(20)])),
             CKR_KEY_SIZE_RANGE
