@@ -1,0 +1,120 @@
+//! Security regressions of issue 10 in the operation and argument layers, through the built
+//! module: saved operation states (PKCS#11 v3.0 §5.6 C_GetOperationState/C_SetOperationState,
+//! §5.10 C_DigestKey), generated IVs of the message-based AEAD functions (§5.11 with
+//! CK_GCM_MESSAGE_PARAMS / CK_CCM_MESSAGE_PARAMS, Current Mechanisms §2.14.4), NULL PINs
+//! (§5.5 C_InitToken/C_InitPIN/C_SetPIN, §5.6 C_Login/C_LoginUser), templates at unaligned
+//! addresses (§5.7) and the application's mutex callbacks (§5.4 C_Initialize).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::p11::*;
+use common::*;
+use cryptoki_sys::*;
+use std::ptr::null_mut;
+
+/// A key value the tests look for in everything the module returns.
+const KEY: [u8; 32] = *b"\x13\x37KEY-BYTES-THAT-MUST-NOT-LEAK!\xee";
+
+/// A session AES key of value `KEY`, sensitive and not extractable.
+fn sensitive_aes(t: &Tok) -> CK_OBJECT_HANDLE {
+    t.obj(&aes(&KEY).b(CKA_SENSITIVE, true).b(CKA_EXTRACTABLE, false))
+}
+
+// ---- finding 1: saved states --------------------------------------------------------------
+
+/// Every digest mechanism the module lists (so a digest added later is covered too).
+fn digests(t: &Tok) -> Vec<CK_MECHANISM_TYPE> {
+    let all = t.mechanism_list().ok_or_panic("C_GetMechanismList");
+    let d: Vec<_> = all
+        .into_iter()
+        .filter(|m| {
+            t.mechanism_info(*m)
+                .is_ok_and(|i| i.flags & CKF_DIGEST != 0)
+        })
+        .collect();
+    assert!(d.contains(&CKM_SHA512), "SHA-512 is not listed as a digest");
+    d
+}
+
+/// Issue 10 finding 1: DigestInit → DigestKey → GetOperationState handed out the hash state
+/// with the key in its partial block. After C_DigestKey the state is unsaveable, for the rest
+/// of the operation; the digest itself still completes.
+#[test]
+fn digest_key_makes_the_state_unsaveable() {
+    let t = token("digest-key-state");
+    let k = sensitive_aes(&t);
+    for m in digests(&t) {
+        t.digest_init_in(t.h, &Mech::new(m))
+            .ok_or_panic("C_DigestInit");
+        t.digest_update_in(t.h, b"prefix")
+            .ok_or_panic("C_DigestUpdate");
+        t.digest_key(k).ok_or_panic("C_DigestKey");
+        let got = t.get_operation_state(t.h);
+        if let Ok(state) = &got {
+            assert!(
+                !contains(state, &KEY[..16]),
+                "{m:#x}: the saved state holds the key"
+            );
+        }
+        expect_err(
+            &format!("{m:#x}: state after C_DigestKey"),
+            got,
+            CKR_STATE_UNSAVEABLE,
+        );
+        // More data does not clean the state.
+        t.digest_update_in(t.h, &[0u8; 300])
+            .ok_or_panic("C_DigestUpdate");
+        expect_err(
+            &format!("{m:#x}: state after C_DigestKey and more data"),
+            t.get_operation_state(t.h),
+            CKR_STATE_UNSAVEABLE,
+        );
+        let d = t.digest_final_in(t.h).ok_or_panic("C_DigestFinal");
+        assert!(!d.is_empty());
+    }
+    // A digest without a key stays saveable, and a new operation after a keyed one too.
+    t.digest_init_in(t.h, &Mech::new(CKM_SHA512))
+        .ok_or_panic("C_DigestInit");
+    t.digest_update_in(t.h, b"abc")
+        .ok_or_panic("C_DigestUpdate");
+    let state = t
+        .get_operation_state(t.h)
+        .ok_or_panic("C_GetOperationState");
+    t.set_operation_state(t.h, &state)
+        .ok_or_panic("C_SetOperationState");
+    t.digest_final_in(t.h).ok_or_panic("C_DigestFinal");
+}
+
+/// Operations that hold a key (MACs, ciphers, signatures) have no saveable state at all.
+#[test]
+fn keyed_operations_are_never_saveable() {
+    let t = token("keyed-state");
+    let hmac = t.obj(
+        &secret(CKK_GENERIC_SECRET, &KEY)
+            .b(CKA_SENSITIVE, true)
+            .b(CKA_EXTRACTABLE, false),
+    );
+    let k = sensitive_aes(&t);
+    let cases: [(&str, CK_MECHANISM_TYPE, CK_OBJECT_HANDLE); 3] = [
+        ("HMAC-SHA256", CKM_SHA256_HMAC, hmac),
+        ("HMAC-SHA512", CKM_SHA512_HMAC, hmac),
+        ("AES-CMAC", CKM_AES_CMAC, k),
+    ];
+    for (what, m, key) in cases {
+        t.sign_init(&Mech::new(m), key).ok_or_panic("C_SignInit");
+        t.sign_update(b"some data").ok_or_panic("C_SignUpdate");
+        let got = t.get_operation_state(t.h);
+        if let Ok(state) = &got {
+            assert!(
+                !contains(state, &KEY[..16]),
+                "{what}: the saved state holds the key"
+            );
+        }
+        expect_err(what, got, CKR_STATE_UNSAVEABLE);
+        t.sign_final().ok_or_panic("C_SignFinal");
+    }
+    t.encrypt_init(&Mech::new(CKM_AES_ECB), k)
+        .ok_or_panic("C_EncryptInit");
+    expect_err("AES-ECB", t.get_operation_state(t.h), CKR_STATE_UNSAVEABLE);
+}
