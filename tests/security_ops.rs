@@ -118,3 +118,138 @@ fn keyed_operations_are_never_saveable() {
         .ok_or_panic("C_EncryptInit");
     expect_err("AES-ECB", t.get_operation_state(t.h), CKR_STATE_UNSAVEABLE);
 }
+
+// ---- finding 9: NULL PINs -----------------------------------------------------------------
+
+const ATTEMPTS: usize = 3;
+
+fn pin_flags(raw: &Raw, slot: CK_SLOT_ID) -> CK_FLAGS {
+    token_flags(raw, slot)
+        & (CKF_USER_PIN_COUNT_LOW
+            | CKF_USER_PIN_FINAL_TRY
+            | CKF_USER_PIN_LOCKED
+            | CKF_SO_PIN_COUNT_LOW
+            | CKF_SO_PIN_FINAL_TRY
+            | CKF_SO_PIN_LOCKED)
+}
+
+/// Issue 10 finding 9: C_Login(NULL, 0) counted as a wrong PIN, so a few of them locked the
+/// token. The token has no protected authentication path: a NULL PIN is CKR_ARGUMENTS_BAD and
+/// counts nothing, in every function that takes a PIN.
+#[test]
+fn null_pins_are_arguments_bad_and_count_nothing() {
+    let _env = TestEnv::with_config(&format!("max_login_attempts = {ATTEMPTS}"));
+    let ctx = load_module();
+    let slot = init_token(&ctx, "null-pins").id();
+    let raw = Raw::load();
+    let (rv, h) = raw.open_session(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION);
+    assert_rv(rv, CKR_OK);
+    for _ in 0..ATTEMPTS * 2 {
+        for user in [CKU_USER, CKU_SO] {
+            assert_rv(ck!(raw, C_Login(h, user, null_mut(), 0)), CKR_ARGUMENTS_BAD);
+            assert_rv(
+                ck!(raw, C_LoginUser(h, user, null_mut(), 0, null_mut(), 0)),
+                CKR_ARGUMENTS_BAD,
+            );
+        }
+        let mut label = [b' '; 32];
+        assert_rv(
+            ck!(raw, C_InitToken(slot, null_mut(), 0, label.as_mut_ptr())),
+            CKR_ARGUMENTS_BAD,
+        );
+    }
+    assert_eq!(pin_flags(&raw, slot), 0, "NULL PINs were counted");
+
+    // Logged in: C_SetPIN and C_InitPIN with NULL PINs.
+    assert_rv(raw.login(h, CKU_USER, USER_PIN), CKR_OK);
+    let mut new = *b"new-user-pin-1";
+    let mut old = USER_PIN.as_bytes().to_vec();
+    for _ in 0..ATTEMPTS * 2 {
+        assert_rv(
+            ck!(
+                raw,
+                C_SetPIN(h, null_mut(), 0, new.as_mut_ptr(), new.len() as CK_ULONG)
+            ),
+            CKR_ARGUMENTS_BAD,
+        );
+        assert_rv(
+            ck!(
+                raw,
+                C_SetPIN(h, old.as_mut_ptr(), old.len() as CK_ULONG, null_mut(), 0)
+            ),
+            CKR_ARGUMENTS_BAD,
+        );
+    }
+    assert_rv(ck!(raw, C_Logout(h)), CKR_OK);
+    assert_rv(raw.login(h, CKU_SO, SO_PIN), CKR_OK);
+    for _ in 0..ATTEMPTS * 2 {
+        assert_rv(ck!(raw, C_InitPIN(h, null_mut(), 0)), CKR_ARGUMENTS_BAD);
+        assert_rv(
+            ck!(raw, C_SetPIN(h, null_mut(), 0, null_mut(), 0)),
+            CKR_ARGUMENTS_BAD,
+        );
+    }
+    assert_rv(ck!(raw, C_Logout(h)), CKR_OK);
+    assert_eq!(pin_flags(&raw, slot), 0, "NULL PINs were counted");
+
+    // The PINs are unchanged and both roles still log in.
+    assert_rv(raw.login(h, CKU_USER, USER_PIN), CKR_OK);
+    assert_rv(ck!(raw, C_Logout(h)), CKR_OK);
+    assert_rv(raw.login(h, CKU_SO, SO_PIN), CKR_OK);
+    assert_rv(ck!(raw, C_Logout(h)), CKR_OK);
+    drop(ctx);
+}
+
+/// Issue 10 finding 9: NULL arguments of the operation-state functions are CKR_ARGUMENTS_BAD,
+/// checked before the state of the session.
+#[test]
+fn operation_state_null_arguments() {
+    let t = token("state-null");
+    let get = t.fl().C_GetOperationState.unwrap();
+    let set = t.fl().C_SetOperationState.unwrap();
+    // SAFETY: NULL pointers the module must refuse.
+    let rv = unsafe { get(t.h, null_mut(), null_mut()) };
+    expect_rv_raw(
+        "C_GetOperationState(NULL, NULL), no operation",
+        rv,
+        CKR_ARGUMENTS_BAD,
+    );
+    let mut buf = [0u8; 8];
+    // SAFETY: as above; the buffer is live.
+    let rv = unsafe { get(t.h, buf.as_mut_ptr(), null_mut()) };
+    expect_rv_raw("C_GetOperationState(buf, NULL)", rv, CKR_ARGUMENTS_BAD);
+    for len in [0, 64] {
+        // SAFETY: NULL state the module must refuse.
+        let rv = unsafe { set(t.h, null_mut(), len, 0, 0) };
+        expect_rv_raw(
+            &format!("C_SetOperationState(NULL, {len})"),
+            rv,
+            CKR_ARGUMENTS_BAD,
+        );
+    }
+    // A digest in progress is not disturbed by the refused calls.
+    t.digest_init_in(t.h, &Mech::new(CKM_SHA256))
+        .ok_or_panic("C_DigestInit");
+    // SAFETY: as above.
+    let rv = unsafe { get(t.h, null_mut(), null_mut()) };
+    expect_rv_raw(
+        "C_GetOperationState(NULL, NULL), digest",
+        rv,
+        CKR_ARGUMENTS_BAD,
+    );
+    // SAFETY: as above.
+    let rv = unsafe { set(t.h, null_mut(), 0, 0, 0) };
+    expect_rv_raw(
+        "C_SetOperationState(NULL, 0), digest",
+        rv,
+        CKR_ARGUMENTS_BAD,
+    );
+    t.digest_update_in(t.h, b"abc")
+        .ok_or_panic("C_DigestUpdate");
+    let d = t.digest_final_in(t.h).ok_or_panic("C_DigestFinal");
+    assert_bytes(
+        "SHA-256(abc)",
+        &d,
+        &hx("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+    );
+}

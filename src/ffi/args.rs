@@ -53,6 +53,22 @@ pub unsafe fn bytes_mut<'a>(p: *mut u8, len: CK_ULONG) -> Result<&'a mut [u8]> {
     Ok(unsafe { std::slice::from_raw_parts_mut(p, len) })
 }
 
+/// A PIN. The token has no protected authentication path (its CK_TOKEN_INFO never sets
+/// CKF_PROTECTED_AUTHENTICATION_PATH), so a NULL PIN is a broken call, not "ask the PIN pad":
+/// `CKR_ARGUMENTS_BAD`, decided here before any token state is looked at, so it can never
+/// count as a wrong PIN (§5.6 C_Login: "pPin ... may be NULL_PTR only with a protected
+/// authentication path"). A non-NULL PIN of length 0 is a PIN like any other.
+///
+/// # Safety
+/// As for [`bytes`].
+pub unsafe fn pin<'a>(p: *const u8, len: CK_ULONG) -> Result<&'a [u8]> {
+    if p.is_null() {
+        return fail(CKR_ARGUMENTS_BAD);
+    }
+    // SAFETY: forwarded caller guarantee.
+    unsafe { bytes(p, len) }
+}
+
 /// A caller's array of `CK_ATTRIBUTE`.
 ///
 /// # Safety
