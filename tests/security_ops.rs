@@ -253,3 +253,76 @@ fn operation_state_null_arguments() {
         &hx("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
     );
 }
+
+// ---- finding 10a: unaligned templates -----------------------------------------------------
+
+/// `attrs` copied into a byte buffer at an odd address, as a C caller with a packed structure
+/// may pass them. The buffer must stay alive while the pointer is used.
+fn odd_template(attrs: &[CK_ATTRIBUTE]) -> (Vec<u8>, *mut CK_ATTRIBUTE) {
+    let mut buf = vec![0u8; std::mem::size_of_val(attrs) + 1];
+    let p = buf.as_mut_ptr().wrapping_add(1) as *mut CK_ATTRIBUTE;
+    assert_ne!(p as usize % std::mem::align_of::<CK_ATTRIBUTE>(), 0);
+    for (i, a) in attrs.iter().enumerate() {
+        // SAFETY: element `i` lies inside `buf`; the write is unaligned on purpose.
+        unsafe { std::ptr::write_unaligned(p.add(i), *a) };
+    }
+    (buf, p)
+}
+
+/// Issue 10 finding 10: the outer CK_ATTRIBUTE array was read as if aligned.
+#[test]
+fn templates_at_odd_addresses() {
+    let t = token("odd-templates");
+    let mut class = (CKO_DATA as CK_ULONG).to_ne_bytes();
+    let mut token = [0u8];
+    let mut label = *b"odd-address-object";
+    let mut value = *b"odd value";
+    let attrs = [
+        raw_attr(CKA_CLASS, Some(&mut class), 0),
+        raw_attr(CKA_TOKEN, Some(&mut token), 0),
+        raw_attr(CKA_LABEL, Some(&mut label), 0),
+        raw_attr(CKA_VALUE, Some(&mut value), 0),
+    ];
+    let (_keep, p) = odd_template(&attrs);
+    let mut o = CK_INVALID_HANDLE;
+    // SAFETY: the template lives in `_keep` and its values in the locals above.
+    let rv = unsafe { t.fl().C_CreateObject.unwrap()(t.h, p, attrs.len() as CK_ULONG, &mut o) };
+    expect_rv_raw("C_CreateObject, odd template", rv, CKR_OK);
+
+    // Read back through an odd template too: a size query, then the value.
+    let mut got = [0u8; 32];
+    let query = [
+        raw_attr(CKA_VALUE, None, 0),
+        raw_attr(CKA_LABEL, Some(&mut got), 0),
+    ];
+    let (keep, q) = odd_template(&query);
+    // SAFETY: as above.
+    let rv = unsafe { t.fl().C_GetAttributeValue.unwrap()(t.h, o, q, 2) };
+    expect_rv_raw("C_GetAttributeValue, odd template", rv, CKR_OK);
+    // SAFETY: the module wrote the lengths back into the odd array inside `keep`.
+    let back: Vec<CK_ATTRIBUTE> = (0..2)
+        .map(|i| unsafe { std::ptr::read_unaligned(q.add(i)) })
+        .collect();
+    drop(keep);
+    assert_eq!(back[0].ulValueLen as usize, value.len());
+    assert_eq!(back[1].ulValueLen as usize, label.len());
+    assert_bytes("label", &got[..label.len()], &label);
+
+    // Searches take the same path.
+    let (_k2, f) = odd_template(&attrs[2..3]);
+    // SAFETY: as above.
+    let rv = unsafe { t.fl().C_FindObjectsInit.unwrap()(t.h, f, 1) };
+    expect_rv_raw("C_FindObjectsInit, odd template", rv, CKR_OK);
+    let mut found = [CK_INVALID_HANDLE; 4];
+    let mut n: CK_ULONG = 0;
+    // SAFETY: output buffers are live.
+    let rv = unsafe { t.fl().C_FindObjects.unwrap()(t.h, found.as_mut_ptr(), 4, &mut n) };
+    expect_rv_raw("C_FindObjects", rv, CKR_OK);
+    assert_eq!(&found[..n as usize], &[o]);
+    // SAFETY: plain value.
+    expect_rv_raw(
+        "C_FindObjectsFinal",
+        unsafe { t.fl().C_FindObjectsFinal.unwrap()(t.h) },
+        CKR_OK,
+    );
+}

@@ -69,23 +69,39 @@ pub unsafe fn pin<'a>(p: *const u8, len: CK_ULONG) -> Result<&'a [u8]> {
     unsafe { bytes(p, len) }
 }
 
-/// A caller's array of `CK_ATTRIBUTE`.
+/// A caller's array of `CK_ATTRIBUTE`, copied out element by element: C callers may place it
+/// at any address (a packed structure, a byte buffer), and a Rust slice or reference over a
+/// misaligned `CK_ATTRIBUTE` is undefined behaviour. Callers that write results back (see
+/// [`write_attr`]) do so unaligned as well.
 ///
 /// # Safety
 /// `p` is NULL or valid for reads of `n` attributes for the duration of the call.
-pub unsafe fn attr_array<'a>(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<&'a [CK_ATTRIBUTE]> {
+pub unsafe fn attr_array(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<Vec<CK_ATTRIBUTE>> {
     if n > MAX_TEMPLATE {
         return fail(CKR_ARGUMENTS_BAD);
     }
     if p.is_null() {
         return if n == 0 {
-            Ok(&[])
+            Ok(Vec::new())
         } else {
             fail(CKR_ARGUMENTS_BAD)
         };
     }
-    // SAFETY: non-NULL and, per the caller, valid for `n` attributes; n is bounded above.
-    Ok(unsafe { std::slice::from_raw_parts(p, n as usize) })
+    Ok((0..n as usize)
+        // SAFETY: non-NULL and, per the caller, valid for `n` attributes (n is bounded above),
+        // so element `i < n` is in bounds; the read makes no assumption on alignment.
+        .map(|i| unsafe { std::ptr::read_unaligned(p.add(i)) })
+        .collect())
+}
+
+/// Write attribute `i` of a caller's array back (C_GetAttributeValue), unaligned like
+/// [`attr_array`] read it.
+///
+/// # Safety
+/// `p` is valid for writes of more than `i` attributes.
+pub unsafe fn write_attr(p: *mut CK_ATTRIBUTE, i: usize, a: CK_ATTRIBUTE) {
+    // SAFETY: in bounds per the caller; no alignment assumed.
+    unsafe { std::ptr::write_unaligned(p.add(i), a) }
 }
 
 /// Parse a template into typed attributes: unknown types give `CKR_ATTRIBUTE_TYPE_INVALID`,
