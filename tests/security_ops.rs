@@ -326,3 +326,89 @@ fn templates_at_odd_addresses() {
         CKR_OK,
     );
 }
+
+// ---- finding 10b: the application's mutex ------------------------------------------------
+
+use std::ffi::c_void;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+static CREATED: AtomicUsize = AtomicUsize::new(0);
+static DESTROYED: AtomicUsize = AtomicUsize::new(0);
+static MUTEX_TOKEN: u8 = 0;
+
+unsafe extern "C" fn create_mutex(out: *mut *mut c_void) -> CK_RV {
+    CREATED.fetch_add(1, Ordering::SeqCst);
+    // SAFETY: the module passes a writable pointer.
+    unsafe { *out = &MUTEX_TOKEN as *const u8 as *mut c_void };
+    CKR_OK
+}
+unsafe extern "C" fn destroy_mutex(_: *mut c_void) -> CK_RV {
+    DESTROYED.fetch_add(1, Ordering::SeqCst);
+    CKR_OK
+}
+unsafe extern "C" fn lock_mutex(_: *mut c_void) -> CK_RV {
+    CKR_OK
+}
+unsafe extern "C" fn unlock_mutex(_: *mut c_void) -> CK_RV {
+    CKR_OK
+}
+
+fn mutex_args() -> CK_C_INITIALIZE_ARGS {
+    CK_C_INITIALIZE_ARGS {
+        CreateMutex: Some(create_mutex),
+        DestroyMutex: Some(destroy_mutex),
+        LockMutex: Some(lock_mutex),
+        UnlockMutex: Some(unlock_mutex),
+        flags: 0,
+        pReserved: null_mut(),
+    }
+}
+
+fn counts() -> (usize, usize) {
+    (
+        CREATED.load(Ordering::SeqCst),
+        DESTROYED.load(Ordering::SeqCst),
+    )
+}
+
+/// Issue 10 finding 10: a C_Initialize that fails after creating the application's mutex
+/// leaked it. Every failure path destroys it; a successful one destroys it at C_Finalize.
+#[test]
+fn application_mutex_is_destroyed_when_initialize_fails() {
+    // A configuration that does not parse: C_Initialize fails after the mutex exists.
+    let env = TestEnv::with_raw_config("this is [not toml");
+    let raw = Raw::load();
+    let mut args = mutex_args();
+    let rv = ck!(
+        raw,
+        C_Initialize((&mut args as *mut CK_C_INITIALIZE_ARGS).cast())
+    );
+    assert_ne!(
+        rv, CKR_OK,
+        "C_Initialize with a broken configuration succeeded"
+    );
+    let (c, d) = counts();
+    assert!(c >= 1, "CreateMutex was not called");
+    assert_eq!(c, d, "C_Initialize failed and left {} mutexes", c - d);
+    drop(env);
+
+    // Working configuration: initialized once; a second C_Initialize fails and must not leak.
+    let _env = TestEnv::new();
+    let mut args = mutex_args();
+    let rv = ck!(
+        raw,
+        C_Initialize((&mut args as *mut CK_C_INITIALIZE_ARGS).cast())
+    );
+    assert_rv(rv, CKR_OK);
+    let mut args = mutex_args();
+    let rv = ck!(
+        raw,
+        C_Initialize((&mut args as *mut CK_C_INITIALIZE_ARGS).cast())
+    );
+    assert_rv(rv, CKR_CRYPTOKI_ALREADY_INITIALIZED);
+    let (c, d) = counts();
+    assert_eq!(c, d + 1, "only the live module's mutex may remain");
+    assert_rv(raw.finalize(), CKR_OK);
+    let (c, d) = counts();
+    assert_eq!(c, d, "C_Finalize left {} mutexes", c - d);
+}
