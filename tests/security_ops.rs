@@ -119,6 +119,177 @@ fn keyed_operations_are_never_saveable() {
     expect_err("AES-ECB", t.get_operation_state(t.h), CKR_STATE_UNSAVEABLE);
 }
 
+// ---- finding 6: generated IVs -------------------------------------------------------------
+
+use std::collections::HashSet;
+
+fn gcm_init(t: &Tok, key: CK_OBJECT_HANDLE) {
+    t.message_encrypt_init(&Mech::new(CKM_AES_GCM), key)
+        .ok_or_panic("C_MessageEncryptInit");
+}
+
+/// Encrypt with a generated IV until the module refuses; every IV it gave must be new, and it
+/// must refuse with `CKR_KEY_EXHAUSTED` within the space the free bits leave.
+fn drain(t: &Tok, generator: CK_GENERATOR_FUNCTION, fixed_bits: CK_ULONG, space: usize) {
+    let mut seen = HashSet::new();
+    for n in 1..=space + 2 {
+        match t.gcm_generated_iv(12, generator, fixed_bits) {
+            Ok(iv) => {
+                assert_eq!(
+                    &iv[..11],
+                    &[0x5a; 11],
+                    "message {n}: the fixed part changed"
+                );
+                assert!(
+                    seen.insert(iv.clone()),
+                    "message {n} repeats IV {}",
+                    hex(&iv)
+                );
+            }
+            Err(rv) => {
+                expect_rv_raw(&format!("message {n}"), rv, CKR_KEY_EXHAUSTED);
+                assert!(n > 1, "the first message was refused");
+                return;
+            }
+        }
+    }
+    panic!("{} messages encrypted with {space} possible IVs", space + 2);
+}
+
+/// Issue 10 finding 6: CKG_GENERATE_COUNTER with 88 fixed bits of a 12-byte IV gave message
+/// 257 the IV of message 1. Now the module refuses once the 8 free bits are used up.
+#[test]
+fn counter_ivs_never_repeat_and_exhaust() {
+    let t = token("iv-counter");
+    let k = sensitive_aes(&t);
+    gcm_init(&t, k);
+    drain(&t, CKG_GENERATE_COUNTER, 88, 256);
+    // Exhausted for good for this key: a new operation does not reset it.
+    t.message_encrypt_final()
+        .ok_or_panic("C_MessageEncryptFinal");
+    gcm_init(&t, k);
+    expect_err(
+        "after re-init",
+        t.gcm_generated_iv(12, CKG_GENERATE_COUNTER, 88),
+        CKR_KEY_EXHAUSTED,
+    );
+}
+
+#[test]
+fn counter_xor_ivs_never_repeat_and_exhaust() {
+    let t = token("iv-counter-xor");
+    let k = sensitive_aes(&t);
+    gcm_init(&t, k);
+    drain(&t, CKG_GENERATE_COUNTER_XOR, 88, 256);
+}
+
+/// The counter restarted at every C_MessageEncryptInit, in every session, and for a copy of
+/// the key: all of them must continue one sequence per key value.
+#[test]
+fn counters_are_kept_per_key_across_operations() {
+    let t = token("iv-per-key");
+    let k = sensitive_aes(&t);
+    let copy = t.copy(k, &Tmpl::new()).ok_or_panic("C_CopyObject");
+    let mut seen = HashSet::new();
+    for round in 0..3 {
+        for key in [k, copy] {
+            gcm_init(&t, key);
+            for g in [CKG_GENERATE_COUNTER, CKG_GENERATE] {
+                let iv = t
+                    .gcm_generated_iv(12, g, 32)
+                    .ok_or_panic("C_EncryptMessage");
+                assert!(
+                    seen.insert(iv.clone()),
+                    "round {round}: IV {} again",
+                    hex(&iv)
+                );
+            }
+            t.message_encrypt_final()
+                .ok_or_panic("C_MessageEncryptFinal");
+        }
+    }
+    // Another session of the same token continues the same sequence.
+    let other = t.open_session();
+    let mut ck = Mech::new(CKM_AES_GCM).ck();
+    // SAFETY: the mechanism lives across the call.
+    let rv = unsafe { t.fl().C_MessageEncryptInit.unwrap()(other, &mut ck, k) };
+    expect_rv_raw("C_MessageEncryptInit (other session)", rv, CKR_OK);
+    let p = gcm_message_params(&[0x5a; 12], CKG_GENERATE_COUNTER, 32, &[0u8; 16]);
+    let (pp, pl) = p.param_ptr();
+    let mut data = *b"message";
+    let mut out = [0u8; 64];
+    let mut len = out.len() as CK_ULONG;
+    // SAFETY: all buffers live across the call.
+    let rv = unsafe {
+        t.fl().C_EncryptMessage.unwrap()(
+            other,
+            pp,
+            pl,
+            null_mut(),
+            0,
+            data.as_mut_ptr(),
+            data.len() as CK_ULONG,
+            out.as_mut_ptr(),
+            &mut len,
+        )
+    };
+    expect_rv_raw("C_EncryptMessage (other session)", rv, CKR_OK);
+    assert!(seen.insert(p.kept(0)), "the other session repeated an IV");
+}
+
+/// With no free bits the generated IV could never change: refused, for every generator.
+#[test]
+fn generation_without_free_bits_is_refused() {
+    let t = token("iv-no-free-bits");
+    let k = sensitive_aes(&t);
+    gcm_init(&t, k);
+    for g in [
+        CKG_GENERATE,
+        CKG_GENERATE_COUNTER,
+        CKG_GENERATE_COUNTER_XOR,
+        CKG_GENERATE_RANDOM,
+    ] {
+        for _ in 0..2 {
+            expect_err(
+                &format!("generator {g}, 96 fixed bits"),
+                t.gcm_generated_iv(12, g, 96),
+                CKR_MECHANISM_PARAM_INVALID,
+            );
+        }
+    }
+    // The operation survives the refusals.
+    t.gcm_generated_iv(12, CKG_GENERATE_COUNTER, 32)
+        .ok_or_panic("C_EncryptMessage after refusals");
+}
+
+/// Random IVs need at least 64 random bits; fewer is refused rather than left to chance.
+#[test]
+fn random_ivs_need_64_free_bits() {
+    let t = token("iv-random");
+    let k = sensitive_aes(&t);
+    gcm_init(&t, k);
+    for fixed in [40, 64, 88] {
+        expect_err(
+            &format!("CKG_GENERATE_RANDOM with {fixed} fixed bits"),
+            t.gcm_generated_iv(12, CKG_GENERATE_RANDOM, fixed),
+            CKR_MECHANISM_PARAM_INVALID,
+        );
+    }
+    let a = t
+        .gcm_generated_iv(12, CKG_GENERATE_RANDOM, 32)
+        .ok_or_panic("64 free bits");
+    let b = t
+        .gcm_generated_iv(12, CKG_GENERATE_RANDOM, 0)
+        .ok_or_panic("96 free bits");
+    assert_ne!(a, b);
+    assert_eq!(&a[..4], &[0x5a; 4]);
+    // CKG_GENERATE with few free bits counts instead of guessing.
+    let c = t
+        .gcm_generated_iv(12, CKG_GENERATE, 88)
+        .ok_or_panic("CKG_GENERATE, 8 free bits");
+    assert_eq!(&c[..11], &[0x5a; 11]);
+}
+
 // ---- finding 9: NULL PINs -----------------------------------------------------------------
 
 const ATTEMPTS: usize = 3;
