@@ -290,10 +290,15 @@ impl Hasher {
 
     /// The internal state as bytes: a version, the algorithm, then the hash crate's own
     /// serialization (which includes the partial block), so `C_SetOperationState` can resume it.
-    pub fn save_state(&self) -> Vec<u8> {
-        let mut out = vec![STATE_VERSION, self.alg.tag()];
-        each_state!(&self.state, h => out.extend_from_slice(&SerializableState::serialize(h)));
-        out
+    pub fn save_state(&self) -> Zeroizing<Vec<u8>> {
+        each_state!(&self.state, h => {
+            // The serialization (a stack array) holds the partial block: wiped after copying.
+            let raw = Zeroizing::new(SerializableState::serialize(h));
+            let mut out = Zeroizing::new(Vec::with_capacity(2 + raw.len()));
+            out.extend_from_slice(&[STATE_VERSION, self.alg.tag()]);
+            out.extend_from_slice(&raw);
+            out
+        })
     }
 
     /// Rebuild a hasher from [`Hasher::save_state`] output; anything else is

@@ -53,23 +53,55 @@ pub unsafe fn bytes_mut<'a>(p: *mut u8, len: CK_ULONG) -> Result<&'a mut [u8]> {
     Ok(unsafe { std::slice::from_raw_parts_mut(p, len) })
 }
 
-/// A caller's array of `CK_ATTRIBUTE`.
+/// A PIN. The token has no protected authentication path (its CK_TOKEN_INFO never sets
+/// CKF_PROTECTED_AUTHENTICATION_PATH), so a NULL PIN is a broken call, not "ask the PIN pad":
+/// `CKR_ARGUMENTS_BAD`, decided here before any token state is looked at, so it can never
+/// count as a wrong PIN (§5.6 C_Login: "pPin ... may be NULL_PTR only with a protected
+/// authentication path"). A non-NULL PIN of length 0 is a PIN like any other.
+///
+/// # Safety
+/// As for [`bytes`].
+pub unsafe fn pin<'a>(p: *const u8, len: CK_ULONG) -> Result<&'a [u8]> {
+    if p.is_null() {
+        return fail(CKR_ARGUMENTS_BAD);
+    }
+    // SAFETY: forwarded caller guarantee.
+    unsafe { bytes(p, len) }
+}
+
+/// A caller's array of `CK_ATTRIBUTE`, copied out element by element: C callers may place it
+/// at any address (a packed structure, a byte buffer), and a Rust slice or reference over a
+/// misaligned `CK_ATTRIBUTE` is undefined behaviour. Callers that write results back (see
+/// [`write_attr`]) do so unaligned as well.
 ///
 /// # Safety
 /// `p` is NULL or valid for reads of `n` attributes for the duration of the call.
-pub unsafe fn attr_array<'a>(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<&'a [CK_ATTRIBUTE]> {
+pub unsafe fn attr_array(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<Vec<CK_ATTRIBUTE>> {
     if n > MAX_TEMPLATE {
         return fail(CKR_ARGUMENTS_BAD);
     }
     if p.is_null() {
         return if n == 0 {
-            Ok(&[])
+            Ok(Vec::new())
         } else {
             fail(CKR_ARGUMENTS_BAD)
         };
     }
-    // SAFETY: non-NULL and, per the caller, valid for `n` attributes; n is bounded above.
-    Ok(unsafe { std::slice::from_raw_parts(p, n as usize) })
+    Ok((0..n as usize)
+        // SAFETY: non-NULL and, per the caller, valid for `n` attributes (n is bounded above),
+        // so element `i < n` is in bounds; the read makes no assumption on alignment.
+        .map(|i| unsafe { std::ptr::read_unaligned(p.add(i)) })
+        .collect())
+}
+
+/// Write attribute `i` of a caller's array back (C_GetAttributeValue), unaligned like
+/// [`attr_array`] read it.
+///
+/// # Safety
+/// `p` is valid for writes of more than `i` attributes.
+pub unsafe fn write_attr(p: *mut CK_ATTRIBUTE, i: usize, a: CK_ATTRIBUTE) {
+    // SAFETY: in bounds per the caller; no alignment assumed.
+    unsafe { std::ptr::write_unaligned(p.add(i), a) }
 }
 
 /// Parse a template into typed attributes: unknown types give `CKR_ATTRIBUTE_TYPE_INVALID`,

@@ -191,12 +191,14 @@ impl Drop for AppLock<'_> {
     }
 }
 
-impl Drop for Global {
+/// The mutex is destroyed when its owner goes: the module at `C_Finalize`, or the
+/// `C_Initialize` that created it and then failed (on any path, a panic included), so the
+/// application never loses one to an error.
+impl Drop for AppMutex {
     fn drop(&mut self) {
-        if let Some(m) = &self.app_mutex {
-            // SAFETY: last use of the application's mutex, created by its CreateMutex callback.
-            unsafe { (m.destroy)(m.mutex) };
-        }
+        // SAFETY: `mutex` came from the application's CreateMutex and this is its last use:
+        // an AppMutex is never cloned, and its lock guards borrow the Global that owns it.
+        unsafe { (self.destroy)(self.mutex) };
     }
 }
 

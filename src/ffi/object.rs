@@ -104,16 +104,11 @@ pub unsafe extern "C" fn C_GetAttributeValue(
                 return fail(CKR_ARGUMENTS_BAD);
             }
             // SAFETY: checked for NULL; the caller guarantees `ulCount` writable attributes.
-            let raw = unsafe { args::attr_array(pTemplate, ulCount) }?;
+            let mut raw = unsafe { args::attr_array(pTemplate, ulCount) }?;
             let types: Vec<CK_ATTRIBUTE_TYPE> = raw.iter().map(|a| a.type_).collect();
             let reads = m.get_attributes(hSession, hObject, &types)?;
-            if raw.is_empty() {
-                return Ok(());
-            }
-            // SAFETY: same array as `raw`, which is no longer used; writable per the caller.
-            let raw = unsafe { std::slice::from_raw_parts_mut(pTemplate, raw.len()) };
             let (mut sensitive, mut invalid, mut small) = (false, false, false);
-            for (a, read) in raw.iter_mut().zip(reads) {
+            for (i, (a, read)) in raw.iter_mut().zip(reads).enumerate() {
                 match read {
                     AttrRead::Sensitive => {
                         a.ulValueLen = CK_UNAVAILABLE_INFORMATION;
@@ -130,6 +125,9 @@ pub unsafe extern "C" fn C_GetAttributeValue(
                         }
                     }
                 }
+                // SAFETY: `i < ulCount` and the caller's array is writable (checked non-NULL
+                // above when ulCount > 0).
+                unsafe { args::write_attr(pTemplate, i, *a) };
             }
             // When several cases apply, the specification's order: sensitive, invalid, too small.
             if sensitive {

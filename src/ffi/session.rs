@@ -72,7 +72,7 @@ pub unsafe extern "C" fn C_Login(
         format_args!("C_Login(hSession={hSession}, user={userType}, pinLen={ulPinLen})"),
         |m| {
             // SAFETY: forwarded caller guarantee.
-            let pin = unsafe { args::bytes(pPin, ulPinLen) }?;
+            let pin = unsafe { args::pin(pPin, ulPinLen) }?;
             m.login(hSession, userType, pin)
         },
     )
@@ -91,7 +91,7 @@ pub unsafe extern "C" fn C_LoginUser(
 ) -> CK_RV {
     guard::run_secret(format_args!("C_LoginUser(hSession={hSession}, user={userType}, pinLen={ulPinLen}, nameLen={ulUsernameLen})"), |m| {
         // SAFETY: forwarded caller guarantee.
-        let pin = unsafe { args::bytes(pPin, ulPinLen) }?;
+        let pin = unsafe { args::pin(pPin, ulPinLen) }?;
         // SAFETY: forwarded caller guarantee.
         let name = unsafe { args::bytes(pUsername, ulUsernameLen) }?;
         // The token has one user and one SO: a user name is meaningful only if empty.
@@ -129,9 +129,14 @@ pub unsafe extern "C" fn C_GetOperationState(
     pOperationState: *mut CK_BYTE,
     pulOperationStateLen: *mut CK_ULONG,
 ) -> CK_RV {
-    guard::run(
+    // Secret: a digest state holds (a hash of) the data fed so far.
+    guard::run_secret(
         format_args!("C_GetOperationState(hSession={hSession})"),
         |m| {
+            // The length pointer is required whatever the session's state.
+            if pulOperationStateLen.is_null() {
+                return fail(CKR_ARGUMENTS_BAD);
+            }
             let state = m.get_operation_state(hSession)?;
             // SAFETY: forwarded caller guarantee.
             unsafe { args::write_out(pOperationState, pulOperationStateLen, &state) }
@@ -149,12 +154,16 @@ pub unsafe extern "C" fn C_SetOperationState(
     hEncryptionKey: CK_OBJECT_HANDLE,
     hAuthenticationKey: CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    guard::run(
+    guard::run_secret(
         format_args!(
             "C_SetOperationState(hSession={hSession}, len={ulOperationStateLen}, \
              hEncryptionKey={hEncryptionKey}, hAuthenticationKey={hAuthenticationKey})"
         ),
         |m| {
+            // No saved state is empty: NULL is a broken call even with length 0.
+            if pOperationState.is_null() {
+                return fail(CKR_ARGUMENTS_BAD);
+            }
             // SAFETY: forwarded caller guarantee.
             let state = unsafe { args::bytes(pOperationState, ulOperationStateLen) }?;
             m.set_operation_state(hSession, state, hEncryptionKey, hAuthenticationKey)

@@ -143,8 +143,8 @@ pub unsafe extern "C" fn C_InitToken(
         format_args!("C_InitToken(slot={slotID:#x}, pinLen={ulPinLen})"),
         |m| {
             // SAFETY: forwarded caller guarantee.
-            let pin = unsafe { args::bytes(pPin, ulPinLen) }?;
-            if pLabel.is_null() || pPin.is_null() {
+            let pin = unsafe { args::pin(pPin, ulPinLen) }?;
+            if pLabel.is_null() {
                 return fail(CKR_ARGUMENTS_BAD);
             }
             // SAFETY: the label is exactly 32 bytes, blank padded, per the specification.
@@ -166,7 +166,7 @@ pub unsafe extern "C" fn C_InitPIN(
         format_args!("C_InitPIN(hSession={hSession}, pinLen={ulPinLen})"),
         |m| {
             // SAFETY: forwarded caller guarantee.
-            let pin = unsafe { args::bytes(pPin, ulPinLen) }?;
+            let pin = unsafe { args::pin(pPin, ulPinLen) }?;
             m.init_pin(hSession, pin)
         },
     )
@@ -186,9 +186,9 @@ pub unsafe extern "C" fn C_SetPIN(
         format_args!("C_SetPIN(hSession={hSession}, oldLen={ulOldLen}, newLen={ulNewLen})"),
         |m| {
             // SAFETY: forwarded caller guarantee.
-            let old = unsafe { args::bytes(pOldPin, ulOldLen) }?;
+            let old = unsafe { args::pin(pOldPin, ulOldLen) }?;
             // SAFETY: forwarded caller guarantee.
-            let new = unsafe { args::bytes(pNewPin, ulNewLen) }?;
+            let new = unsafe { args::pin(pNewPin, ulNewLen) }?;
             m.set_pin(hSession, old, new)
         },
     )

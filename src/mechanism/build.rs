@@ -451,7 +451,7 @@ impl Accumulate for Digest {
     fn out_len(&self) -> usize {
         self.1
     }
-    fn save(&self) -> Option<Vec<u8>> {
+    fn save(&self) -> Option<Zeroizing<Vec<u8>>> {
         self.0.as_ref().map(Hasher::save_state)
     }
 }

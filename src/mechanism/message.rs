@@ -66,8 +66,8 @@ pub struct MessageOp {
     aead: Aead,
     key: Zeroizing<Vec<u8>>,
     encrypt: bool,
-    /// The counter of CKG_GENERATE_COUNTER(_XOR): never repeats within the operation.
-    counter: u64,
+    /// The key's entry in the table of generated IVs (encryption only).
+    key_id: Option<super::iv::KeyId>,
     partial: Option<Partial>,
     /// Needs `C_Login(CKU_CONTEXT_SPECIFIC)` before the next message (CKA_ALWAYS_AUTHENTICATE).
     pub needs_login: bool,
@@ -91,7 +91,11 @@ impl MessageOp {
             aead,
             key: Zeroizing::new(key.to_vec()),
             encrypt,
-            counter: 0,
+            key_id: if encrypt {
+                Some(super::iv::KeyId::of(key)?)
+            } else {
+                None
+            },
             partial: None,
             needs_login: false,
         })
@@ -106,42 +110,14 @@ impl MessageOp {
         self.partial.is_some()
     }
 
-    /// The IV to use: the caller's, or one generated as the parameters ask.
-    fn iv_for(&mut self, p: &MessageParams) -> Result<(Vec<u8>, bool)> {
-        if !self.encrypt || p.generator == CKG_NO_GENERATE {
-            return Ok((p.iv.clone(), false));
-        }
-        let bits =
-            usize::try_from(p.fixed_bits).map_err(|_| Error::new(CKR_MECHANISM_PARAM_INVALID))?;
-        if bits > p.iv.len() * 8 {
-            return param_invalid();
-        }
-        let mut iv = p.iv.clone();
-        let mut fresh = vec![0u8; iv.len()];
-        match p.generator {
-            CKG_GENERATE | CKG_GENERATE_RANDOM => crate::crypto::random_fill(&mut fresh)?,
-            CKG_GENERATE_COUNTER | CKG_GENERATE_COUNTER_XOR => {
-                self.counter = self
-                    .counter
-                    .checked_add(1)
-                    .ok_or(Error::new(CKR_MECHANISM_PARAM_INVALID))?;
-                let c = self.counter.to_be_bytes();
-                let n = c.len().min(fresh.len());
-                fresh[iv.len() - n..].copy_from_slice(&c[c.len() - n..]);
-                if p.generator == CKG_GENERATE_COUNTER_XOR {
-                    for (f, old) in fresh.iter_mut().zip(&p.iv) {
-                        *f ^= old;
-                    }
-                }
-            }
-            _ => return param_invalid(),
-        }
-        // Keep the first `bits` bits of the caller's IV, take the rest from `fresh`.
-        for (i, (b, f)) in iv.iter_mut().zip(&fresh).enumerate() {
-            let keep = bits.saturating_sub(i * 8).min(8);
-            let mask = (0xffu16 << (8 - keep)) as u8;
-            *b = (*b & mask) | (f & !mask);
-        }
+    /// The IV to use: the caller's, or one generated as the parameters ask (see
+    /// [`super::iv`] for the rules that keep generated IVs unique per key).
+    fn iv_for(&self, p: &MessageParams) -> Result<(Vec<u8>, bool)> {
+        let key_id = match self.key_id {
+            Some(k) if self.encrypt && p.generator != CKG_NO_GENERATE => k,
+            _ => return Ok((p.iv.clone(), false)),
+        };
+        let iv = super::iv::generate(key_id, p.generator, p.fixed_bits, &p.iv)?;
         Ok((iv, true))
     }
 
@@ -286,20 +262,23 @@ mod tests {
 
     #[test]
     fn generated_ivs_keep_the_fixed_bits_and_differ() -> Result<()> {
-        let mut op = MessageOp::new(Aead::Gcm, &[7u8; 16], true)?;
-        let a = op.encrypt(&params(CKG_GENERATE_RANDOM, 36), b"", b"x")?;
-        let b = op.encrypt(&params(CKG_GENERATE_RANDOM, 36), b"", b"x")?;
+        let mut op = MessageOp::new(Aead::Gcm, &[0x3c; 16], true)?;
+        let a = op.encrypt(&params(CKG_GENERATE_RANDOM, 4), b"", b"x")?;
+        let b = op.encrypt(&params(CKG_GENERATE_RANDOM, 4), b"", b"x")?;
         let (a, b) = (a.iv.unwrap_or_default(), b.iv.unwrap_or_default());
         assert_eq!(a.len(), 12);
         assert_ne!(a, b);
         for iv in [&a, &b] {
-            assert_eq!(&iv[..4], &[0xab; 4]);
-            assert_eq!(iv[4] & 0xf0, 0xa0);
+            assert_eq!(iv[0] & 0xf0, 0xa0);
         }
         let c1 = op.encrypt(&params(CKG_GENERATE_COUNTER, 32), b"", b"x")?;
         let c2 = op.encrypt(&params(CKG_GENERATE_COUNTER, 32), b"", b"x")?;
         assert_eq!(c1.iv.unwrap_or_default()[4..], [0, 0, 0, 0, 0, 0, 0, 1]);
         assert_eq!(c2.iv.unwrap_or_default()[4..], [0, 0, 0, 0, 0, 0, 0, 2]);
+        // A new operation on the same key continues the sequence.
+        let mut again = MessageOp::new(Aead::Gcm, &[0x3c; 16], true)?;
+        let c3 = again.encrypt(&params(CKG_GENERATE_COUNTER, 32), b"", b"x")?;
+        assert_eq!(c3.iv.unwrap_or_default()[4..], [0, 0, 0, 0, 0, 0, 0, 3]);
         assert!(op
             .encrypt(&params(CKG_GENERATE_RANDOM, 97), b"", b"x")
             .is_err());

@@ -5,6 +5,7 @@
 use cryptoki_sys::*;
 
 pub mod build;
+pub mod iv;
 pub mod message;
 pub mod ops;
 

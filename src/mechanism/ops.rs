@@ -35,8 +35,9 @@ pub trait Accumulate: Send {
         false
     }
     /// The state as bytes for `C_GetOperationState`; `None` when it cannot be saved (it holds
-    /// a key, which must not leave the token this way).
-    fn save(&self) -> Option<Vec<u8>> {
+    /// a key, which must not leave the token this way). Wiped when dropped: it holds what the
+    /// caller fed, and (had a key been fed) would hold that too.
+    fn save(&self) -> Option<Zeroizing<Vec<u8>>> {
         None
     }
 }
@@ -62,6 +63,10 @@ pub struct Active<T: ?Sized> {
     /// The key is `CKA_ALWAYS_AUTHENTICATE` and no `C_Login(CKU_CONTEXT_SPECIFIC)` has been
     /// done for this operation yet.
     pub needs_login: bool,
+    /// Key material went into the operation's state (`C_DigestKey`): from then on, for the
+    /// rest of the operation, its state is unsaveable, since a hash state holds the data of
+    /// its partial block in clear (and a SHA-3 state can be run backwards).
+    pub keyed: bool,
 }
 
 impl<T: ?Sized> std::fmt::Debug for Active<T> {
@@ -78,6 +83,7 @@ impl<T: ?Sized> Active<T> {
             multi: false,
             mechanism,
             needs_login: false,
+            keyed: false,
         }
     }
 

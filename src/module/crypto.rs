@@ -306,6 +306,8 @@ impl Module {
                 .as_mut()
                 .ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?;
             act.multi = true;
+            // Before the update: a state that holds any of the key is never saved.
+            act.keyed = true;
             act.op.update(value).inspect_err(|_| s.ops.digest = None)
         })
     }
@@ -547,10 +549,12 @@ impl Module {
         })
     }
 
-    /// `C_GetOperationState`: digests only (every other operation holds a key, and a key must
-    /// not leave the token in a state blob). The blob is authenticated with the module's state
-    /// key: `magic | mechanism | flags | hash state | HMAC-SHA256`.
-    pub fn get_operation_state(&self, sh: CK_SESSION_HANDLE) -> Result<Vec<u8>> {
+    /// `C_GetOperationState`: digests only, and only digests no key went into (every other
+    /// operation holds a key, and after `C_DigestKey` the hash state holds key bytes: a key
+    /// must not leave the token in a state blob). The blob is authenticated with the module's
+    /// state key: `magic | mechanism | flags | hash state | HMAC-SHA256`; the module's copy is
+    /// wiped once handed out.
+    pub fn get_operation_state(&self, sh: CK_SESSION_HANDLE) -> Result<Zeroizing<Vec<u8>>> {
         self.with_session(sh, |s| {
             let o = &s.ops;
             let others = o.encrypt.is_some()
@@ -568,16 +572,16 @@ impl Module {
                     fail(CKR_OPERATION_NOT_INITIALIZED)
                 };
             };
-            if others || d.pending.is_some() {
+            if others || d.pending.is_some() || d.keyed {
                 return fail(CKR_STATE_UNSAVEABLE);
             }
             let inner = d.op.save().ok_or(Error::new(CKR_STATE_UNSAVEABLE))?;
-            let mut blob = Vec::with_capacity(inner.len() + 48);
+            let mut blob = Zeroizing::new(Vec::with_capacity(inner.len() + STATE_OVERHEAD));
             blob.extend_from_slice(STATE_MAGIC);
             blob.extend_from_slice(&crate::store::codec::widen(d.mechanism).to_be_bytes());
             blob.push(u8::from(d.multi));
             blob.extend_from_slice(&inner);
-            let tag = crate::crypto::hmac_sha256(&*self.state_key, &[&blob]);
+            let tag = crate::crypto::hmac_sha256(&*self.state_key, &[&blob[..]]);
             blob.extend_from_slice(&tag);
             Ok(blob)
         })
@@ -622,3 +626,7 @@ impl Module {
 
 /// The first bytes of a saved operation state (format version 1).
 const STATE_MAGIC: &[u8] = b"FHOS\x01";
+
+/// What a saved state adds to the hash state: magic, mechanism, flags and the HMAC tag (sized
+/// up front, so the blob never reallocates and leaves an unwiped copy behind).
+const STATE_OVERHEAD: usize = STATE_MAGIC.len() + 8 + 1 + 32;

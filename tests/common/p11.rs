@@ -1702,3 +1702,41 @@ impl Tok {
 pub fn user_pin() -> cryptoki::types::AuthPin {
     pin(USER_PIN)
 }
+
+impl Tok {
+    /// The module's 3.0 function list, for raw calls the helpers above do not cover (NULL
+    /// arguments, unaligned templates).
+    pub fn fl(&self) -> &CK_FUNCTION_LIST_3_0 {
+        &self.fl
+    }
+
+    /// C_SignUpdate in the main session.
+    pub fn sign_update(&self, data: &[u8]) -> Result<(), CK_RV> {
+        let mut d = data.to_vec();
+        // SAFETY: the buffer lives across the call.
+        res(unsafe { f!(self, C_SignUpdate)(self.h, d.as_mut_ptr(), d.len() as CK_ULONG) })
+    }
+
+    /// C_SignFinal in the main session.
+    pub fn sign_final(&self) -> Result<Vec<u8>, CK_RV> {
+        let mut out = vec![0u8; 512];
+        let mut len = out.len() as CK_ULONG;
+        // SAFETY: the buffer lives across the call.
+        res(unsafe { f!(self, C_SignFinal)(self.h, out.as_mut_ptr(), &mut len) })?;
+        out.truncate(len as usize);
+        Ok(out)
+    }
+
+    /// C_EncryptMessage with CK_GCM_MESSAGE_PARAMS asking the module to generate the IV; the
+    /// IV it wrote back into the parameter.
+    pub fn gcm_generated_iv(
+        &self,
+        iv_len: usize,
+        generator: CK_GENERATOR_FUNCTION,
+        fixed_bits: CK_ULONG,
+    ) -> Result<Vec<u8>, CK_RV> {
+        let p = gcm_message_params(&vec![0x5a; iv_len], generator, fixed_bits, &[0u8; 16]);
+        self.encrypt_message(&p, b"", b"message")?;
+        Ok(p.kept(0))
+    }
+}
