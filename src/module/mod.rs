@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::error::{fail, Error, Result};
 use crate::object::attr::{AttrValue, Attribute, Attributes};
 use crate::object::rules::{self, Ctx, Read};
-use crate::session::{FindState, Session};
+use crate::session::{Entry, FindState, Session};
 use crate::store::{Role, TokenDb};
 use crate::token::{self, Login, Ready, Slot, TokenState};
 use cryptoki_sys::*;
@@ -59,12 +59,28 @@ pub enum AttrRead {
 }
 
 /// The initialized module.
+///
+/// Lock order: a thread that holds one of these locks takes only locks further down the list,
+/// and never two of one kind at once.
+/// 1. `slots`
+/// 2. `known_files`
+/// 3. a session's lock ([`Entry::lock`])
+/// 4. a slot's `state` (`Slot::state`)
+/// 5. `sessions`
+/// 6. `objects`
+/// 7. a session object's attributes
+///
+/// Above them all are the locks of the FFI layer, held for a whole call (the fork lock and the
+/// application's mutex of `C_Initialize`). A call works under its session's lock and then its
+/// token's (`with_token`), so what must be decided atomically for a whole token (who is logged
+/// in, which sessions exist) is decided under the slot's `state` and reads `sessions` there,
+/// never a session's lock.
 #[derive(Debug)]
 pub struct Module {
     pub cfg: Config,
     slots: RwLock<Vec<Arc<Slot>>>,
     known_files: Mutex<HashSet<PathBuf>>,
-    sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Mutex<Session>>>>,
+    sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Entry>>>,
     next_handle: AtomicU64,
     objects: RwLock<ObjMaps>,
     /// Authenticates the states `C_GetOperationState` hands out, so a damaged or forged one is
@@ -145,7 +161,7 @@ impl Module {
             new_slots.sort_by_key(|(_, (created, _))| *created);
             let mut slots = self.slots.write();
             let mut known = self.known_files.lock();
-            for (p, (_, slot)) in new_slots {
+            for (p, (_, mut slot)) in new_slots {
                 if !known.insert(p) {
                     continue;
                 }
@@ -154,7 +170,7 @@ impl Module {
                     // keeps its id and now holds that token.
                     let mut st = existing.state.lock();
                     if matches!(*st, TokenState::Free) && existing.serial == slot.serial {
-                        *st = std::mem::replace(&mut *slot.state.lock(), TokenState::Free);
+                        *st = std::mem::replace(slot.state.get_mut(), TokenState::Free);
                     }
                     continue;
                 }
@@ -203,7 +219,7 @@ impl Module {
         find(&self.slots.read()).ok_or(Error::new(CKR_SLOT_ID_INVALID))
     }
 
-    fn session(&self, h: CK_SESSION_HANDLE) -> Result<Arc<Mutex<Session>>> {
+    fn session(&self, h: CK_SESSION_HANDLE) -> Result<Arc<Entry>> {
         self.sessions
             .read()
             .get(&h)
@@ -211,17 +227,15 @@ impl Module {
             .ok_or(Error::new(CKR_SESSION_HANDLE_INVALID))
     }
 
-    /// Sessions of this application on a slot: (all, read-write).
+    /// Sessions of this application on a slot: (all, read-write). Exact under the slot's lock,
+    /// which opening and closing a session take.
     pub fn session_counts(&self, slot: CK_SLOT_ID) -> (usize, usize) {
         let sessions = self.sessions.read();
         let mut all = 0;
         let mut rw = 0;
-        for s in sessions.values() {
-            let s = s.lock();
-            if s.slot.id == slot {
-                all += 1;
-                rw += usize::from(s.rw);
-            }
+        for s in sessions.values().filter(|s| s.slot.id == slot) {
+            all += 1;
+            rw += usize::from(s.rw);
         }
         (all, rw)
     }
@@ -275,19 +289,24 @@ impl Module {
     pub fn init_token(&self, slot_id: CK_SLOT_ID, so_pin: &[u8], label: &[u8; 32]) -> Result<()> {
         let slot = self.slot(slot_id)?;
         token::check_pin_len(&self.cfg, so_pin)?;
+        let kdf = token::kdf_params(&self.cfg);
+        // The new file is in `known_files` before a rescan of this process can list it, or
+        // the rescan would take it for another token.
+        let mut known = self.known_files.lock();
+        let mut state = slot.state.lock();
+        // Under the slot's lock, which C_OpenSession takes: no session opens meanwhile.
         if self.session_counts(slot_id).0 > 0 {
             return fail(CKR_SESSION_EXISTS);
         }
-        let kdf = token::kdf_params(&self.cfg);
-        let mut state = slot.state.lock();
         match &mut *state {
             TokenState::Free => {
                 let path = self.cfg.token_file(&slot.serial);
                 let (db, _master) =
                     TokenDb::create(&path, &slot.serial, slot.id, label, so_pin, kdf)?;
                 *state = TokenState::Ready(Box::new(Ready::new(db)?));
-                self.known_files.lock().insert(path);
+                known.insert(path);
                 drop(state);
+                drop(known);
                 token::advance_pending_serial(&self.cfg, &slot.serial);
                 self.ensure_free_slot()?;
                 crate::log::info(format_args!(
@@ -297,6 +316,7 @@ impl Module {
             }
             TokenState::Broken(_) => return fail(CKR_TOKEN_NOT_RECOGNIZED),
             TokenState::Ready(r) => {
+                drop(known);
                 r.db.verify_pin(Role::So, so_pin, self.cfg.max_login_attempts)?;
                 r.db.reinitialize(label, so_pin, kdf)?;
                 r.set_login(Login::Public, None);
@@ -361,35 +381,36 @@ impl Module {
         let h = self.new_handle();
         let session = Session {
             handle: h,
-            slot,
+            slot: slot.clone(),
             rw,
             find: None,
             ops: Default::default(),
         };
         self.sessions
             .write()
-            .insert(h, Arc::new(Mutex::new(session)));
+            .insert(h, Arc::new(Entry::new(session)));
         Ok(h)
     }
 
     pub fn close_session(&self, sh: CK_SESSION_HANDLE) -> Result<()> {
-        let s = self
-            .sessions
+        let slot = self.session(sh)?.slot.clone();
+        let mut state = slot.state.lock();
+        self.sessions
             .write()
             .remove(&sh)
             .ok_or(Error::new(CKR_SESSION_HANDLE_INVALID))?;
-        let slot = s.lock().slot.clone();
-        self.after_close(&slot, &[sh]);
+        self.after_close(slot.id, &mut state, &[sh]);
         Ok(())
     }
 
     pub fn close_all_sessions(&self, slot_id: CK_SLOT_ID) -> Result<()> {
         let slot = self.slot(slot_id)?;
+        let mut state = slot.state.lock();
         let closed: Vec<CK_SESSION_HANDLE> = {
             let mut sessions = self.sessions.write();
             let hs: Vec<_> = sessions
                 .iter()
-                .filter(|(_, s)| s.lock().slot.id == slot_id)
+                .filter(|(_, s)| s.slot.id == slot_id)
                 .map(|(h, _)| *h)
                 .collect();
             for h in &hs {
@@ -397,18 +418,19 @@ impl Module {
             }
             hs
         };
-        self.after_close(&slot, &closed);
+        self.after_close(slot_id, &mut state, &closed);
         Ok(())
     }
 
     /// Session objects die with their session; the last session's end logs the application out.
-    fn after_close(&self, slot: &Arc<Slot>, closed: &[CK_SESSION_HANDLE]) {
+    /// Called under the slot's lock, so no session opens between the count and the logout.
+    fn after_close(&self, slot: CK_SLOT_ID, state: &mut TokenState, closed: &[CK_SESSION_HANDLE]) {
         self.objects.write().by_handle.retain(|_, e| match e {
             ObjEntry::Session { owner, .. } => !closed.contains(owner),
             _ => true,
         });
-        if self.session_counts(slot.id).0 == 0 {
-            if let TokenState::Ready(r) = &mut *slot.state.lock() {
+        if self.session_counts(slot).0 == 0 {
+            if let TokenState::Ready(r) = state {
                 r.set_login(Login::Public, None);
             }
         }
@@ -430,8 +452,7 @@ impl Module {
     }
 
     pub fn login(&self, sh: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8]) -> Result<()> {
-        let s = self.session(sh)?;
-        let slot = s.lock().slot.clone();
+        let slot = self.session(sh)?.slot.clone();
         if user == CKU_CONTEXT_SPECIFIC {
             return self.login_context(sh, pin);
         }
@@ -464,15 +485,14 @@ impl Module {
     }
 
     fn has_ro_session(&self, slot: CK_SLOT_ID) -> bool {
-        self.sessions.read().values().any(|s| {
-            let s = s.lock();
-            s.slot.id == slot && !s.rw
-        })
+        self.sessions
+            .read()
+            .values()
+            .any(|s| s.slot.id == slot && !s.rw)
     }
 
     pub fn logout(&self, sh: CK_SESSION_HANDLE) -> Result<()> {
-        let s = self.session(sh)?;
-        let slot = s.lock().slot.clone();
+        let slot = self.session(sh)?.slot.clone();
         let mut state = slot.state.lock();
         let r = ready(&mut state)?;
         if r.login == Login::Public {

@@ -3,6 +3,7 @@
 
 use crate::token::{Login, Slot};
 use cryptoki_sys::*;
+use parking_lot::{Mutex, MutexGuard};
 use std::sync::Arc;
 
 /// An active `C_FindObjects` search: results are fixed at `C_FindObjectsInit`.
@@ -35,5 +36,31 @@ impl Session {
 
     pub fn flags(&self) -> CK_FLAGS {
         CKF_SERIAL_SESSION | if self.rw { CKF_RW_SESSION } else { 0 }
+    }
+}
+
+/// A session as the module's session table holds it. The slot and the mode never change, so
+/// they are readable without the session's lock: counting sessions (for `C_Login`,
+/// `C_InitToken`, `C_GetTokenInfo`) never waits for an operation running in one, and can be
+/// done under the slot's lock, which a running operation may be waiting for.
+#[derive(Debug)]
+pub struct Entry {
+    pub slot: Arc<Slot>,
+    pub rw: bool,
+    session: Mutex<Session>,
+}
+
+impl Entry {
+    pub fn new(session: Session) -> Entry {
+        Entry {
+            slot: session.slot.clone(),
+            rw: session.rw,
+            session: Mutex::new(session),
+        }
+    }
+
+    /// The session, for one call.
+    pub fn lock(&self) -> MutexGuard<'_, Session> {
+        self.session.lock()
     }
 }
