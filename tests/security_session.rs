@@ -364,3 +364,75 @@ fn init_token_races_slot_list_token_info_and_sessions() {
         },
     );
 }
+
+/// An SO login must not succeed while the application has a read-only session (§5.6.x
+/// C_Login: CKR_SESSION_READ_ONLY_EXISTS), and a read-only session must not open while the SO
+/// is logged in (C_OpenSession: CKR_SESSION_READ_WRITE_SO_EXISTS), also when both happen at
+/// once in two threads: the check and the change are one step.
+#[test]
+fn so_login_and_read_only_sessions_exclude_each_other_under_concurrency() {
+    let t = setup("so-ro-race");
+    let p = t.p;
+    let slot = t.slot;
+    with_deadline(
+        "SO login against R/O sessions",
+        Duration::from_secs(120),
+        move || {
+            let stop = Instant::now() + Duration::from_secs(6);
+            let violations = Arc::new(AtomicUsize::new(0));
+            let logins = Arc::new(AtomicUsize::new(0));
+            let opens = Arc::new(AtomicUsize::new(0));
+            let mut threads = Vec::new();
+            for _ in 0..2 {
+                let (violations, opens) = (violations.clone(), opens.clone());
+                threads.push(std::thread::spawn(move || {
+                    while Instant::now() < stop {
+                        let (rv, h) = p.open(slot, false);
+                        match rv {
+                            CKR_OK => {
+                                opens.fetch_add(1, SeqCst);
+                                // Only the SO ever logs in here: a R/O session in a logged-in
+                                // state means it coexists with the SO's login.
+                                if p.session_state(h) != Ok(CKS_RO_PUBLIC_SESSION) {
+                                    violations.fetch_add(1, SeqCst);
+                                }
+                                let _ = p.close(h);
+                            }
+                            CKR_SESSION_READ_WRITE_SO_EXISTS => {}
+                            other => panic!("C_OpenSession R/O: {}", rvn(other)),
+                        }
+                    }
+                }));
+            }
+            let rw = p.open_ok(slot, true);
+            while Instant::now() < stop {
+                match p.login(rw, CKU_SO, SO_PIN) {
+                    CKR_OK => {
+                        logins.fetch_add(1, SeqCst);
+                        let info = p.token_info(slot).expect("C_GetTokenInfo");
+                        if info.ulSessionCount != info.ulRwSessionCount {
+                            violations.fetch_add(1, SeqCst);
+                        }
+                        ok("C_Logout SO", p.logout(rw));
+                    }
+                    CKR_SESSION_READ_ONLY_EXISTS => {}
+                    other => panic!("C_Login SO: {}", rvn(other)),
+                }
+            }
+            for th in threads {
+                th.join().expect("worker thread");
+            }
+            eprintln!(
+                "so-ro race: {} SO logins, {} R/O opens, {} violations",
+                logins.load(SeqCst),
+                opens.load(SeqCst),
+                violations.load(SeqCst)
+            );
+            assert_eq!(
+                violations.load(SeqCst),
+                0,
+                "a R/O session coexisted with an SO login"
+            );
+        },
+    );
+}

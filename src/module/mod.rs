@@ -371,12 +371,12 @@ impl Module {
             return fail(CKR_SESSION_PARALLEL_NOT_SUPPORTED);
         }
         let rw = flags & CKF_RW_SESSION != 0;
-        {
-            let mut state = slot.state.lock();
-            let r = ready(&mut state)?;
-            if !rw && r.login == Login::So {
-                return fail(CKR_SESSION_READ_WRITE_SO_EXISTS);
-            }
+        // The check and the new session are one step under the slot's lock, as C_Login's
+        // check for R/O sessions is: an SO login cannot come between them.
+        let mut state = slot.state.lock();
+        let r = ready(&mut state)?;
+        if !rw && r.login == Login::So {
+            return fail(CKR_SESSION_READ_WRITE_SO_EXISTS);
         }
         let h = self.new_handle();
         let session = Session {
@@ -457,7 +457,6 @@ impl Module {
             return self.login_context(sh, pin);
         }
         let role = token::role_of(user)?;
-        let ro_exists = role == Role::So && self.has_ro_session(slot.id);
         let mut state = slot.state.lock();
         let r = ready(&mut state)?;
         match (r.login, role) {
@@ -469,7 +468,8 @@ impl Module {
             }
             _ => {}
         }
-        if ro_exists {
+        // Under the slot's lock, which C_OpenSession takes: no R/O session opens meanwhile.
+        if role == Role::So && self.has_ro_session(slot.id) {
             return fail(CKR_SESSION_READ_ONLY_EXISTS);
         }
         let master = r.db.login(role, pin, self.cfg.max_login_attempts)?;
