@@ -219,6 +219,199 @@ fn data(label: &str, token: bool, private: bool) -> Tmpl {
         .bytes(CKA_VALUE, format!("value of {label}"))
 }
 
+// ---- C_Logout (§5.6.6): handles to private objects are invalid for good ------------------
+
+/// The review's case: a private session object read again through its old handle after
+/// C_Logout and a new C_Login. It is destroyed at logout, and stays gone.
+#[test]
+fn logout_destroys_private_session_objects() {
+    let t = setup("logout-session-objects");
+    let p = t.p;
+    let a = p.open_ok(t.slot, true);
+    let b = p.open_ok(t.slot, true);
+    ok("C_Login", p.login(a, CKU_USER, USER_PIN));
+    let private = p.create(b, &data("private session object", false, true));
+    let public = p.create(b, &data("public session object", false, false));
+    assert!(p.value(a, private).is_ok());
+
+    ok("C_Logout", p.logout(a));
+    ok("C_Login again", p.login(a, CKU_USER, USER_PIN));
+    for s in [a, b] {
+        want(
+            "the private session object's old handle after logout and login",
+            p.value(s, private).err().unwrap_or(CKR_OK),
+            CKR_OBJECT_HANDLE_INVALID,
+        );
+    }
+    assert!(
+        p.find(a, b"private session object").is_empty(),
+        "the private session object must be destroyed at logout"
+    );
+    // Public session objects are not the logout's business.
+    assert_eq!(
+        p.value(a, public).ok(),
+        Some(b"value of public session object".to_vec())
+    );
+}
+
+/// A private token object survives the logout, but under a new handle: the old one stays
+/// invalid after the next login.
+#[test]
+fn logout_invalidates_handles_of_private_token_objects() {
+    let t = setup("logout-token-objects");
+    let p = t.p;
+    let s = p.open_ok(t.slot, true);
+    ok("C_Login", p.login(s, CKU_USER, USER_PIN));
+    let old = p.create(s, &data("private token object", true, true));
+    let public = p.create(s, &data("public token object", true, false));
+
+    ok("C_Logout", p.logout(s));
+    ok("C_Login again", p.login(s, CKU_USER, USER_PIN));
+    want(
+        "the old handle of a private token object after logout and login",
+        p.value(s, old).err().unwrap_or(CKR_OK),
+        CKR_OBJECT_HANDLE_INVALID,
+    );
+    let found = p.find(s, b"private token object");
+    assert_eq!(
+        found.len(),
+        1,
+        "the object itself is still there: {found:?}"
+    );
+    assert_ne!(
+        found[0], old,
+        "the object must come back under a new handle"
+    );
+    assert_eq!(
+        p.value(s, found[0]).ok(),
+        Some(b"value of private token object".to_vec())
+    );
+    // A public object's handle stays valid across logout and login.
+    assert_eq!(
+        p.value(s, public).ok(),
+        Some(b"value of public token object".to_vec())
+    );
+}
+
+/// Operations and searches set up under the login end with it (the specification leaves open
+/// whether they stay active; this module ends them): a MAC with a private key gives nothing
+/// after C_Logout, nor after the next C_Login, in any of the application's sessions.
+#[test]
+fn logout_ends_operations_and_searches() {
+    let t = setup("logout-operations");
+    let p = t.p;
+    let a = p.open_ok(t.slot, true);
+    let b = p.open_ok(t.slot, false);
+    ok("C_Login", p.login(a, CKU_USER, USER_PIN));
+    let key = p.create(
+        a,
+        &secret(CKK_GENERIC_SECRET, &[0x5a; 32])
+            .b(CKA_TOKEN, true)
+            .bytes(CKA_LABEL, "hmac key"),
+    );
+    p.create(a, &data("findable", true, true));
+
+    ok("C_SignInit in a", p.sign_init(a, CKM_SHA256_HMAC, key));
+    ok("C_SignInit in b", p.sign_init(b, CKM_SHA256_HMAC, key));
+    ok("C_FindObjectsInit in b", p.find_init(b, b"findable"));
+    ok("C_Logout", p.logout(a));
+    want(
+        "C_Sign with a private key after logout",
+        p.sign(a, b"data").err().unwrap_or(CKR_OK),
+        CKR_OPERATION_NOT_INITIALIZED,
+    );
+    want(
+        "C_FindObjects after logout",
+        p.find_next(b).err().unwrap_or(CKR_OK),
+        CKR_OPERATION_NOT_INITIALIZED,
+    );
+    ok("C_Login again", p.login(a, CKU_USER, USER_PIN));
+    want(
+        "C_Sign in the other session after logout and login",
+        p.sign(b, b"data").err().unwrap_or(CKR_OK),
+        CKR_OPERATION_NOT_INITIALIZED,
+    );
+    // New operations work as usual.
+    assert_eq!(p.find(b, b"findable").len(), 1);
+    ok(
+        "C_SignInit after the new login",
+        p.sign_init(a, CKM_SHA256_HMAC, key_again(&p, a)),
+    );
+    assert_eq!(p.sign(a, b"data").map(|m| m.len()), Ok(32));
+}
+
+/// The HMAC key of `logout_ends_operations_and_searches`, found again after a new login.
+fn key_again(p: &P, s: CK_SESSION_HANDLE) -> CK_OBJECT_HANDLE {
+    let found = p.find(s, b"hmac key");
+    assert_eq!(found.len(), 1);
+    found[0]
+}
+
+/// The last session's close logs the application out (§5.6.x C_CloseSession): the same
+/// invalidation as C_Logout.
+#[test]
+fn closing_the_last_session_invalidates_private_handles() {
+    let t = setup("last-close");
+    let p = t.p;
+    let s = p.open_ok(t.slot, true);
+    ok("C_Login", p.login(s, CKU_USER, USER_PIN));
+    let old = p.create(s, &data("private token object", true, true));
+    ok("C_CloseSession", p.close(s));
+
+    let s = p.open_ok(t.slot, true);
+    ok("C_Login in a new session", p.login(s, CKU_USER, USER_PIN));
+    want(
+        "the old handle after the last session closed and a new login",
+        p.value(s, old).err().unwrap_or(CKR_OK),
+        CKR_OBJECT_HANDLE_INVALID,
+    );
+    let found = p.find(s, b"private token object");
+    assert_eq!(found.len(), 1);
+    assert_ne!(found[0], old);
+
+    // The same through C_CloseAllSessions.
+    let old = found[0];
+    ok("C_CloseAllSessions", call!(p, C_CloseAllSessions(t.slot)));
+    let s = p.open_ok(t.slot, true);
+    ok("C_Login in a new session", p.login(s, CKU_USER, USER_PIN));
+    want(
+        "the old handle after C_CloseAllSessions and a new login",
+        p.value(s, old).err().unwrap_or(CKR_OK),
+        CKR_OBJECT_HANDLE_INVALID,
+    );
+}
+
+/// C_InitToken on a token makes every old handle invalid, private or not.
+#[test]
+fn reinitialization_invalidates_every_handle() {
+    let t = setup("reinit-handles");
+    let p = t.p;
+    let s = p.open_ok(t.slot, true);
+    let public = p.create(s, &data("public token object", true, false));
+    ok("C_CloseSession", p.close(s));
+    let mut pin = SO_PIN.as_bytes().to_vec();
+    let mut label = [b' '; 32];
+    label[..6].copy_from_slice(b"reinit");
+    ok(
+        "C_InitToken",
+        call!(
+            p,
+            C_InitToken(
+                t.slot,
+                pin.as_mut_ptr(),
+                pin.len() as CK_ULONG,
+                label.as_mut_ptr()
+            )
+        ),
+    );
+    let s = p.open_ok(t.slot, true);
+    want(
+        "a handle from before C_InitToken",
+        p.value(s, public).err().unwrap_or(CKR_OK),
+        CKR_OBJECT_HANDLE_INVALID,
+    );
+}
+
 // ---- concurrency -------------------------------------------------------------------------
 
 /// Run `body` in its own thread; fail (not hang) when it does not finish within `limit`.

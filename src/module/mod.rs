@@ -431,9 +431,37 @@ impl Module {
         });
         if self.session_counts(slot).0 == 0 {
             if let TokenState::Ready(r) = state {
-                r.set_login(Login::Public, None);
+                if r.login != Login::Public {
+                    self.end_login(slot, r);
+                }
             }
         }
+    }
+
+    /// The end of the application's login to a token, by C_Logout or by the close of its last
+    /// session (PKCS#11 v3.0 §5.6.6 C_Logout): its handles to private objects become invalid for
+    /// good (a private token object gets a new handle after the next login), its private session
+    /// objects are destroyed, and the operations and searches of its sessions on the token end
+    /// (the specification leaves open whether they stay active; they held keys of the login).
+    /// Called under the slot's lock.
+    fn end_login(&self, slot: CK_SLOT_ID, r: &mut Ready) {
+        // The token objects whose handles stay, read before the key goes. If the file cannot
+        // say, no handle stays: a handle the application must look up again is the safe side.
+        let public: HashSet<u64> =
+            r.db.candidates(None, false)
+                .map(|v| v.into_iter().map(|(id, _)| id).collect())
+                .unwrap_or_default();
+        r.set_login(Login::Public, None);
+        for s in self.sessions.read().values().filter(|s| s.slot.id == slot) {
+            s.end_operations();
+        }
+        let mut objs = self.objects.write();
+        let ObjMaps { by_handle, token } = &mut *objs;
+        by_handle.retain(|_, e| match e {
+            ObjEntry::Token { slot: s, id } => *s != slot || public.contains(id),
+            ObjEntry::Session { slot: s, obj, .. } => *s != slot || !obj.lock().flag(CKA_PRIVATE),
+        });
+        token.retain(|(s, id), _| *s != slot || public.contains(id));
     }
 
     pub fn session_info(&self, sh: CK_SESSION_HANDLE) -> Result<CK_SESSION_INFO> {
@@ -498,7 +526,7 @@ impl Module {
         if r.login == Login::Public {
             return fail(CKR_USER_NOT_LOGGED_IN);
         }
-        r.set_login(Login::Public, None);
+        self.end_login(slot.id, r);
         Ok(())
     }
 
@@ -565,10 +593,12 @@ impl Module {
         sh: CK_SESSION_HANDLE,
         f: impl FnOnce(&mut Session, &mut Ready) -> Result<T>,
     ) -> Result<T> {
-        let s = self.session(sh)?;
-        let mut s = s.lock();
+        let entry = self.session(sh)?;
+        let mut s = entry.lock();
         let slot = s.slot.clone();
         let mut state = slot.state.lock();
+        // A logout while this call waited for the slot ended the session's operations.
+        entry.catch_up(&mut s);
         let r = ready(&mut state)?;
         r.sync()?;
         f(&mut s, r)
