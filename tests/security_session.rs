@@ -629,3 +629,40 @@ fn so_login_and_read_only_sessions_exclude_each_other_under_concurrency() {
         },
     );
 }
+
+/// C_GetSlotList while another process is still creating a token: its file exists, empty,
+/// until the creation commits. Meanwhile its slot is unrecognized; once the file is complete
+/// the next C_GetSlotList shows the token, not CKR_TOKEN_NOT_RECOGNIZED until a restart.
+#[test]
+fn a_token_file_completed_after_a_slot_list_shows_up() {
+    let env = TestEnv::new();
+    let ctx = env.load();
+    let slot = init_token(&ctx, "late");
+    let serial = serial_of(&ctx, slot);
+    ctx.finalize().expect("C_Finalize");
+    let file = env.token_file(&serial);
+    let done = env.root().join("done.sqlite");
+    std::fs::rename(&file, &done).expect("move the token file away");
+    // What another process's TokenDb::create leaves until it commits.
+    std::fs::write(&file, b"").expect("empty token file");
+
+    let ctx = env.load();
+    ctx.get_all_slots().expect("C_GetSlotList");
+    match ctx.get_token_info(slot) {
+        Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::TokenNotRecognized, _)) => {}
+        other => panic!("the half-made token: {other:?}"),
+    }
+    for suffix in ["-wal", "-shm"] {
+        let mut p = file.as_os_str().to_owned();
+        p.push(suffix);
+        let _ = std::fs::remove_file(p);
+    }
+    std::fs::rename(&done, &file).expect("the creation completes");
+    ctx.get_all_slots().expect("C_GetSlotList");
+    let info = ctx
+        .get_token_info(slot)
+        .expect("C_GetTokenInfo once the token is complete");
+    assert_eq!(info.label(), "late");
+    let s = user_session(&ctx, slot);
+    s.logout().expect("C_Logout");
+}

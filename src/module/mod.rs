@@ -162,14 +162,26 @@ impl Module {
             let mut slots = self.slots.write();
             let mut known = self.known_files.lock();
             for (p, (_, mut slot)) in new_slots {
-                if !known.insert(p) {
+                if known.contains(&p) {
                     continue;
                 }
+                // A file that does not open may be a token another process is still creating
+                // (the file exists before its first commit): it is looked at again next time.
+                let opened = matches!(slot.state.get_mut(), TokenState::Ready(_));
+                if opened {
+                    known.insert(p);
+                }
                 if let Some(existing) = slots.iter().find(|s| s.id == slot.id) {
-                    // Another process initialized the token our free slot stood for: the slot
-                    // keeps its id and now holds that token.
+                    // Another process initialized the token our free slot stood for, or
+                    // finished the one we saw half made: the slot keeps its id and now holds
+                    // that token.
                     let mut st = existing.state.lock();
-                    if matches!(*st, TokenState::Free) && existing.serial == slot.serial {
+                    let take = match &*st {
+                        TokenState::Free => existing.serial == slot.serial,
+                        TokenState::Broken(_) => opened,
+                        TokenState::Ready(_) => false,
+                    };
+                    if take {
                         *st = std::mem::replace(slot.state.get_mut(), TokenState::Free);
                     }
                     continue;
