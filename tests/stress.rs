@@ -1434,13 +1434,13 @@ impl Worker {
                     .fail("op-isolation", "C_FindObjectsFinal", rv_name(rv));
             }
         }
-        let e1 = self.epoch();
+        // The signature was set up at e0: a logout since then ended it.
         match api.sign_only(s1, &msg) {
             Ok(sig) if ecdsa_ok(&self.sh.vk, &msg, &sig) => self.st.ok("op-isolation"),
             Ok(_) => self
                 .st
                 .fail("op-isolation", "signature does not verify", String::new()),
-            Err(rv) => self.failed("op-isolation", rv, e1, true),
+            Err(rv) => self.failed("op-isolation", rv, e0, true),
         }
     }
 
