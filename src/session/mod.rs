@@ -86,5 +86,10 @@ impl Entry {
     /// The login ended: the active operations and searches end with it.
     pub fn end_operations(&self) {
         self.login_ended.store(true, Ordering::SeqCst);
+        // An idle session drops its operations' keys now rather than at its next call; a
+        // non-blocking attempt cannot break the lock order.
+        if let Some(mut s) = self.session.try_lock() {
+            self.catch_up(&mut s);
+        }
     }
 }
