@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::error::{fail, Error, Result};
 use crate::object::attr::{AttrValue, Attribute, Attributes};
 use crate::object::rules::{self, Ctx, Read};
-use crate::session::{FindState, Session};
+use crate::session::{Entry, FindState, Session};
 use crate::store::{Role, TokenDb};
 use crate::token::{self, Login, Ready, Slot, TokenState};
 use cryptoki_sys::*;
@@ -19,6 +19,7 @@ use std::sync::Arc;
 mod crypto;
 mod keys;
 mod message;
+mod session;
 pub use crate::mechanism::message::Sealing;
 pub use crypto::CryptKind;
 
@@ -59,12 +60,28 @@ pub enum AttrRead {
 }
 
 /// The initialized module.
+///
+/// Lock order: a thread that holds one of these locks takes only locks further down the list,
+/// and never two of one kind at once.
+/// 1. `slots`
+/// 2. `known_files`
+/// 3. a session's lock ([`Entry::lock`])
+/// 4. a slot's `state` (`Slot::state`)
+/// 5. `sessions`
+/// 6. `objects`
+/// 7. a session object's attributes
+///
+/// Above them all are the locks of the FFI layer, held for a whole call (the fork lock and the
+/// application's mutex of `C_Initialize`). A call works under its session's lock and then its
+/// token's (`with_token`), so what must be decided atomically for a whole token (who is logged
+/// in, which sessions exist) is decided under the slot's `state` and reads `sessions` there,
+/// never a session's lock.
 #[derive(Debug)]
 pub struct Module {
     pub cfg: Config,
     slots: RwLock<Vec<Arc<Slot>>>,
     known_files: Mutex<HashSet<PathBuf>>,
-    sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Mutex<Session>>>>,
+    sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Entry>>>,
     next_handle: AtomicU64,
     objects: RwLock<ObjMaps>,
     /// Authenticates the states `C_GetOperationState` hands out, so a damaged or forged one is
@@ -145,16 +162,28 @@ impl Module {
             new_slots.sort_by_key(|(_, (created, _))| *created);
             let mut slots = self.slots.write();
             let mut known = self.known_files.lock();
-            for (p, (_, slot)) in new_slots {
-                if !known.insert(p) {
+            for (p, (_, mut slot)) in new_slots {
+                if known.contains(&p) {
                     continue;
                 }
+                // A file that does not open may be a token another process is still creating
+                // (the file exists before its first commit): it is looked at again next time.
+                let opened = matches!(slot.state.get_mut(), TokenState::Ready(_));
+                if opened {
+                    known.insert(p);
+                }
                 if let Some(existing) = slots.iter().find(|s| s.id == slot.id) {
-                    // Another process initialized the token our free slot stood for: the slot
-                    // keeps its id and now holds that token.
+                    // Another process initialized the token our free slot stood for, or
+                    // finished the one we saw half made: the slot keeps its id and now holds
+                    // that token.
                     let mut st = existing.state.lock();
-                    if matches!(*st, TokenState::Free) && existing.serial == slot.serial {
-                        *st = std::mem::replace(&mut *slot.state.lock(), TokenState::Free);
+                    let take = match &*st {
+                        TokenState::Free => existing.serial == slot.serial,
+                        TokenState::Broken(_) => opened,
+                        TokenState::Ready(_) => false,
+                    };
+                    if take {
+                        *st = std::mem::replace(slot.state.get_mut(), TokenState::Free);
                     }
                     continue;
                 }
@@ -203,7 +232,7 @@ impl Module {
         find(&self.slots.read()).ok_or(Error::new(CKR_SLOT_ID_INVALID))
     }
 
-    fn session(&self, h: CK_SESSION_HANDLE) -> Result<Arc<Mutex<Session>>> {
+    fn session(&self, h: CK_SESSION_HANDLE) -> Result<Arc<Entry>> {
         self.sessions
             .read()
             .get(&h)
@@ -211,17 +240,15 @@ impl Module {
             .ok_or(Error::new(CKR_SESSION_HANDLE_INVALID))
     }
 
-    /// Sessions of this application on a slot: (all, read-write).
+    /// Sessions of this application on a slot: (all, read-write). Exact under the slot's lock,
+    /// which opening and closing a session take.
     pub fn session_counts(&self, slot: CK_SLOT_ID) -> (usize, usize) {
         let sessions = self.sessions.read();
         let mut all = 0;
         let mut rw = 0;
-        for s in sessions.values() {
-            let s = s.lock();
-            if s.slot.id == slot {
-                all += 1;
-                rw += usize::from(s.rw);
-            }
+        for s in sessions.values().filter(|s| s.slot.id == slot) {
+            all += 1;
+            rw += usize::from(s.rw);
         }
         (all, rw)
     }
@@ -275,19 +302,24 @@ impl Module {
     pub fn init_token(&self, slot_id: CK_SLOT_ID, so_pin: &[u8], label: &[u8; 32]) -> Result<()> {
         let slot = self.slot(slot_id)?;
         token::check_pin_len(&self.cfg, so_pin)?;
+        let kdf = token::kdf_params(&self.cfg);
+        // The new file is in `known_files` before a rescan of this process can list it, or
+        // the rescan would take it for another token.
+        let mut known = self.known_files.lock();
+        let mut state = slot.state.lock();
+        // Under the slot's lock, which C_OpenSession takes: no session opens meanwhile.
         if self.session_counts(slot_id).0 > 0 {
             return fail(CKR_SESSION_EXISTS);
         }
-        let kdf = token::kdf_params(&self.cfg);
-        let mut state = slot.state.lock();
         match &mut *state {
             TokenState::Free => {
                 let path = self.cfg.token_file(&slot.serial);
                 let (db, _master) =
                     TokenDb::create(&path, &slot.serial, slot.id, label, so_pin, kdf)?;
                 *state = TokenState::Ready(Box::new(Ready::new(db)?));
-                self.known_files.lock().insert(path);
+                known.insert(path);
                 drop(state);
+                drop(known);
                 token::advance_pending_serial(&self.cfg, &slot.serial);
                 self.ensure_free_slot()?;
                 crate::log::info(format_args!(
@@ -297,6 +329,7 @@ impl Module {
             }
             TokenState::Broken(_) => return fail(CKR_TOKEN_NOT_RECOGNIZED),
             TokenState::Ready(r) => {
+                drop(known);
                 r.db.verify_pin(Role::So, so_pin, self.cfg.max_login_attempts)?;
                 r.db.reinitialize(label, so_pin, kdf)?;
                 r.set_login(Login::Public, None);
@@ -341,145 +374,6 @@ impl Module {
         token::check_pin_len(&self.cfg, new)?;
         let master = r.db.verify_pin(role, old, self.cfg.max_login_attempts)?;
         r.db.set_pin(role, new, &master, token::kdf_params(&self.cfg))
-    }
-
-    // ---- sessions (§5.6) ----
-
-    pub fn open_session(&self, slot_id: CK_SLOT_ID, flags: CK_FLAGS) -> Result<CK_SESSION_HANDLE> {
-        let slot = self.slot(slot_id)?;
-        if flags & CKF_SERIAL_SESSION == 0 {
-            return fail(CKR_SESSION_PARALLEL_NOT_SUPPORTED);
-        }
-        let rw = flags & CKF_RW_SESSION != 0;
-        {
-            let mut state = slot.state.lock();
-            let r = ready(&mut state)?;
-            if !rw && r.login == Login::So {
-                return fail(CKR_SESSION_READ_WRITE_SO_EXISTS);
-            }
-        }
-        let h = self.new_handle();
-        let session = Session {
-            handle: h,
-            slot,
-            rw,
-            find: None,
-            ops: Default::default(),
-        };
-        self.sessions
-            .write()
-            .insert(h, Arc::new(Mutex::new(session)));
-        Ok(h)
-    }
-
-    pub fn close_session(&self, sh: CK_SESSION_HANDLE) -> Result<()> {
-        let s = self
-            .sessions
-            .write()
-            .remove(&sh)
-            .ok_or(Error::new(CKR_SESSION_HANDLE_INVALID))?;
-        let slot = s.lock().slot.clone();
-        self.after_close(&slot, &[sh]);
-        Ok(())
-    }
-
-    pub fn close_all_sessions(&self, slot_id: CK_SLOT_ID) -> Result<()> {
-        let slot = self.slot(slot_id)?;
-        let closed: Vec<CK_SESSION_HANDLE> = {
-            let mut sessions = self.sessions.write();
-            let hs: Vec<_> = sessions
-                .iter()
-                .filter(|(_, s)| s.lock().slot.id == slot_id)
-                .map(|(h, _)| *h)
-                .collect();
-            for h in &hs {
-                sessions.remove(h);
-            }
-            hs
-        };
-        self.after_close(&slot, &closed);
-        Ok(())
-    }
-
-    /// Session objects die with their session; the last session's end logs the application out.
-    fn after_close(&self, slot: &Arc<Slot>, closed: &[CK_SESSION_HANDLE]) {
-        self.objects.write().by_handle.retain(|_, e| match e {
-            ObjEntry::Session { owner, .. } => !closed.contains(owner),
-            _ => true,
-        });
-        if self.session_counts(slot.id).0 == 0 {
-            if let TokenState::Ready(r) = &mut *slot.state.lock() {
-                r.set_login(Login::Public, None);
-            }
-        }
-    }
-
-    pub fn session_info(&self, sh: CK_SESSION_HANDLE) -> Result<CK_SESSION_INFO> {
-        let s = self.session(sh)?;
-        let s = s.lock();
-        let login = match &*s.slot.state.lock() {
-            TokenState::Ready(r) => r.login,
-            _ => Login::Public,
-        };
-        Ok(CK_SESSION_INFO {
-            slotID: s.slot.id,
-            state: s.state(login),
-            flags: s.flags(),
-            ulDeviceError: 0,
-        })
-    }
-
-    pub fn login(&self, sh: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: &[u8]) -> Result<()> {
-        let s = self.session(sh)?;
-        let slot = s.lock().slot.clone();
-        if user == CKU_CONTEXT_SPECIFIC {
-            return self.login_context(sh, pin);
-        }
-        let role = token::role_of(user)?;
-        let ro_exists = role == Role::So && self.has_ro_session(slot.id);
-        let mut state = slot.state.lock();
-        let r = ready(&mut state)?;
-        match (r.login, role) {
-            (Login::User, Role::User) | (Login::So, Role::So) => {
-                return fail(CKR_USER_ALREADY_LOGGED_IN)
-            }
-            (Login::User, Role::So) | (Login::So, Role::User) => {
-                return fail(CKR_USER_ANOTHER_ALREADY_LOGGED_IN)
-            }
-            _ => {}
-        }
-        if ro_exists {
-            return fail(CKR_SESSION_READ_ONLY_EXISTS);
-        }
-        let master = r.db.login(role, pin, self.cfg.max_login_attempts)?;
-        r.set_login(
-            if role == Role::So {
-                Login::So
-            } else {
-                Login::User
-            },
-            Some(master),
-        );
-        Ok(())
-    }
-
-    fn has_ro_session(&self, slot: CK_SLOT_ID) -> bool {
-        self.sessions.read().values().any(|s| {
-            let s = s.lock();
-            s.slot.id == slot && !s.rw
-        })
-    }
-
-    pub fn logout(&self, sh: CK_SESSION_HANDLE) -> Result<()> {
-        let s = self.session(sh)?;
-        let slot = s.lock().slot.clone();
-        let mut state = slot.state.lock();
-        let r = ready(&mut state)?;
-        if r.login == Login::Public {
-            return fail(CKR_USER_NOT_LOGGED_IN);
-        }
-        r.set_login(Login::Public, None);
-        Ok(())
     }
 
     // ---- objects (§5.7) ----
@@ -545,10 +439,12 @@ impl Module {
         sh: CK_SESSION_HANDLE,
         f: impl FnOnce(&mut Session, &mut Ready) -> Result<T>,
     ) -> Result<T> {
-        let s = self.session(sh)?;
-        let mut s = s.lock();
+        let entry = self.session(sh)?;
+        let mut s = entry.lock();
         let slot = s.slot.clone();
         let mut state = slot.state.lock();
+        // A logout while this call waited for the slot ended the session's operations.
+        entry.catch_up(&mut s);
         let r = ready(&mut state)?;
         r.sync()?;
         f(&mut s, r)

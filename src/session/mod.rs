@@ -3,6 +3,8 @@
 
 use crate::token::{Login, Slot};
 use cryptoki_sys::*;
+use parking_lot::{Mutex, MutexGuard};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// An active `C_FindObjects` search: results are fixed at `C_FindObjectsInit`.
@@ -35,5 +37,59 @@ impl Session {
 
     pub fn flags(&self) -> CK_FLAGS {
         CKF_SERIAL_SESSION | if self.rw { CKF_RW_SESSION } else { 0 }
+    }
+}
+
+/// A session as the module's session table holds it. The slot and the mode never change, so
+/// they are readable without the session's lock: counting sessions (for `C_Login`,
+/// `C_InitToken`, `C_GetTokenInfo`) never waits for an operation running in one, and can be
+/// done under the slot's lock, which a running operation may be waiting for.
+#[derive(Debug)]
+pub struct Entry {
+    pub slot: Arc<Slot>,
+    pub rw: bool,
+    /// Set when the login the session's operations were set up under has ended (§5.6 C_Logout
+    /// leaves it open whether they stay active; here they end). Setting it needs only the slot's
+    /// lock, which `C_Logout` holds and a session's lock must not be taken under; the session's
+    /// next [`Entry::lock`] ends the operations, before any call can use them.
+    login_ended: AtomicBool,
+    session: Mutex<Session>,
+}
+
+impl Entry {
+    pub fn new(session: Session) -> Entry {
+        Entry {
+            slot: session.slot.clone(),
+            rw: session.rw,
+            login_ended: AtomicBool::new(false),
+            session: Mutex::new(session),
+        }
+    }
+
+    /// The session, for one call. Operations from before the end of a login are gone.
+    pub fn lock(&self) -> MutexGuard<'_, Session> {
+        let mut s = self.session.lock();
+        self.catch_up(&mut s);
+        s
+    }
+
+    /// End the operations if a login ended since the last look. `s` is this entry's session,
+    /// locked: a call that then waits for the slot's lock (behind a `C_Logout`) looks again
+    /// once it has it, so that what it sets up under the new state stays.
+    pub fn catch_up(&self, s: &mut Session) {
+        if self.login_ended.swap(false, Ordering::SeqCst) {
+            s.find = None;
+            s.ops = Default::default();
+        }
+    }
+
+    /// The login ended: the active operations and searches end with it.
+    pub fn end_operations(&self) {
+        self.login_ended.store(true, Ordering::SeqCst);
+        // An idle session drops its operations' keys now rather than at its next call; a
+        // non-blocking attempt cannot break the lock order.
+        if let Some(mut s) = self.session.try_lock() {
+            self.catch_up(&mut s);
+        }
     }
 }
