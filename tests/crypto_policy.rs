@@ -519,25 +519,32 @@ fn always_authenticate_needs_a_context_specific_login_per_use() {
         t.login_context(None),
         CKR_OPERATION_NOT_INITIALIZED,
     );
-    // After a refused C_Sign the operation may be over or not; either way a new Init (or the
-    // still active one) must lead to a signature once the context login is done.
-    let reinit = |what: &str| match t.sign_init(&m(), private) {
-        Ok(()) | Err(CKR_OPERATION_ACTIVE) => {}
-        Err(rv) => panic!("{what}: {}", rvn(rv)),
-    };
     t.sign_init(&m(), private).ok_or_panic("C_SignInit");
     expect_err(
         "C_Sign without the context login",
         t.sign_call(RSA_KAT_MESSAGE),
         CKR_USER_NOT_LOGGED_IN,
     );
-    reinit("C_SignInit after the refused C_Sign");
+    // A failed C_Sign ends the operation (v3.0 §5.13: only CKR_BUFFER_TOO_SMALL and a size
+    // query keep it), so a context login now has nothing to authorize.
+    expect_rv_raw(
+        "C_Login(CKU_CONTEXT_SPECIFIC) after the refused C_Sign",
+        t.login_context(None),
+        CKR_OPERATION_NOT_INITIALIZED,
+    );
+    t.sign_init(&m(), private)
+        .ok_or_panic("C_SignInit after the refused C_Sign");
     expect_rv_raw(
         "C_Login(CKU_CONTEXT_SPECIFIC) with a wrong PIN",
         t.login_context(Some("wrong-pin")),
         CKR_PIN_INCORRECT,
     );
-    reinit("C_SignInit after the wrong PIN");
+    // A failed login ends no operation: the signature is still waiting for the right PIN.
+    expect_err(
+        "C_SignInit while the operation waits for its login",
+        t.sign_init(&m(), private),
+        CKR_OPERATION_ACTIVE,
+    );
     expect_rv_raw(
         "C_Login(CKU_CONTEXT_SPECIFIC)",
         t.login_context(None),
@@ -646,7 +653,7 @@ fn derived_keys_inherit_always_sensitive_and_never_extractable() {
     assert!(!t.get_bool(d, CKA_LOCAL), "derived keys are not CKA_LOCAL");
 }
 
-/// CKA_ALWAYS_AUTHENTICATE on decryption: C_Decrypt waits for the context login (the size query
+/// CKA_ALWAYS_AUTHENTICATE on decryption: C_Decrypt needs the context login (the size query
 /// answers without it), and the login authorizes that one operation only.
 #[test]
 fn always_authenticate_guards_decryption_too() {
@@ -669,6 +676,15 @@ fn always_authenticate_guards_decryption_too() {
         rv,
         CKR_USER_NOT_LOGGED_IN,
     );
+    // That failed C_Decrypt ended the operation (v3.0 §5.10).
+    let (rv, _, _) = t.decrypt_call(&c, Some(256));
+    expect_rv_raw(
+        "C_Decrypt after the refused one",
+        rv,
+        CKR_OPERATION_NOT_INITIALIZED,
+    );
+    t.decrypt_init(&m(), private)
+        .ok_or_panic("C_DecryptInit again");
     expect_rv_raw(
         "C_Login(CKU_CONTEXT_SPECIFIC)",
         t.login_context(None),

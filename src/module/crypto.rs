@@ -40,8 +40,10 @@ fn produce<T: ?Sized>(
         let Some(_) = cap else {
             return Ok(Out::Len(bound(&act.op)));
         };
-        // The operation stays: the caller logs in (CKU_CONTEXT_SPECIFIC) and calls again.
+        // Without the context-specific login this is a failed call, and a failed C_Sign or
+        // C_Decrypt ends its operation (v3.0 §5.13, §5.10): the caller starts again with Init.
         if act.needs_login {
+            *slot = None;
             return fail(CKR_USER_NOT_LOGGED_IN);
         }
         match compute(&mut act.op) {
@@ -209,6 +211,7 @@ impl Module {
                     return fail(CKR_MECHANISM_INVALID);
                 }
                 if a.needs_login && cap.is_some() {
+                    *slot = None;
                     return fail(CKR_USER_NOT_LOGGED_IN);
                 }
                 a.multi = true;
@@ -373,6 +376,7 @@ impl Module {
                 return fail(CKR_MECHANISM_INVALID);
             }
             if act.needs_login {
+                s.ops.sign = None;
                 return fail(CKR_USER_NOT_LOGGED_IN);
             }
             act.multi = true;
