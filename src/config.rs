@@ -56,7 +56,7 @@ impl Default for Config {
     }
 }
 
-/// Why a configuration could not be used; reported by `C_Initialize` as `CKR_GENERAL_ERROR`.
+/// Why a configuration could not be used; reported by `C_Initialize` as `CKR_FUNCTION_FAILED`.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read {path}: {source}")]

@@ -223,7 +223,9 @@ pub fn initialize(app_mutex: Option<AppMutex>) -> Result<()> {
     let cfg = Config::load().map_err(|e| {
         log::configure(log::Level::Warn, None);
         log::warn(format_args!("C_Initialize: {e}"));
-        Error::new(CKR_GENERAL_ERROR)
+        // Not CKR_GENERAL_ERROR: nothing is broken beyond repair (a fixed file makes the next
+        // C_Initialize work), and that code is the panic guard's.
+        Error::new(CKR_FUNCTION_FAILED)
     })?;
     log::configure(log::Level::parse(&cfg.log_level), cfg.log_file.as_deref());
     let module = Module::new(cfg)?;
