@@ -247,11 +247,9 @@ fn initialize_with_application_mutex_callbacks_uses_them() {
     args.LockMutex = Some(lock_mutex);
     args.UnlockMutex = Some(unlock_mutex);
     let rv = initialize_with(&raw, &mut args);
-    // Flags 0 with callbacks: the module must use the callbacks, or refuse with CKR_CANT_LOCK.
-    assert_rv_in(rv, &[CKR_OK, CKR_CANT_LOCK]);
-    if rv == CKR_CANT_LOCK {
-        return;
-    }
+    // Flags 0 with callbacks: the specification lets a module use them or refuse with
+    // CKR_CANT_LOCK; ferrohsm uses them (README, function table), so anything else is a bug.
+    assert_rv(rv, CKR_OK);
     // Work from several threads so the module has something to lock.
     let threads: Vec<_> = (0..4)
         .map(|_| {
@@ -677,6 +675,164 @@ fn get_interface_finds_pkcs11_3_0_and_the_default() {
     );
 }
 
+/// What each session function of `call_all_session_functions` answers for a session handle
+/// that was never opened, with NULL pointers and zero lengths for everything else. Both
+/// CKR_ARGUMENTS_BAD and CKR_SESSION_HANDLE_INVALID apply to many of these calls and the
+/// specification does not order them; the rows pin the order each entry point checks in today
+/// (the PIN functions and the data-carrying calls convert their buffers first), so a change of
+/// order is seen. The functions the module does not implement are CKR_FUNCTION_NOT_SUPPORTED.
+const BOGUS_SESSION: &[(&str, CK_RV)] = &[
+    ("C_InitPIN", CKR_ARGUMENTS_BAD),
+    ("C_SetPIN", CKR_ARGUMENTS_BAD),
+    ("C_GetSessionInfo", CKR_SESSION_HANDLE_INVALID),
+    ("C_GetOperationState", CKR_ARGUMENTS_BAD),
+    ("C_SetOperationState", CKR_ARGUMENTS_BAD),
+    ("C_Login", CKR_ARGUMENTS_BAD),
+    ("C_CreateObject", CKR_SESSION_HANDLE_INVALID),
+    ("C_CopyObject", CKR_SESSION_HANDLE_INVALID),
+    ("C_DestroyObject", CKR_SESSION_HANDLE_INVALID),
+    ("C_GetObjectSize", CKR_SESSION_HANDLE_INVALID),
+    ("C_GetAttributeValue", CKR_SESSION_HANDLE_INVALID),
+    ("C_SetAttributeValue", CKR_SESSION_HANDLE_INVALID),
+    ("C_FindObjects", CKR_SESSION_HANDLE_INVALID),
+    ("C_FindObjectsFinal", CKR_SESSION_HANDLE_INVALID),
+    ("C_EncryptInit", CKR_SESSION_HANDLE_INVALID),
+    ("C_Encrypt", CKR_ARGUMENTS_BAD),
+    ("C_EncryptUpdate", CKR_ARGUMENTS_BAD),
+    ("C_EncryptFinal", CKR_ARGUMENTS_BAD),
+    ("C_DecryptInit", CKR_SESSION_HANDLE_INVALID),
+    ("C_Decrypt", CKR_ARGUMENTS_BAD),
+    ("C_DecryptUpdate", CKR_ARGUMENTS_BAD),
+    ("C_DecryptFinal", CKR_ARGUMENTS_BAD),
+    ("C_DigestInit", CKR_SESSION_HANDLE_INVALID),
+    ("C_Digest", CKR_ARGUMENTS_BAD),
+    ("C_DigestUpdate", CKR_SESSION_HANDLE_INVALID),
+    ("C_DigestKey", CKR_SESSION_HANDLE_INVALID),
+    ("C_DigestFinal", CKR_ARGUMENTS_BAD),
+    ("C_SignInit", CKR_SESSION_HANDLE_INVALID),
+    ("C_Sign", CKR_ARGUMENTS_BAD),
+    ("C_SignUpdate", CKR_SESSION_HANDLE_INVALID),
+    ("C_SignFinal", CKR_ARGUMENTS_BAD),
+    ("C_SignRecoverInit", CKR_SESSION_HANDLE_INVALID),
+    ("C_SignRecover", CKR_ARGUMENTS_BAD),
+    ("C_VerifyInit", CKR_SESSION_HANDLE_INVALID),
+    ("C_Verify", CKR_SESSION_HANDLE_INVALID),
+    ("C_VerifyUpdate", CKR_SESSION_HANDLE_INVALID),
+    ("C_VerifyFinal", CKR_SESSION_HANDLE_INVALID),
+    ("C_VerifyRecoverInit", CKR_SESSION_HANDLE_INVALID),
+    ("C_VerifyRecover", CKR_ARGUMENTS_BAD),
+    ("C_DigestEncryptUpdate", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_DecryptDigestUpdate", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_SignEncryptUpdate", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_DecryptVerifyUpdate", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_GenerateKey", CKR_SESSION_HANDLE_INVALID),
+    ("C_GenerateKeyPair", CKR_SESSION_HANDLE_INVALID),
+    ("C_WrapKey", CKR_SESSION_HANDLE_INVALID),
+    ("C_UnwrapKey", CKR_SESSION_HANDLE_INVALID),
+    ("C_DeriveKey", CKR_SESSION_HANDLE_INVALID),
+    ("C_SeedRandom", CKR_SESSION_HANDLE_INVALID),
+    ("C_GenerateRandom", CKR_SESSION_HANDLE_INVALID),
+    ("C_LoginUser", CKR_ARGUMENTS_BAD),
+    ("C_MessageEncryptInit", CKR_SESSION_HANDLE_INVALID),
+    ("C_EncryptMessage", CKR_SESSION_HANDLE_INVALID),
+    ("C_EncryptMessageBegin", CKR_SESSION_HANDLE_INVALID),
+    ("C_EncryptMessageNext", CKR_SESSION_HANDLE_INVALID),
+    ("C_MessageEncryptFinal", CKR_SESSION_HANDLE_INVALID),
+    ("C_MessageDecryptInit", CKR_SESSION_HANDLE_INVALID),
+    ("C_DecryptMessage", CKR_SESSION_HANDLE_INVALID),
+    ("C_DecryptMessageBegin", CKR_SESSION_HANDLE_INVALID),
+    ("C_DecryptMessageNext", CKR_SESSION_HANDLE_INVALID),
+    ("C_MessageDecryptFinal", CKR_SESSION_HANDLE_INVALID),
+    ("C_MessageSignInit", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_SignMessage", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_SignMessageBegin", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_SignMessageNext", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_MessageSignFinal", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_MessageVerifyInit", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_VerifyMessage", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_VerifyMessageBegin", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_VerifyMessageNext", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_MessageVerifyFinal", CKR_FUNCTION_NOT_SUPPORTED),
+];
+
+/// The same calls on an open R/W session of an initialized token with no operation active and no
+/// login: NULL where the call needs a pointer is CKR_ARGUMENTS_BAD; a call whose pointers may be
+/// NULL meets the next check (no such object, no active operation). C_GenerateRandom of zero
+/// bytes succeeds. C_SeedRandom is not supported.
+const VALID_SESSION: &[(&str, CK_RV)] = &[
+    ("C_InitPIN", CKR_ARGUMENTS_BAD),
+    ("C_SetPIN", CKR_ARGUMENTS_BAD),
+    ("C_GetSessionInfo", CKR_ARGUMENTS_BAD),
+    ("C_GetOperationState", CKR_ARGUMENTS_BAD),
+    ("C_SetOperationState", CKR_ARGUMENTS_BAD),
+    ("C_Login", CKR_ARGUMENTS_BAD),
+    ("C_CreateObject", CKR_ARGUMENTS_BAD),
+    ("C_CopyObject", CKR_ARGUMENTS_BAD),
+    ("C_DestroyObject", CKR_OBJECT_HANDLE_INVALID),
+    ("C_GetObjectSize", CKR_ARGUMENTS_BAD),
+    ("C_GetAttributeValue", CKR_OBJECT_HANDLE_INVALID),
+    ("C_SetAttributeValue", CKR_OBJECT_HANDLE_INVALID),
+    ("C_FindObjects", CKR_ARGUMENTS_BAD),
+    ("C_FindObjectsFinal", CKR_OPERATION_NOT_INITIALIZED),
+    ("C_EncryptInit", CKR_ARGUMENTS_BAD),
+    ("C_Encrypt", CKR_ARGUMENTS_BAD),
+    ("C_EncryptUpdate", CKR_ARGUMENTS_BAD),
+    ("C_EncryptFinal", CKR_ARGUMENTS_BAD),
+    ("C_DecryptInit", CKR_ARGUMENTS_BAD),
+    ("C_Decrypt", CKR_ARGUMENTS_BAD),
+    ("C_DecryptUpdate", CKR_ARGUMENTS_BAD),
+    ("C_DecryptFinal", CKR_ARGUMENTS_BAD),
+    ("C_DigestInit", CKR_ARGUMENTS_BAD),
+    ("C_Digest", CKR_ARGUMENTS_BAD),
+    ("C_DigestUpdate", CKR_OPERATION_NOT_INITIALIZED),
+    ("C_DigestKey", CKR_OPERATION_NOT_INITIALIZED),
+    ("C_DigestFinal", CKR_ARGUMENTS_BAD),
+    ("C_SignInit", CKR_ARGUMENTS_BAD),
+    ("C_Sign", CKR_ARGUMENTS_BAD),
+    ("C_SignUpdate", CKR_OPERATION_NOT_INITIALIZED),
+    ("C_SignFinal", CKR_ARGUMENTS_BAD),
+    ("C_SignRecoverInit", CKR_ARGUMENTS_BAD),
+    ("C_SignRecover", CKR_ARGUMENTS_BAD),
+    ("C_VerifyInit", CKR_ARGUMENTS_BAD),
+    ("C_Verify", CKR_OPERATION_NOT_INITIALIZED),
+    ("C_VerifyUpdate", CKR_OPERATION_NOT_INITIALIZED),
+    ("C_VerifyFinal", CKR_OPERATION_NOT_INITIALIZED),
+    ("C_VerifyRecoverInit", CKR_ARGUMENTS_BAD),
+    ("C_VerifyRecover", CKR_ARGUMENTS_BAD),
+    ("C_DigestEncryptUpdate", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_DecryptDigestUpdate", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_SignEncryptUpdate", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_DecryptVerifyUpdate", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_GenerateKey", CKR_ARGUMENTS_BAD),
+    ("C_GenerateKeyPair", CKR_ARGUMENTS_BAD),
+    ("C_WrapKey", CKR_ARGUMENTS_BAD),
+    ("C_UnwrapKey", CKR_ARGUMENTS_BAD),
+    ("C_DeriveKey", CKR_ARGUMENTS_BAD),
+    ("C_SeedRandom", CKR_RANDOM_SEED_NOT_SUPPORTED),
+    ("C_GenerateRandom", CKR_OK),
+    ("C_LoginUser", CKR_ARGUMENTS_BAD),
+    ("C_MessageEncryptInit", CKR_ARGUMENTS_BAD),
+    ("C_EncryptMessage", CKR_OPERATION_NOT_INITIALIZED),
+    ("C_EncryptMessageBegin", CKR_OPERATION_NOT_INITIALIZED),
+    ("C_EncryptMessageNext", CKR_OPERATION_NOT_INITIALIZED),
+    ("C_MessageEncryptFinal", CKR_OPERATION_NOT_INITIALIZED),
+    ("C_MessageDecryptInit", CKR_ARGUMENTS_BAD),
+    ("C_DecryptMessage", CKR_OPERATION_NOT_INITIALIZED),
+    ("C_DecryptMessageBegin", CKR_OPERATION_NOT_INITIALIZED),
+    ("C_DecryptMessageNext", CKR_OPERATION_NOT_INITIALIZED),
+    ("C_MessageDecryptFinal", CKR_OPERATION_NOT_INITIALIZED),
+    ("C_MessageSignInit", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_SignMessage", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_SignMessageBegin", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_SignMessageNext", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_MessageSignFinal", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_MessageVerifyInit", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_VerifyMessage", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_VerifyMessageBegin", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_VerifyMessageNext", CKR_FUNCTION_NOT_SUPPORTED),
+    ("C_MessageVerifyFinal", CKR_FUNCTION_NOT_SUPPORTED),
+];
+
 /// Call every function that takes a session handle first, with this handle and NULL/zero for
 /// everything else. Returns (name, rv) per function.
 fn call_all_session_functions(raw: &Raw, h: CK_SESSION_HANDLE) -> Vec<(&'static str, CK_RV)> {
@@ -837,21 +993,8 @@ fn every_session_function_rejects_an_invalid_session_handle_without_crashing() {
     let raw = Raw::load();
     assert_rv(raw.initialize(), CKR_OK);
     let bogus: CK_SESSION_HANDLE = 0x00de_ad00;
-    let mut wrong = Vec::new();
-    for (name, rv) in call_all_session_functions(&raw, bogus) {
-        // An unimplemented function says so; an implemented one finds the handle (or the NULL
-        // arguments, which the specification lists first) wrong.
-        if ![
-            CKR_SESSION_HANDLE_INVALID,
-            CKR_FUNCTION_NOT_SUPPORTED,
-            CKR_ARGUMENTS_BAD,
-        ]
-        .contains(&rv)
-        {
-            wrong.push(format!("{name} -> {}", rv_name(rv)));
-        }
-    }
-    assert!(wrong.is_empty(), "unexpected return values: {wrong:#?}");
+    let got = call_all_session_functions(&raw, bogus);
+    assert_codes(&got, BOGUS_SESSION);
     assert_rv(ck!(raw, C_CloseSession(bogus)), CKR_SESSION_HANDLE_INVALID);
     assert_rv(ck!(raw, C_Logout(bogus)), CKR_SESSION_HANDLE_INVALID);
     assert_rv(
@@ -869,14 +1012,9 @@ fn every_session_function_survives_null_arguments_on_a_valid_session() {
     let raw = Raw::load();
     let (rv, h) = raw.open_session(slot.id(), CKF_SERIAL_SESSION | CKF_RW_SESSION);
     assert_rv(rv, CKR_OK);
-    // CKR_GENERAL_ERROR is what the panic guard reports: none of these may panic, and the
-    // process must survive them all.
-    let panicked: Vec<String> = call_all_session_functions(&raw, h)
-        .into_iter()
-        .filter(|(_, rv)| *rv == CKR_GENERAL_ERROR)
-        .map(|(name, _)| name.to_owned())
-        .collect();
-    assert!(panicked.is_empty(), "CKR_GENERAL_ERROR from {panicked:?}");
+    // Each call gives its one code (CKR_GENERAL_ERROR would be the panic guard), and the
+    // process survives them all.
+    assert_codes(&call_all_session_functions(&raw, h), VALID_SESSION);
     // The session is still usable.
     let mut info = CK_SESSION_INFO::default();
     assert_rv(ck!(raw, C_GetSessionInfo(h, &mut info)), CKR_OK);
@@ -977,4 +1115,19 @@ fn forked_child_must_reinitialize() {
     let mut info = CK_SESSION_INFO::default();
     assert_rv(ck!(raw, C_GetSessionInfo(h, &mut info)), CKR_OK);
     assert_rv(ck!(raw, C_CloseSession(h)), CKR_OK);
+}
+
+/// Every call gave the code of its row, and the rows name exactly the calls made.
+#[track_caller]
+fn assert_codes(got: &[(&'static str, CK_RV)], want: &[(&str, CK_RV)]) {
+    let names: Vec<&str> = got.iter().map(|(n, _)| *n).collect();
+    let wanted: Vec<&str> = want.iter().map(|(n, _)| *n).collect();
+    assert_eq!(names, wanted, "the table does not list the calls made");
+    let wrong: Vec<String> = got
+        .iter()
+        .zip(want)
+        .filter(|((_, rv), (_, w))| rv != w)
+        .map(|((n, rv), (_, w))| format!("{n}: {} (want {})", rv_name(*rv), rv_name(*w)))
+        .collect();
+    assert!(wrong.is_empty(), "unexpected return values: {wrong:#?}");
 }
