@@ -1702,3 +1702,11 @@ impl Tok {
 pub fn user_pin() -> cryptoki::types::AuthPin {
     pin(USER_PIN)
 }
+
+impl Tok {
+    /// The module's 3.0 function list, for calls on another session than `h` (the key
+    /// extraction battery runs each try in a session it can close without losing its keys).
+    pub fn functions(&self) -> &CK_FUNCTION_LIST_3_0 {
+        &self.fl
+    }
+}
