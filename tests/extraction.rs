@@ -9,6 +9,8 @@
 //! allowed-and-clean; and fails listing every leak or policy break of its area.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "extraction/attacks.rs"]
+mod attacks;
 mod common;
 #[path = "extraction/harness.rs"]
 mod harness;
@@ -161,6 +163,41 @@ fn functions_a_key_forbids() {
 fn generated_keys_stay_sensitive() {
     let mut b = Battery::new("generation");
     keys::generated_keys(&mut b);
+    b.finish();
+}
+
+#[test]
+fn class_and_key_type_changes() {
+    let mut b = Battery::new("class/type change");
+    attacks::class_and_type_changes(&mut b);
+    b.finish();
+}
+
+#[test]
+fn saved_state_resumed_under_another_key() {
+    let mut b = Battery::new("state key swap");
+    attacks::state_with_substituted_key(&mut b);
+    b.finish();
+}
+
+#[test]
+fn ecdh_with_points_off_the_curve() {
+    let mut b = Battery::new("ECDH invalid points");
+    attacks::ecdh_invalid_points(&mut b);
+    b.finish();
+}
+
+#[test]
+fn ecdsa_nonces_do_not_repeat() {
+    let mut b = Battery::new("ECDSA nonces");
+    attacks::ecdsa_nonce_reuse(&mut b);
+    b.finish();
+}
+
+#[test]
+fn raw_rsa_unwrap_with_a_key_that_may_not_decrypt() {
+    let mut b = Battery::new("raw RSA unwrap oracle");
+    attacks::raw_rsa_unwrap_only_key(&mut b);
     b.finish();
 }
 

@@ -414,7 +414,6 @@ impl Battery {
             Init::Digest => call!(self, C_DigestInit(s, &mut ck)),
             Init::MessageEncrypt => call!(self, C_MessageEncryptInit(s, &mut ck, key)),
             Init::MessageDecrypt => call!(self, C_MessageDecryptInit(s, &mut ck, key)),
-            Init::MessageSign => call!(self, C_MessageSignInit(s, &mut ck, key)),
         })
     }
 
@@ -438,9 +437,7 @@ impl Battery {
                 ))
                 .map(|()| Vec::new())
             }
-            Init::MessageEncrypt | Init::MessageDecrypt | Init::MessageSign => {
-                Err(CKR_GENERAL_ERROR)
-            }
+            Init::MessageEncrypt | Init::MessageDecrypt => Err(CKR_GENERAL_ERROR),
         }
     }
 
@@ -645,7 +642,6 @@ pub enum Init {
     Digest,
     MessageEncrypt,
     MessageDecrypt,
-    MessageSign,
 }
 
 /// The attributes read back from every object the module creates during a try.

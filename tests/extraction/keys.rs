@@ -326,6 +326,9 @@ fn secret_of(b: &Battery, t: &Target) -> Vec<u8> {
     b.secrets.get(base).cloned().unwrap_or_default()
 }
 
+/// One try of `always_authenticate`: the new object, if the try makes one.
+type Try = Box<dyn Fn(&Battery) -> Result<Option<CK_OBJECT_HANDLE>, CK_RV>>;
+
 /// Keys with CKA_ALWAYS_AUTHENTICATE: no signature, decryption, unwrap or derivation without
 /// a C_Login(CKU_CONTEXT_SPECIFIC) first.
 pub fn always_authenticate(b: &mut Battery) {
@@ -342,10 +345,7 @@ pub fn always_authenticate(b: &mut Battery) {
     let point = ec_point_raw();
     let mut block = vec![0u8; 256];
     block[255] = 2;
-    let tries: Vec<(
-        &str,
-        Box<dyn Fn(&Battery) -> Result<Option<CK_OBJECT_HANDLE>, CK_RV>>,
-    )> = vec![
+    let tries: Vec<(&str, Try)> = vec![
         (
             "C_Sign(RSA_PKCS)",
             Box::new(move |b| {
@@ -399,6 +399,32 @@ pub fn always_authenticate(b: &mut Battery) {
             }),
         ),
     ];
+    // The control: with a context login the same key signs, so the refusals above are the
+    // login's doing.
+    let control = b
+        .init(Init::Sign, &Mech::new(CKM_RSA_PKCS), rsa)
+        .and_then(|()| {
+            crate::common::p11::expect_rv_raw(
+                "C_Login(CKU_CONTEXT_SPECIFIC)",
+                b.context_login(),
+                CKR_OK,
+            );
+            b.single(Init::Sign, b"data")
+        });
+    b.outcome(
+        "C_Sign(RSA_PKCS) with an ALWAYS_AUTHENTICATE key after a context login",
+        control.clone(),
+    );
+    if let Err(rv) = control {
+        b.fail(
+            "always-authenticate control",
+            format!(
+                "the key does not sign even after a context login: {}",
+                rv_name(rv)
+            ),
+        );
+    }
+    b.recycle();
     for (what, f) in tries {
         let what = format!("{what} with an ALWAYS_AUTHENTICATE key, no context login");
         b.tried += 1;
