@@ -219,6 +219,27 @@ pub fn copy_and_set(b: &mut Battery) {
             t.non_extractable,
         );
     }
+    // CKA_MODIFIABLE false stays false on a copy (issue 10 finding 2's shape): a modifiable
+    // copy could take back usages its original was made without.
+    let fixed = b.t.obj(
+        &aes(&hx(AES16))
+            .b(CKA_MODIFIABLE, false)
+            .b(CKA_DECRYPT, false)
+            .b(CKA_SENSITIVE, true)
+            .b(CKA_EXTRACTABLE, false),
+    );
+    let what = "C_CopyObject(AES key with MODIFIABLE=false, MODIFIABLE=true)";
+    b.tried += 1;
+    match b.copy(fixed, &Tmpl::new().b(CKA_MODIFIABLE, true)) {
+        Err(_) => b.refused += 1,
+        Ok(h) => {
+            b.tried -= 1;
+            if b.attr(h, CKA_MODIFIABLE).as_deref() == Ok(&[1u8][..]) {
+                b.fail(what, "the copy is modifiable".into());
+            }
+            b.dump_and_destroy(what, h);
+        }
+    }
     b.recycle();
 }
 
