@@ -1705,7 +1705,7 @@ pub fn user_pin() -> cryptoki::types::AuthPin {
 
 impl Tok {
     /// The module's 3.0 function list, for raw calls the helpers above do not cover (NULL
-    /// arguments, unaligned templates).
+    /// arguments, unaligned templates, calls on another session than `h`).
     pub fn fl(&self) -> &CK_FUNCTION_LIST_3_0 {
         &self.fl
     }
