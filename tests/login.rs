@@ -342,7 +342,10 @@ fn login_user_takes_the_empty_user_name_only() {
     };
     for name in ["alice", " ", "user"] {
         assert_rv(login_user(CKU_USER, USER_PIN, name), CKR_USER_TYPE_INVALID);
-        assert_rv(login_user(CKU_USER, "wrong-pin", name), CKR_USER_TYPE_INVALID);
+        assert_rv(
+            login_user(CKU_USER, "wrong-pin", name),
+            CKR_USER_TYPE_INVALID,
+        );
         assert_eq!(state(), CKS_RW_PUBLIC_SESSION, "name {name:?} logged in");
     }
     assert_eq!(
@@ -355,7 +358,10 @@ fn login_user_takes_the_empty_user_name_only() {
     assert_rv(login_user(CKU_USER, USER_PIN, ""), CKR_OK);
     assert_eq!(state(), CKS_RW_USER_FUNCTIONS);
     assert_eq!(user_flags(&raw, slot.id()), (false, false, false));
-    assert_rv(login_user(CKU_USER, USER_PIN, ""), CKR_USER_ALREADY_LOGGED_IN);
+    assert_rv(
+        login_user(CKU_USER, USER_PIN, ""),
+        CKR_USER_ALREADY_LOGGED_IN,
+    );
     assert_rv(ck!(raw, C_Logout(h)), CKR_OK);
     assert_rv(login_user(CKU_SO, SO_PIN, ""), CKR_OK);
     assert_eq!(state(), CKS_RW_SO_FUNCTIONS);

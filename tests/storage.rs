@@ -196,7 +196,11 @@ fn known_secret_bytes_appear_in_no_token_file_or_log() {
 
     // Logs name calls and return values, never PINs or key bytes. The test configured a debug
     // log, so a missing file means the scan would have looked at nothing.
-    assert!(log.is_file(), "the debug log {} was not written", log.display());
+    assert!(
+        log.is_file(),
+        "the debug log {} was not written",
+        log.display()
+    );
     let found = leaks(std::slice::from_ref(&log), &needles);
     assert!(found.is_empty(), "secrets in the debug log: {found:#?}");
 }

@@ -624,7 +624,7 @@ impl Module {
                 }
                 if !index_only {
                     match r.load(id) {
-                        Ok(o) if o.data.attrs.matches(template) => {}
+                        Ok(o) if rules::search_matches(&o.data.attrs, template) => {}
                         Ok(_) => continue,
                         // A damaged object is reported when it is read, not by hiding others.
                         Err(e) if e.rv() == CKR_DEVICE_ERROR => {}
@@ -649,7 +649,8 @@ impl Module {
                 .into_iter()
                 .filter(|(_, o)| {
                     let a = o.lock();
-                    (!a.flag(CKA_PRIVATE) || r.login == Login::User) && a.matches(template)
+                    (!a.flag(CKA_PRIVATE) || r.login == Login::User)
+                        && rules::search_matches(&a, template)
                 })
                 .map(|(h, _)| h)
                 .collect();

@@ -1168,6 +1168,15 @@ pub fn readable(obj: &Attributes, ty: CK_ATTRIBUTE_TYPE) -> Read {
     }
 }
 
+/// C_FindObjectsInit: does the object match the template? An attribute C_GetAttributeValue
+/// would not reveal never matches: otherwise a search would confirm a guessed key value.
+pub fn search_matches(obj: &Attributes, template: &[Attribute]) -> bool {
+    obj.matches(template)
+        && template
+            .iter()
+            .all(|a| matches!(readable(obj, a.ty), Read::Ok))
+}
+
 /// Attributes holding secret material, which the store always seals, even for public objects:
 /// CKA_VALUE of secret keys and private keys, the RSA private components, and similar.
 pub fn is_secret(class: CK_OBJECT_CLASS, ty: CK_ATTRIBUTE_TYPE) -> bool {
