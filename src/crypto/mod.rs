@@ -47,6 +47,44 @@ pub fn random_fill(out: &mut [u8]) -> Result<()> {
     getrandom::fill(out).map_err(|e| Error::device(format_args!("system RNG failed: {e}")))
 }
 
+/// What `C_SeedRandom` gave, folded into one 256-bit pool (SHA-256 of the old pool and the
+/// seed). `None` until a caller seeds.
+static SEED_POOL: parking_lot::Mutex<Option<Zeroizing<[u8; 32]>>> = parking_lot::Mutex::new(None);
+
+/// `C_SeedRandom`: mix caller material into the pool that `random_fill_seeded` adds to the
+/// system generator's output. A seed can add to the randomness, never replace it.
+pub fn add_seed(seed: &[u8]) {
+    let mut pool = SEED_POOL.lock();
+    let old = pool.as_deref().copied().unwrap_or([0; 32]);
+    *pool = Some(Zeroizing::new(sha256(&[
+        b"ferrohsm seed pool v1",
+        &old,
+        seed,
+    ])));
+}
+
+/// `C_GenerateRandom`: the system generator's bytes, XORed with a stream from the seed pool
+/// when a caller has seeded. XOR with an independent stream leaves uniform bytes uniform, so
+/// even a seed chosen by an attacker weakens nothing; the pool ratchets with every call, so no
+/// stream repeats.
+pub fn random_fill_seeded(out: &mut [u8]) -> Result<()> {
+    random_fill(out)?;
+    let mut pool = SEED_POOL.lock();
+    let Some(key) = pool.as_mut() else {
+        return Ok(());
+    };
+    for (i, chunk) in out.chunks_mut(32).enumerate() {
+        let mut block = hmac_sha256(key.as_ref(), &[b"stream", &(i as u64).to_le_bytes()]);
+        for (o, b) in chunk.iter_mut().zip(block.iter()) {
+            *o ^= b;
+        }
+        block.zeroize();
+    }
+    let next = hmac_sha256(key.as_ref(), &[b"ratchet"]);
+    key.copy_from_slice(&next);
+    Ok(())
+}
+
 pub fn random_array<const N: usize>() -> Result<[u8; N]> {
     let mut a = [0u8; N];
     random_fill(&mut a)?;

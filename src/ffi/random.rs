@@ -1,9 +1,9 @@
-//! Random number generation (PKCS#11 v3.0 §5.15): see `crypto::random_fill` for the generator.
+//! Random number generation (PKCS#11 v3.0 §5.15): see `crypto::random_fill_seeded` for the
+//! generator and how a caller's seed is mixed in.
 #![allow(non_snake_case)]
 
 use super::args;
 use super::guard;
-use crate::error::fail;
 use cryptoki_sys::*;
 
 /// # Safety
@@ -19,10 +19,10 @@ pub unsafe extern "C" fn C_SeedRandom(
         |m| {
             m.check_session(hSession)?;
             // SAFETY: forwarded caller guarantee.
-            unsafe { args::bytes(pSeed, ulSeedLen) }?;
-            // The kernel's generator cannot be seeded by a caller, and mixing caller bytes into a
-            // private generator would add nothing: refuse, as the specification allows.
-            fail(CKR_RANDOM_SEED_NOT_SUPPORTED)
+            let seed = unsafe { args::bytes(pSeed, ulSeedLen) }?;
+            // Additional input, as clients expect; the system generator stays the source.
+            crate::crypto::add_seed(seed);
+            Ok(())
         },
     )
 }
@@ -44,7 +44,7 @@ pub unsafe extern "C" fn C_GenerateRandom(
             }
             // SAFETY: forwarded caller guarantee.
             let out = unsafe { args::bytes_mut(RandomData, ulRandomLen) }?;
-            crate::crypto::random_fill(out)
+            crate::crypto::random_fill_seeded(out)
         },
     )
 }
