@@ -44,13 +44,6 @@ impl Module {
                 }
                 _ => build::random_key(len)?,
             };
-            if key_type == CKK_AES {
-                rules::add_computed(
-                    &mut attrs,
-                    CKA_CHECK_VALUE,
-                    AttrValue::Bytes(build::aes_check_value(&value)?),
-                );
-            }
             rules::add_computed(&mut attrs, CKA_VALUE, AttrValue::Bytes(value.to_vec()));
             rules::check(&attrs)?;
             self.store_new(s, r, attrs)
@@ -184,12 +177,6 @@ impl Module {
             for a in build::key_from_bytes(class, key_type, &bytes)? {
                 rules::add_computed(&mut attrs, a.ty, a.value.clone());
             }
-            if key_type == CKK_AES {
-                if let Some(v) = attrs.bytes(CKA_VALUE) {
-                    let cv = build::aes_check_value(v)?;
-                    rules::add_computed(&mut attrs, CKA_CHECK_VALUE, AttrValue::Bytes(cv));
-                }
-            }
             if class == CKO_PRIVATE_KEY {
                 if let Some(info) = build::public_key_info(&attrs) {
                     rules::add_computed(&mut attrs, CKA_PUBLIC_KEY_INFO, AttrValue::Bytes(info));
@@ -245,10 +232,6 @@ impl Module {
                 &Self::ctx(r),
             )?;
             let value = build::derive(mech, &bk, salt_key.as_ref(), len)?;
-            if attrs.key_type() == Some(CKK_AES) {
-                let cv = build::aes_check_value(&value)?;
-                rules::add_computed(&mut attrs, CKA_CHECK_VALUE, AttrValue::Bytes(cv));
-            }
             rules::add_computed(&mut attrs, CKA_VALUE, AttrValue::Bytes(value.to_vec()));
             rules::check(&attrs)?;
             self.store_new(s, r, attrs)
