@@ -612,3 +612,89 @@ fn single_part_size_queries_are_large_enough_for_every_cipher() {
         problems.join("\n  ")
     );
 }
+
+/// Message-based AES-CCM in parts (C_EncryptMessageBegin/Next with the data length declared up
+/// front): the RFC 3610 packet vector #1 again, in three pieces; decryption in parts checks the
+/// MAC at the last part.
+#[test]
+fn message_based_aes_ccm_in_parts() {
+    let t = token("ops-msg-ccm-parts");
+    let k = t.obj(&aes(&hx("c0c1c2c3c4c5c6c7c8c9cacbcccdcecf")));
+    let nonce = hx("00000003020100a0a1a2a3a4a5");
+    let aad = hx("0001020304050607");
+    let payload: Vec<u8> = (0x08u8..=0x1e).collect();
+    let want_c = hx("588c979a61c663d2f066d0c2c0f989806d5f6b61dac384");
+    let want_mac = hx("17e8d12cfdf926e0");
+    t.message_encrypt_init(&Mech::new(CKM_AES_CCM), k)
+        .ok_or_panic("C_MessageEncryptInit CCM");
+    let params = ccm_message_params(payload.len(), &nonce, &[0u8; 8]);
+    let c = t
+        .message_in_parts(
+            true,
+            &params,
+            &aad,
+            &[&payload[..5], &payload[5..16], &payload[16..]],
+        )
+        .ok_or_panic("C_EncryptMessageBegin/Next CCM");
+    assert_bytes("CCM ciphertext in parts", &c, &want_c);
+    assert_bytes("CCM MAC in parts", &params.kept(1), &want_mac);
+    t.message_encrypt_final().ok_or_panic("final");
+
+    t.message_decrypt_init(&Mech::new(CKM_AES_CCM), k)
+        .ok_or_panic("C_MessageDecryptInit CCM");
+    let good = ccm_message_params(payload.len(), &nonce, &want_mac);
+    let p = t
+        .message_in_parts(false, &good, &aad, &[&c[..9], &c[9..]])
+        .ok_or_panic("C_DecryptMessageBegin/Next CCM");
+    assert_bytes("CCM plaintext in parts", &p, &payload);
+    let mut mac = want_mac.clone();
+    mac[0] ^= 1;
+    let bad = ccm_message_params(payload.len(), &nonce, &mac);
+    expect_err(
+        "a bad MAC at the end of a CCM message in parts",
+        t.message_in_parts(false, &bad, &aad, &[&c[..9], &c[9..]]),
+        CKR_ENCRYPTED_DATA_INVALID,
+    );
+    t.message_decrypt_final().ok_or_panic("final");
+}
+
+/// Message-based AES-GCM with the module generating the IV (CKG_GENERATE, CKG_GENERATE_COUNTER,
+/// CKG_GENERATE_COUNTER_XOR): the IV written back keeps the caller's fixed bits, no two
+/// messages get the same IV, and Python `cryptography` decrypts each message with the IV and
+/// tag the module reported.
+#[test]
+fn message_gcm_with_generated_ivs_decrypts_independently() {
+    common::der::require_python_cryptography();
+    let t = token("ops-msg-gen");
+    let kv = t.random(32);
+    let k = t.obj(&aes(&kv));
+    let base = hx("a1a2a3a4a5a6a7a8a9aaabac");
+    let mut seen = std::collections::HashSet::new();
+    for generator in [CKG_GENERATE, CKG_GENERATE_COUNTER, CKG_GENERATE_COUNTER_XOR] {
+        t.message_encrypt_init(&Mech::new(CKM_AES_GCM), k)
+            .ok_or_panic("C_MessageEncryptInit");
+        for i in 0..3u8 {
+            let p = gcm_message_params(&base, generator, 32, &[0u8; 16]);
+            let plain = [b"message ".as_slice(), &[b'0' + i]].concat();
+            let c = t
+                .encrypt_message(&p, b"hdr", &plain)
+                .ok_or_panic("C_EncryptMessage with a generated IV");
+            let iv = p.kept(0);
+            let tag = p.kept(1);
+            assert_eq!(iv[..4], base[..4], "{generator:#x}: fixed bits kept");
+            assert!(
+                seen.insert(iv.clone()),
+                "{generator:#x}: IV {iv:02x?} repeated"
+            );
+            let py = common::der::python(
+                "import sys; from cryptography.hazmat.primitives.ciphers.aead import AESGCM; \
+                 a=[bytes.fromhex(x) for x in sys.argv[1:]]; \
+                 print(AESGCM(a[0]).decrypt(a[1], a[2] + a[3], a[4]).hex())",
+                &[hex(&kv), hex(&iv), hex(&c), hex(&tag), hex(b"hdr")],
+            );
+            assert_eq!(py, hex(&plain), "{generator:#x}: Python decryption");
+        }
+        t.message_encrypt_final()
+            .ok_or_panic("C_MessageEncryptFinal");
+    }
+}
