@@ -244,9 +244,14 @@ check_fails_with "a changed wrapped-key byte fails the unwrap (CKR_WRAPPED_KEY_I
 flip "$M/one.env" 0 "$M/t-magic.env"
 check_fails_with "a changed magic is refused" 'bad magic' \
     env_py "$LABEL" decrypt "$M/t-magic.env" "$M/t-magic.out"
-head -c 80 "$T_ENV" >"$M/t-short.env"
-check_fails_with "a truncated envelope is refused" 'failed' \
+# 70 bytes end inside the header's 63 bytes plus the 16-byte tag; 80 bytes keep a header and
+# cut the message to one byte and a tag that no longer fits it.
+head -c 70 "$T_ENV" >"$M/t-short.env"
+check_fails_with "a truncated envelope is refused" 'truncated envelope' \
     env_py "$LABEL" decrypt "$M/t-short.env" "$M/t-short.out"
+head -c 80 "$T_ENV" >"$M/t-cut.env"
+check_fails_with "an envelope cut inside its ciphertext fails the tag" 'EncryptedDataInvalid' \
+    env_py "$LABEL" decrypt "$M/t-cut.env" "$M/t-cut.out"
 # The wrapped key of one envelope in another: it unwraps, but to the wrong data key, and the
 # header (the AAD) changed.
 { head -c 51 "$M/one.env"; tail -c +52 "$T_ENV"; } >"$M/t-swap.env"
@@ -350,4 +355,4 @@ else
     fail "openssl opens the pkcs11-tool envelope (id-aes256-wrap-pad, aes-256-cbc)"
 fi
 
-interop_summary 73
+interop_summary 74
