@@ -424,7 +424,9 @@ const AES_LABEL: &str = "shared-aes";
 const DATA_LABEL: &str = "shared-data";
 const AES_KEY: [u8; 32] = *b"ferrohsm stress shared aes key!!";
 const SHARED_DATA: &[u8] = b"a public data object every thread reads";
-const RSA_MSG: &[u8] = b"the message every thread signs with the shared RSA key";
+/// The message every thread signs with the shared RSA key; its CKM_SHA256_RSA_PKCS signature
+/// is deterministic and known from OpenSSL (tests/common/vectors.rs).
+const RSA_MSG: &[u8] = common::vectors::RSA_KAT_MESSAGE;
 const AAD: &[u8] = b"ferrohsm stress";
 /// Logout makes the user's private objects invisible: these are the codes a call that names
 /// one may then return (PKCS#11 v3.0 §5.6 C_Logout, §4.4: private objects need a login).
@@ -1122,7 +1124,7 @@ impl Worker {
             Ok(sig) if sig == self.sh.rsa_ref => self.st.ok("sign-rsa"),
             Ok(_) => self.st.fail(
                 "sign-rsa",
-                "signature differs from the reference",
+                "signature differs from OpenSSL's known answer",
                 String::new(),
             ),
             Err(rv) => self.failed("sign-rsa", rv, e0, true),
@@ -1696,9 +1698,14 @@ fn threads_with_mixed_operations_lose_nothing() {
     let ms = api.open(slot).expect("main session");
     assert_rv(api.login(ms), CKR_OK);
     let keys = create_shared(&api, ms);
-    let rsa_ref = api
-        .sign(ms, CKM_SHA256_RSA_PKCS, keys.rsa, RSA_MSG)
-        .expect("reference RSA signature");
+    // The reference every thread's signature must equal is OpenSSL's, not the module's own.
+    let rsa_ref = unhex(common::vectors::RSA_KAT_SHA256_PKCS1_SIG);
+    assert_eq!(
+        api.sign(ms, CKM_SHA256_RSA_PKCS, keys.rsa, RSA_MSG)
+            .expect("RSA signature"),
+        rsa_ref,
+        "the module's RSA signature differs from OpenSSL's known answer"
+    );
     assert_rv(
         api.verify(ms, CKM_SHA256_RSA_PKCS, keys.rsa_pub, RSA_MSG, &rsa_ref),
         CKR_OK,
@@ -2689,8 +2696,14 @@ fn wait_pid(pid: libc::pid_t, limit: Duration, mut meanwhile: impl FnMut()) -> W
 }
 
 /// What a forked child does with the module it inherited: only module calls (no output, no
-/// locks of the test harness), and an exit code naming the first failed step.
-fn forked_child(api: &Api, inherited: CK_SESSION_HANDLE, full: bool) -> (i32, CK_RV) {
+/// locks of the test harness) and the check of its signature with `vk` (parsed before the fork:
+/// pure computation), and an exit code naming the first failed step.
+fn forked_child(
+    api: &Api,
+    inherited: CK_SESSION_HANDLE,
+    vk: &p256::ecdsa::VerifyingKey,
+    full: bool,
+) -> (i32, CK_RV) {
     let want = |code: i32, rv: CK_RV, expected: CK_RV| (rv != expected).then_some((code, rv));
     let err = |code: i32, rv: CK_RV| (rv != CKR_OK).then_some((code, rv));
     if full {
@@ -2731,7 +2744,7 @@ fn forked_child(api: &Api, inherited: CK_SESSION_HANDLE, full: bool) -> (i32, CK
         return (27, CKR_OK);
     };
     match api.sign(s, CKM_ECDSA_SHA256, ec, b"forked") {
-        Ok(sig) if !full || ecdsa_ok(&verifying_key(), b"forked", &sig) => {}
+        Ok(sig) if ecdsa_ok(vk, b"forked", &sig) => {}
         other => return (28, other.err().unwrap_or(CKR_OK)),
     }
     if full {
@@ -2748,8 +2761,14 @@ fn forked_child(api: &Api, inherited: CK_SESSION_HANDLE, full: bool) -> (i32, CK
 
 /// Run `forked_child` in the child of a fork and leave; a failure's return value goes to
 /// `rv_file` for the parent's message.
-fn forked_child_exit(api: &Api, inherited: CK_SESSION_HANDLE, full: bool, rv_file: &Path) -> ! {
-    let (code, rv) = forked_child(api, inherited, full);
+fn forked_child_exit(
+    api: &Api,
+    inherited: CK_SESSION_HANDLE,
+    vk: &p256::ecdsa::VerifyingKey,
+    full: bool,
+    rv_file: &Path,
+) -> ! {
+    let (code, rv) = forked_child(api, inherited, vk, full);
     if code != 0 {
         let _ = std::fs::write(rv_file, rv.to_string());
     }
@@ -2782,7 +2801,7 @@ fn fork_code(code: i32) -> &'static str {
         25 => "the parent's private object not found in the child",
         26 => "the parent's private object has a wrong value in the child",
         27 => "the shared EC key not found in the child",
-        28 => "signing in the child failed",
+        28 => "signing in the child failed, or its signature does not verify",
         29 => "C_CreateObject in the child failed",
         30 => "C_Finalize in the child failed",
         _ => "unknown failure",
@@ -2833,7 +2852,7 @@ fn forked_child_reinitializes_while_the_parent_keeps_working() {
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork failed");
     if pid == 0 {
-        forked_child_exit(&api, s, true, &rv_file);
+        forked_child_exit(&api, s, &vk, true, &rv_file);
     }
     let mut parent_ops = 0u64;
     let mut parent_err = None;
@@ -2985,6 +3004,7 @@ fn fork_while_other_threads_are_in_calls() {
     let mut forks = 0u64;
     let mut failures: Vec<String> = Vec::new();
     let mut per_thread: Vec<(usize, u64, String)> = Vec::new();
+    let vk = verifying_key();
     let st = std::thread::scope(|sc| {
         let threads: Vec<_> = (0..FORK_THREADS)
             .map(|t| {
@@ -3033,7 +3053,7 @@ fn fork_while_other_threads_are_in_calls() {
             let pid = unsafe { libc::fork() };
             assert!(pid >= 0, "fork failed");
             if pid == 0 {
-                forked_child_exit(&api, s, false, &rv_file);
+                forked_child_exit(&api, s, &vk, false, &rv_file);
             }
             forks += 1;
             match wait_pid(pid, FORK_DEADLINE, || {}) {
@@ -3061,7 +3081,7 @@ fn fork_while_other_threads_are_in_calls() {
     dog.stop();
     println!(
         "stress: fork: {forks} forks while {FORK_THREADS} threads were in calls ({} calls); \
-         {} children re-initialized, logged in, read and signed",
+         {} children re-initialized, logged in, read, signed and verified",
         st.total(),
         forks as usize - failures.len()
     );
