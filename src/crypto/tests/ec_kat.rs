@@ -5,20 +5,25 @@
 // integers, independently of the module; hex strings.
 
 /// The message of the signature vectors (ASCII).
-pub const EC_MSG: &str = "666572726f68736d204543445341206b6e6f776e2d616e737765722074657374";
+pub const EC_MSG: &str =
+    "666572726f68736d204543445341206b6e6f776e2d616e737765722074657374";
 
-/// P256: a scalar and its point, a peer's, their ECDH secret, and OpenSSL's ECDSA signatures (r || s, random nonces) of EC_MSG hashed with SHA-1, SHA-256 and SHA-512.
-pub const EC_P256_D: &str = "ea5c921c3d849e27323e7f4e2aea83516b357bbf289cef543d625737bccf08b0";
+/// P256: a scalar and its point, a peer's, their ECDH secret, and OpenSSL's ECDSA signatures (r ||
+/// s, random nonces) of EC_MSG hashed with SHA-1, SHA-256 and SHA-512.
+pub const EC_P256_D: &str =
+    "ea5c921c3d849e27323e7f4e2aea83516b357bbf289cef543d625737bccf08b0";
 pub const EC_P256_POINT: &str = concat!(
     "0472aab9309a87539efaead2322812d27899733f83ed586940248686feb8159a7ad4a7a2e5cfe2be8f8e6794",
     "6f3d3037d52e8418c96122769df62b0046cf44e9ef",
 );
-pub const EC_P256_PEER_D: &str = "853279317f249cee033472ebc7c9e0e6d4c392a949de9dd5d9d7442c108b61f6";
+pub const EC_P256_PEER_D: &str =
+    "853279317f249cee033472ebc7c9e0e6d4c392a949de9dd5d9d7442c108b61f6";
 pub const EC_P256_PEER_POINT: &str = concat!(
     "0483c15672fb86f7ee6829da01cc1684ceba64b30b1aec7b57e3e797dec43fa38c2107d19ba4fef1ad2c1051",
     "f0e0e73c653721994be1fffcc68ce0a08fdf2aa6c3",
 );
-pub const EC_P256_SHARED: &str = "47998491780ba2bd71914af7ee65f280158835d1c32833c193c59e61c63643d2";
+pub const EC_P256_SHARED: &str =
+    "47998491780ba2bd71914af7ee65f280158835d1c32833c193c59e61c63643d2";
 pub const EC_P256_SHA1_SIG: &str = concat!(
     "b7eb0de17f894530792b28247250dde3e14e987ead72535a612b321b563e1aa30023324ff23bbf8f3617a99e",
     "de6a5fffdc2abbc5dfc579c72188ef9bd29d342f",
@@ -32,7 +37,8 @@ pub const EC_P256_SHA512_SIG: &str = concat!(
     "c1146285493b3e508247e599d6ae72d024f8c78f",
 );
 
-/// P384: a scalar and its point, a peer's, their ECDH secret, and OpenSSL's ECDSA signatures (r || s, random nonces) of EC_MSG hashed with SHA-1, SHA-256 and SHA-512.
+/// P384: a scalar and its point, a peer's, their ECDH secret, and OpenSSL's ECDSA signatures (r ||
+/// s, random nonces) of EC_MSG hashed with SHA-1, SHA-256 and SHA-512.
 pub const EC_P384_D: &str = concat!(
     "a6bcaac390c2e22e6a375d2fc6ea7cb57508bf4910139bc31bbc08896c0a7b290ee037d62b7b8652e27cb5b2",
     "7b86628b",
@@ -71,7 +77,8 @@ pub const EC_P384_SHA512_SIG: &str = concat!(
     "ad108aaacee0f732",
 );
 
-/// P521: a scalar and its point, a peer's, their ECDH secret, and OpenSSL's ECDSA signatures (r || s, random nonces) of EC_MSG hashed with SHA-1, SHA-256 and SHA-512.
+/// P521: a scalar and its point, a peer's, their ECDH secret, and OpenSSL's ECDSA signatures (r ||
+/// s, random nonces) of EC_MSG hashed with SHA-1, SHA-256 and SHA-512.
 pub const EC_P521_D: &str = concat!(
     "01e88353fadf65f61621661dff95bd7ac9aa3f3514a14cca8d117e8b3a84cbc8ec37c7b4430a4d792aaf2f5c",
     "c3d9c04dbe5bac72f77a87b31d6f1cbe3d05b81bf360",

@@ -12,6 +12,7 @@ and are verification vectors; everything else is deterministic."""
 import hashlib
 import re
 import sys
+import textwrap
 
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa, utils
@@ -170,10 +171,12 @@ def write(path, header, items):
         f.write(header)
         for name, value, doc in items:
             if doc:
-                f.write("\n/// %s\n" % doc)
+                f.write("\n" + "".join("/// %s\n" % l for l in textwrap.wrap(doc, 96)))
             h = value.hex()
-            if len(h) <= 80:
+            if len(h) <= 60:
                 f.write('pub const %s: &str = "%s";\n' % (name, h))
+            elif len(h) <= 88:
+                f.write('pub const %s: &str =\n    "%s";\n' % (name, h))
             else:
                 f.write("pub const %s: &str = concat!(\n" % name)
                 for i in range(0, len(h), 88):

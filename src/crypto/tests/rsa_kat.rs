@@ -49,9 +49,8 @@ pub const RSA_QINV: &str = concat!(
 );
 
 /// The message of the signature vectors (ASCII).
-pub const RSA_MSG: &str = concat!(
-    "666572726f68736d2052534120504b435323312076312e35206b6e6f776e2d616e737765722074657374",
-);
+pub const RSA_MSG: &str =
+    "666572726f68736d2052534120504b435323312076312e35206b6e6f776e2d616e737765722074657374";
 
 /// RSASSA-PKCS1-v1_5 signatures of RSA_MSG by OpenSSL (deterministic).
 pub const RSA_PKCS1_SHA256_SIG: &str = concat!(
@@ -116,7 +115,8 @@ pub const RSA_PSS_SHA384_MGF1_SHA1_SALT48_SIG: &str = concat!(
 );
 
 /// RSASSA-PSS with fixed salts (00..1f; 100..119), deterministic.
-pub const RSA_PSS_SALT32: &str = "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
+pub const RSA_PSS_SALT32: &str =
+    "000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f";
 pub const RSA_PSS_SHA256_MGF1_SHA256_FIXED_SALT32_SIG: &str = concat!(
     "53419f692e448331577a53284b69fa6906910562da273357b6f32d30ba57470b7ca5cbc6d18fa70c93b4b8ec",
     "4efb137478e77cd6e09a1f39d859fedc09a99d4b67ab6172abb949e77cafd7ab10c6f27bb9808fd1a3a0dbac",
@@ -163,7 +163,8 @@ pub const RSA_OAEP_SHA1_CT: &str = concat!(
     "f50c960a68b7e66bcfcf75d56852bd171c2b3c02f693931736dcd484ffa7031a2c97d8ea",
 );
 
-/// PKCS#1 v1.5 blocks with a short PS, no separator, an empty message, no padding, encrypted, and what OpenSSL's implicit rejection decrypts them to.
+/// PKCS#1 v1.5 blocks with a short PS, no separator, an empty message, no padding, encrypted, and
+/// what OpenSSL's implicit rejection decrypts them to.
 pub const RSA_DECOY_SHORT_PS_CT: &str = concat!(
     "4c55ac3e5c3471f6dbdf7b6f969954217bdbb0589e3b505d28246a8a8edcdb7577ee24730fe3831191d1edfe",
     "49326184e92c17037c6486d8d2611a723e3484cbec1fb3584290d6c74f00d9823fadc83c1bc7abdd01baebef",
