@@ -6,10 +6,12 @@
 //! Nothing may deadlock, crash or get lost, and no handle may work where it should not.
 //!
 //! Every stress phase is bounded by time (the constants below; `FERROHSM_STRESS_SECS=N` sets
-//! every phase to N seconds for a longer local run) and prints its figures on lines starting
-//! with `stress:` (shown with `cargo nextest run --test stress --no-capture`). A watchdog fails
-//! a phase whose threads make no progress, with a gdb backtrace of every thread when gdb can
-//! attach; child processes run under a deadline and are backtraced the same way if they hang.
+//! every phase to N seconds for a longer local run, N > 0), must reach a floor of successful
+//! operations per thread or process and per kind of operation (`at_least`), and prints its
+//! figures on lines starting with `stress:` (shown with `cargo nextest run --test stress
+//! --no-capture`). A watchdog fails a phase whose threads make no progress, with a gdb
+//! backtrace of every thread when gdb can attach; child processes run under a deadline and are
+//! backtraced the same way if they hang.
 //!
 //! The calls go through the module's raw 3.0 function list: the `cryptoki` crate's context
 //! finalizes on drop, which C_Finalize and fork tests must control themselves.
