@@ -6,10 +6,12 @@
 //! Nothing may deadlock, crash or get lost, and no handle may work where it should not.
 //!
 //! Every stress phase is bounded by time (the constants below; `FERROHSM_STRESS_SECS=N` sets
-//! every phase to N seconds for a longer local run) and prints its figures on lines starting
-//! with `stress:` (shown with `cargo nextest run --test stress --no-capture`). A watchdog fails
-//! a phase whose threads make no progress, with a gdb backtrace of every thread when gdb can
-//! attach; child processes run under a deadline and are backtraced the same way if they hang.
+//! every phase to N seconds for a longer local run, N > 0), must reach a floor of successful
+//! operations per thread or process and per kind of operation (`at_least`), and prints its
+//! figures on lines starting with `stress:` (shown with `cargo nextest run --test stress
+//! --no-capture`). A watchdog fails a phase whose threads make no progress, with a gdb
+//! backtrace of every thread when gdb can attach; child processes run under a deadline and are
+//! backtraced the same way if they hang.
 //!
 //! The calls go through the module's raw 3.0 function list: the `cryptoki` crate's context
 //! finalizes on drop, which C_Finalize and fork tests must control themselves.
@@ -52,14 +54,49 @@ const FORK_DEADLINE: Duration = Duration::from_secs(30);
 /// Head room of a re-executed child process beyond its stress time.
 const CHILD_SLACK: Duration = Duration::from_secs(120);
 
-/// Length of a stress phase: `base` seconds unless FERROHSM_STRESS_SECS says otherwise.
+/// Length of a stress phase: `base` seconds unless FERROHSM_STRESS_SECS says otherwise. Zero
+/// (a run that stresses nothing yet passes) and anything but a number are refused.
 fn phase(base: u64) -> Duration {
-    let secs = std::env::var("FERROHSM_STRESS_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(base);
+    let secs = match std::env::var("FERROHSM_STRESS_SECS") {
+        Err(_) => base,
+        Ok(v) => match v.trim().parse::<u64>() {
+            Ok(0) => panic!("FERROHSM_STRESS_SECS=0: a stress phase needs at least one second"),
+            Ok(n) => n,
+            Err(_) => panic!("FERROHSM_STRESS_SECS={v:?} is not a number of seconds"),
+        },
+    };
     Duration::from_secs(secs)
 }
+
+/// The least a stress phase of length `d` must get done: `per_sec` successful operations per
+/// second, at least one. The rates below are a fifth or less of the lowest figures a debug
+/// build made on a two-core machine busy with four other builds (load average 9 to 15; quoted with
+/// each rate, from the `stress:` lines), so only a thread or kind of operation that stalls or
+/// keeps failing misses them.
+fn at_least(per_sec: f64, d: Duration) -> u64 {
+    ((per_sec * d.as_secs_f64()) as u64).max(1)
+}
+
+/// Successful operations per second of each worker thread of the thread stress (measured 24),
+/// of each kind of operation there (the rarest, op-isolation, 2.2), and logout/login cycles of
+/// its login thread (3.4).
+const THREAD_OPS_PER_SEC: f64 = 4.0;
+const THREAD_KIND_PER_SEC: f64 = 0.4;
+const LOGIN_CYCLES_PER_SEC: f64 = 0.5;
+/// Of each child process (18), of each kind there but logout/login (1.7), of its logout/login
+/// cycles (0.4: 1 pick in 48, and the next pick of its branch after 64 iterations without
+/// one), and of the parent's reads and signatures (9.6).
+const PROCESS_OPS_PER_SEC: f64 = 3.5;
+const PROCESS_KIND_PER_SEC: f64 = 0.3;
+const PROCESS_CYCLES_PER_SEC: f64 = 0.1;
+const PARENT_KIND_PER_SEC: f64 = 1.5;
+/// Of each kind of call across all C_Finalize rounds (22), and of rounds (6.6).
+const FINALIZE_KIND_PER_SEC: f64 = 4.0;
+const FINALIZE_ROUNDS_PER_SEC: f64 = 1.0;
+/// Of each hammer thread across fork (80), of each kind of call there (54), and of forks (2.4).
+const FORK_THREAD_OPS_PER_SEC: f64 = 10.0;
+const FORK_KIND_PER_SEC: f64 = 5.0;
+const FORKS_PER_SEC: f64 = 0.4;
 
 // ---------------------------------------------------------------------------------------------
 // Raw calls
@@ -389,7 +426,9 @@ const AES_LABEL: &str = "shared-aes";
 const DATA_LABEL: &str = "shared-data";
 const AES_KEY: [u8; 32] = *b"ferrohsm stress shared aes key!!";
 const SHARED_DATA: &[u8] = b"a public data object every thread reads";
-const RSA_MSG: &[u8] = b"the message every thread signs with the shared RSA key";
+/// The message every thread signs with the shared RSA key; its CKM_SHA256_RSA_PKCS signature
+/// is deterministic and known from OpenSSL (tests/common/vectors.rs).
+const RSA_MSG: &[u8] = common::vectors::RSA_KAT_MESSAGE;
 const AAD: &[u8] = b"ferrohsm stress";
 /// Logout makes the user's private objects invisible: these are the codes a call that names
 /// one may then return (PKCS#11 v3.0 §5.6 C_Logout, §4.4: private objects need a login).
@@ -566,6 +605,35 @@ impl Stats {
             fmt(&self.tolerated),
             fmt(&self.unexpected)
         )
+    }
+
+    /// Each of `kinds` succeeded at least `min` times.
+    #[track_caller]
+    fn assert_kinds(&self, what: &str, kinds: &[&str], min: u64) {
+        let short: Vec<String> = kinds
+            .iter()
+            .filter_map(|k| {
+                let n = self.ok.get(*k).copied().unwrap_or(0);
+                (n < min).then(|| format!("{k} {n}"))
+            })
+            .collect();
+        assert!(
+            short.is_empty(),
+            "{what}: fewer than {min} successful operations of {}\n  {}",
+            short.join(", "),
+            self.report()
+        );
+    }
+
+    /// At least `min` successful operations in all.
+    #[track_caller]
+    fn assert_total(&self, what: &str, min: u64) {
+        assert!(
+            self.total() >= min,
+            "{what}: {} successful operations, fewer than {min}\n  {}",
+            self.total(),
+            self.report()
+        );
     }
 
     #[track_caller]
@@ -1068,7 +1136,7 @@ impl Worker {
             Ok(sig) if sig == self.sh.rsa_ref => self.st.ok("sign-rsa"),
             Ok(_) => self.st.fail(
                 "sign-rsa",
-                "signature differs from the reference",
+                "signature differs from OpenSSL's known answer",
                 String::new(),
             ),
             Err(rv) => self.failed("sign-rsa", rv, e0, true),
@@ -1655,9 +1723,14 @@ fn threads_with_mixed_operations_lose_nothing() {
     let ms = api.open(slot).expect("main session");
     assert_rv(api.login(ms), CKR_OK);
     let keys = create_shared(&api, ms);
-    let rsa_ref = api
-        .sign(ms, CKM_SHA256_RSA_PKCS, keys.rsa, RSA_MSG)
-        .expect("reference RSA signature");
+    // The reference every thread's signature must equal is OpenSSL's, not the module's own.
+    let rsa_ref = unhex(common::vectors::RSA_KAT_SHA256_PKCS1_SIG);
+    assert_eq!(
+        api.sign(ms, CKM_SHA256_RSA_PKCS, keys.rsa, RSA_MSG)
+            .expect("RSA signature"),
+        rsa_ref,
+        "the module's RSA signature differs from OpenSSL's known answer"
+    );
     assert_rv(
         api.verify(ms, CKM_SHA256_RSA_PKCS, keys.rsa_pub, RSA_MSG, &rsa_ref),
         CKR_OK,
@@ -1749,6 +1822,10 @@ fn threads_with_mixed_operations_lose_nothing() {
         closed += e.closed_with_session;
     }
     let mut ends = ends;
+    let per_thread: Vec<(usize, u64, String)> = ends
+        .iter()
+        .map(|e| (e.t, e.st.total(), e.st.report().replace('\n', " ")))
+        .collect();
     for e in ends.iter_mut() {
         st.merge(std::mem::take(&mut e.st));
     }
@@ -1871,7 +1948,30 @@ fn threads_with_mixed_operations_lose_nothing() {
          + {session_live} session objects all present exactly once with their values, nothing lost"
     );
     println!("stress: threads: {}", st.report());
+    let per_thread_line: Vec<String> = per_thread
+        .iter()
+        .map(|(t, n, _)| format!("worker {t} {n}"))
+        .collect();
+    println!("stress: threads: {}", per_thread_line.join(", "));
     st.assert_clean("thread stress");
+    // Every worker and every kind of operation made progress, not just the sum.
+    let min = at_least(THREAD_OPS_PER_SEC, duration);
+    for (t, n, report) in &per_thread {
+        assert!(
+            *n >= min,
+            "worker {t}: {n} successful operations in {duration:?}, fewer than {min}\n  {report}"
+        );
+    }
+    st.assert_kinds(
+        "thread stress",
+        OPS,
+        at_least(THREAD_KIND_PER_SEC, duration),
+    );
+    let min = at_least(LOGIN_CYCLES_PER_SEC, duration);
+    assert!(
+        cycles >= min,
+        "login thread: {cycles} logout/login cycles in {duration:?}, fewer than {min}"
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -2047,6 +2147,7 @@ fn process_child() {
     let mut rng = Rng::new(seed() ^ tag as u64);
     let mut live: Vec<(String, Vec<u8>, bool)> = Vec::new();
     let (mut n, mut created, mut destroyed, mut cycles) = (0u64, 0u64, 0u64, 0u64);
+    let mut last_cycle = 0u64;
     let start = Instant::now();
     let duration = phase(PROCESS_SECS);
     while start.elapsed() < duration {
@@ -2121,7 +2222,10 @@ fn process_child() {
                     other => st.fail("sign-ec", "failed", format!("{:?}", other.map_err(rv_name))),
                 }
             }
-            7 if rng.below(6) == 0 => {
+            // About one iteration in 48, and at the latest every 64: the kind floor below
+            // must not depend on luck.
+            7 if rng.below(6) == 0 || n - last_cycle > 64 => {
+                last_cycle = n;
                 // This process logs out: its view loses the private objects, the others'
                 // processes keep theirs.
                 let rv = api.logout(s);
@@ -2166,6 +2270,28 @@ fn process_child() {
     assert_rv(api.close(s), CKR_OK);
     assert_rv(api.finalize(), CKR_OK);
     st.assert_clean(&format!("process {tag}"));
+    st.assert_total(
+        &format!("process {tag}"),
+        at_least(PROCESS_OPS_PER_SEC, duration),
+    );
+    st.assert_kinds(
+        &format!("process {tag}"),
+        &[
+            "create",
+            "destroy",
+            "find-own",
+            "find-all-own",
+            "read-other-process",
+            "sign-ec",
+            "session-info",
+        ],
+        at_least(PROCESS_KIND_PER_SEC, duration),
+    );
+    st.assert_kinds(
+        &format!("process {tag}"),
+        &["logout/login"],
+        at_least(PROCESS_CYCLES_PER_SEC, duration),
+    );
 }
 
 #[test]
@@ -2270,6 +2396,11 @@ fn processes_share_one_token() {
         st.report().replace('\n', " ")
     );
     st.assert_clean("parent process");
+    st.assert_kinds(
+        "parent process",
+        &["read", "sign-ec"],
+        at_least(PARENT_KIND_PER_SEC, duration),
+    );
     assert_rv(api.close(ps), CKR_OK);
 }
 
@@ -2508,6 +2639,24 @@ fn finalize_child() {
     println!("stress: finalize: {}", log.st.report().replace('\n', " "));
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     log.st.assert_clean("C_Finalize races");
+    // Threads live one round each, so the floors are per kind and per round, not per thread.
+    log.st.assert_kinds(
+        "C_Finalize races",
+        &[
+            "sign",
+            "find",
+            "session-info",
+            "create",
+            "destroy",
+            "random",
+        ],
+        at_least(FINALIZE_KIND_PER_SEC, duration),
+    );
+    let min = at_least(FINALIZE_ROUNDS_PER_SEC, duration);
+    assert!(
+        rounds >= min,
+        "{rounds} C_Finalize rounds in {duration:?}, fewer than {min}"
+    );
 }
 
 #[test]
@@ -2573,8 +2722,14 @@ fn wait_pid(pid: libc::pid_t, limit: Duration, mut meanwhile: impl FnMut()) -> W
 }
 
 /// What a forked child does with the module it inherited: only module calls (no output, no
-/// locks of the test harness), and an exit code naming the first failed step.
-fn forked_child(api: &Api, inherited: CK_SESSION_HANDLE, full: bool) -> (i32, CK_RV) {
+/// locks of the test harness) and the check of its signature with `vk` (parsed before the fork:
+/// pure computation), and an exit code naming the first failed step.
+fn forked_child(
+    api: &Api,
+    inherited: CK_SESSION_HANDLE,
+    vk: &p256::ecdsa::VerifyingKey,
+    full: bool,
+) -> (i32, CK_RV) {
     let want = |code: i32, rv: CK_RV, expected: CK_RV| (rv != expected).then_some((code, rv));
     let err = |code: i32, rv: CK_RV| (rv != CKR_OK).then_some((code, rv));
     if full {
@@ -2615,7 +2770,7 @@ fn forked_child(api: &Api, inherited: CK_SESSION_HANDLE, full: bool) -> (i32, CK
         return (27, CKR_OK);
     };
     match api.sign(s, CKM_ECDSA_SHA256, ec, b"forked") {
-        Ok(sig) if !full || ecdsa_ok(&verifying_key(), b"forked", &sig) => {}
+        Ok(sig) if ecdsa_ok(vk, b"forked", &sig) => {}
         other => return (28, other.err().unwrap_or(CKR_OK)),
     }
     if full {
@@ -2632,8 +2787,14 @@ fn forked_child(api: &Api, inherited: CK_SESSION_HANDLE, full: bool) -> (i32, CK
 
 /// Run `forked_child` in the child of a fork and leave; a failure's return value goes to
 /// `rv_file` for the parent's message.
-fn forked_child_exit(api: &Api, inherited: CK_SESSION_HANDLE, full: bool, rv_file: &Path) -> ! {
-    let (code, rv) = forked_child(api, inherited, full);
+fn forked_child_exit(
+    api: &Api,
+    inherited: CK_SESSION_HANDLE,
+    vk: &p256::ecdsa::VerifyingKey,
+    full: bool,
+    rv_file: &Path,
+) -> ! {
+    let (code, rv) = forked_child(api, inherited, vk, full);
     if code != 0 {
         let _ = std::fs::write(rv_file, rv.to_string());
     }
@@ -2666,7 +2827,7 @@ fn fork_code(code: i32) -> &'static str {
         25 => "the parent's private object not found in the child",
         26 => "the parent's private object has a wrong value in the child",
         27 => "the shared EC key not found in the child",
-        28 => "signing in the child failed",
+        28 => "signing in the child failed, or its signature does not verify",
         29 => "C_CreateObject in the child failed",
         30 => "C_Finalize in the child failed",
         _ => "unknown failure",
@@ -2717,7 +2878,7 @@ fn forked_child_reinitializes_while_the_parent_keeps_working() {
     let pid = unsafe { libc::fork() };
     assert!(pid >= 0, "fork failed");
     if pid == 0 {
-        forked_child_exit(&api, s, true, &rv_file);
+        forked_child_exit(&api, s, &vk, true, &rv_file);
     }
     let mut parent_ops = 0u64;
     let mut parent_err = None;
@@ -2843,6 +3004,16 @@ fn forked_child_keeps_writing_while_the_parent_finalizes() {
     assert_rv(api.close(s), CKR_OK);
 }
 
+/// What the hammer threads of `fork_while_other_threads_are_in_calls` do, by call number mod 6.
+const FORK_KINDS: &[&str] = &[
+    "sign",
+    "find",
+    "create-destroy",
+    "state",
+    "random",
+    "open-close",
+];
+
 #[test]
 fn fork_while_other_threads_are_in_calls() {
     // Locks held by other threads at the moment of fork stay held forever in the child: the
@@ -2858,6 +3029,8 @@ fn fork_while_other_threads_are_in_calls() {
     let mut rng = Rng::new(seed());
     let mut forks = 0u64;
     let mut failures: Vec<String> = Vec::new();
+    let mut per_thread: Vec<(usize, u64, String)> = Vec::new();
+    let vk = verifying_key();
     let st = std::thread::scope(|sc| {
         let threads: Vec<_> = (0..FORK_THREADS)
             .map(|t| {
@@ -2869,6 +3042,7 @@ fn fork_while_other_threads_are_in_calls() {
                     let mut n = 0u64;
                     while !stop.load(SeqCst) {
                         n += 1;
+                        let kind = FORK_KINDS[(n % 6) as usize];
                         let r = match n % 6 {
                             0 => api
                                 .sign(own, CKM_ECDSA_SHA256, ec, &n.to_le_bytes())
@@ -2888,9 +3062,9 @@ fn fork_while_other_threads_are_in_calls() {
                             _ => api.open(slot).and_then(|x| ok(api.close(x))).map(|()| true),
                         };
                         match r {
-                            Ok(true) => st.ok("call"),
-                            Ok(false) => st.fail("call", "wrong result", format!("n {n}")),
-                            Err(rv) => st.fail("call", &rv_name(rv), format!("n {n}")),
+                            Ok(true) => st.ok(kind),
+                            Ok(false) => st.fail(kind, "wrong result", format!("n {n}")),
+                            Err(rv) => st.fail(kind, &rv_name(rv), format!("n {n}")),
                         }
                         progress.tick(t);
                     }
@@ -2905,7 +3079,7 @@ fn fork_while_other_threads_are_in_calls() {
             let pid = unsafe { libc::fork() };
             assert!(pid >= 0, "fork failed");
             if pid == 0 {
-                forked_child_exit(&api, s, false, &rv_file);
+                forked_child_exit(&api, s, &vk, false, &rv_file);
             }
             forks += 1;
             match wait_pid(pid, FORK_DEADLINE, || {}) {
@@ -2923,20 +3097,48 @@ fn fork_while_other_threads_are_in_calls() {
         }
         stop.store(true, SeqCst);
         let mut st = Stats::default();
-        for t in threads {
-            st.merge(t.join().expect("hammer thread panicked"));
+        for (t, h) in threads.into_iter().enumerate() {
+            let one = h.join().expect("hammer thread panicked");
+            per_thread.push((t, one.total(), one.report().replace('\n', " ")));
+            st.merge(one);
         }
         st
     });
     dog.stop();
     println!(
         "stress: fork: {forks} forks while {FORK_THREADS} threads were in calls ({} calls); \
-         {} children re-initialized, logged in, read and signed",
+         {} children re-initialized, logged in, read, signed and verified",
         st.total(),
         forks as usize - failures.len()
     );
+    let per_thread_line: Vec<String> = per_thread
+        .iter()
+        .map(|(t, n, _)| format!("hammer {t} {n}"))
+        .collect();
+    println!(
+        "stress: fork: {}; {}",
+        per_thread_line.join(", "),
+        st.report().replace('\n', " ")
+    );
     assert!(failures.is_empty(), "{}", failures.join("\n"));
     st.assert_clean("threads running across fork");
+    let min = at_least(FORK_THREAD_OPS_PER_SEC, duration);
+    for (t, n, report) in &per_thread {
+        assert!(
+            *n >= min,
+            "hammer {t}: {n} successful calls in {duration:?}, fewer than {min}\n  {report}"
+        );
+    }
+    st.assert_kinds(
+        "threads running across fork",
+        FORK_KINDS,
+        at_least(FORK_KIND_PER_SEC, duration),
+    );
+    let min = at_least(FORKS_PER_SEC, duration);
+    assert!(
+        forks >= min,
+        "{forks} forks in {duration:?}, fewer than {min}"
+    );
     assert_eq!(api.state(s), Ok(CKS_RW_USER_FUNCTIONS));
     assert_rv(api.close(s), CKR_OK);
 }

@@ -662,6 +662,68 @@ mod tests {
     use super::*;
     use crate::crypto::digest::{digest, hex, HashAlg};
 
+    // Known answers from an independent implementation (OpenSSL through Python `cryptography`),
+    // so that the `--no-default-features` build, whose engine is the RustCrypto code the other
+    // tests compare with, is checked against something else too;
+    // src/crypto/tests/kat_vectors.py writes them.
+    mod kat {
+        include!("tests/ec_kat.rs");
+    }
+
+    /// Per curve: the scalar, its point, the peer's scalar and point, the ECDH secret, and
+    /// OpenSSL's signatures of `kat::EC_MSG` with SHA-1, SHA-256 and SHA-512.
+    struct Kat {
+        curve: Curve,
+        d: &'static str,
+        point: &'static str,
+        peer_d: &'static str,
+        peer_point: &'static str,
+        shared: &'static str,
+        sigs: [(HashAlg, &'static str); 3],
+    }
+
+    const KATS: [Kat; 3] = [
+        Kat {
+            curve: Curve::P256,
+            d: kat::EC_P256_D,
+            point: kat::EC_P256_POINT,
+            peer_d: kat::EC_P256_PEER_D,
+            peer_point: kat::EC_P256_PEER_POINT,
+            shared: kat::EC_P256_SHARED,
+            sigs: [
+                (HashAlg::Sha1, kat::EC_P256_SHA1_SIG),
+                (HashAlg::Sha256, kat::EC_P256_SHA256_SIG),
+                (HashAlg::Sha512, kat::EC_P256_SHA512_SIG),
+            ],
+        },
+        Kat {
+            curve: Curve::P384,
+            d: kat::EC_P384_D,
+            point: kat::EC_P384_POINT,
+            peer_d: kat::EC_P384_PEER_D,
+            peer_point: kat::EC_P384_PEER_POINT,
+            shared: kat::EC_P384_SHARED,
+            sigs: [
+                (HashAlg::Sha1, kat::EC_P384_SHA1_SIG),
+                (HashAlg::Sha256, kat::EC_P384_SHA256_SIG),
+                (HashAlg::Sha512, kat::EC_P384_SHA512_SIG),
+            ],
+        },
+        Kat {
+            curve: Curve::P521,
+            d: kat::EC_P521_D,
+            point: kat::EC_P521_POINT,
+            peer_d: kat::EC_P521_PEER_D,
+            peer_point: kat::EC_P521_PEER_POINT,
+            shared: kat::EC_P521_SHARED,
+            sigs: [
+                (HashAlg::Sha1, kat::EC_P521_SHA1_SIG),
+                (HashAlg::Sha256, kat::EC_P521_SHA256_SIG),
+                (HashAlg::Sha512, kat::EC_P521_SHA512_SIG),
+            ],
+        },
+    ];
+
     #[test]
     fn params_and_point_encodings() {
         assert_eq!(
@@ -941,6 +1003,46 @@ mod tests {
             assert_eq!(*sk.derive(&p2).unwrap(), *rc_derive(c, &d, &p2).unwrap());
             assert_eq!(*sk.derive(&p2).unwrap(), *derive(c, &d2, &p).unwrap());
         }
+        // Known answers, through the engine and through the RustCrypto code: OpenSSL's points,
+        // signatures (hashes shorter and longer than the order) and ECDH secrets.
+        let msg = hex(kat::EC_MSG);
+        for k in &KATS {
+            let c = k.curve;
+            let (d, p, pd, pp) = (hex(k.d), hex(k.point), hex(k.peer_d), hex(k.peer_point));
+            assert_eq!(public_from_private(c, &d).unwrap(), p, "{c:?}");
+            assert_eq!(public_from_private(c, &pd).unwrap(), pp, "{c:?}");
+            assert_eq!(rc_public(c, &d, CKR_ATTRIBUTE_VALUE_INVALID).unwrap(), p);
+            assert_eq!(EcPrivate::new(c, &d).unwrap().public_point().unwrap(), p);
+            let pk = EcPublic::new(c, &p).unwrap();
+            for (alg, sig) in k.sigs {
+                let (h, sig) = (digest(alg, &msg), hex(sig));
+                pk.verify_prehash(&h, &sig).unwrap();
+                verify_prehash(c, &point_to_der(&p), &h, &sig).unwrap();
+                rc_verify(c, &p, &h, &sig).unwrap();
+                let mut bad = sig.clone();
+                bad[c.field_len() + 1] ^= 1;
+                assert_eq!(
+                    pk.verify_prehash(&h, &bad).unwrap_err().rv(),
+                    CKR_SIGNATURE_INVALID,
+                    "{c:?} {alg:?}"
+                );
+                assert_eq!(
+                    rc_verify(c, &p, &h, &bad).unwrap_err().rv(),
+                    CKR_SIGNATURE_INVALID
+                );
+                assert_eq!(
+                    pk.verify_prehash(&digest(alg, b"other"), &sig)
+                        .unwrap_err()
+                        .rv(),
+                    CKR_SIGNATURE_INVALID
+                );
+            }
+            let shared = hex(k.shared);
+            assert_eq!(*derive(c, &d, &pp).unwrap(), shared, "{c:?}");
+            assert_eq!(*derive(c, &pd, &p).unwrap(), shared, "{c:?}");
+            assert_eq!(*EcPrivate::new(c, &d).unwrap().derive(&pp).unwrap(), shared);
+            assert_eq!(*rc_derive(c, &d, &pp).unwrap(), shared);
+        }
     }
 
     #[test]
@@ -969,6 +1071,8 @@ mod tests {
         assert_eq!(*derive(Curve::P256, &[1], &p).unwrap(), p[1..33].to_vec());
     }
 
+    /// Each malformed input gets the code its function documents, and the few samples that
+    /// are valid scalars give keys.
     #[test]
     fn garbage_inputs_are_errors_not_panics() {
         let samples: [&[u8]; 8] = [
@@ -981,22 +1085,82 @@ mod tests {
             &[0xff; 200],
             &[0x04, 0x82, 0xff, 0xff],
         ];
+        let code = |r: Result<()>| r.err().map(|e| e.rv());
         for c in Curve::ALL {
             for x in samples {
-                assert!(validate_point(c, x).is_err());
-                assert!(public_from_private(c, x).is_err() || !x.is_empty());
-                let _ = sign_prehash(c, x, x);
-                let _ = verify_prehash(c, x, x, x);
-                let _ = derive(c, x, x);
-                let _ = hash_to_field(c, x);
+                // Scalars in 1..n-1 after the leading zeros: 4, 0x0201, 0x0482ffff, and 65
+                // bytes of 4 (520 bits) on P-521 only.
+                let scalar = x == [4]
+                    || x == [2, 1]
+                    || x == [0x04, 0x82, 0xff, 0xff]
+                    || (c == Curve::P521 && x == [4; 65]);
+                let what = format!("{c:?} {} bytes {:02x?}", x.len(), &x[..x.len().min(4)]);
+                assert_eq!(
+                    validate_point(c, x).unwrap_err().rv(),
+                    CKR_ATTRIBUTE_VALUE_INVALID,
+                    "{what}"
+                );
+                let public = public_from_private(c, x);
+                if scalar {
+                    let p = public.unwrap();
+                    assert_eq!(validate_point(c, &p).unwrap(), p, "{what}");
+                } else {
+                    assert_eq!(
+                        public.unwrap_err().rv(),
+                        CKR_ATTRIBUTE_VALUE_INVALID,
+                        "{what}"
+                    );
+                }
+                // An empty hash is refused before the key is read; a bad key is a stored key
+                // found bad at use.
+                let sign = sign_prehash(c, x, x).map(|_| ());
+                let want_sign = if x.is_empty() {
+                    Some(CKR_DATA_LEN_RANGE)
+                } else if scalar {
+                    None
+                } else {
+                    Some(CKR_KEY_TYPE_INCONSISTENT)
+                };
+                assert_eq!(code(sign), want_sign, "sign {what}");
+                // No sample is a signature's length.
+                assert_eq!(
+                    code(verify_prehash(c, x, x, x)),
+                    Some(CKR_SIGNATURE_LEN_RANGE),
+                    "verify {what}"
+                );
+                // No sample is a point, so the peer is refused first.
+                assert_eq!(
+                    code(derive(c, x, x).map(|_| ())),
+                    Some(CKR_MECHANISM_PARAM_INVALID),
+                    "derive {what}"
+                );
+                let field = hash_to_field(c, x).map(|z| z.len());
+                if x.is_empty() {
+                    assert_eq!(field.unwrap_err().rv(), CKR_DATA_LEN_RANGE);
+                } else {
+                    assert_eq!(field.unwrap(), c.field_len(), "{what}");
+                }
             }
         }
         for x in samples {
-            let _ = EcParams::parse(x);
-            let _ = der_octet_string(x);
-            assert!(ed25519_sign(x, x).is_err());
-            assert!(ed25519_verify(x, x, x).is_err());
-            let _ = ed25519_validate_public(x);
+            assert_eq!(
+                EcParams::parse(x).unwrap_err().rv(),
+                CKR_CURVE_NOT_SUPPORTED,
+                "{x:02x?}"
+            );
+            assert_eq!(der_octet_string(x), None, "{x:02x?}");
+            assert_eq!(
+                ed25519_sign(x, x).unwrap_err().rv(),
+                CKR_KEY_TYPE_INCONSISTENT
+            );
+            assert_eq!(
+                ed25519_verify(x, x, x).unwrap_err().rv(),
+                CKR_SIGNATURE_LEN_RANGE
+            );
+            assert_eq!(
+                ed25519_validate_public(x).unwrap_err().rv(),
+                CKR_ATTRIBUTE_VALUE_INVALID
+            );
         }
     }
 

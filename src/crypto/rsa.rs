@@ -795,6 +795,48 @@ mod tests {
     use rsa::Pkcs1v15Sign;
     use std::sync::OnceLock;
 
+    // Known answers from an independent implementation (OpenSSL through Python `cryptography`),
+    // so that the `--no-default-features` build, whose backend is the `rsa` crate the other
+    // tests compare with, is checked against something else too;
+    // src/crypto/tests/kat_vectors.py writes them.
+    mod kat {
+        include!("tests/rsa_kat.rs");
+    }
+
+    /// The known-answer key (tests/common/keys.rs), imported with all eight components.
+    fn kat_key() -> &'static RsaPrivate {
+        static K: OnceLock<RsaPrivate> = OnceLock::new();
+        K.get_or_init(|| {
+            RsaPrivate::from_components(
+                &hex(kat::RSA_N),
+                &hex(kat::RSA_E),
+                &hex(kat::RSA_D),
+                Some(&hex(kat::RSA_P)),
+                Some(&hex(kat::RSA_Q)),
+                Some(&hex(kat::RSA_DP)),
+                Some(&hex(kat::RSA_DQ)),
+                Some(&hex(kat::RSA_QINV)),
+            )
+            .unwrap()
+        })
+    }
+
+    /// The same key from n, e, d and the primes only: the CRT values are computed by the
+    /// `rsa` crate, the other import path.
+    fn kat_key_without_crt() -> RsaPrivate {
+        RsaPrivate::from_components(
+            &hex(kat::RSA_N),
+            &hex(kat::RSA_E),
+            &hex(kat::RSA_D),
+            Some(&hex(kat::RSA_P)),
+            Some(&hex(kat::RSA_Q)),
+            None,
+            None,
+            None,
+        )
+        .unwrap()
+    }
+
     /// The same private key in the `rsa` crate: the reference both backends are checked
     /// against (in the default build, aws-lc against RustCrypto).
     fn crate_private(k: &RsaPrivate) -> rsa::PrivateKey {
@@ -1071,6 +1113,19 @@ mod tests {
                 CKR_DATA_LEN_RANGE
             );
         }
+        // Known answers: OpenSSL's signatures of the known-answer key, made and checked here
+        // on both import paths.
+        let msg = hex(kat::RSA_MSG);
+        for k in [kat_key(), &kat_key_without_crt()] {
+            for (alg, want) in [
+                (HashAlg::Sha256, kat::RSA_PKCS1_SHA256_SIG),
+                (HashAlg::Sha384, kat::RSA_PKCS1_SHA384_SIG),
+            ] {
+                let h = digest(alg, &msg);
+                assert_eq!(k.sign_pkcs1v15(alg, &h).unwrap(), hex(want), "{alg:?}");
+                k.public().verify_pkcs1v15(alg, &h, &hex(want)).unwrap();
+            }
+        }
         // The crate's own SHA-256 signer agrees with the prefix table.
         let h = digest(HashAlg::Sha256, b"abc");
         let theirs = crate_private(k)
@@ -1117,6 +1172,53 @@ mod tests {
                 .rv(),
             CKR_MECHANISM_PARAM_INVALID
         );
+        // Known answers: OpenSSL's signatures (random salts) verify, and fixed salts give
+        // exactly the signatures RFC 8017 computed independently gives.
+        let kk = kat_key();
+        let kp = kk.public();
+        let msg = hex(kat::RSA_MSG);
+        for (alg, mgf, salt_len, sig) in [
+            (
+                HashAlg::Sha256,
+                HashAlg::Sha256,
+                32,
+                kat::RSA_PSS_SHA256_MGF1_SHA256_SALT32_SIG,
+            ),
+            (
+                HashAlg::Sha384,
+                HashAlg::Sha1,
+                48,
+                kat::RSA_PSS_SHA384_MGF1_SHA1_SALT48_SIG,
+            ),
+        ] {
+            let h = digest(alg, &msg);
+            kp.verify_pss(alg, mgf, salt_len, &h, &hex(sig)).unwrap();
+            assert_eq!(
+                kp.verify_pss(alg, mgf, salt_len + 1, &h, &hex(sig))
+                    .unwrap_err()
+                    .rv(),
+                CKR_SIGNATURE_INVALID
+            );
+        }
+        for (alg, mgf, salt, want) in [
+            (
+                HashAlg::Sha256,
+                HashAlg::Sha256,
+                kat::RSA_PSS_SALT32,
+                kat::RSA_PSS_SHA256_MGF1_SHA256_FIXED_SALT32_SIG,
+            ),
+            (
+                HashAlg::Sha512,
+                HashAlg::Sha1,
+                kat::RSA_PSS_SALT20,
+                kat::RSA_PSS_SHA512_MGF1_SHA1_FIXED_SALT20_SIG,
+            ),
+        ] {
+            let h = digest(alg, &msg);
+            let sig = kk.sign_pss_with_salt(alg, mgf, &hex(salt), &h).unwrap();
+            assert_eq!(sig, hex(want), "{alg:?} with MGF1-{mgf:?}");
+            kp.verify_pss(alg, mgf, hex(salt).len(), &h, &sig).unwrap();
+        }
         // The crate signs, we verify.
         let theirs = crate_private(k)
             .sign_with_rng(&mut SysRng, rsa::Pss::<sha2::Sha256>::new_with_salt(20), &h)
@@ -1234,6 +1336,24 @@ mod tests {
         }
         assert_eq!(*k.decrypt_pkcs1v15(&cases[0]).unwrap(), b"ours");
         assert_eq!(*k.decrypt_pkcs1v15(&cases[1]).unwrap(), b"theirs");
+        // Known answers: OpenSSL's ciphertext decrypts, and malformed blocks decrypt to the
+        // synthetic messages OpenSSL's implicit rejection gives (the same draft's algorithm).
+        let kk = kat_key();
+        for (ct, want) in [
+            (kat::RSA_PKCS1_CT, kat::RSA_PKCS1_PLAIN),
+            (kat::RSA_DECOY_SHORT_PS_CT, kat::RSA_DECOY_SHORT_PS_PLAIN),
+            (
+                kat::RSA_DECOY_NO_SEPARATOR_CT,
+                kat::RSA_DECOY_NO_SEPARATOR_PLAIN,
+            ),
+            (kat::RSA_DECOY_EMPTY_CT, kat::RSA_DECOY_EMPTY_PLAIN),
+            (
+                kat::RSA_DECOY_NOT_PADDED_CT,
+                kat::RSA_DECOY_NOT_PADDED_PLAIN,
+            ),
+        ] {
+            assert_eq!(*kk.decrypt_pkcs1v15(&hex(ct)).unwrap(), hex(want), "{want}");
+        }
     }
 
     #[test]
@@ -1256,6 +1376,26 @@ mod tests {
             assert_eq!(rc.public().raw(&s).unwrap(), x);
             assert_eq!(k.public().raw_public(&s).unwrap(), x);
         }
+        // Known answers (Python's pow), through the backend and through the `rsa` crate.
+        let kk = kat_key();
+        let (x, xd, xe) = (
+            hex(kat::RSA_RAW_IN),
+            hex(kat::RSA_RAW_PRIVATE),
+            hex(kat::RSA_RAW_PUBLIC),
+        );
+        assert_eq!(kk.raw_private(&x).unwrap(), xd);
+        assert_eq!(kk.public().raw_public(&x).unwrap(), xe);
+        assert_eq!(*kk.decrypt_raw(&xe).unwrap(), x);
+        assert_eq!(kk.public().recover_raw(&xd).unwrap(), x);
+        let rc = rustcrypto::PrivateKey::from_parts(
+            &hex(kat::RSA_N),
+            &hex(kat::RSA_E),
+            &hex(kat::RSA_D),
+            Some((&hex(kat::RSA_P), &hex(kat::RSA_Q))),
+        )
+        .unwrap();
+        assert_eq!(*rc.raw(&x).unwrap(), xd);
+        assert_eq!(rc.public().raw(&x).unwrap(), xe);
     }
 
     #[test]
@@ -1338,6 +1478,33 @@ mod tests {
                 .rv(),
             CKR_ENCRYPTED_DATA_INVALID
         );
+        // Known answers: OpenSSL's ciphertexts decrypt.
+        let kk = kat_key();
+        for (alg, mgf, label, ct) in [
+            (
+                HashAlg::Sha256,
+                HashAlg::Sha1,
+                &b"lbl"[..],
+                kat::RSA_OAEP_SHA256_MGF1_SHA1_LABEL_LBL_CT,
+            ),
+            (
+                HashAlg::Sha1,
+                HashAlg::Sha1,
+                &b""[..],
+                kat::RSA_OAEP_SHA1_CT,
+            ),
+        ] {
+            assert_eq!(
+                *kk.decrypt_oaep(alg, mgf, label, &hex(ct)).unwrap(),
+                hex(kat::RSA_OAEP_PLAIN)
+            );
+            assert_eq!(
+                kk.decrypt_oaep(alg, mgf, b"other", &hex(ct))
+                    .unwrap_err()
+                    .rv(),
+                CKR_ENCRYPTED_DATA_INVALID
+            );
+        }
         // Empty messages and the empty label work.
         let ct = p
             .encrypt_oaep(HashAlg::Sha1, HashAlg::Sha1, b"", b"")
@@ -1348,47 +1515,76 @@ mod tests {
             .is_empty());
     }
 
+    /// Every malformed component is `CKR_ATTRIBUTE_VALUE_INVALID` (`RsaPublic::new` and
+    /// `RsaPrivate::from_components` report nothing else), never a panic nor a key.
     #[test]
     fn garbage_components_are_errors_not_panics() {
         let c = key().components();
+        let invalid = |what: &str, r: Result<RsaPrivate>| match r {
+            Err(e) => assert_eq!(e.rv(), CKR_ATTRIBUTE_VALUE_INVALID, "{what}"),
+            Ok(_) => panic!("{what}: accepted as a private key"),
+        };
         let samples: [&[u8]; 6] = [&[], &[0], &[0, 0, 0], &[1], &[0xff; 600], &[3]];
         for n in samples.iter().chain([&c.modulus[..]].iter()) {
             for e in samples.iter().chain([&E65537[..]].iter()) {
-                let _ = RsaPublic::new(n, e);
+                // A public key needs no more than an odd n of 1024..=8192 bits and an odd e of
+                // 3..=2^33-1 below it: 2^4800-1 qualifies, the other samples do not.
+                let public_ok = (*n == c.modulus.as_slice() || *n == [0xff; 600].as_slice())
+                    && (*e == [3].as_slice() || *e == E65537.as_slice());
+                match RsaPublic::new(n, e) {
+                    Ok(_) => assert!(public_ok, "public n {n:02x?} e {e:02x?} accepted"),
+                    Err(err) => {
+                        assert!(!public_ok, "public n {n:02x?} e {e:02x?} refused");
+                        assert_eq!(err.rv(), CKR_ATTRIBUTE_VALUE_INVALID, "public {e:02x?}");
+                    }
+                }
                 for d in samples {
-                    let _ = RsaPrivate::from_components(n, e, d, None, None, None, None, None);
-                    let _ = RsaPrivate::from_components(
-                        n,
-                        e,
-                        d,
-                        Some(d),
-                        Some(d),
-                        Some(d),
-                        Some(d),
-                        Some(d),
+                    let what = format!("n {} bytes, e {e:02x?}, d {d:02x?}", n.len());
+                    invalid(
+                        &what,
+                        RsaPrivate::from_components(n, e, d, None, None, None, None, None),
+                    );
+                    invalid(
+                        &format!("{what}, all parts d"),
+                        RsaPrivate::from_components(
+                            n,
+                            e,
+                            d,
+                            Some(d),
+                            Some(d),
+                            Some(d),
+                            Some(d),
+                            Some(d),
+                        ),
                     );
                 }
             }
         }
-        let _ = RsaPrivate::from_components(
-            &c.modulus,
-            &E65537,
-            &c.private_exponent,
-            Some(&[]),
-            Some(&[]),
-            None,
-            None,
-            None,
+        invalid(
+            "empty primes",
+            RsaPrivate::from_components(
+                &c.modulus,
+                &E65537,
+                &c.private_exponent,
+                Some(&[]),
+                Some(&[]),
+                None,
+                None,
+                None,
+            ),
         );
-        let _ = RsaPrivate::from_components(
-            &c.modulus,
-            &E65537,
-            &c.private_exponent,
-            Some(&c.modulus),
-            Some(&[1]),
-            None,
-            None,
-            None,
+        invalid(
+            "primes n and 1",
+            RsaPrivate::from_components(
+                &c.modulus,
+                &E65537,
+                &c.private_exponent,
+                Some(&c.modulus),
+                Some(&[1]),
+                None,
+                None,
+                None,
+            ),
         );
         // Random values of the right sizes with the real modulus.
         for i in 0..40usize {
@@ -1396,32 +1592,36 @@ mod tests {
             let mut pq = vec![0u8; 1 + i * 3];
             crate::crypto::random_fill(&mut d).unwrap();
             crate::crypto::random_fill(&mut pq).unwrap();
-            assert!(RsaPrivate::from_components(
-                &c.modulus, &E65537, &d, None, None, None, None, None
-            )
-            .is_err());
-            assert!(RsaPrivate::from_components(
-                &c.modulus,
-                &E65537,
-                &d,
-                Some(&pq),
-                Some(&c.prime_2),
-                None,
-                None,
-                None
-            )
-            .is_err());
-            assert!(RsaPrivate::from_components(
-                &c.modulus,
-                &E65537,
-                &c.private_exponent,
-                Some(&c.prime_1),
-                Some(&pq),
-                None,
-                None,
-                None
-            )
-            .is_err());
+            invalid(
+                &format!("random d of {} bytes", d.len()),
+                RsaPrivate::from_components(&c.modulus, &E65537, &d, None, None, None, None, None),
+            );
+            invalid(
+                &format!("random d and p of {} bytes", pq.len()),
+                RsaPrivate::from_components(
+                    &c.modulus,
+                    &E65537,
+                    &d,
+                    Some(&pq),
+                    Some(&c.prime_2),
+                    None,
+                    None,
+                    None,
+                ),
+            );
+            invalid(
+                &format!("random q of {} bytes", pq.len()),
+                RsaPrivate::from_components(
+                    &c.modulus,
+                    &E65537,
+                    &c.private_exponent,
+                    Some(&c.prime_1),
+                    Some(&pq),
+                    None,
+                    None,
+                    None,
+                ),
+            );
         }
     }
 

@@ -11,8 +11,10 @@
  * (C_GenerateKey) with AES-GCM encrypt and decrypt (size query, then the data; the plaintext
  * must come back and a changed tag must fail), a P-256 key pair (C_GenerateKeyPair) with
  * ECDSA-SHA256 sign and verify (a changed message must fail), a SHA-256 digest (single and
- * multi-part, against the known value), HMAC-SHA256 on a generic secret, a token data object
- * (created, found, read, destroyed), then logout, close, C_Finalize and dlclose.
+ * multi-part, against the known value), HMAC-SHA256 on a generic secret (against a known answer
+ * computed with Python's hmac and OpenSSL, then verified), AES-128-GCM of a fixed key against
+ * McGrew-Viega test case 2, a token data object (created, found, read, destroyed), then logout,
+ * close, C_Finalize and dlclose.
  * Prints `PASS name` or `FAIL name: ...` per step and `valgrind-client: N checks passed,
  * N failed`; exits non-zero on any failure.
  */
@@ -215,6 +217,20 @@ static int digest(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s)
     return 1;
 }
 
+/* HMAC-SHA256 with 32 bytes of 0x0b as the key, of "Hi There": Python
+ * hmac.new(b"\x0b" * 32, b"Hi There", hashlib.sha256) and `openssl dgst -sha256 -mac HMAC`. */
+static const CK_BYTE hmac_kat[32] = {
+    0x19, 0x8a, 0x60, 0x7e, 0xb4, 0x4b, 0xfb, 0xc6, 0x99, 0x03, 0xa0, 0xf1, 0xcf, 0x2b, 0xbd, 0xc5,
+    0xba, 0x0a, 0xa3, 0xf3, 0xd9, 0xae, 0x3c, 0x1c, 0x7a, 0x3b, 0x16, 0x96, 0xa0, 0xb6, 0x8c, 0xf7,
+};
+
+/* McGrew-Viega GCM test case 2: AES-128, zero key, zero 96-bit IV, one zero block, no AAD;
+ * ciphertext then the 128-bit tag. */
+static const CK_BYTE gcm_tc2[32] = {
+    0x03, 0x88, 0xda, 0xce, 0x60, 0xb6, 0xa3, 0x92, 0xf3, 0x28, 0xc2, 0xb9, 0x71, 0xb2, 0xfe, 0x78,
+    0xab, 0x6e, 0x47, 0xd4, 0x2c, 0xec, 0x13, 0xbd, 0xf5, 0x3a, 0x67, 0xb2, 0x12, 0x57, 0xbd, 0xdf,
+};
+
 static int hmac(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s)
 {
     CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
@@ -237,10 +253,65 @@ static int hmac(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s)
     CK_BYTE mac[32];
     CK_ULONG mac_len = sizeof mac;
     if (check("C_SignInit HMAC-SHA256", f->C_SignInit(s, &mech, key)) &&
-        check("C_Sign HMAC-SHA256", f->C_Sign(s, data, sizeof data - 1, mac, &mac_len)) &&
-        check("C_VerifyInit HMAC-SHA256", f->C_VerifyInit(s, &mech, key)))
-        check("C_Verify HMAC-SHA256", f->C_Verify(s, data, sizeof data - 1, mac, mac_len));
+        check("C_Sign HMAC-SHA256", f->C_Sign(s, data, sizeof data - 1, mac, &mac_len))) {
+        /* The module's MAC must be the known answer, not merely one it verifies itself. */
+        if (mac_len == sizeof hmac_kat && memcmp(mac, hmac_kat, sizeof hmac_kat) == 0)
+            pass("HMAC-SHA256 known answer");
+        else
+            fail_msg("HMAC-SHA256 known answer", "the MAC differs from the known answer");
+    }
+    /* C_Verify of the known answer itself, and of a changed one. */
+    CK_BYTE bad[32];
+    memcpy(bad, hmac_kat, sizeof bad);
+    bad[31] ^= 1;
+    if (check("C_VerifyInit HMAC-SHA256", f->C_VerifyInit(s, &mech, key)))
+        check("C_Verify HMAC-SHA256 known answer",
+              f->C_Verify(s, data, sizeof data - 1, (CK_BYTE_PTR)hmac_kat, sizeof hmac_kat));
+    if (check("C_VerifyInit HMAC-SHA256 (changed MAC)", f->C_VerifyInit(s, &mech, key)))
+        expect("C_Verify HMAC-SHA256 changed MAC",
+               f->C_Verify(s, data, sizeof data - 1, bad, sizeof bad), CKR_SIGNATURE_INVALID);
     return check("C_DestroyObject generic secret", f->C_DestroyObject(s, key));
+}
+
+/* AES-GCM of an imported key against a published answer: the round trip of aes_gcm() alone
+ * would pass a module whose encryption and decryption were wrong the same way. */
+static int aes_gcm_known_answer(CK_FUNCTION_LIST_PTR f, CK_SESSION_HANDLE s)
+{
+    CK_OBJECT_CLASS cls = CKO_SECRET_KEY;
+    CK_KEY_TYPE kt = CKK_AES;
+    CK_BYTE value[16];
+    memset(value, 0, sizeof value);
+    CK_ATTRIBUTE tmpl[] = {
+        {CKA_CLASS, &cls, sizeof cls},
+        {CKA_KEY_TYPE, &kt, sizeof kt},
+        {CKA_VALUE, value, sizeof value},
+        {CKA_ENCRYPT, &yes, sizeof yes},
+        {CKA_TOKEN, &no, sizeof no},
+    };
+    CK_OBJECT_HANDLE key = CK_INVALID_HANDLE;
+    if (!check("C_CreateObject AES-128 zero key", f->C_CreateObject(s, tmpl, 5, &key)))
+        return 0;
+    CK_BYTE iv[12];
+    memset(iv, 0, sizeof iv);
+    CK_GCM_PARAMS gcm;
+    memset(&gcm, 0, sizeof gcm);
+    gcm.pIv = iv;
+    gcm.ulIvLen = sizeof iv;
+    gcm.ulIvBits = 96;
+    gcm.ulTagBits = 128;
+    CK_MECHANISM mech = {CKM_AES_GCM, &gcm, sizeof gcm};
+    CK_BYTE plain[16], cipher[64];
+    memset(plain, 0, sizeof plain);
+    CK_ULONG cipher_len = sizeof cipher;
+    if (check("C_EncryptInit AES-GCM test case 2", f->C_EncryptInit(s, &mech, key)) &&
+        check("C_Encrypt AES-GCM test case 2",
+              f->C_Encrypt(s, plain, sizeof plain, cipher, &cipher_len))) {
+        if (cipher_len == sizeof gcm_tc2 && memcmp(cipher, gcm_tc2, sizeof gcm_tc2) == 0)
+            pass("AES-GCM known answer");
+        else
+            fail_msg("AES-GCM known answer", "ciphertext or tag differs from test case 2");
+    }
+    return check("C_DestroyObject AES-128 zero key", f->C_DestroyObject(s, key));
 }
 
 /* A token object: written to the token file (sealed), found, read back and destroyed. */
@@ -355,6 +426,7 @@ int main(int argc, char **argv)
     ecdsa(f, s);
     digest(f, s);
     hmac(f, s);
+    aes_gcm_known_answer(f, s);
     token_object(f, s);
 
 out:
