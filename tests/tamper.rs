@@ -779,3 +779,89 @@ fn edited_meta_row_is_detected() {
         );
     }
 }
+
+/// The blob with one more plain attribute, its count and checksum fixed.
+fn with_plain_bool(blob: &[u8], ty: u64, v: bool) -> Vec<u8> {
+    use sha2::Digest;
+    let body = &blob[..blob.len() - 8];
+    let count = u32::from_le_bytes(body[1..5].try_into().unwrap());
+    let mut out = vec![body[0]];
+    out.extend_from_slice(&(count + 1).to_le_bytes());
+    out.extend_from_slice(&body[5..]);
+    out.extend_from_slice(&ty.to_le_bytes());
+    out.push(0);
+    out.extend_from_slice(&2u32.to_le_bytes());
+    out.extend_from_slice(&[0, u8::from(v)]);
+    let check = sha2::Sha256::digest(&out);
+    out.extend_from_slice(&check[..8]);
+    out
+}
+
+/// Rows without a MAC are accepted only as what a caller without a PIN could have stored
+/// (public objects made before any login): a forged one claiming CKA_TRUSTED, or a MAC'd row
+/// moved into that form, is reported once someone logs in.
+#[test]
+fn forged_rows_without_a_mac_are_detected() {
+    let env = TestEnv::new();
+    let ctx = load_module();
+    let slot = init_token(&ctx, "tamper");
+    let serial = serial_of(&ctx, slot);
+    {
+        let s = ctx.open_rw_session(slot).expect("R/W public session");
+        s.create_object(&data_object(
+            "before-login",
+            b"made without a PIN",
+            true,
+            false,
+        ))
+        .expect("public token object before login");
+        s.login(UserType::User, Some(&pin(USER_PIN)))
+            .expect("login");
+        s.create_object(&data_object("after-login", b"made logged in", true, false))
+            .expect("public token object after login");
+    }
+    ctx.finalize().expect("C_Finalize");
+    let file = env.token_file(&serial);
+    // Made before login, read after login: fine.
+    assert_eq!(
+        after_login("tamper", |s| read_object(s, "before-login")),
+        Some(data("before-login", "made without a PIN"))
+    );
+    let db = rusqlite::Connection::open(&file).expect("open");
+    let (pending_id, blob): (i64, Vec<u8>) = db
+        .query_row("SELECT id, attrs FROM objects WHERE mac IS NULL", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("the pending row");
+    db.execute(
+        "UPDATE objects SET attrs = ?1 WHERE id = ?2",
+        rusqlite::params![with_plain_bool(&blob, 0x86, true), pending_id],
+    )
+    .expect("forge CKA_TRUSTED");
+    drop(db);
+    let detected = after_login("tamper", |s| {
+        is_damage(s.get_attributes(one_by_label(s, "before-login"), &[AttributeType::Label]))
+    });
+    assert_ne!(
+        detected,
+        Some(false),
+        "a MAC-less row claiming CKA_TRUSTED was accepted"
+    );
+    exec(
+        &file,
+        "UPDATE objects SET attrs = ?1 WHERE id = ?2",
+        rusqlite::params![blob, pending_id],
+    );
+    // A MAC'd row stripped of its MAC and moved to the pending range.
+    exec(
+        &file,
+        "UPDATE objects SET mac = NULL, id = id + (1 << 62) + 1000 WHERE mac IS NOT NULL",
+        [],
+    );
+    let detected = after_login("tamper", |s| is_damage(s.find_objects(&[])));
+    assert_ne!(
+        detected,
+        Some(false),
+        "a row moved out of the digest went unnoticed"
+    );
+}
