@@ -865,3 +865,50 @@ fn forged_rows_without_a_mac_are_detected() {
         "a row moved out of the digest went unnoticed"
     );
 }
+
+/// A public object destroyed before login (allowed by the specification) leaves the token
+/// consistent; an object moved into the table of such deletions behind the module's back is
+/// reported when it was not destroyable by a public session.
+#[test]
+fn deletions_before_login_are_checked_after_login() {
+    let env = TestEnv::new();
+    let ctx = load_module();
+    let slot = init_token(&ctx, "tamper");
+    let serial = serial_of(&ctx, slot);
+    {
+        let s = user_session(&ctx, slot);
+        s.create_object(&data_object("goes", b"v", true, false))
+            .expect("public");
+        let mut keep = data_object("stays", b"v", true, false);
+        keep.push(cryptoki::object::Attribute::Destroyable(false));
+        s.create_object(&keep).expect("not destroyable");
+        s.logout().expect("logout");
+        s.destroy_object(one_by_label(&s, "goes"))
+            .expect("destroy a public object before login");
+    }
+    ctx.finalize().expect("C_Finalize");
+    assert_eq!(
+        after_login("tamper", |s| (
+            find_by_label(s, "goes").len(),
+            find_by_label(s, "stays").len()
+        )),
+        Some((0, 1))
+    );
+    let file = env.token_file(&serial);
+    exec(
+        &file,
+        "INSERT INTO deleted SELECT * FROM objects WHERE id = (SELECT MAX(id) FROM objects)",
+        [],
+    );
+    exec(
+        &file,
+        "DELETE FROM objects WHERE id = (SELECT MAX(id) FROM objects)",
+        [],
+    );
+    let detected = after_login("tamper", |s| is_damage(s.find_objects(&[])));
+    assert_ne!(
+        detected,
+        Some(false),
+        "a non-destroyable object removed through the deletions table went unnoticed"
+    );
+}

@@ -118,13 +118,14 @@ pub fn verify_row(m: &MasterKey, row: &Row) -> Result<()> {
 }
 
 /// The term of one row in the object-set digest.
-pub fn element(m: &MasterKey, id: u64, gen: i64, mac: &[u8]) -> [u8; 32] {
+pub fn element(m: &MasterKey, id: u64, gen: i64, private: bool, mac: &[u8]) -> [u8; 32] {
     crypto::hmac_sha256(
         m.integrity().set.as_ref(),
         &[
             b"fhsm set term v2",
             &id.to_le_bytes(),
             &gen.to_le_bytes(),
+            &[u8::from(private)],
             mac,
         ],
     )
@@ -212,12 +213,13 @@ pub fn put_object_set(conn: &Connection, m: &MasterKey, digest: &[u8; 32]) -> Re
 /// three small columns: no object is decoded.
 pub fn digest_rows(conn: &Connection, m: &MasterKey) -> Result<Zeroizing<[u8; 32]>> {
     let mut d = Zeroizing::new([0u8; 32]);
-    let mut st = conn.prepare_cached("SELECT id, gen, mac FROM objects")?;
+    let mut st = conn.prepare_cached("SELECT id, gen, private, mac FROM objects")?;
     let mut rows = st.query([])?;
     while let Some(r) = rows.next()? {
         let id: i64 = r.get(0)?;
         let gen: i64 = r.get(1)?;
-        let mac: Option<Vec<u8>> = r.get(2)?;
+        let private: bool = r.get(2)?;
+        let mac: Option<Vec<u8>> = r.get(3)?;
         let Some(mac) = mac else {
             // Rows written before any login carry no MAC and are not in the digest.
             if id as u64 >= super::PENDING_BASE {
@@ -225,7 +227,41 @@ pub fn digest_rows(conn: &Connection, m: &MasterKey) -> Result<Zeroizing<[u8; 32
             }
             return Err(Error::device(format_args!("object {id} has no MAC")));
         };
-        toggle(&mut d, &element(m, id as u64, gen, &mac));
+        toggle(&mut d, &element(m, id as u64, gen, private, &mac));
+    }
+    // Rows deleted before login still count, once each is shown to be a public, destroyable
+    // object as it was MAC'd.
+    let mut st = conn.prepare_cached(
+        "SELECT id, private, gen, attrs, class_hash, id_hash, label_hash, mac FROM deleted",
+    )?;
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next()? {
+        let row = Row {
+            id: r.get::<_, i64>(0)? as u64,
+            private: r.get(1)?,
+            gen: r.get(2)?,
+            blob: r.get(3)?,
+            cols: super::IndexCols {
+                class: r.get(4)?,
+                id: r.get(5)?,
+                label: r.get(6)?,
+            },
+            mac: r.get(7)?,
+        };
+        verify_row(m, &row)?;
+        let obj = super::decode_row(&row, Some(m))?;
+        let destroyable = !matches!(
+            obj.attrs.get(cryptoki_sys::CKA_DESTROYABLE),
+            Some(crate::object::attr::AttrValue::Bool(false))
+        );
+        if row.private || !destroyable {
+            return Err(Error::device(format_args!(
+                "object {} removed behind the module's back",
+                row.id
+            )));
+        }
+        let mac = row.mac.as_deref().unwrap_or_default();
+        toggle(&mut d, &element(m, row.id, row.gen, false, mac));
     }
     Ok(d)
 }

@@ -14,6 +14,25 @@ use crate::crypto;
 use crate::error::Result;
 use rusqlite::{params, Connection};
 
+/// The schema-2 additions to the tables: the MAC column and the table of deletions made
+/// before login.
+pub fn add_columns(tx: &Connection) -> Result<()> {
+    tx.execute_batch(
+        "ALTER TABLE objects ADD COLUMN mac BLOB;
+         CREATE TABLE deleted (
+                  id INTEGER PRIMARY KEY,
+                  private INTEGER NOT NULL,
+                  class_hash INTEGER NOT NULL,
+                  id_hash INTEGER,
+                  label_hash INTEGER,
+                  gen INTEGER NOT NULL,
+                  attrs BLOB NOT NULL,
+                  mac BLOB
+              );",
+    )?;
+    Ok(())
+}
+
 /// Bring a schema-1 file to schema 2 (the caller holds an IMMEDIATE transaction and has
 /// checked that the file is at schema 1). The wrap of the role logging in moves to format 2;
 /// the other role's wrap follows at its own next login.
@@ -24,7 +43,7 @@ pub fn to_v2(
     k: &[u8; 32],
     wrap: &Wrap,
 ) -> Result<()> {
-    tx.execute_batch("ALTER TABLE objects ADD COLUMN mac BLOB")?;
+    add_columns(tx)?;
     let mut digest = zeroize::Zeroizing::new([0u8; 32]);
     {
         let mut read = tx.prepare(
@@ -50,7 +69,7 @@ pub fn to_v2(
             write.execute(params![id, &mac[..]])?;
             integrity::toggle(
                 &mut digest,
-                &integrity::element(master, id as u64, gen, &mac),
+                &integrity::element(master, id as u64, gen, private, &mac),
             );
         }
     }

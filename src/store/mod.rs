@@ -251,7 +251,17 @@ impl TokenDb {
              );
              CREATE INDEX objects_class ON objects(class_hash);
              CREATE INDEX objects_id ON objects(id_hash) WHERE id_hash IS NOT NULL;
-             CREATE INDEX objects_label ON objects(label_hash) WHERE label_hash IS NOT NULL;"
+             CREATE INDEX objects_label ON objects(label_hash) WHERE label_hash IS NOT NULL;
+             CREATE TABLE deleted (
+                 id INTEGER PRIMARY KEY,
+                 private INTEGER NOT NULL,
+                 class_hash INTEGER NOT NULL,
+                 id_hash INTEGER,
+                 label_hash INTEGER,
+                 gen INTEGER NOT NULL,
+                 attrs BLOB NOT NULL,
+                 mac BLOB
+             );"
         ))?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -550,9 +560,10 @@ impl TokenDb {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         if self.schema < 2 {
-            tx.execute_batch("ALTER TABLE objects ADD COLUMN mac BLOB")?;
+            migrate::add_columns(&tx)?;
         }
         tx.execute("DELETE FROM objects", [])?;
+        tx.execute("DELETE FROM deleted", [])?;
         tx.execute(
             "DELETE FROM meta WHERE key IN ('user_wrap', 'user_failures', 'so_failures')",
             [],

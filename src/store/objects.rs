@@ -94,7 +94,10 @@ impl TokenDb {
             &mac[..]
         ])?;
         let mut set = integrity::object_set(&tx, master)?;
-        integrity::toggle(&mut set, &integrity::element(master, next, 1, &mac));
+        integrity::toggle(
+            &mut set,
+            &integrity::element(master, next, 1, private, &mac),
+        );
         integrity::put_object_set(&tx, master, &set)?;
         integrity::seal_meta(&tx, master)?;
         tx.commit()?;
@@ -210,9 +213,12 @@ impl TokenDb {
         if let (Some(m), Some(mac)) = (master, &mac) {
             let mut set = integrity::object_set(&tx, m)?;
             if let Some(old) = row.mac.as_deref() {
-                integrity::toggle(&mut set, &integrity::element(m, id, row.gen, old));
+                integrity::toggle(
+                    &mut set,
+                    &integrity::element(m, id, row.gen, row.private, old),
+                );
             }
-            integrity::toggle(&mut set, &integrity::element(m, id, gen, mac));
+            integrity::toggle(&mut set, &integrity::element(m, id, gen, private, mac));
             integrity::put_object_set(&tx, m, &set)?;
             integrity::seal_meta(&tx, m)?;
         }
@@ -232,27 +238,29 @@ impl TokenDb {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
         Self::check_expected(&tx, expect)?;
-        let old: Option<(i64, Option<Vec<u8>>)> = tx
-            .query_row(
-                "SELECT gen, mac FROM objects WHERE id = ?1",
-                [id as i64],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()?;
-        let Some((gen, mac)) = old else {
+        let Some(row) = Self::row_in(&tx, id, self.schema)? else {
             return Ok(false);
         };
-        match (master, mac) {
+        match (master, &row.mac) {
             (Some(m), mac) => {
                 integrity::check_meta(&tx, m)?;
                 if let Some(mac) = mac {
                     let mut set = integrity::object_set(&tx, m)?;
-                    integrity::toggle(&mut set, &integrity::element(m, id, gen, &mac));
+                    let term = integrity::element(m, id, row.gen, row.private, mac);
+                    integrity::toggle(&mut set, &term);
                     integrity::put_object_set(&tx, m, &set)?;
                 }
                 integrity::seal_meta(&tx, m)?;
             }
-            (None, None) if id >= PENDING_BASE => {}
+            (None, None) if is_pending(&row) => {}
+            // A MAC'd public object deleted before login (the specification lets a R/W public
+            // session do it): without the key its term cannot leave the digest, so the row is
+            // kept, as it was, in `deleted`; the check after login verifies it there and
+            // accepts it only if it was public and destroyable.
+            (None, Some(_)) if !row.private => {
+                tx.prepare_cached("INSERT INTO deleted SELECT * FROM objects WHERE id = ?1")?
+                    .execute([id as i64])?;
+            }
             (None, _) => return fail(CKR_USER_NOT_LOGGED_IN),
         }
         tx.prepare_cached("DELETE FROM objects WHERE id = ?1")?
