@@ -26,6 +26,37 @@ impl Default for KdfConfig {
     }
 }
 
+/// The largest Argon2id memory cost accepted (256 MiB), from the configuration or a token file.
+pub const KDF_MAX_MEMORY_KIB: u32 = 256 * 1024;
+/// The most Argon2id passes accepted.
+pub const KDF_MAX_ITERATIONS: u32 = 16;
+/// The most Argon2id lanes accepted.
+pub const KDF_MAX_PARALLELISM: u32 = 16;
+/// The most work one PIN check may cost: memory times passes, in KiB (256 MiB for one pass,
+/// 128 MiB for two, ...: about a quarter of a second on one core). A token file is not trusted
+/// to choose its own cost: the same limits apply to the parameters it carries, so a file asking
+/// for more is refused at once instead of holding C_Login for minutes.
+pub const KDF_MAX_WORK_KIB: u64 = 256 * 1024;
+
+/// Whether Argon2id costs are within the limits, and why not.
+pub fn kdf_allowed(memory_kib: u32, iterations: u32, parallelism: u32) -> Result<(), String> {
+    let ok = (1..=KDF_MAX_ITERATIONS).contains(&iterations)
+        && (1..=KDF_MAX_PARALLELISM).contains(&parallelism)
+        && memory_kib <= KDF_MAX_MEMORY_KIB
+        && memory_kib >= 8 * parallelism
+        && u64::from(memory_kib) * u64::from(iterations) <= KDF_MAX_WORK_KIB;
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "need 1 <= iterations <= {KDF_MAX_ITERATIONS}, 1 <= parallelism <= {KDF_MAX_PARALLELISM}, \
+             8 * parallelism <= memory_kib <= {KDF_MAX_MEMORY_KIB} and memory_kib * iterations <= \
+             {KDF_MAX_WORK_KIB} (got memory_kib {memory_kib}, iterations {iterations}, parallelism \
+             {parallelism})"
+        ))
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
@@ -138,17 +169,8 @@ impl Config {
         if cfg.max_login_attempts == 0 {
             return Err(invalid("max_login_attempts must be at least 1"));
         }
-        let max = crate::crypto::KDF_MAX;
-        if cfg.kdf.iterations == 0
-            || cfg.kdf.parallelism == 0
-            || cfg.kdf.memory_kib < 8
-            || cfg.kdf.iterations > max.iterations
-            || cfg.kdf.parallelism > max.parallelism
-            || cfg.kdf.memory_kib > max.memory_kib
-        {
-            return Err(invalid(
-                "kdf needs 1 <= iterations <= 64, 1 <= parallelism <= 16, 8 <= memory_kib <= 1048576",
-            ));
+        if let Err(why) = kdf_allowed(cfg.kdf.memory_kib, cfg.kdf.iterations, cfg.kdf.parallelism) {
+            return Err(invalid(&format!("kdf: {why}")));
         }
         Ok(cfg)
     }
@@ -179,5 +201,23 @@ mod tests {
     fn rejects_unknown_keys_and_bad_values() {
         assert!(Config::parse("bogus = 1", Path::new("x")).is_err());
         assert!(Config::parse("min_pin_len = 0", Path::new("x")).is_err());
+    }
+
+    #[test]
+    fn kdf_costs_are_bounded() {
+        assert!(Config::parse(
+            "[kdf]\nmemory_kib = 262144\niterations = 1\n",
+            Path::new("x")
+        )
+        .is_ok());
+        for bad in [
+            "[kdf]\nmemory_kib = 262144\niterations = 2\n",
+            "[kdf]\nmemory_kib = 1048576\niterations = 1\n",
+            "[kdf]\niterations = 17\nmemory_kib = 64\n",
+            "[kdf]\nparallelism = 17\n",
+            "[kdf]\nmemory_kib = 8\nparallelism = 2\n",
+        ] {
+            assert!(Config::parse(bad, Path::new("x")).is_err(), "{bad}");
+        }
     }
 }

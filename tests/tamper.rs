@@ -484,3 +484,431 @@ fn unrelated_files_in_the_token_directory_are_ignored() {
     ctx.finalize().expect("C_Finalize");
     assert_eq!(std::fs::read(&notes).expect("read"), b"not a token");
 }
+
+// ---- whole-object and whole-token integrity (issue 10, finding 5) ----
+
+/// The blob without the entry of attribute `ty`, its count and checksum fixed: what an attacker
+/// who can write the file but holds no key can do to a sealed attribute.
+fn without_attr(blob: &[u8], ty: u64) -> Vec<u8> {
+    use sha2::Digest;
+    let body = &blob[..blob.len() - 8];
+    let count = u32::from_le_bytes(body[1..5].try_into().unwrap());
+    let mut out = vec![body[0]];
+    let mut entries = Vec::new();
+    let mut at = 5;
+    let mut removed = false;
+    for _ in 0..count {
+        let t = u64::from_le_bytes(body[at..at + 8].try_into().unwrap());
+        let len = u32::from_le_bytes(body[at + 9..at + 13].try_into().unwrap()) as usize;
+        let end = at + 13 + len;
+        if t == ty {
+            removed = true;
+        } else {
+            entries.extend_from_slice(&body[at..end]);
+        }
+        at = end;
+    }
+    assert!(removed, "attribute {ty:#x} not in the blob");
+    out.extend_from_slice(&(count - 1).to_le_bytes());
+    out.extend_from_slice(&entries);
+    let check = sha2::Sha256::digest(&out);
+    out.extend_from_slice(&check[..8]);
+    out
+}
+
+fn exec(path: &Path, sql: &str, p: impl rusqlite::Params) {
+    let db = rusqlite::Connection::open(path).expect("open token database");
+    db.execute(sql, p).expect("tamper");
+}
+
+/// Log in and run `f`; a login refused as damage counts as detection (`None`).
+fn after_login<T>(label: &str, f: impl FnOnce(&Session) -> T) -> Option<T> {
+    let ctx = load_module();
+    let slot = slot_by_label(&ctx, label);
+    let s = ctx.open_rw_session(slot).expect("session");
+    let out = match s.login(UserType::User, Some(&pin(USER_PIN))) {
+        Ok(()) => Some(f(&s)),
+        Err(Error::Pkcs11(code, _)) if DAMAGE.contains(&code) => None,
+        Err(e) => panic!("login gave {e:?}"),
+    };
+    drop(s);
+    ctx.finalize().expect("C_Finalize");
+    out
+}
+
+fn is_damage<T: std::fmt::Debug>(r: cryptoki::error::Result<T>) -> bool {
+    match r {
+        Err(Error::Pkcs11(code, _)) if DAMAGE.contains(&code) => true,
+        other => {
+            eprintln!("not reported as damage: {other:?}");
+            false
+        }
+    }
+}
+
+#[test]
+fn removed_sealed_attribute_is_detected() {
+    use cryptoki::mechanism::Mechanism;
+    use cryptoki::object::{Attribute as A, KeyType, ObjectClass};
+    let env = TestEnv::new();
+    let ctx = load_module();
+    let slot = init_token(&ctx, "tamper");
+    let serial = serial_of(&ctx, slot);
+    let file = env.token_file(&serial);
+    let secret = |label: &str, extra: Vec<A>| {
+        let mut t = vec![
+            A::Class(ObjectClass::SECRET_KEY),
+            A::KeyType(KeyType::AES),
+            A::Token(true),
+            A::Private(true),
+            A::Sensitive(true),
+            A::Extractable(true),
+            A::Label(label.as_bytes().to_vec()),
+            A::Value(vec![0x5a; 32]),
+        ];
+        t.extend(extra);
+        t
+    };
+    // (label, attribute removed) for each case.
+    let mut cases = Vec::new();
+    {
+        let s = user_session(&ctx, slot);
+        s.create_object(&secret("wrapper", vec![A::Wrap(true)]))
+            .expect("wrapper");
+        for (label, ty, extra) in [
+            ("trusted-only", 0x210u64, vec![A::WrapWithTrusted(true)]),
+            (
+                "ecb-refused",
+                0x4000_0600,
+                vec![A::AllowedMechanisms(vec![
+                    cryptoki::mechanism::MechanismType::AES_KEY_WRAP_PAD,
+                ])],
+            ),
+            ("sensitive", 0x103, vec![]),
+        ] {
+            s.create_object(&secret(label, extra)).expect(label);
+            cases.push((label, ty, cases.len() + 1));
+        }
+        let w = one_by_label(&s, "wrapper");
+        expect_rv(
+            s.wrap_key(&Mechanism::AesKeyWrap, w, one_by_label(&s, "trusted-only")),
+            RvError::KeyNotWrappable,
+        );
+    }
+    ctx.finalize().expect("C_Finalize");
+    let all = rows(&file);
+    for (label, ty, index) in cases {
+        let id = all[index].0;
+        let original = rows(&file).into_iter().find(|(i, _)| *i == id).unwrap().1;
+        set_attrs(&file, id, &without_attr(&original, ty));
+        let detected = after_login("tamper", |s| {
+            let h = one_by_label(s, label);
+            let w = one_by_label(s, "wrapper");
+            if label == "trusted-only" {
+                is_damage(s.wrap_key(&Mechanism::AesKeyWrap, w, h))
+            } else if label == "sensitive" {
+                is_damage(s.get_attributes(h, &[AttributeType::Value]))
+            } else {
+                is_damage(s.get_attributes(h, &[AttributeType::Label]))
+            }
+        });
+        assert_ne!(
+            detected,
+            Some(false),
+            "removing attribute {ty:#x} of {label} went unnoticed"
+        );
+        set_attrs(&file, id, &original);
+    }
+    // Restored, everything reads again.
+    assert_eq!(
+        after_login("tamper", |s| find_by_label(s, "trusted-only").len()),
+        Some(1)
+    );
+}
+
+#[test]
+fn public_attribute_edited_with_a_fixed_checksum_is_detected_after_login() {
+    let env = TestEnv::new();
+    let ctx = load_module();
+    let slot = init_token(&ctx, "tamper");
+    let serial = serial_of(&ctx, slot);
+    {
+        let s = user_session(&ctx, slot);
+        s.create_object(&data_object("public", b"public-value", true, false))
+            .expect("public");
+    }
+    ctx.finalize().expect("C_Finalize");
+    let file = env.token_file(&serial);
+    let (id, blob) = rows(&file)[0].clone();
+    // Swap the plain value for another of the same length, checksum recomputed.
+    let at = blob
+        .windows(12)
+        .position(|w| w == b"public-value")
+        .expect("plain value in the blob");
+    let mut edited = blob[..blob.len() - 8].to_vec();
+    edited[at..at + 12].copy_from_slice(b"forged-value");
+    use sha2::Digest;
+    let check = sha2::Sha256::digest(&edited);
+    edited.extend_from_slice(&check[..8]);
+    set_attrs(&file, id, &edited);
+    let detected = after_login("tamper", |s| {
+        is_damage(s.get_attributes(one_by_label(s, "public"), &[AttributeType::Value]))
+    });
+    assert_ne!(detected, Some(false), "an edited public value was accepted");
+}
+
+#[test]
+fn row_rolled_back_to_an_older_copy_is_detected() {
+    let env = TestEnv::new();
+    let file = two_private_objects(&env);
+    let db = rusqlite::Connection::open(&file).expect("open");
+    let old: (i64, i64, Vec<u8>) = db
+        .query_row(
+            "SELECT id, gen, attrs FROM objects ORDER BY id LIMIT 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .expect("row");
+    let old_row: Vec<(String, rusqlite::types::Value)> = {
+        let mut st = db.prepare("SELECT * FROM objects WHERE id = ?1").unwrap();
+        let names: Vec<String> = st.column_names().iter().map(|s| s.to_string()).collect();
+        st.query_row([old.0], |r| {
+            Ok(names
+                .iter()
+                .enumerate()
+                .map(|(i, n)| (n.clone(), r.get::<_, rusqlite::types::Value>(i).unwrap()))
+                .collect())
+        })
+        .unwrap()
+    };
+    drop(db);
+    with_token("tamper", |s| {
+        s.update_attributes(
+            one_by_label(s, "victim"),
+            &[cryptoki::object::Attribute::Value(b"newer-value!".to_vec())],
+        )
+        .expect("update");
+    });
+    // Put the whole older row back, every column as it was.
+    let db = rusqlite::Connection::open(&file).expect("open");
+    for (name, value) in &old_row {
+        db.execute(
+            &format!("UPDATE objects SET {name} = ?1 WHERE id = ?2"),
+            rusqlite::params![value, old.0],
+        )
+        .expect("roll back");
+    }
+    drop(db);
+    let got = after_login("tamper", |s| {
+        let h = one_by_label(s, "victim");
+        let v = s.get_attributes(h, &[AttributeType::Value]);
+        match v {
+            Ok(v) => {
+                eprintln!("rolled back object read: {v:?}");
+                false
+            }
+            Err(e) => is_damage::<()>(Err(e)),
+        }
+    });
+    assert_ne!(
+        got,
+        Some(false),
+        "a row rolled back to an older copy was accepted"
+    );
+}
+
+#[test]
+fn flipped_private_column_is_detected() {
+    for (from, to) in [(1, 0), (0, 1)] {
+        let env = TestEnv::new();
+        let ctx = load_module();
+        let slot = init_token(&ctx, "tamper");
+        let serial = serial_of(&ctx, slot);
+        {
+            let s = user_session(&ctx, slot);
+            s.create_object(&data_object("victim", b"victim-value", true, from == 1))
+                .expect("victim");
+            s.create_object(&data_object("bystander", b"b", true, true))
+                .expect("bystander");
+        }
+        ctx.finalize().expect("C_Finalize");
+        let file = env.token_file(&serial);
+        let id = rows(&file)[0].0;
+        exec(
+            &file,
+            "UPDATE objects SET private = ?1 WHERE id = ?2",
+            rusqlite::params![to, id],
+        );
+        let detected = after_login("tamper", |s| {
+            let all = s.find_objects(&[]).expect("find");
+            all.iter()
+                .any(|h| is_damage(s.get_attributes(*h, &[AttributeType::Label])))
+        });
+        assert_ne!(
+            detected,
+            Some(false),
+            "private column {from} -> {to} went unnoticed"
+        );
+    }
+}
+
+#[test]
+fn edited_meta_row_is_detected() {
+    for (key, value) in [
+        ("label", b"forged label                    ".to_vec()),
+        ("next_object_id", 1u64.to_le_bytes().to_vec()),
+        ("serial", b"0000000000000000".to_vec()),
+    ] {
+        let env = TestEnv::new();
+        let file = two_private_objects(&env);
+        exec(
+            &file,
+            "UPDATE meta SET value = ?1 WHERE key = ?2",
+            rusqlite::params![value, key],
+        );
+        let label = if key == "label" {
+            "forged label"
+        } else {
+            "tamper"
+        };
+        let detected = after_login(label, |s| is_damage(s.find_objects(&[])));
+        assert_ne!(
+            detected,
+            Some(false),
+            "edited meta row {key} went unnoticed"
+        );
+    }
+}
+
+/// The blob with one more plain attribute, its count and checksum fixed.
+fn with_plain_bool(blob: &[u8], ty: u64, v: bool) -> Vec<u8> {
+    use sha2::Digest;
+    let body = &blob[..blob.len() - 8];
+    let count = u32::from_le_bytes(body[1..5].try_into().unwrap());
+    let mut out = vec![body[0]];
+    out.extend_from_slice(&(count + 1).to_le_bytes());
+    out.extend_from_slice(&body[5..]);
+    out.extend_from_slice(&ty.to_le_bytes());
+    out.push(0);
+    out.extend_from_slice(&2u32.to_le_bytes());
+    out.extend_from_slice(&[0, u8::from(v)]);
+    let check = sha2::Sha256::digest(&out);
+    out.extend_from_slice(&check[..8]);
+    out
+}
+
+/// Rows without a MAC are accepted only as what a caller without a PIN could have stored
+/// (public objects made before any login): a forged one claiming CKA_TRUSTED, or a MAC'd row
+/// moved into that form, is reported once someone logs in.
+#[test]
+fn forged_rows_without_a_mac_are_detected() {
+    let env = TestEnv::new();
+    let ctx = load_module();
+    let slot = init_token(&ctx, "tamper");
+    let serial = serial_of(&ctx, slot);
+    {
+        let s = ctx.open_rw_session(slot).expect("R/W public session");
+        s.create_object(&data_object(
+            "before-login",
+            b"made without a PIN",
+            true,
+            false,
+        ))
+        .expect("public token object before login");
+        s.login(UserType::User, Some(&pin(USER_PIN)))
+            .expect("login");
+        s.create_object(&data_object("after-login", b"made logged in", true, false))
+            .expect("public token object after login");
+    }
+    ctx.finalize().expect("C_Finalize");
+    let file = env.token_file(&serial);
+    // Made before login, read after login: fine.
+    assert_eq!(
+        after_login("tamper", |s| read_object(s, "before-login")),
+        Some(data("before-login", "made without a PIN"))
+    );
+    let db = rusqlite::Connection::open(&file).expect("open");
+    let (pending_id, blob): (i64, Vec<u8>) = db
+        .query_row("SELECT id, attrs FROM objects WHERE mac IS NULL", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("the pending row");
+    db.execute(
+        "UPDATE objects SET attrs = ?1 WHERE id = ?2",
+        rusqlite::params![with_plain_bool(&blob, 0x86, true), pending_id],
+    )
+    .expect("forge CKA_TRUSTED");
+    drop(db);
+    let detected = after_login("tamper", |s| {
+        is_damage(s.get_attributes(one_by_label(s, "before-login"), &[AttributeType::Label]))
+    });
+    assert_ne!(
+        detected,
+        Some(false),
+        "a MAC-less row claiming CKA_TRUSTED was accepted"
+    );
+    exec(
+        &file,
+        "UPDATE objects SET attrs = ?1 WHERE id = ?2",
+        rusqlite::params![blob, pending_id],
+    );
+    // A MAC'd row stripped of its MAC and moved to the pending range.
+    exec(
+        &file,
+        "UPDATE objects SET mac = NULL, id = id + (1 << 62) + 1000 WHERE mac IS NOT NULL",
+        [],
+    );
+    let detected = after_login("tamper", |s| is_damage(s.find_objects(&[])));
+    assert_ne!(
+        detected,
+        Some(false),
+        "a row moved out of the digest went unnoticed"
+    );
+}
+
+/// A public object destroyed before login (allowed by the specification) leaves the token
+/// consistent; an object moved into the table of such deletions behind the module's back is
+/// reported when it was not destroyable by a public session.
+#[test]
+fn deletions_before_login_are_checked_after_login() {
+    let env = TestEnv::new();
+    let ctx = load_module();
+    let slot = init_token(&ctx, "tamper");
+    let serial = serial_of(&ctx, slot);
+    {
+        let s = user_session(&ctx, slot);
+        s.create_object(&data_object("goes", b"v", true, false))
+            .expect("public");
+        let mut keep = data_object("stays", b"v", true, false);
+        keep.push(cryptoki::object::Attribute::Destroyable(false));
+        s.create_object(&keep).expect("not destroyable");
+        s.logout().expect("logout");
+        s.destroy_object(one_by_label(&s, "goes"))
+            .expect("destroy a public object before login");
+    }
+    ctx.finalize().expect("C_Finalize");
+    assert_eq!(
+        after_login("tamper", |s| (
+            find_by_label(s, "goes").len(),
+            find_by_label(s, "stays").len()
+        )),
+        Some((0, 1))
+    );
+    let file = env.token_file(&serial);
+    exec(
+        &file,
+        "INSERT INTO deleted SELECT * FROM objects WHERE id = (SELECT MAX(id) FROM objects)",
+        [],
+    );
+    exec(
+        &file,
+        "DELETE FROM objects WHERE id = (SELECT MAX(id) FROM objects)",
+        [],
+    );
+    let detected = after_login("tamper", |s| is_damage(s.find_objects(&[])));
+    assert_ne!(
+        detected,
+        Some(false),
+        "a non-destroyable object removed through the deletions table went unnoticed"
+    );
+}

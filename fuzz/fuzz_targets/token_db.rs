@@ -10,7 +10,7 @@
 //!   with a user PIN and public, private and secret objects);
 //! - edited: SQL-level edits of the seed token: a meta value, an object's columns or its
 //!   attribute blob replaced by input bytes (with the blob's checksum recomputed, so the decoder
-//!   behind it is reached).
+//!   behind it is reached before login; after login the row MAC refuses such a row first).
 //!
 //! Also the object decoder `store::codec::decode` directly (no guard: a panic is a finding).
 #![no_main]
@@ -116,6 +116,9 @@ fn edit(path: &Path, input: &mut Input<'_>) {
                     "user_wrap",
                     "so_failures",
                     "user_failures",
+                    "epoch",
+                    "object_set",
+                    "meta_mac",
                 ]);
                 let v = input.blob().to_vec();
                 conn.execute(
@@ -124,7 +127,8 @@ fn edit(path: &Path, input: &mut Input<'_>) {
                 )
             }
             1 => {
-                // A PIN wrap with other Argon2 parameters (bounded: the cost is the file's).
+                // A PIN wrap with other Argon2 parameters: costs beyond `config::kdf_allowed`
+                // must be refused before anything is derived (a regression input holds 1 GiB).
                 let key = input.pick(&["so_wrap", "user_wrap"]);
                 let at = usize::from(input.u8() % 13);
                 let v = input.take(4).to_vec();
@@ -189,6 +193,7 @@ fn edit(path: &Path, input: &mut Input<'_>) {
                     "id_hash",
                     "label_hash",
                     "gen",
+                    "mac",
                 ]);
                 let v = input.u64() as i64;
                 let row = i64::from(input.u8() % 6);

@@ -433,21 +433,44 @@ impl Module {
         }
     }
 
-    /// Run `f` with the session, its token and an up-to-date view of the token file.
+    /// Run `f` with the session, its token and an up-to-date view of the token file. Every
+    /// write `f` makes is conditional on the objects it read still being current; when another
+    /// process changed one in between, `f` runs again on fresh copies, so its rules are applied
+    /// to the committed state (a few times at most, then CKR_FUNCTION_FAILED).
     fn with_token<T>(
         &self,
         sh: CK_SESSION_HANDLE,
-        f: impl FnOnce(&mut Session, &mut Ready) -> Result<T>,
+        mut f: impl FnMut(&mut Session, &mut Ready) -> Result<T>,
     ) -> Result<T> {
+        const ATTEMPTS: usize = 8;
         let entry = self.session(sh)?;
         let mut s = entry.lock();
         let slot = s.slot.clone();
         let mut state = slot.state.lock();
-        // A logout while this call waited for the slot ended the session's operations.
-        entry.catch_up(&mut s);
         let r = ready(&mut state)?;
-        r.sync()?;
-        f(&mut s, r)
+        if r.sync()? {
+            // Re-initialized by another process: this process's login on it is over, and the
+            // old objects' handles are gone for good, public ones too.
+            self.end_login(slot.id, r);
+            let mut objs = self.objects.write();
+            objs.by_handle
+                .retain(|_, e| !matches!(e, ObjEntry::Token { slot: sl, .. } if *sl == slot.id));
+            objs.token.retain(|(sl, _), _| *sl != slot.id);
+        }
+        // A logout while this call waited for the slot (or the one just above) ended the
+        // session's operations.
+        entry.catch_up(&mut s);
+        for _ in 0..ATTEMPTS {
+            r.begin_call();
+            match f(&mut s, r) {
+                Err(e) if e.rv() == crate::store::CONFLICT => r.invalidate(),
+                other => return other,
+            }
+        }
+        crate::log::warn(format_args!(
+            "a write kept conflicting with other processes' commits"
+        ));
+        fail(CKR_FUNCTION_FAILED)
     }
 
     fn ctx(r: &Ready) -> Ctx {
@@ -602,14 +625,17 @@ impl Module {
         self.with_token(sh, |s, r| {
             let e = self.entry(s.slot.id, h)?;
             let (attrs, _) = self.read_object(r, &e)?;
-            let updated = rules::set(&attrs, changes, &Self::ctx(r))?;
+            let ctx = Self::ctx(r);
+            let updated = rules::set(&attrs, changes, &ctx)?;
             match e {
                 ObjEntry::Token { id, .. } => {
                     if !s.rw {
                         return fail(CKR_SESSION_READ_ONLY);
                     }
-                    let withheld = r.load(id)?.data.withheld.clone();
-                    r.update(id, updated, withheld)
+                    // The rules judged the copy read at the start of the call; the write
+                    // judges the object as committed now, so a one-way change another process
+                    // made meanwhile stays.
+                    r.modify(id, |current| rules::set(current, changes, &ctx))
                 }
                 ObjEntry::Session { obj, .. } => {
                     *obj.lock() = updated;

@@ -90,7 +90,7 @@ impl Module {
     /// objects are destroyed, and the operations and searches of its sessions on the token end
     /// (the specification leaves open whether they stay active; they held keys of the login).
     /// Called under the slot's lock.
-    fn end_login(&self, slot: CK_SLOT_ID, r: &mut Ready) {
+    pub(super) fn end_login(&self, slot: CK_SLOT_ID, r: &mut Ready) {
         // The token objects whose handles stay, read before the key goes. If the file cannot
         // say, no handle stays: a handle the application must look up again is the safe side.
         let public: HashSet<u64> =

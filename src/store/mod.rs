@@ -3,6 +3,11 @@
 //! and objects sealed under that key (design.md "Storage"; PKCS#11 v3.0 §4.4 token objects).
 
 pub mod codec;
+pub mod integrity;
+mod migrate;
+mod objects;
+pub use objects::{is_pending, PENDING_BASE};
+mod pin;
 
 use crate::crypto::{self, Aead256, KdfParams};
 use crate::error::{fail, Error, Result};
@@ -12,7 +17,10 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = 2;
+/// A write found that an object it depends on changed since it was read (another process
+/// committed in between): internal only, the module re-reads and re-applies its rules.
+pub const CONFLICT: CK_RV = CKR_VENDOR_DEFINED | 0x4648_0001;
 const APPLICATION_ID: i64 = 0x6648_534d; // "fHSM", marks the file as ours
 
 /// Who a PIN belongs to.
@@ -47,6 +55,7 @@ impl Role {
 pub struct MasterKey {
     aead: Aead256,
     index_key: Zeroizing<[u8; 32]>,
+    integrity: integrity::Keys,
     raw: Zeroizing<[u8; 32]>,
 }
 
@@ -64,6 +73,7 @@ impl MasterKey {
         MasterKey {
             aead: Aead256::new(&seal),
             index_key,
+            integrity: integrity::Keys::derive(&raw),
             raw,
         }
     }
@@ -72,6 +82,12 @@ impl MasterKey {
     }
     pub fn aead(&self) -> &Aead256 {
         &self.aead
+    }
+    fn integrity(&self) -> &integrity::Keys {
+        &self.integrity
+    }
+    fn raw(&self) -> &[u8] {
+        self.raw.as_ref()
     }
 }
 
@@ -117,7 +133,24 @@ pub struct Row {
     pub id: u64,
     pub private: bool,
     pub gen: i64,
+    pub cols: IndexCols,
     pub blob: Vec<u8>,
+    /// The row's MAC (schema 2).
+    pub mac: Option<Vec<u8>>,
+}
+
+/// The new state of an object, from a `TokenDb::modify` change.
+pub struct Replacement {
+    pub data: Decoded,
+    pub private: bool,
+    pub cols: IndexCols,
+    pub is_secret: Box<dyn Fn(CK_ATTRIBUTE_TYPE) -> bool>,
+}
+
+impl std::fmt::Debug for Replacement {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Replacement(private: {})", self.private)
+    }
 }
 
 /// Columns used to find objects without decoding them.
@@ -132,28 +165,13 @@ pub struct IndexCols {
 pub struct TokenDb {
     conn: Connection,
     path: PathBuf,
+    schema: u32,
 }
 
 impl std::fmt::Debug for TokenDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "TokenDb({})", self.path.display())
     }
-}
-
-fn kdf_blob(p: KdfParams, salt: &[u8; 16], sealed: &[u8]) -> Vec<u8> {
-    let mut v = vec![1u8];
-    v.extend_from_slice(&p.memory_kib.to_le_bytes());
-    v.extend_from_slice(&p.iterations.to_le_bytes());
-    v.extend_from_slice(&p.parallelism.to_le_bytes());
-    v.extend_from_slice(salt);
-    v.extend_from_slice(sealed);
-    v
-}
-
-fn wrap_aad(role: Role) -> [u8; 9] {
-    let mut a = *b"fhsmwrap\0";
-    a[8] = role.tag();
-    a
 }
 
 fn u32_meta(v: Option<Vec<u8>>) -> u32 {
@@ -212,6 +230,7 @@ impl TokenDb {
         let mut db = TokenDb {
             conn,
             path: path.to_owned(),
+            schema: SCHEMA_VERSION,
         };
         let master = MasterKey::generate()?;
         let tx = db
@@ -227,11 +246,22 @@ impl TokenDb {
                  id_hash INTEGER,
                  label_hash INTEGER,
                  gen INTEGER NOT NULL,
-                 attrs BLOB NOT NULL
+                 attrs BLOB NOT NULL,
+                 mac BLOB
              );
              CREATE INDEX objects_class ON objects(class_hash);
              CREATE INDEX objects_id ON objects(id_hash) WHERE id_hash IS NOT NULL;
-             CREATE INDEX objects_label ON objects(label_hash) WHERE label_hash IS NOT NULL;"
+             CREATE INDEX objects_label ON objects(label_hash) WHERE label_hash IS NOT NULL;
+             CREATE TABLE deleted (
+                 id INTEGER PRIMARY KEY,
+                 private INTEGER NOT NULL,
+                 class_hash INTEGER NOT NULL,
+                 id_hash INTEGER,
+                 label_hash INTEGER,
+                 gen INTEGER NOT NULL,
+                 attrs BLOB NOT NULL,
+                 mac BLOB
+             );"
         ))?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -249,8 +279,11 @@ impl TokenDb {
         put("created", &now.to_le_bytes())?;
         put("label", label)?;
         put("next_object_id", &1u64.to_le_bytes())?;
-        let wrap = wrap_master(&master, Role::So, so_pin, kdf)?;
+        put("epoch", &crypto::random_array::<16>()?)?;
+        let wrap = pin::wrap_master(&master, Role::So, so_pin, kdf)?;
         put(Role::So.wrap_key(), &wrap)?;
+        integrity::put_object_set(&tx, &master, &[0u8; 32])?;
+        integrity::seal_meta(&tx, &master)?;
         tx.commit()?;
         Ok((db, master))
     }
@@ -284,15 +317,18 @@ impl TokenDb {
         }
         // A read-only file system or file still opens: reads keep working, writes fail later.
         let _ = Self::configure(&conn);
-        let db = TokenDb {
+        let mut db = TokenDb {
             conn,
             path: path.to_owned(),
+            schema: 0,
         };
         let version = u32_meta(
             db.meta("schema_version")
                 .map_err(|e| not_recognized(path, e))?,
         );
-        if version != SCHEMA_VERSION {
+        db.schema = version;
+        // Schema 1 opens as it is and is migrated at the first login (see `migrate`).
+        if !(1..=SCHEMA_VERSION).contains(&version) {
             return Err(not_recognized(
                 path,
                 format_args!("schema version {version}"),
@@ -305,6 +341,23 @@ impl TokenDb {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Re-read what another process may have changed: the schema (a migration).
+    pub fn refresh(&mut self) -> Result<()> {
+        self.schema = u32_meta(self.meta("schema_version")?);
+        Ok(())
+    }
+
+    /// The token epoch: new at every `C_InitToken`, so other processes see a re-initialization.
+    pub fn epoch(&self) -> Result<Option<Vec<u8>>> {
+        self.meta("epoch")
+    }
+
+    /// Check the whole token (meta rows, the set of object rows) in one read snapshot.
+    pub fn verify(&mut self, master: &MasterKey) -> Result<()> {
+        let tx = self.conn.transaction()?;
+        integrity::verify_token(&tx, master)
     }
 
     fn open_immutable(path: &Path) -> rusqlite::Result<Connection> {
@@ -337,7 +390,7 @@ impl TokenDb {
             .optional()?)
     }
 
-    fn set_meta(conn: &Connection, key: &str, value: &[u8]) -> Result<()> {
+    pub(crate) fn set_meta(conn: &Connection, key: &str, value: &[u8]) -> Result<()> {
         conn.prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")?
             .execute(params![key, value])?;
         Ok(())
@@ -387,7 +440,8 @@ impl TokenDb {
 
     /// Check a PIN and return the master key. The failure count is raised before the (slow)
     /// derivation and lowered again on success, so neither a crash nor a parallel guess in another
-    /// process gets a free try.
+    /// process gets a free try. A schema-1 file is migrated here, the first time the master key
+    /// is known; then the whole token is checked.
     pub fn login(&mut self, role: Role, pin: &[u8], max_failures: u32) -> Result<MasterKey> {
         // A read-only token cannot count failures; whoever can read its file can guess
         // offline anyway, so the count protects nothing there.
@@ -407,6 +461,8 @@ impl TokenDb {
         let Some(wrap) = wrap else {
             return fail(CKR_USER_PIN_NOT_INITIALIZED);
         };
+        // A damaged wrap, or one asking for more Argon2 work than allowed, costs no try.
+        let wrap = pin::Wrap::parse(&wrap)?;
         let failures = u32_meta(
             tx.query_row(
                 "SELECT value FROM meta WHERE key = ?1",
@@ -422,20 +478,47 @@ impl TokenDb {
             Self::set_meta(&tx, role.failures_key(), &(failures + 1).to_le_bytes())?;
         }
         tx.commit()?;
-        match unwrap_master(&wrap, role, pin)? {
-            Some(master) if !counted => Ok(master),
-            Some(master) => {
-                let tx = self
-                    .conn
-                    .transaction_with_behavior(TransactionBehavior::Immediate)?;
-                Self::set_meta(&tx, role.failures_key(), &0u32.to_le_bytes())?;
-                tx.commit()?;
-                Ok(master)
+        let k = wrap.derive(pin)?;
+        // The attempt that uses up the last try is still reported as a wrong PIN; the lock
+        // shows in the token flags and in the next attempt.
+        let master = wrap.open(role, &k)?.ok_or(Error::new(CKR_PIN_INCORRECT))?;
+        if counted {
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            Self::set_meta(&tx, role.failures_key(), &0u32.to_le_bytes())?;
+            let schema = u32_meta(
+                tx.query_row(
+                    "SELECT value FROM meta WHERE key = 'schema_version'",
+                    [],
+                    |r| r.get(0),
+                )
+                .optional()?,
+            );
+            if schema == 1 {
+                if wrap.format != pin::FORMAT_1 {
+                    return Err(Error::device(
+                        "a schema-1 token file holds a schema-2 PIN wrap (downgraded file)",
+                    ));
+                }
+                migrate::to_v2(&tx, &master, role, &k, &wrap)?;
+            } else if wrap.format == pin::FORMAT_1 {
+                // Migrated at the other role's login: this role's wrap follows now.
+                integrity::check_meta(&tx, &master)?;
+                Self::set_meta(&tx, role.wrap_key(), &wrap.upgraded(role, &k, &master)?)?;
+                integrity::seal_meta(&tx, &master)?;
             }
-            // The attempt that uses up the last try is still reported as a wrong PIN; the lock
-            // shows in the token flags and in the next attempt.
-            None => fail(CKR_PIN_INCORRECT),
+            tx.commit()?;
+            self.refresh()?;
+        } else if self.schema < 2 {
+            return Err(Error::device(format_args!(
+                "token file {} is in the schema-1 format, which is converted at the first login; \
+                 it cannot be written here: log in once with the file writable",
+                self.path.display()
+            )));
         }
+        self.verify(&master)?;
+        Ok(master)
     }
 
     /// Check a PIN without logging in (`C_InitToken` on an initialized token, `C_SetPIN`).
@@ -451,12 +534,14 @@ impl TokenDb {
         master: &MasterKey,
         kdf: KdfParams,
     ) -> Result<()> {
-        let wrap = wrap_master(master, role, pin, kdf)?;
+        let wrap = pin::wrap_master(master, role, pin, kdf)?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        integrity::check_meta(&tx, master)?;
         Self::set_meta(&tx, role.wrap_key(), &wrap)?;
         Self::set_meta(&tx, role.failures_key(), &0u32.to_le_bytes())?;
+        integrity::seal_meta(&tx, master)?;
         tx.commit()?;
         Ok(())
     }
@@ -470,18 +555,28 @@ impl TokenDb {
         kdf: KdfParams,
     ) -> Result<MasterKey> {
         let master = MasterKey::generate()?;
-        let wrap = wrap_master(&master, Role::So, so_pin, kdf)?;
+        let wrap = pin::wrap_master(&master, Role::So, so_pin, kdf)?;
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if self.schema < 2 {
+            migrate::add_columns(&tx)?;
+        }
         tx.execute("DELETE FROM objects", [])?;
+        tx.execute("DELETE FROM deleted", [])?;
         tx.execute(
             "DELETE FROM meta WHERE key IN ('user_wrap', 'user_failures', 'so_failures')",
             [],
         )?;
         Self::set_meta(&tx, "label", label)?;
         Self::set_meta(&tx, Role::So.wrap_key(), &wrap)?;
+        Self::set_meta(&tx, "schema_version", &SCHEMA_VERSION.to_le_bytes())?;
+        // Other processes see the new epoch and log out of the old token.
+        Self::set_meta(&tx, "epoch", &crypto::random_array::<16>()?)?;
+        integrity::put_object_set(&tx, &master, &[0u8; 32])?;
+        integrity::seal_meta(&tx, &master)?;
         tx.commit()?;
+        self.schema = SCHEMA_VERSION;
         // Deleted rows may still sit in free pages and the WAL: they were sealed, but there is no
         // reason to keep them around.
         let _ = self
@@ -490,108 +585,8 @@ impl TokenDb {
         Ok(master)
     }
 
-    /// Store a new object; returns its id.
-    pub fn insert(
-        &mut self,
-        obj: &Decoded,
-        private: bool,
-        cols: IndexCols,
-        is_secret: impl Fn(CK_ATTRIBUTE_TYPE) -> bool,
-        key: Option<&MasterKey>,
-    ) -> Result<u64> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        // Ids come from a counter in meta rather than from AUTOINCREMENT so the sealing (which
-        // binds the id) can happen before the row is written.
-        let next: u64 = {
-            let v: Option<Vec<u8>> = tx
-                .query_row(
-                    "SELECT value FROM meta WHERE key = 'next_object_id'",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            match v.as_deref() {
-                Some(b) if b.len() == 8 => {
-                    let mut a = [0u8; 8];
-                    a.copy_from_slice(b);
-                    u64::from_le_bytes(a)
-                }
-                _ => return Err(Error::device("object id counter missing")),
-            }
-        };
-        let blob = encode_obj(next, obj, private, &is_secret, key)?;
-        Self::set_meta(&tx, "next_object_id", &(next + 1).to_le_bytes())?;
-        tx.prepare_cached(
-            "INSERT INTO objects(id, private, class_hash, id_hash, label_hash, gen, attrs)
-             VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)",
-        )?
-        .execute(params![
-            next as i64,
-            private,
-            cols.class,
-            cols.id,
-            cols.label,
-            blob
-        ])?;
-        tx.commit()?;
-        Ok(next)
-    }
-
-    /// Replace an object's attributes; fails with `CKR_OBJECT_HANDLE_INVALID` if it is gone.
-    pub fn update(
-        &mut self,
-        id: u64,
-        obj: &Decoded,
-        private: bool,
-        cols: IndexCols,
-        is_secret: impl Fn(CK_ATTRIBUTE_TYPE) -> bool,
-        key: Option<&MasterKey>,
-    ) -> Result<i64> {
-        let blob = encode_obj(id, obj, private, &is_secret, key)?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let n = tx
-            .prepare_cached(
-                "UPDATE objects SET private = ?2, class_hash = ?3, id_hash = ?4, label_hash = ?5,
-                 gen = gen + 1, attrs = ?6 WHERE id = ?1",
-            )?
-            .execute(params![
-                id as i64, private, cols.class, cols.id, cols.label, blob
-            ])?;
-        if n == 0 {
-            return fail(CKR_OBJECT_HANDLE_INVALID);
-        }
-        let gen: i64 = tx.query_row("SELECT gen FROM objects WHERE id = ?1", [id as i64], |r| {
-            r.get(0)
-        })?;
-        tx.commit()?;
-        Ok(gen)
-    }
-
-    pub fn delete(&mut self, id: u64) -> Result<bool> {
-        let n = self
-            .conn
-            .prepare_cached("DELETE FROM objects WHERE id = ?1")?
-            .execute([id as i64])?;
-        Ok(n > 0)
-    }
-
     pub fn row(&self, id: u64) -> Result<Option<Row>> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT private, gen, attrs FROM objects WHERE id = ?1")?
-            .query_row([id as i64], |r| {
-                Ok(Row {
-                    id,
-                    private: r.get(0)?,
-                    gen: r.get(1)?,
-                    blob: r.get(2)?,
-                })
-            })
-            .optional()?)
+        Self::row_in(&self.conn, id, self.schema)
     }
 
     /// The generation of an object (bumped on each change), `None` when it no longer exists.
@@ -694,36 +689,6 @@ pub fn decode_row(row: &Row, key: Option<&MasterKey>) -> Result<Decoded> {
             crate::object::attr::attr_name(ty)
         )),
     })
-}
-
-fn wrap_master(master: &MasterKey, role: Role, pin: &[u8], kdf: KdfParams) -> Result<Vec<u8>> {
-    let salt: [u8; 16] = crypto::random_array()?;
-    let k = crypto::argon2id(pin, &salt, kdf)?;
-    let sealed = Aead256::new(&k).seal(&wrap_aad(role), master.raw.as_ref())?;
-    Ok(kdf_blob(kdf, &salt, &sealed))
-}
-
-/// `Ok(None)` for a wrong PIN, detected by the AEAD tag.
-fn unwrap_master(blob: &[u8], role: Role, pin: &[u8]) -> Result<Option<MasterKey>> {
-    if blob.len() < 29 + 12 + 16 || blob[0] != 1 {
-        return Err(Error::device("PIN wrap damaged"));
-    }
-    let rd = |o: usize| u32::from_le_bytes([blob[o], blob[o + 1], blob[o + 2], blob[o + 3]]);
-    let p = KdfParams {
-        memory_kib: rd(1),
-        iterations: rd(5),
-        parallelism: rd(9),
-    };
-    let salt = &blob[13..29];
-    let k = crypto::argon2id(pin, salt, p)?;
-    let Some(raw) = Aead256::new(&k).open(&wrap_aad(role), &blob[29..]) else {
-        return Ok(None);
-    };
-    let arr: [u8; 32] = raw
-        .as_slice()
-        .try_into()
-        .map_err(|_| Error::device("master key length"))?;
-    Ok(Some(MasterKey::from_raw(Zeroizing::new(arr))))
 }
 
 /// Create the token directory (and parents) with mode 0700.

@@ -7,7 +7,9 @@ use crate::crypto::{self, KdfParams};
 use crate::error::{fail, Error, Result};
 use crate::object::attr::{AttrValue, Attributes};
 use crate::object::rules;
-use crate::store::{self, codec::Decoded, Column, IndexCols, MasterKey, Role, TokenDb};
+use crate::store::{
+    self, codec::Decoded, Column, IndexCols, MasterKey, Replacement, Role, TokenDb,
+};
 use cryptoki_sys::*;
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -37,6 +39,14 @@ pub struct Ready {
     master: Option<MasterKey>,
     cache: HashMap<u64, Arc<StoredObject>>,
     data_version: i64,
+    /// The token epoch seen at open or last sync: a new one means another process ran
+    /// C_InitToken.
+    epoch: Option<Vec<u8>>,
+    /// The last whole-token check failed: keep checking (and failing) until it passes.
+    tainted: bool,
+    /// Objects read during the current call, at the generation read: every write of the call
+    /// is conditional on them (`TokenDb::check_expected`).
+    reads: Vec<(u64, i64)>,
 }
 
 impl std::fmt::Debug for Ready {
@@ -154,23 +164,65 @@ pub fn slot_id_for(name: &str) -> CK_SLOT_ID {
 impl Ready {
     pub fn new(db: TokenDb) -> Result<Ready> {
         let data_version = db.data_version()?;
+        let epoch = db.epoch()?;
         Ok(Ready {
             db,
             login: Login::Public,
             master: None,
             cache: HashMap::new(),
             data_version,
+            epoch,
+            tainted: false,
+            reads: Vec::new(),
         })
     }
 
-    /// Forget cached objects when another connection changed the file since we last looked.
-    pub fn sync(&mut self) -> Result<()> {
+    /// Catch up with commits of other processes since we last looked: forget cached objects,
+    /// log out if the token was re-initialized (returns true: the caller drops the slot's
+    /// object handles), and re-check the whole token while logged in. Our own commits do not
+    /// move `data_version`, so they cost nothing here.
+    pub fn sync(&mut self) -> Result<bool> {
         let v = self.db.data_version()?;
-        if v != self.data_version {
-            self.cache.clear();
-            self.data_version = v;
+        if v == self.data_version && !self.tainted {
+            return Ok(false);
         }
-        Ok(())
+        self.cache.clear();
+        self.data_version = v;
+        self.db.refresh()?;
+        let epoch = self.db.epoch()?;
+        // A schema-1 file has no epoch; its migration adds one, which is no re-initialization.
+        let reinitialized = self.epoch.is_some() && epoch != self.epoch;
+        self.epoch = epoch;
+        if reinitialized {
+            crate::log::info(format_args!(
+                "token {} re-initialized by another process: logged out",
+                self.db.path().display()
+            ));
+            self.set_login(Login::Public, None);
+            self.tainted = false;
+            return Ok(true);
+        }
+        if let Some(m) = &self.master {
+            match self.db.verify(m) {
+                Ok(()) => self.tainted = false,
+                Err(e) => {
+                    self.tainted = true;
+                    return Err(e);
+                }
+            }
+        }
+        Ok(false)
+    }
+
+    /// A call starts: nothing read yet.
+    pub fn begin_call(&mut self) {
+        self.reads.clear();
+    }
+
+    /// Another process changed something this call depended on: read everything afresh.
+    pub fn invalidate(&mut self) {
+        self.cache.clear();
+        self.reads.clear();
     }
 
     pub fn master(&self) -> Option<&MasterKey> {
@@ -203,17 +255,19 @@ impl Ready {
     }
 
     pub fn index_cols(&self, attrs: &Attributes, private: bool) -> IndexCols {
-        let key = if private { self.master.as_ref() } else { None };
-        let h = |ty| attrs.get(ty).map(|v| store::index_hash(key, ty, v));
-        IndexCols {
-            class: h(CKA_CLASS).unwrap_or(0),
-            id: h(CKA_ID),
-            label: h(CKA_LABEL),
-        }
+        cols_for(self.master.as_ref(), attrs, private)
     }
 
     /// Load an object (from the cache when it is current).
     pub fn load(&mut self, id: u64) -> Result<Arc<StoredObject>> {
+        let o = self.load_uncounted(id)?;
+        if !self.reads.iter().any(|(i, _)| *i == id) {
+            self.reads.push((id, o.gen));
+        }
+        Ok(o)
+    }
+
+    fn load_uncounted(&mut self, id: u64) -> Result<Arc<StoredObject>> {
         if let Some(o) = self.cache.get(&id) {
             return Ok(o.clone());
         }
@@ -228,7 +282,16 @@ impl Ready {
         if row.private && key.is_none() {
             return fail(CKR_OBJECT_HANDLE_INVALID);
         }
+        // Once logged in, every object is checked as a whole before it is used; before login
+        // there is no key to check public objects with (README, threat model).
+        let pending = store::is_pending(&row);
+        if let (Some(m), false) = (&self.master, pending) {
+            store::integrity::verify_row(m, &row)?;
+        }
         let data = store::decode_row(&row, key)?;
+        if pending && self.master.is_some() {
+            pending_acceptable(&row, &data)?;
+        }
         let obj = Arc::new(StoredObject {
             gen: row.gen,
             private: row.private,
@@ -241,18 +304,23 @@ impl Ready {
     pub fn insert(&mut self, attrs: Attributes) -> Result<u64> {
         let private = attrs.flag(CKA_PRIVATE);
         let class = attrs.class().unwrap_or(CKO_DATA);
-        let cols = self.index_cols(&attrs, private);
+        let cols = cols_for(self.master.as_ref(), &attrs, private);
         let data = Decoded {
             attrs,
             withheld: vec![],
         };
-        let id = self.db.insert(
-            &data,
-            private,
-            cols,
-            |t| rules::is_secret(class, t),
-            self.master.as_ref(),
-        )?;
+        let is_secret = |t| rules::is_secret(class, t);
+        let id = match &self.master {
+            Some(m) => self
+                .db
+                .insert(&data, private, cols, is_secret, m, &self.reads)?,
+            // Before login: a pending row (see `TokenDb::insert_pending`); private objects and
+            // secret values were refused before, and encoding refuses them again.
+            None if !private => self
+                .db
+                .insert_pending(&data, cols, is_secret, &self.reads)?,
+            None => return fail(CKR_USER_NOT_LOGGED_IN),
+        };
         self.cache.insert(
             id,
             Arc::new(StoredObject {
@@ -261,38 +329,64 @@ impl Ready {
                 data,
             }),
         );
-        self.data_version = self.db.data_version()?;
         Ok(id)
     }
 
-    pub fn update(
+    /// Change a token object as it is in the file now (re-read inside the write transaction),
+    /// so a change another process committed meanwhile is kept: `change` gets the current
+    /// attributes and applies the caller's rules to them.
+    pub fn modify(
         &mut self,
         id: u64,
-        attrs: Attributes,
-        withheld: Vec<(CK_ATTRIBUTE_TYPE, Vec<u8>)>,
+        change: impl FnOnce(&Attributes) -> Result<Attributes>,
     ) -> Result<()> {
-        let private = attrs.flag(CKA_PRIVATE);
-        let class = attrs.class().unwrap_or(CKO_DATA);
-        let cols = self.index_cols(&attrs, private);
-        let data = Decoded { attrs, withheld };
-        let gen = self.db.update(
-            id,
-            &data,
-            private,
-            cols,
-            |t| rules::is_secret(class, t),
-            self.master.as_ref(),
-        )?;
-        self.cache
-            .insert(id, Arc::new(StoredObject { gen, private, data }));
+        let master = self.master.as_ref();
+        let with_private = self.login == Login::User;
+        let mut kept: Option<(Attributes, bool)> = None;
+        let others: Vec<(u64, i64)> = self
+            .reads
+            .iter()
+            .filter(|(i, _)| *i != id)
+            .copied()
+            .collect();
+        let gen = self
+            .db
+            .modify(id, master, with_private, &others, |current| {
+                let attrs = change(&current.attrs)?;
+                let private = attrs.flag(CKA_PRIVATE);
+                let class = attrs.class().unwrap_or(CKO_DATA);
+                let cols = cols_for(master, &attrs, private);
+                kept = Some((attrs.clone(), private));
+                Ok(Replacement {
+                    data: Decoded {
+                        attrs,
+                        withheld: vec![],
+                    },
+                    private,
+                    cols,
+                    is_secret: Box::new(move |t| rules::is_secret(class, t)),
+                })
+            })?;
+        if let Some((attrs, private)) = kept {
+            let data = Decoded {
+                attrs,
+                withheld: vec![],
+            };
+            self.cache
+                .insert(id, Arc::new(StoredObject { gen, private, data }));
+        }
+        self.reads.retain(|(i, _)| *i != id);
+        self.reads.push((id, gen));
         Ok(())
     }
 
     pub fn delete(&mut self, id: u64) -> Result<()> {
         self.cache.remove(&id);
-        if !self.db.delete(id)? {
+        // A delete decided on a copy read in this call (CKA_DESTROYABLE) needs that copy current.
+        if !self.db.delete(id, self.master.as_ref(), &self.reads)? {
             return fail(CKR_OBJECT_HANDLE_INVALID);
         }
+        self.reads.retain(|(i, _)| *i != id);
         Ok(())
     }
 
@@ -319,6 +413,38 @@ impl Ready {
             hashes.push(store::index_hash(Some(k), attr.ty, &attr.value));
         }
         self.db.candidates(Some((col, &hashes)), with_private)
+    }
+}
+
+/// A row written before any login may hold only what a caller without a PIN can store: public,
+/// no value the rules keep secret, not CKA_TRUSTED. Anything else in a MAC-less row was put
+/// there behind the module's back.
+fn pending_acceptable(row: &store::Row, data: &Decoded) -> Result<()> {
+    let class = data.attrs.class().unwrap_or(CKO_DATA);
+    let secret = data.attrs.iter().any(|(t, _)| rules::is_secret(class, t));
+    if row.private
+        || data.attrs.flag(CKA_PRIVATE)
+        || data.attrs.flag(CKA_TRUSTED)
+        || secret
+        || !data.withheld.is_empty()
+    {
+        return Err(Error::device(format_args!(
+            "object {} has no MAC but holds what needs a login (forged)",
+            row.id
+        )));
+    }
+    Ok(())
+}
+
+/// The index columns of an object: keyed by the master key for private objects, so the file
+/// reveals nothing of them; plain hashes for public ones, searchable before login.
+fn cols_for(master: Option<&MasterKey>, attrs: &Attributes, private: bool) -> IndexCols {
+    let key = if private { master } else { None };
+    let h = |ty| attrs.get(ty).map(|v| store::index_hash(key, ty, v));
+    IndexCols {
+        class: h(CKA_CLASS).unwrap_or(0),
+        id: h(CKA_ID),
+        label: h(CKA_LABEL),
     }
 }
 
