@@ -125,13 +125,8 @@ fn flipped_byte_in_a_private_object_is_a_device_error() {
         "attrs blob of {len} bytes cannot hold sealed values"
     );
 
-    // Every position if the blob is small, else a spread of them; always the last byte (inside
-    // the last authentication tag) and the middle one.
-    let step = (len / 48).max(1);
-    let mut offsets: Vec<usize> = (0..len).step_by(step).collect();
-    offsets.extend([len / 2, len - 1]);
-    offsets.sort_unstable();
-    offsets.dedup();
+    // Every position of the blob.
+    let offsets: Vec<usize> = (0..len).collect();
 
     for &offset in &offsets {
         let mut flipped = original.clone();
@@ -145,17 +140,12 @@ fn flipped_byte_in_a_private_object_is_a_device_error() {
                 all.is_ok(),
             )
         });
-        assert!(
-            victim == Read::Damaged || victim == data("victim", "victim-value"),
-            "byte {offset}: wrong data returned for a tampered object: {victim:?}"
+        // Every flip is detected: the blob is sealed and the row carries a MAC over it.
+        assert_eq!(
+            victim,
+            Read::Damaged,
+            "byte {offset} of {len}: tampering not detected"
         );
-        if offset == len - 1 || offset == len / 2 {
-            assert_eq!(
-                victim,
-                Read::Damaged,
-                "byte {offset} of {len}: tampering not detected"
-            );
-        }
         assert_eq!(
             bystander,
             data("bystander", "bystander-value"),
