@@ -269,7 +269,12 @@ impl Module {
                 let meta = r.db.meta_info()?;
                 (
                     meta.label,
-                    token::token_flags(&meta, self.cfg.max_login_attempts),
+                    token::token_flags(&meta, self.cfg.max_login_attempts)
+                        | if r.db.read_only() {
+                            CKF_WRITE_PROTECTED
+                        } else {
+                            0
+                        },
                 )
             }
         };
@@ -330,6 +335,9 @@ impl Module {
             TokenState::Broken(_) => return fail(CKR_TOKEN_NOT_RECOGNIZED),
             TokenState::Ready(r) => {
                 drop(known);
+                if r.db.read_only() {
+                    return fail(CKR_TOKEN_WRITE_PROTECTED);
+                }
                 r.db.verify_pin(Role::So, so_pin, self.cfg.max_login_attempts)?;
                 r.db.reinitialize(label, so_pin, kdf)?;
                 r.set_login(Login::Public, None);

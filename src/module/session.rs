@@ -24,6 +24,11 @@ impl Module {
         if !rw && r.login == Login::So {
             return fail(CKR_SESSION_READ_WRITE_SO_EXISTS);
         }
+        // A token file this process could only open read-only is write-protected: no R/W
+        // session, so no token object, PIN or re-initialization can be attempted (§5.6.1).
+        if rw && r.db.read_only() {
+            return fail(CKR_TOKEN_WRITE_PROTECTED);
+        }
         let h = self.new_handle();
         let session = Session {
             handle: h,
