@@ -14,9 +14,10 @@ use crate::crypto;
 use crate::error::Result;
 use rusqlite::{params, Connection};
 
-/// The schema-2 additions to the tables: the MAC column and the table of deletions made
-/// before login.
+/// The schema-2 additions to the tables: the MAC column, the table of deletions made
+/// before login and the IV reservations (`ivs`).
 pub fn add_columns(tx: &Connection) -> Result<()> {
+    tx.execute_batch(super::ivs::CREATE_TABLE)?;
     tx.execute_batch(
         "ALTER TABLE objects ADD COLUMN mac BLOB;
          CREATE TABLE deleted (
