@@ -1,7 +1,8 @@
 //! The IVs and nonces the module generates for message-based AES-GCM and AES-CCM encryption
 //! (PKCS#11 v3.0 §5.11 C_EncryptMessage; `ivGenerator`/`nonceGenerator` of
 //! CK_GCM_MESSAGE_PARAMS and CK_CCM_MESSAGE_PARAMS, Current Mechanisms §2.14.4). One rule:
-//! the module never generates the same IV twice for one key value in a process.
+//! the module never generates the same IV twice for one key value: in a process, and for a
+//! token's keys across processes and restarts.
 //!
 //! - Counters belong to the key value, not to an operation, session or object: every
 //!   `C_MessageEncryptInit`, every session and every copy of a key continue one sequence, kept
@@ -19,7 +20,6 @@
 //!   §8.3 limit), which keeps the chance of any repeat below 2^-32.
 //! - `CKG_GENERATE` ("the token chooses") is random from 96 free bits on (which also keeps
 //!   other processes using the key apart) and the counter below that.
-//!
 //! - Counters of a token's keys are unique across processes and restarts too: the token file
 //!   keeps, per key value, the next counter value nobody has reserved (`store::ivs`). A process
 //!   reserves a block of values in one write transaction when it has none left ([`block_len`]:
@@ -34,7 +34,10 @@
 //! one) with the same fixed part restart the sequence, and, as SP 800-38D §8.2.1 asks, the
 //! fixed field must then name the process (or use random IVs with 96 free bits). A token file
 //! rolled back, or its reservation row deleted, hands out reserved values again (nothing in
-//! the file can show that). IVs the caller gives (`CKG_NO_GENERATE`) are the caller's
+//! the file can show that). `CKG_GENERATE_COUNTER_XOR` XORs the counter into the caller's
+//! IV: its IVs are unique while the caller keeps one IV for the key (as TLS 1.3 does); a
+//! caller that changes that IV, or mixes it with `CKG_GENERATE_COUNTER` on one key, can meet
+//! an earlier IV, as it could by giving one itself. IVs the caller gives (`CKG_NO_GENERATE`) are the caller's
 //! responsibility.
 
 use crate::error::{fail, Error, Result};

@@ -108,6 +108,11 @@ impl MessageOp {
         self.aead
     }
 
+    /// End the message in parts under way, if any (a failed call ends its message).
+    pub fn end_message(&mut self) {
+        self.partial = None;
+    }
+
     /// A multi-part message is under way (single-part calls are refused meanwhile).
     pub fn in_message(&self) -> bool {
         self.partial.is_some()

@@ -86,7 +86,18 @@ impl Module {
         const ATTEMPTS: usize = 8;
         for _ in 0..ATTEMPTS {
             match self.with_session(sh, &mut f) {
-                Err(e) if e.rv() == iv::NEED_BLOCK => self.reserve_ivs(sh, kind, p)?,
+                Err(e) if e.rv() == iv::NEED_BLOCK => {
+                    if let Err(e) = self.reserve_ivs(sh, kind, p) {
+                        // As any failed call, this one ends its message in parts.
+                        if p.is_none() {
+                            self.with_session(sh, |s| {
+                                slot(s, kind).as_mut().map(MessageOp::end_message);
+                                Ok(())
+                            })?;
+                        }
+                        return Err(e);
+                    }
+                }
                 other => return other,
             }
         }
