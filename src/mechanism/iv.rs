@@ -1,7 +1,8 @@
 //! The IVs and nonces the module generates for message-based AES-GCM and AES-CCM encryption
 //! (PKCS#11 v3.0 §5.11 C_EncryptMessage; `ivGenerator`/`nonceGenerator` of
 //! CK_GCM_MESSAGE_PARAMS and CK_CCM_MESSAGE_PARAMS, Current Mechanisms §2.14.4). One rule:
-//! the module never generates the same IV twice for one key value in a process.
+//! the module never generates the same IV twice for one key value: in a process, and for a
+//! token's keys across processes and restarts.
 //!
 //! - Counters belong to the key value, not to an operation, session or object: every
 //!   `C_MessageEncryptInit`, every session and every copy of a key continue one sequence, kept
@@ -19,11 +20,25 @@
 //!   §8.3 limit), which keeps the chance of any repeat below 2^-32.
 //! - `CKG_GENERATE` ("the token chooses") is random from 96 free bits on (which also keeps
 //!   other processes using the key apart) and the counter below that.
+//! - Counters of a token's keys are unique across processes and restarts too: the token file
+//!   keeps, per key value, the next counter value nobody has reserved (`store::ivs`). A process
+//!   reserves a block of values in one write transaction when it has none left ([`block_len`]:
+//!   2^16, or 1/16 of a small space) and hands out IVs from its block, so a message costs no
+//!   store round trip. Values are handed out in increasing order within a process, and a
+//!   reservation never starts below what the process already used, so blocks and
+//!   process-only counters of one key value never overlap in a process.
 //!
-//! What this cannot do: a counter lives in one process. Two processes (or a restarted one)
-//! encrypting under one key with the same fixed part restart the sequence; as SP 800-38D
-//! §8.2.1 asks, the fixed field must then name the process (or use random IVs with 96 free
-//! bits). IVs the caller gives (`CKG_NO_GENERATE`) are the caller's responsibility.
+//! What this cannot do: when the token has no master key in this process (nobody logged in,
+//! a public session key; or the user logged out during the operation) or its file is
+//! read-only, the counter is the process's alone, as above: two such processes (or a restarted
+//! one) with the same fixed part restart the sequence, and, as SP 800-38D §8.2.1 asks, the
+//! fixed field must then name the process (or use random IVs with 96 free bits). A token file
+//! rolled back, or its reservation row deleted, hands out reserved values again (nothing in
+//! the file can show that). `CKG_GENERATE_COUNTER_XOR` XORs the counter into the caller's
+//! IV: its IVs are unique while the caller keeps one IV for the key (as TLS 1.3 does); a
+//! caller that changes that IV, or mixes it with `CKG_GENERATE_COUNTER` on one key, can meet
+//! an earlier IV, as it could by giving one itself. IVs the caller gives (`CKG_NO_GENERATE`) are the caller's
+//! responsibility.
 
 use crate::error::{fail, Error, Result};
 use cryptoki_sys::*;
@@ -36,11 +51,33 @@ use zeroize::Zeroizing;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct KeyId([u8; 32]);
 
+/// Where a key's counter values come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// This process alone (no master key, or a read-only token file).
+    Process,
+    /// Blocks reserved in the token file, for the key of this tag (`MasterKey::iv_tag`).
+    Token([u8; 32]),
+}
+
+/// Internal only: the key's counter needs a new block from the token file before the next
+/// IV ([`refill`]); no IV was generated and nothing changed.
+pub const NEED_BLOCK: CK_RV = CKR_VENDOR_DEFINED | 0x4648_0002;
+
+/// Counter values reserved in the token file and not yet handed out: `counter + 1 .. end`.
+#[derive(Debug)]
+struct Reserved {
+    tag: [u8; 32],
+    end: u64,
+}
+
 /// What the process has generated under one key value.
 #[derive(Debug, Default)]
 struct Used {
     /// The last counter value handed out (0: none yet; the first IV gets 1).
     counter: u64,
+    /// The block reserved in a token file, if any.
+    block: Option<Reserved>,
     /// How many random IVs were handed out.
     random: u64,
 }
@@ -75,14 +112,28 @@ fn random_limit(free: usize) -> u64 {
     1u64 << (free.saturating_sub(32) / 2).min(32)
 }
 
-/// The next IV for `key`: the first `fixed_bits` bits of `base`, the rest generated as
-/// `generator` asks.
-pub fn generate(
-    key: KeyId,
+/// The highest counter value `free` bits hold.
+fn counter_max(free: usize) -> u64 {
+    if free >= 64 {
+        u64::MAX
+    } else {
+        (1u64 << free) - 1
+    }
+}
+
+/// How many counter values to reserve at a time in a space of `max` values: 2^16 (a
+/// reservation is a write transaction, rare at that size), and 1/16 of a small space so that
+/// several processes each get a share of it.
+pub fn block_len(max: u64) -> u64 {
+    (max / 16).clamp(1, 1 << 16)
+}
+
+/// The free bits of an IV layout and how they get filled.
+fn layout(
     generator: CK_GENERATOR_FUNCTION,
     fixed_bits: CK_ULONG,
     base: &[u8],
-) -> Result<Vec<u8>> {
+) -> Result<(usize, usize, Fill)> {
     let invalid = || Error::new(CKR_MECHANISM_PARAM_INVALID);
     let total = base.len().checked_mul(8).ok_or_else(invalid)?;
     let fixed = usize::try_from(fixed_bits).map_err(|_| invalid())?;
@@ -98,17 +149,38 @@ pub fn generate(
         CKG_GENERATE => Fill::Counter { xor: false },
         _ => return Err(invalid()),
     };
+    Ok((fixed, free, fill))
+}
+
+/// The next IV for `key`: the first `fixed_bits` bits of `base`, the rest generated as
+/// `generator` asks. With `Source::Token` and no reserved value left: `NEED_BLOCK`.
+pub fn generate(
+    key: KeyId,
+    source: Source,
+    generator: CK_GENERATOR_FUNCTION,
+    fixed_bits: CK_ULONG,
+    base: &[u8],
+) -> Result<Vec<u8>> {
+    let (fixed, free, fill) = layout(generator, fixed_bits, base)?;
     let mut fresh = vec![0u8; base.len()];
     match fill {
         Fill::Counter { xor } => {
             let next = take(key, |u| {
-                let next = u.counter.checked_add(1)?;
+                let Some(next) = u.counter.checked_add(1) else {
+                    return Err(Error::new(CKR_KEY_EXHAUSTED));
+                };
                 // The value must fit the free bits, or it would wrap onto an earlier IV.
-                if free < 64 && next >> free != 0 {
-                    return None;
+                if next > counter_max(free) {
+                    return Err(Error::new(CKR_KEY_EXHAUSTED));
+                }
+                if let Source::Token(tag) = source {
+                    match &u.block {
+                        Some(b) if b.tag == tag && next < b.end => {}
+                        _ => return Err(Error::new(NEED_BLOCK)),
+                    }
                 }
                 u.counter = next;
-                Some(next)
+                Ok(next)
             })?;
             let c = next.to_be_bytes();
             let n = c.len().min(fresh.len());
@@ -123,10 +195,10 @@ pub fn generate(
         Fill::Random => {
             take(key, |u| {
                 if u.random >= random_limit(free) {
-                    return None;
+                    return Err(Error::new(CKR_KEY_EXHAUSTED));
                 }
                 u.random += 1;
-                Some(())
+                Ok(())
             })?;
             crate::crypto::random_fill(&mut fresh)?;
         }
@@ -141,14 +213,42 @@ pub fn generate(
     Ok(iv)
 }
 
-/// Update the key's record under the lock; `None` from `f` means the key is exhausted.
-fn take<T>(key: KeyId, f: impl FnOnce(&mut Used) -> Option<T>) -> Result<T> {
+/// Update the key's record under the lock.
+fn take<T>(key: KeyId, f: impl FnOnce(&mut Used) -> Result<T>) -> Result<T> {
     let mut all = USED.lock();
-    let used = all.get_or_insert_with(HashMap::new).entry(key).or_default();
-    match f(used) {
-        Some(v) => Ok(v),
-        None => fail(CKR_KEY_EXHAUSTED),
-    }
+    f(all.get_or_insert_with(HashMap::new).entry(key).or_default())
+}
+
+/// After `NEED_BLOCK`: reserve the next block of counter values for `key` of token key `tag`
+/// through `reserve(floor, max, want)` (the token file's write transaction, run without the
+/// table lock), and make it the key's block. `None` from `reserve`: the values up to `max`
+/// are all taken, `CKR_KEY_EXHAUSTED`.
+pub fn refill(
+    key: KeyId,
+    tag: [u8; 32],
+    generator: CK_GENERATOR_FUNCTION,
+    fixed_bits: CK_ULONG,
+    base: &[u8],
+    reserve: impl FnOnce(u64, u64, u64) -> Result<Option<crate::store::IvBlock>>,
+) -> Result<()> {
+    let (_, free, _) = layout(generator, fixed_bits, base)?;
+    let max = counter_max(free);
+    let floor = take(key, |u| Ok(u.counter.saturating_add(1)))?;
+    let Some(b) = reserve(floor, max, block_len(max))? else {
+        return fail(CKR_KEY_EXHAUSTED);
+    };
+    take(key, |u| {
+        // Another thread may have taken a later block meanwhile: then this one is dropped
+        // (values are skipped, never repeated) and the caller tries again.
+        if b.start > u.counter {
+            u.counter = b.start - 1;
+            u.block = Some(Reserved {
+                tag,
+                end: b.start.saturating_add(b.len),
+            });
+        }
+        Ok(())
+    })
 }
 
 #[cfg(test)]
@@ -163,18 +263,18 @@ mod tests {
     fn counters_fill_the_free_bits_and_stop_before_wrapping() -> Result<()> {
         let k = key(b"iv unit test: counter");
         let base = [0xab; 12];
-        let a = generate(k, CKG_GENERATE_COUNTER, 32, &base)?;
-        let b = generate(k, CKG_GENERATE_COUNTER, 32, &base)?;
+        let a = generate(k, Source::Process, CKG_GENERATE_COUNTER, 32, &base)?;
+        let b = generate(k, Source::Process, CKG_GENERATE_COUNTER, 32, &base)?;
         assert_eq!(a[..4], [0xab; 4]);
         assert_eq!(a[4..], [0, 0, 0, 0, 0, 0, 0, 1]);
         assert_eq!(b[4..], [0, 0, 0, 0, 0, 0, 0, 2]);
         // 4 free bits: counter values 1..=15, then the key is exhausted for this layout.
         let k4 = key(b"iv unit test: 4 bits");
         for i in 1..16u8 {
-            let iv = generate(k4, CKG_GENERATE_COUNTER, 92, &base)?;
+            let iv = generate(k4, Source::Process, CKG_GENERATE_COUNTER, 92, &base)?;
             assert_eq!(iv[11], 0xa0 | i);
         }
-        let e = generate(k4, CKG_GENERATE_COUNTER, 92, &base).err();
+        let e = generate(k4, Source::Process, CKG_GENERATE_COUNTER, 92, &base).err();
         assert_eq!(e.map(|e| e.rv()), Some(CKR_KEY_EXHAUSTED));
         Ok(())
     }
@@ -189,13 +289,49 @@ mod tests {
             (CKG_GENERATE, 96),
             (CKG_NO_GENERATE, 0),
         ] {
-            let e = generate(k, g, fixed, &[0; 12]).err();
+            let e = generate(k, Source::Process, g, fixed, &[0; 12]).err();
             assert_eq!(
                 e.map(|e| e.rv()),
                 Some(CKR_MECHANISM_PARAM_INVALID),
                 "{g} {fixed}"
             );
         }
+    }
+
+    #[test]
+    fn token_counters_come_from_reserved_blocks() -> Result<()> {
+        let k = key(b"iv unit test: blocks");
+        let tag = [7u8; 32];
+        let base = [0u8; 12];
+        let gen = |k| generate(k, Source::Token(tag), CKG_GENERATE_COUNTER, 32, &base);
+        assert_eq!(gen(k).err().map(|e| e.rv()), Some(NEED_BLOCK));
+        // Another process holds 1..=10: the block starts at 11.
+        refill(
+            k,
+            tag,
+            CKG_GENERATE_COUNTER,
+            32,
+            &base,
+            |floor, max, want| {
+                assert_eq!((floor, max, want), (1, u64::MAX, 1 << 16));
+                Ok(Some(crate::store::IvBlock { start: 11, len: 2 }))
+            },
+        )?;
+        assert_eq!(gen(k)?[8..], [0, 0, 0, 11]);
+        assert_eq!(gen(k)?[8..], [0, 0, 0, 12]);
+        assert_eq!(gen(k).err().map(|e| e.rv()), Some(NEED_BLOCK));
+        // A stale block below what was used is not taken.
+        refill(k, tag, CKG_GENERATE_COUNTER, 32, &base, |floor, _, _| {
+            assert_eq!(floor, 13);
+            Ok(Some(crate::store::IvBlock { start: 5, len: 100 }))
+        })?;
+        assert_eq!(gen(k).err().map(|e| e.rv()), Some(NEED_BLOCK));
+        let e = refill(k, tag, CKG_GENERATE_COUNTER, 32, &base, |_, _, _| Ok(None)).err();
+        assert_eq!(e.map(|e| e.rv()), Some(CKR_KEY_EXHAUSTED));
+        assert_eq!(block_len(255), 15);
+        assert_eq!(block_len(1), 1);
+        assert_eq!(block_len(u64::MAX), 1 << 16);
+        Ok(())
     }
 
     #[test]

@@ -68,6 +68,8 @@ pub struct MessageOp {
     encrypt: bool,
     /// The key's entry in the table of generated IVs (encryption only).
     key_id: Option<super::iv::KeyId>,
+    /// Where the key's counter values come from (see [`super::iv`]).
+    pub iv_source: super::iv::Source,
     partial: Option<Partial>,
     /// Needs `C_Login(CKU_CONTEXT_SPECIFIC)` before the next message (CKA_ALWAYS_AUTHENTICATE).
     pub needs_login: bool,
@@ -96,6 +98,7 @@ impl MessageOp {
             } else {
                 None
             },
+            iv_source: super::iv::Source::Process,
             partial: None,
             needs_login: false,
         })
@@ -103,6 +106,11 @@ impl MessageOp {
 
     pub fn aead(&self) -> Aead {
         self.aead
+    }
+
+    /// End the message in parts under way, if any (a failed call ends its message).
+    pub fn end_message(&mut self) {
+        self.partial = None;
     }
 
     /// A multi-part message is under way (single-part calls are refused meanwhile).
@@ -117,8 +125,26 @@ impl MessageOp {
             Some(k) if self.encrypt && p.generator != CKG_NO_GENERATE => k,
             _ => return Ok((p.iv.clone(), false)),
         };
-        let iv = super::iv::generate(key_id, p.generator, p.fixed_bits, &p.iv)?;
+        let iv = super::iv::generate(key_id, self.iv_source, p.generator, p.fixed_bits, &p.iv)?;
         Ok((iv, true))
+    }
+
+    /// After `iv::NEED_BLOCK`: reserve counter values through `reserve` for the message of
+    /// `p`, or for the message in parts under way when `p` is `None`.
+    pub fn refill_ivs(
+        &self,
+        p: Option<&MessageParams>,
+        reserve: impl FnOnce(u64, u64, u64) -> Result<Option<crate::store::IvBlock>>,
+    ) -> Result<()> {
+        let p = p
+            .or(self.partial.as_ref().map(|part| &part.params))
+            .ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?;
+        match (self.key_id, self.iv_source) {
+            (Some(k), super::iv::Source::Token(tag)) => {
+                super::iv::refill(k, tag, p.generator, p.fixed_bits, &p.iv, reserve)
+            }
+            _ => Ok(()),
+        }
     }
 
     fn check(&self, p: &MessageParams) -> Result<()> {
@@ -142,7 +168,17 @@ impl MessageOp {
         if p.data_len.is_some_and(|l| l != data.len()) {
             return fail(CKR_DATA_LEN_RANGE);
         }
-        let (iv, generated) = self.iv_for(p)?;
+        let iv = self.iv_for(p)?;
+        self.seal(p, iv, aad, data)
+    }
+
+    fn seal(
+        &self,
+        p: &MessageParams,
+        (iv, generated): (Vec<u8>, bool),
+        aad: &[u8],
+        data: &[u8],
+    ) -> Result<Sealed> {
         let tag_len = p.tag.len();
         let mut out = match self.aead {
             Aead::Gcm => aes::gcm_encrypt(&self.key, &iv, aad, tag_len, data)?,
@@ -217,6 +253,19 @@ impl MessageOp {
     ) -> Result<(Zeroizing<Vec<u8>>, Sealing)> {
         self.check(p)?;
         let encrypt = self.encrypt;
+        // The IV comes first, before this part is gathered: a `NEED_BLOCK` leaves everything
+        // as it was, so the call can be made again once counter values are reserved.
+        let iv = match (&self.partial, last && encrypt) {
+            (Some(part), true) => match self.iv_for(&part.params) {
+                Ok(iv) => Some(iv),
+                Err(e) if e.rv() == super::iv::NEED_BLOCK => return Err(e),
+                Err(e) => {
+                    self.partial = None;
+                    return Err(e);
+                }
+            },
+            _ => None,
+        };
         let part = self
             .partial
             .as_mut()
@@ -236,8 +285,11 @@ impl MessageOp {
         else {
             return fail(CKR_OPERATION_NOT_INITIALIZED);
         };
-        if self.encrypt {
-            let s = self.encrypt(&params, &aad, &whole)?;
+        if let Some(iv) = iv {
+            if params.data_len.is_some_and(|l| l != whole.len()) {
+                return fail(CKR_DATA_LEN_RANGE);
+            }
+            let s = self.seal(&params, iv, &aad, &whole)?;
             Ok((Zeroizing::new(s.ciphertext), Some((s.iv, s.tag))))
         } else {
             Ok((self.decrypt(&params, &aad, &whole)?, None))

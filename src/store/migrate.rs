@@ -1,8 +1,9 @@
 //! Forward migration of token files (design.md "Storage": schema version in meta, forward
 //! migrations; PKCS#11 v3.0 §5.6 C_Login, where the master key first becomes available).
 //!
-//! Schema 1 → 2 adds the integrity checks of `integrity`: a MAC column on the object rows, the
-//! object-set digest, the token epoch and the meta MAC. They need the master key, so the
+//! Schema 1 → 2 adds the integrity checks of `integrity` (a MAC column on the object rows, the
+//! object-set digest, the token epoch and the meta MAC) and the IV reservations of `ivs`
+//! (an empty table). The checks need the master key, so the
 //! migration runs at the first login (user or SO) to a schema-1 file, inside that login's write
 //! transaction: a crash leaves the file at schema 1, and two processes logging in at once
 //! migrate it once (the second finds schema 2 inside its transaction and does nothing).
@@ -14,9 +15,10 @@ use crate::crypto;
 use crate::error::Result;
 use rusqlite::{params, Connection};
 
-/// The schema-2 additions to the tables: the MAC column and the table of deletions made
-/// before login.
+/// The schema-2 additions to the tables: the MAC column, the table of deletions made
+/// before login and the IV reservations (`ivs`).
 pub fn add_columns(tx: &Connection) -> Result<()> {
+    tx.execute_batch(super::ivs::CREATE_TABLE)?;
     tx.execute_batch(
         "ALTER TABLE objects ADD COLUMN mac BLOB;
          CREATE TABLE deleted (

@@ -4,6 +4,8 @@
 
 pub mod codec;
 pub mod integrity;
+mod ivs;
+pub use ivs::Block as IvBlock;
 mod migrate;
 mod objects;
 pub use objects::{is_pending, PENDING_BASE};
@@ -56,6 +58,7 @@ pub struct MasterKey {
     aead: Aead256,
     index_key: Zeroizing<[u8; 32]>,
     integrity: integrity::Keys,
+    iv: ivs::IvKey,
     raw: Zeroizing<[u8; 32]>,
 }
 
@@ -74,6 +77,7 @@ impl MasterKey {
             aead: Aead256::new(&seal),
             index_key,
             integrity: integrity::Keys::derive(&raw),
+            iv: ivs::IvKey::derive(raw.as_ref()),
             raw,
         }
     }
@@ -261,7 +265,9 @@ impl TokenDb {
                  gen INTEGER NOT NULL,
                  attrs BLOB NOT NULL,
                  mac BLOB
-             );"
+             );
+             {}",
+            ivs::CREATE_TABLE
         ))?;
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -564,6 +570,7 @@ impl TokenDb {
         }
         tx.execute("DELETE FROM objects", [])?;
         tx.execute("DELETE FROM deleted", [])?;
+        tx.execute("DELETE FROM ivs", [])?;
         tx.execute(
             "DELETE FROM meta WHERE key IN ('user_wrap', 'user_failures', 'so_failures')",
             [],

@@ -229,6 +229,12 @@ impl Ready {
         self.master.as_ref()
     }
 
+    /// The database with the master key beside it, for a write that needs the key (IV
+    /// reservations, `store::ivs`).
+    pub fn db_and_master(&mut self) -> (&mut TokenDb, Option<&MasterKey>) {
+        (&mut self.db, self.master.as_ref())
+    }
+
     /// Wrap the master key (held since login) under a new PIN for `role`.
     pub fn set_pin(&mut self, role: Role, pin: &[u8], kdf: KdfParams) -> Result<()> {
         let master = self

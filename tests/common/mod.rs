@@ -633,3 +633,20 @@ pub fn wait_child(child: std::process::Child, what: &str) {
         "child {what} did not run its test:\n{stdout}"
     );
 }
+
+impl TestEnv {
+    /// The environment a parent test set up, for a child process started by `spawn_child`:
+    /// the inherited FERROHSM_CONF and FERROHSM_TOKEN_DIR, left as they are (the parent
+    /// removes them); `root` is a scratch directory of the child's own.
+    pub fn inherited() -> Self {
+        let var = |k: &str| PathBuf::from(std::env::var_os(k).expect("set by the parent test"));
+        TestEnv {
+            dir: tempfile::Builder::new()
+                .prefix("ferrohsm-child-")
+                .tempdir()
+                .expect("temp dir"),
+            token_dir: var("FERROHSM_TOKEN_DIR"),
+            conf: var("FERROHSM_CONF"),
+        }
+    }
+}

@@ -7,7 +7,7 @@
 //! The `cryptoki` 0.12 high-level API lacks many mechanisms of the suite (AES-CTR/CCM/CTS,
 //! SHA-3, CMAC_GENERAL, PBKDF2 …) and every template attribute, hence the raw layer.
 
-use super::{init_token, load_module, pin, user_session, TestEnv, USER_PIN};
+use super::{init_token, load_module, pin, slot_by_label, user_session, TestEnv, USER_PIN};
 use cryptoki::context::Pkcs11;
 use cryptoki::session::Session;
 use cryptoki::slot::Slot;
@@ -1738,5 +1738,25 @@ impl Tok {
         let p = gcm_message_params(&vec![0x5a; iv_len], generator, fixed_bits, &[0u8; 16]);
         self.encrypt_message(&p, b"", b"message")?;
         Ok(p.kept(0))
+    }
+}
+
+/// `Tok` for an existing token labelled `label` (in a child process: `TestEnv::inherited`).
+pub fn attach_token(env: TestEnv, label: &str) -> Tok {
+    let ctx = load_crypto_module(&env);
+    let slot = slot_by_label(&ctx, label);
+    let session = user_session(&ctx, slot);
+    // SAFETY: the module is already loaded by `ctx`; this shares it.
+    let lib = unsafe { cryptoki_sys::Pkcs11::new(crypto_module_path()) }.expect("dlopen module");
+    let fl = function_list(&lib);
+    let h = session.handle();
+    Tok {
+        session,
+        h,
+        slot,
+        fl,
+        _lib: lib,
+        ctx,
+        env,
     }
 }
