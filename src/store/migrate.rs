@@ -18,22 +18,24 @@ use rusqlite::{params, Connection};
 /// The schema-2 additions to the tables: the MAC column, the table of deletions made
 /// before login and the IV reservations (`ivs`).
 pub fn add_columns(tx: &Connection) -> Result<()> {
+    tx.execute_batch("ALTER TABLE objects ADD COLUMN mac BLOB;")?;
+    tx.execute_batch(DELETED_TABLE)?;
     tx.execute_batch(super::ivs::CREATE_TABLE)?;
-    tx.execute_batch(
-        "ALTER TABLE objects ADD COLUMN mac BLOB;
-         CREATE TABLE deleted (
-                  id INTEGER PRIMARY KEY,
-                  private INTEGER NOT NULL,
-                  class_hash INTEGER NOT NULL,
-                  id_hash INTEGER,
-                  label_hash INTEGER,
-                  gen INTEGER NOT NULL,
-                  attrs BLOB NOT NULL,
-                  mac BLOB
-              );",
-    )?;
     Ok(())
 }
+
+/// The public objects destroyed before login, kept until a login checks them (the same
+/// columns as `objects`); created by a new token and by the migration alike.
+pub const DELETED_TABLE: &str = "CREATE TABLE deleted (
+    id INTEGER PRIMARY KEY,
+    private INTEGER NOT NULL,
+    class_hash INTEGER NOT NULL,
+    id_hash INTEGER,
+    label_hash INTEGER,
+    gen INTEGER NOT NULL,
+    attrs BLOB NOT NULL,
+    mac BLOB
+);";
 
 /// Bring a schema-1 file to schema 2 (the caller holds an IMMEDIATE transaction and has
 /// checked that the file is at schema 1). The wrap of the role logging in moves to format 2;

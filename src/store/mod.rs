@@ -256,17 +256,9 @@ impl TokenDb {
              CREATE INDEX objects_class ON objects(class_hash);
              CREATE INDEX objects_id ON objects(id_hash) WHERE id_hash IS NOT NULL;
              CREATE INDEX objects_label ON objects(label_hash) WHERE label_hash IS NOT NULL;
-             CREATE TABLE deleted (
-                 id INTEGER PRIMARY KEY,
-                 private INTEGER NOT NULL,
-                 class_hash INTEGER NOT NULL,
-                 id_hash INTEGER,
-                 label_hash INTEGER,
-                 gen INTEGER NOT NULL,
-                 attrs BLOB NOT NULL,
-                 mac BLOB
-             );
+             {}
              {}",
+            migrate::DELETED_TABLE,
             ivs::CREATE_TABLE
         ))?;
         let now = std::time::SystemTime::now()
