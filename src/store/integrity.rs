@@ -204,6 +204,15 @@ pub fn object_set(conn: &Connection, m: &MasterKey) -> Result<Zeroizing<[u8; 32]
     Ok(Zeroizing::new(arr))
 }
 
+/// Add or remove terms of the object-set digest (XOR does both) inside a write transaction.
+pub fn toggle_in_set(conn: &Connection, m: &MasterKey, terms: &[[u8; 32]]) -> Result<()> {
+    let mut set = object_set(conn, m)?;
+    for t in terms {
+        toggle(&mut set, t);
+    }
+    put_object_set(conn, m, &set)
+}
+
 pub fn put_object_set(conn: &Connection, m: &MasterKey, digest: &[u8; 32]) -> Result<()> {
     let sealed = m.aead().seal(SET_AAD, digest)?;
     set_meta(conn, "object_set", &sealed)

@@ -93,12 +93,11 @@ impl TokenDb {
             blob,
             &mac[..]
         ])?;
-        let mut set = integrity::object_set(&tx, master)?;
-        integrity::toggle(
-            &mut set,
-            &integrity::element(master, next, 1, private, &mac),
-        );
-        integrity::put_object_set(&tx, master, &set)?;
+        integrity::toggle_in_set(
+            &tx,
+            master,
+            &[integrity::element(master, next, 1, private, &mac)],
+        )?;
         integrity::seal_meta(&tx, master)?;
         tx.commit()?;
         Ok(next)
@@ -211,15 +210,11 @@ impl TokenDb {
             mac.as_ref().map(|m| &m[..])
         ])?;
         if let (Some(m), Some(mac)) = (master, &mac) {
-            let mut set = integrity::object_set(&tx, m)?;
+            let mut terms = vec![integrity::element(m, id, gen, private, mac)];
             if let Some(old) = row.mac.as_deref() {
-                integrity::toggle(
-                    &mut set,
-                    &integrity::element(m, id, row.gen, row.private, old),
-                );
+                terms.push(integrity::element(m, id, row.gen, row.private, old));
             }
-            integrity::toggle(&mut set, &integrity::element(m, id, gen, private, mac));
-            integrity::put_object_set(&tx, m, &set)?;
+            integrity::toggle_in_set(&tx, m, &terms)?;
             integrity::seal_meta(&tx, m)?;
         }
         tx.commit()?;
@@ -245,10 +240,8 @@ impl TokenDb {
             (Some(m), mac) => {
                 integrity::check_meta(&tx, m)?;
                 if let Some(mac) = mac {
-                    let mut set = integrity::object_set(&tx, m)?;
                     let term = integrity::element(m, id, row.gen, row.private, mac);
-                    integrity::toggle(&mut set, &term);
-                    integrity::put_object_set(&tx, m, &set)?;
+                    integrity::toggle_in_set(&tx, m, &[term])?;
                 }
                 integrity::seal_meta(&tx, m)?;
             }
