@@ -233,7 +233,10 @@ fn read_only_child() {
     // A token the module could open only read-only says so (CKF_WRITE_PROTECTED) and refuses
     // R/W sessions with CKR_TOKEN_WRITE_PROTECTED (§5.6.1), so no token write can be tried.
     let info = ctx.get_token_info(slot).expect("C_GetTokenInfo");
-    assert!(info.write_protected(), "{when}: CKF_WRITE_PROTECTED not set");
+    assert!(
+        info.write_protected(),
+        "{when}: CKF_WRITE_PROTECTED not set"
+    );
     expect_rv(ctx.open_rw_session(slot), RvError::TokenWriteProtected);
     seen.push("C_OpenSession R/W: TokenWriteProtected".to_owned());
     // Token objects cannot be written through a R/O session at all.
