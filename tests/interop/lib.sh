@@ -167,7 +167,7 @@ same_file() {
 # interop_summary MIN: the closing line; fails when anything failed or when fewer than MIN checks
 # passed (each script records the count it had, so a check that silently stops running is seen).
 interop_summary() {
-    local min=${1:?interop_summary needs the script's recorded pass count}
+    local min=${1:?interop_summary needs the recorded pass count of the script}
     if [ "$passed" -lt "$min" ]; then
         echo "FAIL only $passed checks passed; this script recorded $min"
         failed=$((failed + 1))

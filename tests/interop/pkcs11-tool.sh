@@ -120,8 +120,19 @@ head -c 1000 /dev/urandom >"$WORK/data.bin"
 check "write a private data object (--write-object --type data --private)" \
     p11 --token-label "$LABEL" --login --pin "$PIN" \
     --write-object "$WORK/data.bin" --type data --label d1 --private || true
+# A public object beside it, so the listing before login has something to show: an empty
+# listing would pass the "hidden" check whatever went wrong.
+printf 'public beside d1' >"$WORK/pub.bin"
+check "write a public data object (--write-object --type data)" \
+    p11 --token-label "$LABEL" --login --pin "$PIN" \
+    --write-object "$WORK/pub.bin" --type data --label pub0 || true
 check_not_out "private data object is hidden before login (-O)" "label: *'d1'" \
     p11 --token-label "$LABEL" -O || true
+if grep -Eq "label: *'pub0'" "$OUT"; then
+    pass "the public object is listed before login (-O)"
+else
+    fail "the public object is listed before login (-O)" "no 'pub0' in the listing"
+fi
 check_out "private data object is listed after login (--login -O)" "label: *'d1'" \
     p11 --token-label "$LABEL" --login --pin "$PIN" -O || true
 check "read the data object back (--read-object --type data --label d1)" \
@@ -181,4 +192,4 @@ fi
 check "the right PIN still logs in after one wrong try" \
     p11 --token-label "$LABEL" --login --pin "$PIN" -O || true
 
-interop_summary 28
+interop_summary 30
