@@ -797,6 +797,11 @@ pub fn token(label: &str) -> Tok {
     let env = TestEnv::new();
     let ctx = load_crypto_module(&env);
     let slot = init_token(&ctx, label);
+    tok_on(env, ctx, slot)
+}
+
+/// `Tok` with a user session on `slot` of the loaded module `ctx`.
+fn tok_on(env: TestEnv, ctx: Pkcs11, slot: Slot) -> Tok {
     let session = user_session(&ctx, slot);
     // SAFETY: the module is already loaded by `ctx`; this shares it.
     let lib = unsafe { cryptoki_sys::Pkcs11::new(crypto_module_path()) }.expect("dlopen module");
@@ -1745,18 +1750,5 @@ impl Tok {
 pub fn attach_token(env: TestEnv, label: &str) -> Tok {
     let ctx = load_crypto_module(&env);
     let slot = slot_by_label(&ctx, label);
-    let session = user_session(&ctx, slot);
-    // SAFETY: the module is already loaded by `ctx`; this shares it.
-    let lib = unsafe { cryptoki_sys::Pkcs11::new(crypto_module_path()) }.expect("dlopen module");
-    let fl = function_list(&lib);
-    let h = session.handle();
-    Tok {
-        session,
-        h,
-        slot,
-        fl,
-        _lib: lib,
-        ctx,
-        env,
-    }
+    tok_on(env, ctx, slot)
 }
