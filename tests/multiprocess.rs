@@ -11,7 +11,7 @@ use cryptoki::error::RvError;
 use cryptoki::object::{Attribute, AttributeType, ObjectClass};
 use cryptoki::session::UserType;
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "shared";
@@ -19,17 +19,6 @@ const WRITES_PER_CHILD: usize = 200;
 const TAG_VAR: &str = "FERROHSM_TEST_TAG";
 const SYNC_VAR: &str = "FERROHSM_TEST_SYNC";
 const COUNT_VAR: &str = "FERROHSM_TEST_COUNT";
-
-fn wait_for(path: &Path, what: &str) {
-    let start = Instant::now();
-    while !path.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
 
 /// The child side: does nothing unless started by a parent test with a role. Not `#[ignore]`d,
 /// so a normal run shows no skipped test; run by itself it passes at once.

@@ -19,17 +19,6 @@ use std::time::{Duration, Instant};
 const TOKEN: &str = "store";
 const SYNC_VAR: &str = "FERROHSM_TEST_SYNC";
 
-fn wait_for(path: &Path, what: &str) {
-    let start = Instant::now();
-    while !path.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(1));
-    }
-}
-
 /// An extractable AES key "x" and a wrapping key "w" on the token.
 fn key_and_wrapper(s: &Session) -> (ObjectHandle, ObjectHandle) {
     let aes = |label: &str, wrap: bool| {

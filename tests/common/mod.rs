@@ -477,6 +477,20 @@ pub fn mode_of(path: &Path) -> u32 {
 }
 
 /// Whether `needle` occurs in `haystack`.
+/// Wait (at most two minutes) until another process has created `path`: the tests' way for
+/// processes to tell each other they reached a step.
+#[track_caller]
+pub fn wait_for(path: &Path, what: &str) {
+    let start = std::time::Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(120),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
+}
+
 pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
     !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
 }
