@@ -12,3 +12,4 @@ pub mod object;
 pub mod session;
 pub mod store;
 pub mod token;
+pub mod wipe;

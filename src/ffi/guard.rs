@@ -9,6 +9,7 @@ use crate::module::Module;
 use cryptoki_sys::*;
 use parking_lot::RwLock;
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 
 /// Locking callbacks an application passed to `C_Initialize` without `CKF_OS_LOCKING_OK`: the
@@ -56,6 +57,21 @@ thread_local! {
         const { std::cell::RefCell::new(None) };
 }
 
+/// This process's id, looked up once and again after each fork (`install_fork_handlers`),
+/// instead of a system call on every entry point.
+static PID: AtomicU32 = AtomicU32::new(0);
+
+fn this_pid() -> u32 {
+    match PID.load(Ordering::Relaxed) {
+        0 => {
+            let p = std::process::id();
+            PID.store(p, Ordering::Relaxed);
+            p
+        }
+        p => p,
+    }
+}
+
 fn fork_shared() -> std::sync::RwLockReadGuard<'static, ()> {
     FORK.read()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -73,11 +89,16 @@ fn install_fork_handlers() {
     extern "C" fn after() {
         FORK_HELD.with(|h| drop(h.borrow_mut().take()));
     }
+    extern "C" fn child() {
+        // The child has a new process id: the next call looks it up again.
+        PID.store(0, Ordering::Relaxed);
+        after();
+    }
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
         // SAFETY: the handlers are plain functions of this library, which is never unloaded
         // once it has run (glibc keeps a library with thread-locals, such as FORK_HELD, mapped).
-        unsafe { libc::pthread_atfork(Some(prepare), Some(after), Some(after)) };
+        unsafe { libc::pthread_atfork(Some(prepare), Some(after), Some(child)) };
     });
 }
 
@@ -110,7 +131,20 @@ pub fn run(call: std::fmt::Arguments<'_>, f: impl FnOnce(&Module) -> Result<()>)
 /// later. Values that outlive calls are wiped by their types on drop.
 pub fn run_secret(call: std::fmt::Arguments<'_>, f: impl FnOnce(&Module) -> Result<()>) -> CK_RV {
     let rv = run(call, f);
+    crate::wipe::take();
     scrub_stack();
+    rv
+}
+
+/// [`run`] for the cryptographic operations (§5.8-5.13): the stack is overwritten only when
+/// the call marked it ([`crate::wipe::mark`]: a key parsed or unsealed, a private-key
+/// operation). An operation on a prepared key leaves no secret on the stack in the aws-lc
+/// build; the RustCrypto build computes on the stack, so there every call is overwritten.
+pub fn run_keyed(call: std::fmt::Arguments<'_>, f: impl FnOnce(&Module) -> Result<()>) -> CK_RV {
+    let rv = run(call, f);
+    if crate::wipe::take() || cfg!(not(feature = "aws-lc")) {
+        scrub_stack();
+    }
     rv
 }
 
@@ -161,7 +195,7 @@ pub fn not_supported(name: &str) -> CK_RV {
 /// uninitialized until it calls `C_Initialize` itself.
 pub fn current() -> Result<Arc<Global>> {
     match &*STATE.read() {
-        Some(g) if g.pid == std::process::id() => Ok(g.clone()),
+        Some(g) if g.pid == this_pid() => Ok(g.clone()),
         _ => Err(Error::new(CKR_CRYPTOKI_NOT_INITIALIZED)),
     }
 }

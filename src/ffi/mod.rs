@@ -14,6 +14,7 @@ pub mod message;
 pub mod object;
 pub mod random;
 pub mod session;
+pub mod shm;
 pub mod sign;
 pub mod slot_token;
 pub mod unsupported;

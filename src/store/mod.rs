@@ -10,6 +10,7 @@ mod migrate;
 mod objects;
 pub use objects::{is_pending, PENDING_BASE};
 mod pin;
+mod watch;
 
 use crate::crypto::{self, Aead256, KdfParams};
 use crate::error::{fail, Error, Result};
@@ -170,6 +171,8 @@ pub struct TokenDb {
     conn: Connection,
     path: PathBuf,
     schema: u32,
+    /// Looks for other processes' commits without a statement (WAL databases only).
+    watch: Option<watch::ShmWatch>,
 }
 
 impl std::fmt::Debug for TokenDb {
@@ -235,6 +238,7 @@ impl TokenDb {
             conn,
             path: path.to_owned(),
             schema: SCHEMA_VERSION,
+            watch: None,
         };
         let master = MasterKey::generate()?;
         let tx = db
@@ -283,6 +287,7 @@ impl TokenDb {
         integrity::put_object_set(&tx, &master, &[0u8; 32])?;
         integrity::seal_meta(&tx, &master)?;
         tx.commit()?;
+        db.start_watch();
         Ok((db, master))
     }
 
@@ -319,6 +324,7 @@ impl TokenDb {
             conn,
             path: path.to_owned(),
             schema: 0,
+            watch: None,
         };
         let version = u32_meta(
             db.meta("schema_version")
@@ -334,6 +340,7 @@ impl TokenDb {
         }
         db.meta_info()
             .map_err(|e| not_recognized(path, format_args!("{e:?}")))?;
+        db.start_watch();
         Ok(db)
     }
 
@@ -430,10 +437,34 @@ impl TokenDb {
 
     /// SQLite's counter of commits by other connections: when it moves, cached objects may be stale.
     pub fn data_version(&self) -> Result<i64> {
-        Ok(self
+        let query = || -> Result<i64> {
+            Ok(self
+                .conn
+                .prepare_cached("PRAGMA data_version")?
+                .query_row([], |r| r.get(0))?)
+        };
+        match &self.watch {
+            Some(w) => w.checked(query),
+            None => query(),
+        }
+    }
+
+    /// Whether certainly nothing was committed to the file since the last [`Self::data_version`]
+    /// (by anyone: our own commits count too). False when unsure; then ask `data_version`.
+    pub fn unchanged(&self) -> bool {
+        self.watch.as_ref().is_some_and(watch::ShmWatch::unchanged)
+    }
+
+    fn start_watch(&mut self) {
+        let wal = self
             .conn
-            .prepare_cached("PRAGMA data_version")?
-            .query_row([], |r| r.get(0))?)
+            .query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
+            .is_ok_and(|m| m.eq_ignore_ascii_case("wal"));
+        self.watch = if wal {
+            watch::ShmWatch::open(&self.path)
+        } else {
+            None
+        };
     }
 
     /// Check a PIN and return the master key. The failure count is raised before the (slow)

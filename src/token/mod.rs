@@ -179,9 +179,13 @@ impl Ready {
 
     /// Catch up with commits of other processes since we last looked: forget cached objects,
     /// log out if the token was re-initialized (returns true: the caller drops the slot's
-    /// object handles), and re-check the whole token while logged in. Our own commits do not
-    /// move `data_version`, so they cost nothing here.
+    /// object handles), and re-check the whole token while logged in. Most calls end at the
+    /// first look (the WAL index header unchanged: no commit since); our own commits do not
+    /// move `data_version`, so after one of them the check costs one statement.
     pub fn sync(&mut self) -> Result<bool> {
+        if !self.tainted && self.db.unchanged() {
+            return Ok(false);
+        }
         let v = self.db.data_version()?;
         if v == self.data_version && !self.tainted {
             return Ok(false);

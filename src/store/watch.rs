@@ -1,0 +1,58 @@
+//! A cheap look for other processes' commits: the WAL index header in the token's `-shm` file,
+//! read from a shared mapping (`ffi::shm`) without SQLite and without a system call. Every commit in WAL mode rewrites that header (its change counter and
+//! frame count move), so an unchanged header means nothing was committed since the last look,
+//! and `PRAGMA data_version` (a read transaction: two file-lock system calls and a statement)
+//! is needed only when it moved. SQLite file format, "WAL-index format"
+//! (https://www.sqlite.org/walformat.html): two copies of a 48-byte header at offset 0.
+
+use crate::ffi::shm::SharedPage;
+use std::cell::Cell;
+use std::fs::File;
+use std::path::Path;
+
+/// Both copies of the header, in 32-bit words: a commit writes the second then the first, so
+/// a look during a commit sees them differ from the last look, or sees the state before it.
+const HEADER: usize = 24;
+
+#[derive(Debug)]
+pub struct ShmWatch {
+    page: SharedPage,
+    /// The header as it was just before the last authoritative check; `None` until one ran.
+    seen: Cell<Option<[u32; HEADER]>>,
+}
+
+impl ShmWatch {
+    /// Watch the `-shm` file of the WAL database at `db`; `None` when there is none to read (a
+    /// database not in WAL mode, or opened immutable).
+    pub fn open(db: &Path) -> Option<ShmWatch> {
+        let mut name = db.as_os_str().to_owned();
+        name.push("-shm");
+        let page = SharedPage::map(&File::open(name).ok()?)?;
+        Some(ShmWatch {
+            page,
+            seen: Cell::new(None),
+        })
+    }
+
+    fn header(&self) -> Option<[u32; HEADER]> {
+        Some(self.page.words())
+    }
+
+    /// True only when the header is the one recorded by the last [`ShmWatch::checked`]: no
+    /// commit since. Any doubt (no record, a read error) answers false.
+    pub fn unchanged(&self) -> bool {
+        match (self.seen.get(), self.header()) {
+            (Some(a), Some(b)) => a == b,
+            _ => false,
+        }
+    }
+
+    /// Run the authoritative check `f`, recording the header read just before it: a commit
+    /// that lands after this read changes the header again, so the next look sees it.
+    pub fn checked<T, E>(&self, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        let before = self.header();
+        let out = f()?;
+        self.seen.set(before);
+        Ok(out)
+    }
+}
