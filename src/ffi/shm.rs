@@ -13,23 +13,37 @@ const MAPPED: usize = 4096;
 #[derive(Debug)]
 pub struct SharedPage {
     base: std::ptr::NonNull<AtomicU32>,
+    /// Kept open as long as the mapping: closing any descriptor of a file drops every POSIX
+    /// lock this process holds on it, SQLite's own among them (its shared "DMS" lock, which
+    /// tells other processes the file is in use; without it the next process to open the
+    /// database truncates the file under our mapping). The owner drops this only after its
+    /// SQLite connection is closed.
+    _file: File,
 }
 
 // SAFETY: the mapping is read-only shared memory that is read only through atomic loads; it
 // may be used and unmapped from any thread.
 unsafe impl Send for SharedPage {}
+// SAFETY: as above: shared references only ever load atomically.
+unsafe impl Sync for SharedPage {}
 
 impl SharedPage {
     /// Map the first page of `file`, which must already be at least a page long (a shorter
     /// file would make reads past its end fault). SQLite never shrinks the file while any
     /// connection (ours) has the database open.
-    pub fn map(file: &File) -> Option<SharedPage> {
-        let len = file.metadata().ok()?.len();
-        if len < MAPPED as u64 {
-            return None;
+    /// On failure the descriptor is leaked rather than closed, for the same reason as `_file`
+    /// (a file too short or a failed mmap: neither happens to a live WAL index).
+    pub fn map(file: File) -> Option<SharedPage> {
+        let keep = |file: File| {
+            std::mem::forget(file);
+            None
+        };
+        match file.metadata() {
+            Ok(m) if m.len() >= MAPPED as u64 => {}
+            _ => return keep(file),
         }
         // SAFETY: a fresh read-only shared mapping of an open file descriptor; the kernel picks
-        // the address. The descriptor may be closed afterwards: the mapping keeps the file.
+        // the address.
         let p = unsafe {
             libc::mmap(
                 std::ptr::null_mut(),
@@ -40,12 +54,12 @@ impl SharedPage {
                 0,
             )
         };
-        if p == libc::MAP_FAILED {
-            return None;
-        }
-        Some(SharedPage {
-            base: std::ptr::NonNull::new(p.cast::<AtomicU32>())?,
-        })
+        let Some(base) =
+            std::ptr::NonNull::new(p.cast::<AtomicU32>()).filter(|_| p != libc::MAP_FAILED)
+        else {
+            return keep(file);
+        };
+        Some(SharedPage { base, _file: file })
     }
 
     /// Copy the first `N` 32-bit words. Other processes write them concurrently, so each is

@@ -8,7 +8,7 @@ use crate::error::{fail, Error, Result};
 use crate::mechanism::build;
 use crate::mechanism::ops::{Active, Out};
 use crate::mechanism::Mechanism;
-use crate::object::attr::{AttrValue, Attributes};
+use crate::object::attr::AttrValue;
 use crate::session::Session;
 use crate::token::Ready;
 use cryptoki_sys::*;
@@ -88,7 +88,7 @@ impl Module {
         h: CK_OBJECT_HANDLE,
         usage: CK_ATTRIBUTE_TYPE,
         mech: CK_MECHANISM_TYPE,
-    ) -> Result<Attributes> {
+    ) -> Result<super::ObjView> {
         let invalid = |e: Error| {
             if e.rv() == CKR_OBJECT_HANDLE_INVALID {
                 Error::new(CKR_KEY_HANDLE_INVALID)

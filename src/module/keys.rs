@@ -223,7 +223,7 @@ impl Module {
                 policy::single_call_key(sk)?;
             }
             let template = policy::derive_template(&bk, template)?;
-            let keys: Vec<_> = std::iter::once(&bk).chain(salt_key.as_ref()).collect();
+            let keys: Vec<&Attributes> = std::iter::once(&*bk).chain(salt_key.as_deref()).collect();
             let (mut attrs, len) = rules::derived(
                 &keys,
                 &template,
@@ -231,7 +231,7 @@ impl Module {
                 mech_type,
                 &Self::ctx(r),
             )?;
-            let value = build::derive(mech, &bk, salt_key.as_ref(), len)?;
+            let value = build::derive(mech, &bk, salt_key.as_deref(), len)?;
             rules::add_computed(&mut attrs, CKA_VALUE, AttrValue::Bytes(value.to_vec()));
             rules::check(&attrs)?;
             self.store_new(s, r, attrs)

@@ -51,6 +51,24 @@ struct ObjMaps {
     token: HashMap<(CK_SLOT_ID, u64), CK_OBJECT_HANDLE>,
 }
 
+/// An object's attributes as a call reads them: a token object's shared decoded copy, or a
+/// snapshot of a session object's.
+#[derive(Debug)]
+pub(crate) enum ObjView {
+    Token(Arc<token::StoredObject>),
+    Session(Attributes),
+}
+
+impl std::ops::Deref for ObjView {
+    type Target = Attributes;
+    fn deref(&self) -> &Attributes {
+        match self {
+            ObjView::Token(o) => &o.data.attrs,
+            ObjView::Session(a) => a,
+        }
+    }
+}
+
 /// What `C_GetAttributeValue` may say of one attribute.
 #[derive(Debug)]
 pub enum AttrRead {
@@ -415,28 +433,28 @@ impl Module {
     }
 
     /// The attributes of a visible object, with the types held sealed (no key before login).
+    /// A token object is the cached decoded copy itself, not a copy of it: the operations'
+    /// `Init` read their key this way on every call.
     fn read_object(
         &self,
         r: &mut Ready,
         e: &ObjEntry,
-    ) -> Result<(Attributes, Vec<CK_ATTRIBUTE_TYPE>)> {
+    ) -> Result<(ObjView, Vec<CK_ATTRIBUTE_TYPE>)> {
         match e {
             ObjEntry::Token { id, .. } => {
                 let o = r.load(*id)?;
                 if o.private && r.login != Login::User {
                     return fail(CKR_OBJECT_HANDLE_INVALID);
                 }
-                Ok((
-                    o.data.attrs.clone(),
-                    o.data.withheld.iter().map(|(t, _)| *t).collect(),
-                ))
+                let withheld = o.data.withheld.iter().map(|(t, _)| *t).collect();
+                Ok((ObjView::Token(o), withheld))
             }
             ObjEntry::Session { obj, .. } => {
                 let a = obj.lock().clone();
                 if a.flag(CKA_PRIVATE) && r.login != Login::User {
                     return fail(CKR_OBJECT_HANDLE_INVALID);
                 }
-                Ok((a, Vec::new()))
+                Ok((ObjView::Session(a), Vec::new()))
             }
         }
     }

@@ -171,7 +171,9 @@ pub struct TokenDb {
     conn: Connection,
     path: PathBuf,
     schema: u32,
-    /// Looks for other processes' commits without a statement (WAL databases only).
+    /// Looks for other processes' commits without a statement (WAL databases only). Declared
+    /// after `conn`, so it is dropped after it: it holds a descriptor of the `-shm` file, and
+    /// closing that drops SQLite's locks on the file (`ffi::shm`).
     watch: Option<watch::ShmWatch>,
 }
 

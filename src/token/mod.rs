@@ -298,6 +298,8 @@ impl Ready {
         if let (Some(m), false) = (&self.master, pending) {
             store::integrity::verify_row(m, &row)?;
         }
+        // Unsealing runs the master key and the object's values through the stack.
+        crate::wipe::mark();
         let data = store::decode_row(&row, key)?;
         if pending && self.master.is_some() {
             pending_acceptable(&row, &data)?;
