@@ -19,7 +19,10 @@ const HEADER: usize = 24;
 /// One mapping per `-shm` file (device, inode) in the process, shared by every connection to
 /// it: its descriptor may only be closed once no connection of this process uses the file,
 /// since closing it drops the process's POSIX locks on the file, SQLite's own included.
-static PAGES: Mutex<Vec<((u64, u64), Weak<SharedPage>)>> = Mutex::new(Vec::new());
+static PAGES: Mutex<Vec<(FileId, Weak<SharedPage>)>> = Mutex::new(Vec::new());
+
+/// Device and inode.
+type FileId = (u64, u64);
 
 fn shared_page(name: &Path) -> Option<Arc<SharedPage>> {
     // Looked up by `stat`, without opening: opening and closing a second descriptor would
