@@ -140,3 +140,47 @@ pub(super) fn ed_public(key: &Attributes) -> Result<Vec<u8>> {
     };
     ec::ed25519_validate_public(raw).map_err(|_| Error::new(CKR_KEY_TYPE_INCONSISTENT))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::object::attr::{AttrValue, Attribute};
+
+    fn ec_key(d: &[u8]) -> Attributes {
+        [
+            Attribute::ulong(CKA_CLASS, CKO_PRIVATE_KEY),
+            Attribute::ulong(CKA_KEY_TYPE, CKK_EC),
+            Attribute::bytes(CKA_EC_PARAMS, Curve::P256.oid_der()),
+            Attribute::bytes(CKA_VALUE, d),
+        ]
+        .into_iter()
+        .collect()
+    }
+
+    #[test]
+    fn an_objects_engine_key_is_prepared_once_and_follows_changes() -> Result<()> {
+        let (d, _) = ec::generate(Curve::P256)?;
+        let (d2, _) = ec::generate(Curve::P256)?;
+        let mut a = ec_key(&d);
+        let first = ec_private(&a)?;
+        let op_copy = a.clone();
+        assert!(Arc::ptr_eq(&first, &ec_private(&op_copy)?), "parsed again");
+        // Another object of the same type is another key.
+        let b = ec_key(&d2);
+        assert!(!Arc::ptr_eq(&first, &ec_private(&b)?));
+        assert_ne!(first.public_point()?, ec_private(&b)?.public_point()?);
+        // A change gives a fresh key; the operation's copy keeps the one it started with.
+        a.set(CKA_VALUE, AttrValue::Bytes(d2.to_vec()));
+        let changed = ec_private(&a)?;
+        assert!(!Arc::ptr_eq(&first, &changed));
+        assert_eq!(changed.public_point()?, ec_private(&b)?.public_point()?);
+        assert!(Arc::ptr_eq(&first, &ec_private(&op_copy)?));
+        // A check that fails is not cached as a success.
+        a.set(CKA_CLASS, AttrValue::Ulong(CKO_PUBLIC_KEY));
+        assert_eq!(
+            ec_private(&a).map(|_| ()).map_err(|e| e.rv()),
+            Err(CKR_KEY_TYPE_INCONSISTENT)
+        );
+        Ok(())
+    }
+}
