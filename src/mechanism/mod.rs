@@ -4,10 +4,29 @@
 
 use cryptoki_sys::*;
 
+mod aes;
 pub mod build;
+mod ec;
+mod edwards;
+mod generate;
+mod import;
 pub mod iv;
+mod kdf;
+mod keys;
+mod mac;
 pub mod message;
 pub mod ops;
+mod rsa;
+mod shapes;
+mod spki;
+mod wrap;
+
+use crate::crypto::digest::HashAlg;
+use crate::error::{fail, Result};
+use crate::ffi::mech::Param;
+use crate::object::attr::Attributes;
+use ops::{Accumulate, Check, Cipher};
+use zeroize::Zeroizing;
 
 /// A hash named by a `CKM_SHA*` mechanism type (in OAEP/PSS/HKDF parameters and in the
 /// hash-and-sign mechanisms).
@@ -55,6 +74,21 @@ impl Hash {
             CKG_MGF1_SHA3_512 => Hash::Sha3_512,
             _ => return None,
         })
+    }
+
+    /// The engine's name for this hash.
+    pub(crate) fn engine(self) -> HashAlg {
+        match self {
+            Hash::Sha1 => HashAlg::Sha1,
+            Hash::Sha224 => HashAlg::Sha224,
+            Hash::Sha256 => HashAlg::Sha256,
+            Hash::Sha384 => HashAlg::Sha384,
+            Hash::Sha512 => HashAlg::Sha512,
+            Hash::Sha3_224 => HashAlg::Sha3_224,
+            Hash::Sha3_256 => HashAlg::Sha3_256,
+            Hash::Sha3_384 => HashAlg::Sha3_384,
+            Hash::Sha3_512 => HashAlg::Sha3_512,
+        }
     }
 
     pub fn output_len(self) -> usize {
@@ -185,198 +219,88 @@ pub type Entry = (CK_MECHANISM_TYPE, CK_ULONG, CK_ULONG, CK_FLAGS);
 const ENC: CK_FLAGS = CKF_ENCRYPT | CKF_DECRYPT;
 const SV: CK_FLAGS = CKF_SIGN | CKF_VERIFY;
 const WU: CK_FLAGS = CKF_WRAP | CKF_UNWRAP;
-const EC_CAPS: CK_FLAGS = CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS | CKF_EC_COMPRESS;
 
-/// Every mechanism the module knows, with what `C_GetMechanismInfo` says of it.
-static CATALOG: &[Entry] = &[
-    (CKM_AES_KEY_GEN, 16, 32, CKF_GENERATE),
-    (CKM_AES_ECB, 16, 32, ENC | WU),
-    (CKM_AES_CBC, 16, 32, ENC | WU),
-    (CKM_AES_CBC_PAD, 16, 32, ENC | WU),
-    (CKM_AES_CTR, 16, 32, ENC),
-    (
-        CKM_AES_GCM,
-        16,
-        32,
-        ENC | WU | CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT,
-    ),
-    (
-        CKM_AES_CCM,
-        16,
-        32,
-        ENC | CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT,
-    ),
-    (CKM_AES_CTS, 16, 32, ENC),
-    (CKM_AES_KEY_WRAP, 16, 32, ENC | WU),
-    (CKM_AES_KEY_WRAP_KWP, 16, 32, ENC | WU),
-    (CKM_AES_CMAC, 16, 32, SV),
-    (CKM_AES_CMAC_GENERAL, 16, 32, SV),
-    (CKM_AES_ECB_ENCRYPT_DATA, 16, 32, CKF_DERIVE),
-    (CKM_AES_CBC_ENCRYPT_DATA, 16, 32, CKF_DERIVE),
-    (CKM_RSA_PKCS_KEY_PAIR_GEN, 2048, 4096, CKF_GENERATE_KEY_PAIR),
-    (
-        CKM_RSA_PKCS,
-        2048,
-        4096,
-        ENC | SV | CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER | WU,
-    ),
-    (
-        CKM_RSA_X_509,
-        2048,
-        4096,
-        ENC | SV | CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER,
-    ),
-    (CKM_RSA_PKCS_OAEP, 2048, 4096, ENC | WU),
-    (CKM_RSA_PKCS_PSS, 2048, 4096, SV),
-    (CKM_SHA1_RSA_PKCS, 2048, 4096, SV),
-    (CKM_SHA224_RSA_PKCS, 2048, 4096, SV),
-    (CKM_SHA256_RSA_PKCS, 2048, 4096, SV),
-    (CKM_SHA384_RSA_PKCS, 2048, 4096, SV),
-    (CKM_SHA512_RSA_PKCS, 2048, 4096, SV),
-    (CKM_SHA3_256_RSA_PKCS, 2048, 4096, SV),
-    (CKM_SHA3_384_RSA_PKCS, 2048, 4096, SV),
-    (CKM_SHA3_512_RSA_PKCS, 2048, 4096, SV),
-    (CKM_SHA1_RSA_PKCS_PSS, 2048, 4096, SV),
-    (CKM_SHA224_RSA_PKCS_PSS, 2048, 4096, SV),
-    (CKM_SHA256_RSA_PKCS_PSS, 2048, 4096, SV),
-    (CKM_SHA384_RSA_PKCS_PSS, 2048, 4096, SV),
-    (CKM_SHA512_RSA_PKCS_PSS, 2048, 4096, SV),
-    (
-        CKM_EC_KEY_PAIR_GEN,
-        256,
-        521,
-        CKF_GENERATE_KEY_PAIR | EC_CAPS,
-    ),
-    (CKM_ECDSA, 256, 521, SV | EC_CAPS),
-    (CKM_ECDSA_SHA1, 256, 521, SV | EC_CAPS),
-    (CKM_ECDSA_SHA224, 256, 521, SV | EC_CAPS),
-    (CKM_ECDSA_SHA256, 256, 521, SV | EC_CAPS),
-    (CKM_ECDSA_SHA384, 256, 521, SV | EC_CAPS),
-    (CKM_ECDSA_SHA512, 256, 521, SV | EC_CAPS),
-    (CKM_ECDH1_DERIVE, 256, 521, CKF_DERIVE | EC_CAPS),
-    (CKM_ECDH1_COFACTOR_DERIVE, 256, 521, CKF_DERIVE | EC_CAPS),
-    (CKM_EC_EDWARDS_KEY_PAIR_GEN, 255, 255, CKF_GENERATE_KEY_PAIR),
-    (CKM_EDDSA, 255, 255, SV),
-    (CKM_SHA_1, 0, 0, CKF_DIGEST),
-    (CKM_SHA224, 0, 0, CKF_DIGEST),
-    (CKM_SHA256, 0, 0, CKF_DIGEST),
-    (CKM_SHA384, 0, 0, CKF_DIGEST),
-    (CKM_SHA512, 0, 0, CKF_DIGEST),
-    (CKM_SHA3_256, 0, 0, CKF_DIGEST),
-    (CKM_SHA3_384, 0, 0, CKF_DIGEST),
-    (CKM_SHA3_512, 0, 0, CKF_DIGEST),
-    (CKM_SHA_1_HMAC, 1, 512, SV),
-    (CKM_SHA224_HMAC, 1, 512, SV),
-    (CKM_SHA256_HMAC, 1, 512, SV),
-    (CKM_SHA384_HMAC, 1, 512, SV),
-    (CKM_SHA512_HMAC, 1, 512, SV),
-    (CKM_SHA3_256_HMAC, 1, 512, SV),
-    (CKM_SHA3_384_HMAC, 1, 512, SV),
-    (CKM_SHA3_512_HMAC, 1, 512, SV),
-    (CKM_SHA_1_HMAC_GENERAL, 1, 512, SV),
-    (CKM_SHA224_HMAC_GENERAL, 1, 512, SV),
-    (CKM_SHA256_HMAC_GENERAL, 1, 512, SV),
-    (CKM_SHA384_HMAC_GENERAL, 1, 512, SV),
-    (CKM_SHA512_HMAC_GENERAL, 1, 512, SV),
-    (CKM_SHA3_256_HMAC_GENERAL, 1, 512, SV),
-    (CKM_SHA3_384_HMAC_GENERAL, 1, 512, SV),
-    (CKM_SHA3_512_HMAC_GENERAL, 1, 512, SV),
-    (CKM_GENERIC_SECRET_KEY_GEN, 1, 512, CKF_GENERATE),
-    (CKM_HKDF_KEY_GEN, 1, 512, CKF_GENERATE),
-    (CKM_HKDF_DERIVE, 1, 512, CKF_DERIVE),
-    (CKM_PKCS5_PBKD2, 1, 512, CKF_GENERATE),
+/// A family of mechanisms: the mechanisms it lists (only those that work end to end), how it
+/// reads their parameters, and the operations it builds. A builder answers `None` for a
+/// mechanism of another family; the facade in [`build`] asks each family in turn.
+trait Family: Sync {
+    /// What `C_GetMechanismList`/`C_GetMechanismInfo` report of the family's mechanisms.
+    fn entries(&self) -> &'static [Entry];
+    /// The typed mechanism of `ty`, one of [`Family::entries`], from the caller's parameter.
+    fn parse(&self, ty: CK_MECHANISM_TYPE, p: &Param) -> Result<Mechanism>;
+    fn cipher(
+        &self,
+        _mech: &Mechanism,
+        _key: &Attributes,
+        _encrypt: bool,
+    ) -> Option<Result<Box<dyn Cipher>>> {
+        None
+    }
+    fn signer(&self, _mech: &Mechanism, _key: &Attributes) -> Option<Result<Box<dyn Accumulate>>> {
+        None
+    }
+    fn verifier(&self, _mech: &Mechanism, _key: &Attributes) -> Option<Result<Box<dyn Check>>> {
+        None
+    }
+    fn digester(&self, _mech: &Mechanism) -> Option<Result<Box<dyn Accumulate>>> {
+        None
+    }
+    /// `C_DeriveKey`: see [`build::derive`].
+    fn derive(
+        &self,
+        _mech: &Mechanism,
+        _base: &Attributes,
+        _salt_key: Option<&Attributes>,
+        _len: Option<usize>,
+    ) -> Option<Result<Zeroizing<Vec<u8>>>> {
+        None
+    }
+}
+
+/// Every family the module has. A new family is one line here; a new mechanism of a family is
+/// its variant of [`Mechanism`] and its lines in the family's file.
+static FAMILIES: &[&dyn Family] = &[
+    &aes::Aes,
+    &wrap::KeyWrap,
+    &rsa::Rsa,
+    &ec::Ec,
+    &edwards::Edwards,
+    &mac::DigestMac,
+    &kdf::Kdf,
 ];
 
-/// Mechanisms whose implementation exists end to end; only these are listed. A mechanism joins
-/// this list in the commit that makes it work.
-static IMPLEMENTED: &[CK_MECHANISM_TYPE] = &[
-    CKM_AES_KEY_GEN,
-    CKM_AES_ECB,
-    CKM_AES_CBC,
-    CKM_AES_CBC_PAD,
-    CKM_AES_CTR,
-    CKM_AES_GCM,
-    CKM_AES_CCM,
-    CKM_AES_CTS,
-    CKM_AES_KEY_WRAP,
-    CKM_AES_KEY_WRAP_KWP,
-    CKM_AES_CMAC,
-    CKM_AES_CMAC_GENERAL,
-    CKM_RSA_PKCS_KEY_PAIR_GEN,
-    CKM_RSA_PKCS,
-    CKM_RSA_X_509,
-    CKM_RSA_PKCS_OAEP,
-    CKM_RSA_PKCS_PSS,
-    CKM_SHA1_RSA_PKCS,
-    CKM_SHA224_RSA_PKCS,
-    CKM_SHA256_RSA_PKCS,
-    CKM_SHA384_RSA_PKCS,
-    CKM_SHA512_RSA_PKCS,
-    CKM_SHA3_256_RSA_PKCS,
-    CKM_SHA3_384_RSA_PKCS,
-    CKM_SHA3_512_RSA_PKCS,
-    CKM_SHA1_RSA_PKCS_PSS,
-    CKM_SHA224_RSA_PKCS_PSS,
-    CKM_SHA256_RSA_PKCS_PSS,
-    CKM_SHA384_RSA_PKCS_PSS,
-    CKM_SHA512_RSA_PKCS_PSS,
-    CKM_SHA_1,
-    CKM_SHA224,
-    CKM_SHA256,
-    CKM_SHA384,
-    CKM_SHA512,
-    CKM_SHA3_256,
-    CKM_SHA3_384,
-    CKM_SHA3_512,
-    CKM_SHA_1_HMAC,
-    CKM_SHA224_HMAC,
-    CKM_SHA256_HMAC,
-    CKM_SHA384_HMAC,
-    CKM_SHA512_HMAC,
-    CKM_SHA3_256_HMAC,
-    CKM_SHA3_384_HMAC,
-    CKM_SHA3_512_HMAC,
-    CKM_SHA_1_HMAC_GENERAL,
-    CKM_SHA224_HMAC_GENERAL,
-    CKM_SHA256_HMAC_GENERAL,
-    CKM_SHA384_HMAC_GENERAL,
-    CKM_SHA512_HMAC_GENERAL,
-    CKM_SHA3_256_HMAC_GENERAL,
-    CKM_SHA3_384_HMAC_GENERAL,
-    CKM_SHA3_512_HMAC_GENERAL,
-    CKM_GENERIC_SECRET_KEY_GEN,
-    CKM_AES_ECB_ENCRYPT_DATA,
-    CKM_AES_CBC_ENCRYPT_DATA,
-    CKM_EC_KEY_PAIR_GEN,
-    CKM_ECDSA,
-    CKM_ECDSA_SHA1,
-    CKM_ECDSA_SHA224,
-    CKM_ECDSA_SHA256,
-    CKM_ECDSA_SHA384,
-    CKM_ECDSA_SHA512,
-    CKM_ECDH1_DERIVE,
-    CKM_ECDH1_COFACTOR_DERIVE,
-    CKM_EC_EDWARDS_KEY_PAIR_GEN,
-    CKM_EDDSA,
-    CKM_HKDF_KEY_GEN,
-    CKM_HKDF_DERIVE,
-    CKM_PKCS5_PBKD2,
-];
+fn entries() -> impl Iterator<Item = &'static Entry> {
+    FAMILIES.iter().flat_map(|f| f.entries().iter())
+}
 
-fn registry() -> impl Iterator<Item = &'static Entry> {
-    CATALOG.iter().filter(|e| IMPLEMENTED.contains(&e.0))
+fn families() -> impl Iterator<Item = &'static dyn Family> {
+    FAMILIES.iter().copied()
 }
 
 pub fn list() -> Vec<CK_MECHANISM_TYPE> {
-    registry().map(|e| e.0).collect()
+    entries().map(|e| e.0).collect()
 }
 
 pub fn info(m: CK_MECHANISM_TYPE) -> Option<CK_MECHANISM_INFO> {
-    registry().find(|e| e.0 == m).map(|e| CK_MECHANISM_INFO {
+    entries().find(|e| e.0 == m).map(|e| CK_MECHANISM_INFO {
         ulMinKeySize: e.1,
         ulMaxKeySize: e.2,
         flags: e.3,
     })
+}
+
+/// A caller's mechanism, typed by the family that lists it; a type no family lists is
+/// `CKR_MECHANISM_INVALID`.
+pub fn parse(ty: CK_MECHANISM_TYPE, p: &Param) -> Result<Mechanism> {
+    match families().find(|f| f.entries().iter().any(|e| e.0 == ty)) {
+        Some(f) => f.parse(ty, p),
+        None => fail(CKR_MECHANISM_INVALID),
+    }
+}
+
+/// `CKR_MECHANISM_PARAM_INVALID`, the answer to any parameter a family cannot take.
+fn bad_param() -> crate::error::Error {
+    crate::error::Error::new(CKR_MECHANISM_PARAM_INVALID)
 }
 
 #[cfg(test)]
@@ -384,14 +308,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_implemented_mechanism_is_in_the_catalog_once() {
-        for m in IMPLEMENTED {
-            assert_eq!(CATALOG.iter().filter(|e| e.0 == *m).count(), 1, "{m:#x}");
-        }
+    fn every_mechanism_is_listed_once() {
         let mut seen = std::collections::HashSet::new();
-        assert!(
-            CATALOG.iter().all(|e| seen.insert(e.0)),
-            "duplicate catalog entry"
-        );
+        assert!(entries().all(|e| seen.insert(e.0)), "duplicate entry");
+        assert_eq!(list().len(), seen.len());
     }
 }

@@ -3,10 +3,9 @@
 
 use crate::error::{fail, Result};
 use cryptoki_sys::*;
-use parking_lot::Mutex;
 use std::any::Any;
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 /// How an attribute's value is encoded in `pValue`.
@@ -99,17 +98,29 @@ impl AttrValue {
 }
 
 /// A full attribute set of an object, ordered by type so encodings are deterministic, and the
-/// engine forms of the key it holds (see [`Attributes::parsed`]). Clones share the map until
+/// engine forms of the key it holds (see [`Attributes::prepared`]). Clones share the map until
 /// one of them changes it, so handing an object's attributes to an operation costs no copy.
 #[derive(Clone, Default)]
-pub struct Attributes(Arc<BTreeMap<CK_ATTRIBUTE_TYPE, AttrValue>>, Parsed);
+pub struct Attributes(Arc<BTreeMap<CK_ATTRIBUTE_TYPE, AttrValue>>, Arc<Prepared>);
 
-/// Engine forms of a key (a parsed RSA or EC key), built on first use and shared by every clone
-/// of the attribute set they came from: an object's key is parsed once, not at every
-/// operation. Any change to the set starts an empty cache, so a parsed key always matches the
-/// attributes beside it. The parsed keys wipe themselves when the last clone goes away.
-#[derive(Clone, Default)]
-struct Parsed(Arc<Mutex<Vec<Arc<dyn Any + Send + Sync>>>>);
+/// How many engine forms one attribute set keeps (an RSA private key object uses two: the
+/// private key and its public half; an AES key could keep its key schedule and GCM tables).
+const FORMS: usize = 4;
+
+/// The prepared-key slot: engine forms of a key (a parsed RSA or EC key), built on first use
+/// and shared by every clone of the attribute set they came from, so an object's key is parsed
+/// once, not at every operation. Each form is set once and read without a lock. Any change to
+/// the set empties its slot (a fresh one when clones share it), so a prepared key always matches
+/// the attributes beside it. A form is dropped, and the engine key wipes itself, when the last
+/// clone of the set and the last operation holding the form go.
+#[derive(Default)]
+struct Prepared([OnceLock<Arc<dyn Any + Send + Sync>>; FORMS]);
+
+impl Prepared {
+    fn is_empty(&self) -> bool {
+        self.0.iter().all(|c| c.get().is_none())
+    }
+}
 
 impl PartialEq for Attributes {
     fn eq(&self, other: &Self) -> bool {
@@ -133,7 +144,7 @@ impl std::fmt::Debug for Attributes {
 
 impl Attributes {
     pub fn new() -> Self {
-        Attributes(Arc::new(BTreeMap::new()), Parsed::default())
+        Attributes(Arc::new(BTreeMap::new()), Arc::default())
     }
     pub fn get(&self, ty: CK_ATTRIBUTE_TYPE) -> Option<&AttrValue> {
         self.0.get(&ty)
@@ -142,28 +153,63 @@ impl Attributes {
         self.0.contains_key(&ty)
     }
     pub fn set(&mut self, ty: CK_ATTRIBUTE_TYPE, value: AttrValue) {
-        self.1 = Parsed::default();
+        self.changed();
         Arc::make_mut(&mut self.0).insert(ty, value);
     }
     pub fn remove(&mut self, ty: CK_ATTRIBUTE_TYPE) -> Option<AttrValue> {
-        self.1 = Parsed::default();
+        self.changed();
         Arc::make_mut(&mut self.0).remove(&ty)
     }
 
+    /// Every mutation passes here: the prepared forms no longer match the set. A slot no clone
+    /// shares is emptied in place (no allocation while a template is built up); a shared one is
+    /// left to the clones, which still hold the old values, and this set starts a new one.
+    fn changed(&mut self) {
+        match Arc::get_mut(&mut self.1) {
+            Some(p) => {
+                for c in &mut p.0 {
+                    c.take();
+                }
+            }
+            None => self.1 = Arc::default(),
+        }
+    }
+
     /// The engine form `T` of the key in this set: the one built earlier from this set (or a
-    /// clone of it), else `make`'s, which is kept for the next call.
-    pub fn parsed<T: Clone + Send + Sync + 'static>(
+    /// clone of it), else `make`'s, which is kept for the next call. Reads take no lock.
+    pub fn prepared<T: Any + Send + Sync>(
         &self,
         make: impl FnOnce(&Self) -> Result<T>,
-    ) -> Result<T> {
-        if let Some(t) = self.1 .0.lock().iter().find_map(|p| p.downcast_ref::<T>()) {
-            return Ok(t.clone());
+    ) -> Result<Arc<T>> {
+        if let Some(t) = self.prepared_form::<T>() {
+            return Ok(t);
         }
-        // Built without the lock held: two threads may both build it once; either copy serves.
-        let t = make(self)?;
-        self.1 .0.lock().push(Arc::new(t.clone()));
+        // Built outside any lock: two threads may both build it; the first kept serves both.
+        let t = Arc::new(make(self)?);
+        for c in &self.1 .0 {
+            let erased: Arc<dyn Any + Send + Sync> = t.clone();
+            match c.set(erased) {
+                Ok(()) => return Ok(t),
+                Err(_) => {
+                    if let Some(kept) = downcast::<T>(c) {
+                        return Ok(kept);
+                    }
+                }
+            }
+        }
+        // Every form taken by other types: serve this one unkept.
         Ok(t)
     }
+
+    fn prepared_form<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.1 .0.iter().find_map(downcast::<T>)
+    }
+
+    /// Does the set hold no prepared key (tests)?
+    pub fn nothing_prepared(&self) -> bool {
+        self.1.is_empty()
+    }
+
     /// A boolean attribute, `false` when absent.
     pub fn flag(&self, ty: CK_ATTRIBUTE_TYPE) -> bool {
         self.get(ty).and_then(AttrValue::as_bool).unwrap_or(false)
@@ -192,6 +238,16 @@ impl Attributes {
     /// Does every attribute of `template` equal this set's value (the `C_FindObjects` match)?
     pub fn matches(&self, template: &[Attribute]) -> bool {
         template.iter().all(|a| self.get(a.ty) == Some(&a.value))
+    }
+}
+
+/// The form in `c` if it is a `T`.
+fn downcast<T: Any + Send + Sync>(c: &OnceLock<Arc<dyn Any + Send + Sync>>) -> Option<Arc<T>> {
+    let a = c.get()?;
+    if (**a).is::<T>() {
+        Arc::clone(a).downcast::<T>().ok()
+    } else {
+        None
     }
 }
 
@@ -380,7 +436,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn parsed_keys_are_built_once_shared_by_clones_and_dropped_on_change() -> Result<()> {
+    fn prepared_keys_are_built_once_shared_by_clones_and_dropped_on_change() -> Result<()> {
         let mut a = Attributes::new();
         a.set(CKA_VALUE, AttrValue::Bytes(vec![1, 2, 3]));
         let builds = std::cell::Cell::new(0);
@@ -388,20 +444,57 @@ mod tests {
             builds.set(builds.get() + 1);
             Ok(s.bytes(CKA_VALUE).map(<[u8]>::len).unwrap_or(0))
         };
-        assert_eq!(a.parsed(make)?, 3);
+        let first = a.prepared(make)?;
+        assert_eq!(*first, 3);
         let copy = a.clone();
-        assert_eq!(copy.parsed(make)?, 3);
-        assert_eq!(builds.get(), 1, "a clone rebuilt the parsed key");
-        // Another type is another entry.
-        assert_eq!(a.parsed(|_| Ok(7u8))?, 7);
+        let again = copy.prepared(make)?;
+        assert_eq!(builds.get(), 1, "a clone rebuilt the prepared key");
+        assert!(Arc::ptr_eq(&first, &again), "a clone got another copy");
+        // Another type is another form.
+        assert_eq!(*a.prepared(|_| Ok(7u8))?, 7);
         a.set(CKA_VALUE, AttrValue::Bytes(vec![1]));
-        assert_eq!(a.parsed(make)?, 1, "a change kept the old parsed key");
+        assert!(a.nothing_prepared(), "a change kept a prepared key");
+        assert_eq!(*a.prepared(make)?, 1, "a change kept the old prepared key");
         assert_eq!(builds.get(), 2);
         assert_eq!(
-            copy.parsed(make)?,
+            *copy.prepared(make)?,
             3,
-            "the clone's cache followed the change"
+            "the clone's slot followed the change"
         );
+        Ok(())
+    }
+
+    #[test]
+    fn every_mutation_empties_the_slot() -> Result<()> {
+        let mut a: Attributes = [Attribute::bool(CKA_SIGN, true)].into_iter().collect();
+        a.prepared(|_| Ok(1u32))?;
+        a.set(CKA_SIGN, AttrValue::Bool(false));
+        assert!(a.nothing_prepared(), "set");
+        a.prepared(|_| Ok(1u32))?;
+        a.remove(CKA_LABEL);
+        assert!(a.nothing_prepared(), "remove of an absent attribute");
+        // A slot no clone shares is emptied in place; a shared one is left to the clone.
+        a.prepared(|_| Ok(1u32))?;
+        let clone = a.clone();
+        a.set(CKA_LABEL, AttrValue::Bytes(b"x".to_vec()));
+        assert!(a.nothing_prepared() && !clone.nothing_prepared());
+        Ok(())
+    }
+
+    #[test]
+    fn forms_of_several_types_live_side_by_side() -> Result<()> {
+        let a = Attributes::new();
+        for i in 0..FORMS as u8 + 2 {
+            // Types 0..FORMS are kept; the ones beyond are served unkept.
+            match i {
+                0 => assert_eq!(*a.prepared(|_| Ok(0u8))?, 0),
+                1 => assert_eq!(*a.prepared(|_| Ok(1u16))?, 1),
+                2 => assert_eq!(*a.prepared(|_| Ok(2u32))?, 2),
+                3 => assert_eq!(*a.prepared(|_| Ok(3u64))?, 3),
+                _ => assert_eq!(*a.prepared(|_| Ok(i as i8))?, i as i8),
+            }
+        }
+        assert_eq!(*a.prepared(|_| Ok(9u16))?, 1, "kept form replaced");
         Ok(())
     }
 }

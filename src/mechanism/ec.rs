@@ -1,0 +1,154 @@
+//! The EC family on the NIST curves: key-pair generation, ECDSA alone or with a hash, and
+//! ECDH1 derivation with its X9.63 KDFs (Current Mechanisms spec §2.3 Elliptic Curve).
+
+use super::keys::{ec_private, ec_public, nist};
+use super::shapes::{sign_op, verify_op};
+use super::{Entry, Family, Hash, Mechanism, SV};
+use crate::crypto::digest::HashAlg;
+use crate::crypto::kdf;
+use crate::error::{fail, Error, Result};
+use crate::ffi::mech::Param;
+use crate::mechanism::ops::{Accumulate, Check};
+use crate::object::attr::Attributes;
+use cryptoki_sys::*;
+use zeroize::Zeroizing;
+
+pub(super) struct Ec;
+
+const EC_CAPS: CK_FLAGS = CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS | CKF_EC_COMPRESS;
+
+static ENTRIES: &[Entry] = &[
+    (
+        CKM_EC_KEY_PAIR_GEN,
+        256,
+        521,
+        CKF_GENERATE_KEY_PAIR | EC_CAPS,
+    ),
+    (CKM_ECDSA, 256, 521, SV | EC_CAPS),
+    (CKM_ECDSA_SHA1, 256, 521, SV | EC_CAPS),
+    (CKM_ECDSA_SHA224, 256, 521, SV | EC_CAPS),
+    (CKM_ECDSA_SHA256, 256, 521, SV | EC_CAPS),
+    (CKM_ECDSA_SHA384, 256, 521, SV | EC_CAPS),
+    (CKM_ECDSA_SHA512, 256, 521, SV | EC_CAPS),
+    (CKM_ECDH1_DERIVE, 256, 521, CKF_DERIVE | EC_CAPS),
+    (CKM_ECDH1_COFACTOR_DERIVE, 256, 521, CKF_DERIVE | EC_CAPS),
+];
+
+/// The hash of an ECDSA-with-hash mechanism.
+fn sign_hash(m: CK_MECHANISM_TYPE) -> Result<Hash> {
+    Ok(match m {
+        CKM_ECDSA_SHA1 => Hash::Sha1,
+        CKM_ECDSA_SHA224 => Hash::Sha224,
+        CKM_ECDSA_SHA256 => Hash::Sha256,
+        CKM_ECDSA_SHA384 => Hash::Sha384,
+        CKM_ECDSA_SHA512 => Hash::Sha512,
+        _ => return fail(CKR_MECHANISM_INVALID),
+    })
+}
+
+/// The hash ECDSA runs over the input; `None` signs the input (a hash) itself.
+fn input_hash(mech: &Mechanism) -> Option<Hash> {
+    match mech {
+        Mechanism::EcdsaHash(h) => Some(*h),
+        _ => None,
+    }
+}
+
+impl Family for Ec {
+    fn entries(&self) -> &'static [Entry] {
+        ENTRIES
+    }
+
+    fn parse(&self, ty: CK_MECHANISM_TYPE, p: &Param) -> Result<Mechanism> {
+        use Mechanism as M;
+        Ok(match ty {
+            CKM_EC_KEY_PAIR_GEN => p.none().map(|_| M::EcKeyPairGen)?,
+            CKM_ECDSA => p.none().map(|_| M::Ecdsa)?,
+            CKM_ECDH1_DERIVE | CKM_ECDH1_COFACTOR_DERIVE => {
+                let d: CK_ECDH1_DERIVE_PARAMS = p.get()?;
+                M::Ecdh1 {
+                    cofactor: ty == CKM_ECDH1_COFACTOR_DERIVE,
+                    kdf: d.kdf,
+                    shared: p.blob(d.pSharedData, d.ulSharedDataLen)?,
+                    public: p.blob(d.pPublicData, d.ulPublicDataLen)?,
+                }
+            }
+            // The rest of the list: CKM_ECDSA_SHA*.
+            _ => {
+                p.none()?;
+                M::EcdsaHash(sign_hash(ty)?)
+            }
+        })
+    }
+
+    fn signer(&self, mech: &Mechanism, key: &Attributes) -> Option<Result<Box<dyn Accumulate>>> {
+        if !matches!(mech, Mechanism::Ecdsa | Mechanism::EcdsaHash(_)) {
+            return None;
+        }
+        Some((|| {
+            let curve = nist(key, CKO_PRIVATE_KEY)?;
+            let k = ec_private(key)?;
+            Ok(sign_op(
+                input_hash(mech),
+                Box::new(move |h| k.sign_prehash(h)),
+                curve.signature_len(),
+            ))
+        })())
+    }
+
+    fn verifier(&self, mech: &Mechanism, key: &Attributes) -> Option<Result<Box<dyn Check>>> {
+        if !matches!(mech, Mechanism::Ecdsa | Mechanism::EcdsaHash(_)) {
+            return None;
+        }
+        Some(ec_public(key).map(|k| {
+            verify_op(
+                input_hash(mech),
+                Box::new(move |h, s| k.verify_prehash(h, s)),
+            )
+        }))
+    }
+
+    fn derive(
+        &self,
+        mech: &Mechanism,
+        base: &Attributes,
+        _salt_key: Option<&Attributes>,
+        len: Option<usize>,
+    ) -> Option<Result<Zeroizing<Vec<u8>>>> {
+        match mech {
+            Mechanism::Ecdh1 {
+                kdf: f,
+                shared,
+                public,
+                ..
+            } => Some(ecdh(base, *f, shared, public, len)),
+            _ => None,
+        }
+    }
+}
+
+fn ecdh(
+    base: &Attributes,
+    f: CK_EC_KDF_TYPE,
+    shared: &[u8],
+    public: &[u8],
+    len: Option<usize>,
+) -> Result<Zeroizing<Vec<u8>>> {
+    let z = ec_private(base)?.derive(public)?;
+    let h = match f {
+        CKD_NULL => {
+            if !shared.is_empty() {
+                return fail(CKR_MECHANISM_PARAM_INVALID);
+            }
+            return super::kdf::cut(z, len);
+        }
+        CKD_SHA1_KDF => HashAlg::Sha1,
+        CKD_SHA224_KDF => HashAlg::Sha224,
+        CKD_SHA256_KDF => HashAlg::Sha256,
+        CKD_SHA384_KDF => HashAlg::Sha384,
+        CKD_SHA512_KDF => HashAlg::Sha512,
+        _ => return fail(CKR_MECHANISM_PARAM_INVALID),
+    };
+    let l = len.ok_or(Error::new(CKR_TEMPLATE_INCOMPLETE))?;
+    kdf::x963_kdf(h, &z, shared, l)
+}

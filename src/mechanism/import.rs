@@ -1,0 +1,75 @@
+//! Checks of key material a caller imports with `C_CreateObject` (PKCS#11 v3.0 §5.7; the key
+//! objects' attributes of the Current Mechanisms spec): the engine must accept the parts as
+//! one key before the object is stored.
+
+use super::keys::ed_public;
+use crate::crypto::aes;
+use crate::crypto::ec::{self, EcParams};
+use crate::crypto::rsa::{RsaPrivate, RsaPublic};
+use crate::error::{fail, Error, Result};
+use crate::object::attr::Attributes;
+use cryptoki_sys::*;
+
+/// Check key material a caller imports with `C_CreateObject`: parts that do not belong together,
+/// a point off its curve or a wrong check value are `CKR_ATTRIBUTE_VALUE_INVALID`.
+pub fn validate_import(a: &Attributes) -> Result<()> {
+    let bad = |_| Error::new(CKR_ATTRIBUTE_VALUE_INVALID);
+    let b = |t| a.bytes(t);
+    match (a.class(), a.key_type()) {
+        (Some(CKO_PRIVATE_KEY), Some(CKK_RSA)) => {
+            if let (Some(n), Some(e), Some(d)) = (
+                b(CKA_MODULUS),
+                b(CKA_PUBLIC_EXPONENT),
+                b(CKA_PRIVATE_EXPONENT),
+            ) {
+                RsaPrivate::from_components(
+                    n,
+                    e,
+                    d,
+                    b(CKA_PRIME_1),
+                    b(CKA_PRIME_2),
+                    b(CKA_EXPONENT_1),
+                    b(CKA_EXPONENT_2),
+                    b(CKA_COEFFICIENT),
+                )
+                .map_err(bad)?;
+            }
+        }
+        (Some(CKO_PUBLIC_KEY), Some(CKK_RSA)) => {
+            if let (Some(n), Some(e)) = (b(CKA_MODULUS), b(CKA_PUBLIC_EXPONENT)) {
+                RsaPublic::new(n, e).map_err(bad)?;
+            }
+        }
+        (Some(class), Some(CKK_EC)) => {
+            let params = b(CKA_EC_PARAMS).ok_or(Error::new(CKR_ATTRIBUTE_VALUE_INVALID))?;
+            let EcParams::Nist(curve) = EcParams::parse(params).map_err(bad)? else {
+                return fail(CKR_ATTRIBUTE_VALUE_INVALID);
+            };
+            if class == CKO_PUBLIC_KEY {
+                ec::validate_point(curve, b(CKA_EC_POINT).unwrap_or(&[])).map_err(bad)?;
+            } else if let Some(d) = b(CKA_VALUE) {
+                ec::public_from_private(curve, d).map_err(bad)?;
+            }
+        }
+        (Some(class), Some(CKK_EC_EDWARDS)) => {
+            let params = b(CKA_EC_PARAMS).ok_or(Error::new(CKR_ATTRIBUTE_VALUE_INVALID))?;
+            if EcParams::parse(params).map_err(bad)? != EcParams::Ed25519 {
+                return fail(CKR_ATTRIBUTE_VALUE_INVALID);
+            }
+            if class == CKO_PUBLIC_KEY {
+                ed_public(a).map_err(bad)?;
+            } else if let Some(d) = b(CKA_VALUE) {
+                ec::ed25519_public_from_private(d).map_err(bad)?;
+            }
+        }
+        (Some(CKO_SECRET_KEY), Some(CKK_AES)) => {
+            if let (Some(v), Some(cv)) = (b(CKA_VALUE), b(CKA_CHECK_VALUE)) {
+                if !cv.is_empty() && aes::check_value(v).map_err(bad)?.as_slice() != cv {
+                    return fail(CKR_ATTRIBUTE_VALUE_INVALID);
+                }
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
