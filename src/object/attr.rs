@@ -184,6 +184,8 @@ impl Attributes {
         if let Some(t) = self.prepared_form::<T>() {
             return Ok(t);
         }
+        // Parsing or expanding a key leaves its material on the stack.
+        crate::wipe::mark();
         // Built outside any lock: two threads may both build it; the first kept serves both.
         let t = Arc::new(make(self)?);
         for c in &self.1 .0 {
