@@ -25,7 +25,7 @@ impl Io {
     ///
     /// # Safety
     /// The pointers are valid per the function's contract.
-    unsafe fn open<'a>(self) -> Result<(&'a [u8], Option<usize>)> {
+    pub(super) unsafe fn open<'a>(self) -> Result<(&'a [u8], Option<usize>)> {
         match self {
             // SAFETY: forwarded caller guarantee.
             Io::Output(p, n) => Ok((&[], unsafe { args::capacity(p, n) }?)),
@@ -37,7 +37,7 @@ impl Io {
 
     /// # Safety
     /// As for [`Io::open`].
-    unsafe fn deliver(self, out: Out) -> Result<()> {
+    pub(super) unsafe fn deliver(self, out: Out) -> Result<()> {
         match self {
             // SAFETY: forwarded caller guarantee.
             Io::Output(p, n) => unsafe { args::deliver(p, n, out) },

@@ -87,10 +87,9 @@ impl Module {
                 .digest
                 .as_mut()
                 .ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?;
-            act.multi = true;
             // Before the update: a state that holds any of the key is never saved.
             act.keyed = true;
-            act.op.update(value).inspect_err(|_| s.ops.digest = None)
+            super::op::update(&mut s.ops.digest, value, Some(0)).map(drop)
         })
     }
 

@@ -284,8 +284,8 @@ fn single<T: Shape + ?Sized>(
     )
 }
 
-/// `C_*Update`; `cap` as for [`single`].
-fn update<T: Shape + ?Sized>(
+/// `C_*Update` (and `C_DigestKey`'s part); `cap` as for [`single`].
+pub(super) fn update<T: Shape + ?Sized>(
     slot: &mut Option<Active<T>>,
     data: &[u8],
     cap: Option<usize>,
