@@ -397,3 +397,111 @@ impl Module {
         self.with_session(sh, |s| finish(F::slot(&mut s.ops), tail, cap))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A cipher that counts its computations and outputs its input, then `tail` at the end.
+    struct Echo {
+        calls: usize,
+        tail: &'static [u8],
+        fail: bool,
+    }
+
+    impl Cipher for Echo {
+        fn update(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+            self.calls += 1;
+            if self.fail {
+                return fail(CKR_DATA_INVALID);
+            }
+            Ok(Zeroizing::new(input.to_vec()))
+        }
+        fn finish(&mut self) -> Result<Zeroizing<Vec<u8>>> {
+            Ok(Zeroizing::new(self.tail.to_vec()))
+        }
+        fn update_len(&self, n: usize) -> usize {
+            n
+        }
+        fn finish_len(&self) -> usize {
+            self.tail.len()
+        }
+    }
+
+    fn echo(tail: &'static [u8], fail: bool) -> Option<Active<dyn Cipher>> {
+        let op: Box<dyn Cipher> = Box::new(Echo {
+            calls: 0,
+            tail,
+            fail,
+        });
+        Some(Active::new(op, CKM_AES_ECB))
+    }
+
+    fn data(o: Out) -> Vec<u8> {
+        match o {
+            Out::Data(d) => d.to_vec(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn one_shot_joins_the_parts() {
+        let mut slot = echo(b"!!", false);
+        let out = single(&mut slot, b"abc", &[], Some(5)).unwrap();
+        assert_eq!(data(out), b"abc!!");
+        assert!(slot.is_none());
+    }
+
+    #[test]
+    fn a_short_buffer_keeps_the_output_for_the_retry() {
+        let mut slot = echo(b"", false);
+        assert!(matches!(
+            single(&mut slot, b"abcd", &[], Some(2)),
+            Ok(Out::TooSmall(4))
+        ));
+        // The retry gets the output computed before, whatever data it passes.
+        let out = single(&mut slot, b"zz", &[], Some(4)).unwrap();
+        assert_eq!(data(out), b"abcd");
+        assert!(slot.is_none());
+    }
+
+    #[test]
+    fn a_size_query_computes_nothing() {
+        let mut slot = echo(b"", false);
+        assert!(matches!(
+            single(&mut slot, b"abcd", &[], None),
+            Ok(Out::Len(4))
+        ));
+        assert!(slot.as_ref().is_some_and(|a| a.pending.is_none()));
+    }
+
+    #[test]
+    fn single_part_after_update_ends_the_operation() {
+        let mut slot = echo(b"", false);
+        data(update(&mut slot, b"ab", Some(2)).unwrap());
+        let e = single(&mut slot, b"cd", &[], Some(2)).unwrap_err();
+        assert_eq!(e.rv(), CKR_OPERATION_ACTIVE);
+        assert!(slot.is_none());
+    }
+
+    #[test]
+    fn a_failed_call_ends_the_operation() {
+        let mut slot = echo(b"", true);
+        let e = update(&mut slot, b"ab", Some(2)).unwrap_err();
+        assert_eq!(e.rv(), CKR_DATA_INVALID);
+        assert!(slot.is_none());
+    }
+
+    #[test]
+    fn without_the_context_login_nothing_is_computed_and_the_operation_ends() {
+        let mut slot = echo(b"", false);
+        if let Some(a) = slot.as_mut() {
+            a.needs_login = true;
+        }
+        // A size query is no failed call.
+        assert!(matches!(update(&mut slot, b"ab", None), Ok(Out::Len(2))));
+        let e = finish(&mut slot, &[], Some(8)).unwrap_err();
+        assert_eq!(e.rv(), CKR_USER_NOT_LOGGED_IN);
+        assert!(slot.is_none());
+    }
+}
