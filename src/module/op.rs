@@ -400,6 +400,7 @@ impl Module {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     /// A cipher that counts its computations and outputs its input, then `tail` at the end.
