@@ -1,12 +1,13 @@
 //! Encryption and decryption functions (PKCS#11 v3.0 §5.8, §5.9), single- and multi-part.
 #![allow(non_snake_case)]
 
-use super::{args, guard, mech};
-use crate::module::CryptKind;
+use super::guard;
+use super::op::{self, Io};
+use crate::module::op::{Decrypt, Encrypt};
 use cryptoki_sys::*;
 
 macro_rules! crypt_fns {
-    ($kind:expr, $init:ident, $one:ident, $update:ident, $final:ident) => {
+    ($family:ty, $init:ident, $one:ident, $update:ident, $final:ident) => {
         /// # Safety
         /// `pMechanism` is a valid `CK_MECHANISM` (parameter pointers valid for their lengths).
         #[no_mangle]
@@ -17,14 +18,8 @@ macro_rules! crypt_fns {
         ) -> CK_RV {
             guard::run_secret(
                 format_args!("{}(hSession={hSession}, hKey={hKey})", stringify!($init)),
-                |m| {
-                    m.check_session(hSession)?;
-                    // SAFETY: forwarded caller guarantee.
-                    let mech = unsafe { mech::mechanism(pMechanism) }?;
-                    // SAFETY: non-NULL (checked by `mechanism`) and valid per the caller.
-                    let ty = unsafe { (*pMechanism).mechanism };
-                    m.crypt_init(hSession, $kind, ty, &mech, hKey)
-                },
+                // SAFETY: forwarded caller guarantee.
+                |m| unsafe { op::init::<$family>(m, hSession, pMechanism, hKey) },
             )
         }
 
@@ -40,14 +35,15 @@ macro_rules! crypt_fns {
         ) -> CK_RV {
             guard::run_secret(
                 format_args!("{}(hSession={hSession}, len={ulDataLen})", stringify!($one)),
-                |m| {
-                    // SAFETY: forwarded caller guarantee.
-                    let data = unsafe { args::bytes(pData, ulDataLen) }?;
-                    // SAFETY: forwarded caller guarantee.
-                    let cap = unsafe { args::capacity(pOut, pulOutLen) }?;
-                    let out = m.crypt(hSession, $kind, data, cap)?;
-                    // SAFETY: forwarded caller guarantee.
-                    unsafe { args::deliver(pOut, pulOutLen, out) }
+                // SAFETY: forwarded caller guarantee.
+                |m| unsafe {
+                    op::single::<$family>(
+                        m,
+                        hSession,
+                        pData,
+                        ulDataLen,
+                        Io::Output(pOut, pulOutLen),
+                    )
                 },
             )
         }
@@ -67,14 +63,15 @@ macro_rules! crypt_fns {
                     "{}(hSession={hSession}, len={ulPartLen})",
                     stringify!($update)
                 ),
-                |m| {
-                    // SAFETY: forwarded caller guarantee.
-                    let data = unsafe { args::bytes(pPart, ulPartLen) }?;
-                    // SAFETY: forwarded caller guarantee.
-                    let cap = unsafe { args::capacity(pOut, pulOutLen) }?;
-                    let out = m.crypt_update(hSession, $kind, data, cap)?;
-                    // SAFETY: forwarded caller guarantee.
-                    unsafe { args::deliver(pOut, pulOutLen, out) }
+                // SAFETY: forwarded caller guarantee.
+                |m| unsafe {
+                    op::update::<$family>(
+                        m,
+                        hSession,
+                        pPart,
+                        ulPartLen,
+                        Io::Output(pOut, pulOutLen),
+                    )
                 },
             )
         }
@@ -89,27 +86,22 @@ macro_rules! crypt_fns {
         ) -> CK_RV {
             guard::run_secret(
                 format_args!("{}(hSession={hSession})", stringify!($final)),
-                |m| {
-                    // SAFETY: forwarded caller guarantee.
-                    let cap = unsafe { args::capacity(pOut, pulOutLen) }?;
-                    let out = m.crypt_final(hSession, $kind, cap)?;
-                    // SAFETY: forwarded caller guarantee.
-                    unsafe { args::deliver(pOut, pulOutLen, out) }
-                },
+                // SAFETY: forwarded caller guarantee.
+                |m| unsafe { op::finish::<$family>(m, hSession, Io::Output(pOut, pulOutLen)) },
             )
         }
     };
 }
 
 crypt_fns!(
-    CryptKind::Encrypt,
+    Encrypt,
     C_EncryptInit,
     C_Encrypt,
     C_EncryptUpdate,
     C_EncryptFinal
 );
 crypt_fns!(
-    CryptKind::Decrypt,
+    Decrypt,
     C_DecryptInit,
     C_Decrypt,
     C_DecryptUpdate,

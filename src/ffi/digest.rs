@@ -1,7 +1,9 @@
 //! Message digesting functions (PKCS#11 v3.0 §5.10).
 #![allow(non_snake_case)]
 
-use super::{args, guard, mech};
+use super::guard;
+use super::op::{self, Io};
+use crate::module::op::Digest;
 use cryptoki_sys::*;
 
 /// # Safety
@@ -14,9 +16,7 @@ pub unsafe extern "C" fn C_DigestInit(
     guard::run(format_args!("C_DigestInit(hSession={hSession})"), |m| {
         m.check_session(hSession)?;
         // SAFETY: forwarded caller guarantee.
-        let mech = unsafe { mech::mechanism(pMechanism) }?;
-        // SAFETY: non-NULL (checked by `mechanism`) and valid per the caller.
-        let ty = unsafe { (*pMechanism).mechanism };
+        let (ty, mech) = unsafe { op::mechanism(pMechanism) }?;
         m.digest_init(hSession, ty, &mech)
     })
 }
@@ -33,14 +33,15 @@ pub unsafe extern "C" fn C_Digest(
 ) -> CK_RV {
     guard::run(
         format_args!("C_Digest(hSession={hSession}, len={ulDataLen})"),
-        |m| {
-            // SAFETY: forwarded caller guarantee.
-            let data = unsafe { args::bytes(pData, ulDataLen) }?;
-            // SAFETY: forwarded caller guarantee.
-            let cap = unsafe { args::capacity(pDigest, pulDigestLen) }?;
-            let out = m.digest(hSession, data, cap)?;
-            // SAFETY: forwarded caller guarantee.
-            unsafe { args::deliver(pDigest, pulDigestLen, out) }
+        // SAFETY: forwarded caller guarantee.
+        |m| unsafe {
+            op::single::<Digest>(
+                m,
+                hSession,
+                pData,
+                ulDataLen,
+                Io::Output(pDigest, pulDigestLen),
+            )
         },
     )
 }
@@ -55,11 +56,8 @@ pub unsafe extern "C" fn C_DigestUpdate(
 ) -> CK_RV {
     guard::run(
         format_args!("C_DigestUpdate(hSession={hSession}, len={ulPartLen})"),
-        |m| {
-            // SAFETY: forwarded caller guarantee.
-            let data = unsafe { args::bytes(pPart, ulPartLen) }?;
-            m.digest_update(hSession, data)
-        },
+        // SAFETY: forwarded caller guarantee.
+        |m| unsafe { op::update::<Digest>(m, hSession, pPart, ulPartLen, Io::Nothing) },
     )
 }
 
@@ -79,11 +77,9 @@ pub unsafe extern "C" fn C_DigestFinal(
     pDigest: *mut CK_BYTE,
     pulDigestLen: *mut CK_ULONG,
 ) -> CK_RV {
-    guard::run(format_args!("C_DigestFinal(hSession={hSession})"), |m| {
+    guard::run(
+        format_args!("C_DigestFinal(hSession={hSession})"),
         // SAFETY: forwarded caller guarantee.
-        let cap = unsafe { args::capacity(pDigest, pulDigestLen) }?;
-        let out = m.digest_final(hSession, cap)?;
-        // SAFETY: forwarded caller guarantee.
-        unsafe { args::deliver(pDigest, pulDigestLen, out) }
-    })
+        |m| unsafe { op::finish::<Digest>(m, hSession, Io::Output(pDigest, pulDigestLen)) },
+    )
 }

@@ -3,6 +3,7 @@
 //! the IV the module generated and the tag it computed are written back into it.
 #![allow(non_snake_case)]
 
+use super::op::Io;
 use super::{args, guard};
 use crate::error::{Error, Result};
 use crate::mechanism::message::{Aead, MessageParams};
@@ -176,11 +177,12 @@ unsafe fn one(
     let aad = unsafe { args::bytes(aad, aad_len) }?;
     // SAFETY: forwarded caller guarantee.
     let data = unsafe { args::bytes(data, data_len) }?;
+    let io = Io::Output(out, out_len);
     // SAFETY: forwarded caller guarantee.
-    let cap = unsafe { args::capacity(out, out_len) }?;
+    let (_, cap) = unsafe { io.open() }?;
     let (o, sealing) = m.message(h, kind, &params, aad, data, cap)?;
     // SAFETY: forwarded caller guarantee.
-    unsafe { args::deliver(out, out_len, o) }?;
+    unsafe { io.deliver(o) }?;
     // SAFETY: the parameter's buffers are valid for their lengths (caller guarantee).
     unsafe { seal_back(&raw, sealing) };
     Ok(())
@@ -225,12 +227,13 @@ unsafe fn next(
     let (params, raw) = unsafe { params(aead, kind, p, pl) }?;
     // SAFETY: forwarded caller guarantee.
     let data = unsafe { args::bytes(data, data_len) }?;
+    let io = Io::Output(out, out_len);
     // SAFETY: forwarded caller guarantee.
-    let cap = unsafe { args::capacity(out, out_len) }?;
+    let (_, cap) = unsafe { io.open() }?;
     let last = flags & CKF_END_OF_MESSAGE != 0;
     let (o, sealing) = m.message_next(h, kind, &params, data, last, cap)?;
     // SAFETY: forwarded caller guarantee.
-    unsafe { args::deliver(out, out_len, o) }?;
+    unsafe { io.deliver(o) }?;
     // SAFETY: the parameter's buffers are valid for their lengths (caller guarantee).
     unsafe { seal_back(&raw, sealing) };
     Ok(())

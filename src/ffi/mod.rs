@@ -12,6 +12,7 @@ pub mod keymgmt;
 pub mod mech;
 pub mod message;
 pub mod object;
+pub mod op;
 pub mod random;
 pub mod session;
 pub mod shm;

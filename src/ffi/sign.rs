@@ -1,7 +1,9 @@
 //! Signing, MACing and verification functions (PKCS#11 v3.0 §5.11, §5.12).
 #![allow(non_snake_case)]
 
-use super::{args, guard, mech};
+use super::guard;
+use super::op::{self, Io};
+use crate::module::op::{Sign, SignRecover, Verify, VerifyRecover};
 use cryptoki_sys::*;
 
 /// # Safety
@@ -14,14 +16,8 @@ pub unsafe extern "C" fn C_SignInit(
 ) -> CK_RV {
     guard::run_secret(
         format_args!("C_SignInit(hSession={hSession}, hKey={hKey})"),
-        |m| {
-            m.check_session(hSession)?;
-            // SAFETY: forwarded caller guarantee.
-            let mech = unsafe { mech::mechanism(pMechanism) }?;
-            // SAFETY: non-NULL (checked by `mechanism`) and valid per the caller.
-            let ty = unsafe { (*pMechanism).mechanism };
-            m.sign_init(hSession, ty, &mech, hKey)
-        },
+        // SAFETY: forwarded caller guarantee.
+        |m| unsafe { op::init::<Sign>(m, hSession, pMechanism, hKey) },
     )
 }
 
@@ -37,14 +33,10 @@ pub unsafe extern "C" fn C_Sign(
 ) -> CK_RV {
     guard::run_secret(
         format_args!("C_Sign(hSession={hSession}, len={ulDataLen})"),
-        |m| {
-            // SAFETY: forwarded caller guarantee.
-            let data = unsafe { args::bytes(pData, ulDataLen) }?;
-            // SAFETY: forwarded caller guarantee.
-            let cap = unsafe { args::capacity(pSignature, pulSignatureLen) }?;
-            let out = m.sign(hSession, data, cap)?;
-            // SAFETY: forwarded caller guarantee.
-            unsafe { args::deliver(pSignature, pulSignatureLen, out) }
+        // SAFETY: forwarded caller guarantee.
+        |m| unsafe {
+            let out = Io::Output(pSignature, pulSignatureLen);
+            op::single::<Sign>(m, hSession, pData, ulDataLen, out)
         },
     )
 }
@@ -59,11 +51,8 @@ pub unsafe extern "C" fn C_SignUpdate(
 ) -> CK_RV {
     guard::run_secret(
         format_args!("C_SignUpdate(hSession={hSession}, len={ulPartLen})"),
-        |m| {
-            // SAFETY: forwarded caller guarantee.
-            let data = unsafe { args::bytes(pPart, ulPartLen) }?;
-            m.sign_update(hSession, data)
-        },
+        // SAFETY: forwarded caller guarantee.
+        |m| unsafe { op::update::<Sign>(m, hSession, pPart, ulPartLen, Io::Nothing) },
     )
 }
 
@@ -75,13 +64,11 @@ pub unsafe extern "C" fn C_SignFinal(
     pSignature: *mut CK_BYTE,
     pulSignatureLen: *mut CK_ULONG,
 ) -> CK_RV {
-    guard::run_secret(format_args!("C_SignFinal(hSession={hSession})"), |m| {
+    guard::run_secret(
+        format_args!("C_SignFinal(hSession={hSession})"),
         // SAFETY: forwarded caller guarantee.
-        let cap = unsafe { args::capacity(pSignature, pulSignatureLen) }?;
-        let out = m.sign_final(hSession, cap)?;
-        // SAFETY: forwarded caller guarantee.
-        unsafe { args::deliver(pSignature, pulSignatureLen, out) }
-    })
+        |m| unsafe { op::finish::<Sign>(m, hSession, Io::Output(pSignature, pulSignatureLen)) },
+    )
 }
 
 /// # Safety
@@ -94,14 +81,8 @@ pub unsafe extern "C" fn C_VerifyInit(
 ) -> CK_RV {
     guard::run(
         format_args!("C_VerifyInit(hSession={hSession}, hKey={hKey})"),
-        |m| {
-            m.check_session(hSession)?;
-            // SAFETY: forwarded caller guarantee.
-            let mech = unsafe { mech::mechanism(pMechanism) }?;
-            // SAFETY: non-NULL (checked by `mechanism`) and valid per the caller.
-            let ty = unsafe { (*pMechanism).mechanism };
-            m.verify_init(hSession, ty, &mech, hKey)
-        },
+        // SAFETY: forwarded caller guarantee.
+        |m| unsafe { op::init::<Verify>(m, hSession, pMechanism, hKey) },
     )
 }
 
@@ -117,12 +98,10 @@ pub unsafe extern "C" fn C_Verify(
 ) -> CK_RV {
     guard::run_secret(
         format_args!("C_Verify(hSession={hSession}, len={ulDataLen}, sigLen={ulSignatureLen})"),
-        |m| {
-            // SAFETY: forwarded caller guarantee.
-            let data = unsafe { args::bytes(pData, ulDataLen) }?;
-            // SAFETY: forwarded caller guarantee.
-            let sig = unsafe { args::bytes(pSignature, ulSignatureLen) }?;
-            m.verify(hSession, data, sig)
+        // SAFETY: forwarded caller guarantee.
+        |m| unsafe {
+            let sig = Io::Signature(pSignature, ulSignatureLen);
+            op::single::<Verify>(m, hSession, pData, ulDataLen, sig)
         },
     )
 }
@@ -137,11 +116,8 @@ pub unsafe extern "C" fn C_VerifyUpdate(
 ) -> CK_RV {
     guard::run_secret(
         format_args!("C_VerifyUpdate(hSession={hSession}, len={ulPartLen})"),
-        |m| {
-            // SAFETY: forwarded caller guarantee.
-            let data = unsafe { args::bytes(pPart, ulPartLen) }?;
-            m.verify_update(hSession, data)
-        },
+        // SAFETY: forwarded caller guarantee.
+        |m| unsafe { op::update::<Verify>(m, hSession, pPart, ulPartLen, Io::Nothing) },
     )
 }
 
@@ -155,11 +131,8 @@ pub unsafe extern "C" fn C_VerifyFinal(
 ) -> CK_RV {
     guard::run_secret(
         format_args!("C_VerifyFinal(hSession={hSession}, sigLen={ulSignatureLen})"),
-        |m| {
-            // SAFETY: forwarded caller guarantee.
-            let sig = unsafe { args::bytes(pSignature, ulSignatureLen) }?;
-            m.verify_final(hSession, sig)
-        },
+        // SAFETY: forwarded caller guarantee.
+        |m| unsafe { op::finish::<Verify>(m, hSession, Io::Signature(pSignature, ulSignatureLen)) },
     )
 }
 
@@ -173,14 +146,8 @@ pub unsafe extern "C" fn C_SignRecoverInit(
 ) -> CK_RV {
     guard::run_secret(
         format_args!("C_SignRecoverInit(hSession={hSession}, hKey={hKey})"),
-        |m| {
-            m.check_session(hSession)?;
-            // SAFETY: forwarded caller guarantee.
-            let mech = unsafe { mech::mechanism(pMechanism) }?;
-            // SAFETY: non-NULL (checked by `mechanism`) and valid per the caller.
-            let ty = unsafe { (*pMechanism).mechanism };
-            m.sign_recover_init(hSession, ty, &mech, hKey)
-        },
+        // SAFETY: forwarded caller guarantee.
+        |m| unsafe { op::init::<SignRecover>(m, hSession, pMechanism, hKey) },
     )
 }
 
@@ -196,14 +163,10 @@ pub unsafe extern "C" fn C_SignRecover(
 ) -> CK_RV {
     guard::run_secret(
         format_args!("C_SignRecover(hSession={hSession}, len={ulDataLen})"),
-        |m| {
-            // SAFETY: forwarded caller guarantee.
-            let data = unsafe { args::bytes(pData, ulDataLen) }?;
-            // SAFETY: forwarded caller guarantee.
-            let cap = unsafe { args::capacity(pSignature, pulSignatureLen) }?;
-            let out = m.sign_recover(hSession, data, cap)?;
-            // SAFETY: forwarded caller guarantee.
-            unsafe { args::deliver(pSignature, pulSignatureLen, out) }
+        // SAFETY: forwarded caller guarantee.
+        |m| unsafe {
+            let out = Io::Output(pSignature, pulSignatureLen);
+            op::single::<SignRecover>(m, hSession, pData, ulDataLen, out)
         },
     )
 }
@@ -218,14 +181,8 @@ pub unsafe extern "C" fn C_VerifyRecoverInit(
 ) -> CK_RV {
     guard::run(
         format_args!("C_VerifyRecoverInit(hSession={hSession}, hKey={hKey})"),
-        |m| {
-            m.check_session(hSession)?;
-            // SAFETY: forwarded caller guarantee.
-            let mech = unsafe { mech::mechanism(pMechanism) }?;
-            // SAFETY: non-NULL (checked by `mechanism`) and valid per the caller.
-            let ty = unsafe { (*pMechanism).mechanism };
-            m.verify_recover_init(hSession, ty, &mech, hKey)
-        },
+        // SAFETY: forwarded caller guarantee.
+        |m| unsafe { op::init::<VerifyRecover>(m, hSession, pMechanism, hKey) },
     )
 }
 
@@ -241,14 +198,10 @@ pub unsafe extern "C" fn C_VerifyRecover(
 ) -> CK_RV {
     guard::run_secret(
         format_args!("C_VerifyRecover(hSession={hSession}, len={ulSignatureLen})"),
-        |m| {
-            // SAFETY: forwarded caller guarantee.
-            let sig = unsafe { args::bytes(pSignature, ulSignatureLen) }?;
-            // SAFETY: forwarded caller guarantee.
-            let cap = unsafe { args::capacity(pData, pulDataLen) }?;
-            let out = m.verify_recover(hSession, sig, cap)?;
-            // SAFETY: forwarded caller guarantee.
-            unsafe { args::deliver(pData, pulDataLen, out) }
+        // SAFETY: forwarded caller guarantee.
+        |m| unsafe {
+            let out = Io::Output(pData, pulDataLen);
+            op::single::<VerifyRecover>(m, hSession, pSignature, ulSignatureLen, out)
         },
     )
 }

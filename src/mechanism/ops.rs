@@ -17,6 +17,25 @@ pub trait Cipher: Send {
     fn one_shot_len(&self, input_len: usize) -> usize {
         self.update_len(input_len).saturating_add(self.finish_len())
     }
+    /// A single-part call: the whole input, one output. A mechanism that can do it in one step
+    /// overrides this (no gathering of the input, one output buffer).
+    fn one_shot(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let mut out = self.update(input)?;
+        let last = self.finish()?;
+        if out.is_empty() {
+            return Ok(last);
+        }
+        if !last.is_empty() {
+            if out.capacity() - out.len() < last.len() {
+                // Growing `out` in place would leave its first part in a freed, unwiped buffer.
+                let mut whole = Zeroizing::new(Vec::with_capacity(out.len() + last.len()));
+                whole.extend_from_slice(&out);
+                out = whole;
+            }
+            out.extend_from_slice(&last);
+        }
+        Ok(out)
+    }
     /// Single-part only (AES-GCM/CCM decryption must see the whole input before it releases
     /// anything; AES-CCM needs the data length up front).
     fn single_part_only(&self) -> bool {
@@ -30,6 +49,11 @@ pub trait Accumulate: Send {
     fn finish(&mut self) -> Result<Zeroizing<Vec<u8>>>;
     /// An upper bound of the output length.
     fn out_len(&self) -> usize;
+    /// A single-part call; a mechanism that can do it in one step overrides this.
+    fn one_shot(&mut self, data: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        self.update(data)?;
+        self.finish()
+    }
     /// Mechanisms that sign raw input (CKM_RSA_PKCS, CKM_ECDSA, CKM_EDDSA) have no multi-part form.
     fn single_part_only(&self) -> bool {
         false
@@ -46,6 +70,11 @@ pub trait Accumulate: Send {
 pub trait Check: Send {
     fn update(&mut self, data: &[u8]) -> Result<()>;
     fn finish(&mut self, signature: &[u8]) -> Result<()>;
+    /// A single-part call; a mechanism that can do it in one step overrides this.
+    fn one_shot(&mut self, data: &[u8], signature: &[u8]) -> Result<()> {
+        self.update(data)?;
+        self.finish(signature)
+    }
     fn single_part_only(&self) -> bool {
         false
     }
@@ -90,9 +119,15 @@ impl<T: ?Sized> Active<T> {
     /// Marks the operation as needing `C_Login(CKU_CONTEXT_SPECIFIC)` when its key is
     /// `CKA_ALWAYS_AUTHENTICATE`.
     pub fn login_if(mut self, key: &crate::object::attr::Attributes) -> Self {
-        self.needs_login = key.flag(cryptoki_sys::CKA_ALWAYS_AUTHENTICATE);
+        self.needs_login = context_login(key);
         self
     }
+}
+
+/// Whether an operation with this key waits for `C_Login(CKU_CONTEXT_SPECIFIC)` before it may
+/// produce anything (v3.0 §4.9 CKA_ALWAYS_AUTHENTICATE).
+pub fn context_login(key: &crate::object::attr::Attributes) -> bool {
+    key.flag(cryptoki_sys::CKA_ALWAYS_AUTHENTICATE)
 }
 
 /// The operations a session may have active at once, one of each kind.

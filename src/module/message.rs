@@ -7,12 +7,13 @@
 //! used up (`iv::NEED_BLOCK`) does the module take the token to reserve the next one and
 //! make the call again.
 
+use super::op::room;
 use super::{CryptKind, Module};
 use crate::error::{fail, Error, Result};
 use crate::mechanism::build;
 use crate::mechanism::iv::{self, Source};
 use crate::mechanism::message::{Aead, MessageOp, MessageParams, Sealing};
-use crate::mechanism::ops::Out;
+use crate::mechanism::ops::{self, Out};
 use crate::session::Session;
 use cryptoki_sys::*;
 
@@ -33,15 +34,6 @@ fn active(s: &mut Session, kind: CryptKind) -> Result<&mut MessageOp> {
     Ok(op)
 }
 
-/// The size-query convention for an output of `need` bytes.
-fn room(cap: Option<usize>, need: usize) -> Option<Out> {
-    match cap {
-        None => Some(Out::Len(need)),
-        Some(c) if c < need => Some(Out::TooSmall(need)),
-        Some(_) => None,
-    }
-}
-
 impl Module {
     pub fn message_init(
         &self,
@@ -55,14 +47,10 @@ impl Module {
                 return fail(CKR_OPERATION_ACTIVE);
             }
             let aead = Aead::from_ckm(mech_type).ok_or(Error::new(CKR_MECHANISM_INVALID))?;
-            let usage = match kind {
-                CryptKind::Encrypt => CKA_ENCRYPT,
-                CryptKind::Decrypt => CKA_DECRYPT,
-            };
-            let attrs = self.key_for(s, r, key, usage, mech_type)?;
+            let attrs = self.key_for(s, r, key, kind.usage(), mech_type)?;
             let value = build::aes_key(&attrs)?;
             let mut op = MessageOp::new(aead, value, kind == CryptKind::Encrypt)?;
-            op.needs_login = attrs.flag(CKA_ALWAYS_AUTHENTICATE);
+            op.needs_login = ops::context_login(&attrs);
             if let (Some(m), false) = (r.master(), r.db.read_only()) {
                 op.iv_source = Source::Token(m.iv_tag(value));
             }

@@ -19,9 +19,10 @@ use std::sync::Arc;
 mod crypto;
 mod keys;
 mod message;
+pub mod op;
 mod session;
 pub use crate::mechanism::message::Sealing;
-pub use crypto::CryptKind;
+pub use op::CryptKind;
 
 /// What an object handle names.
 #[derive(Debug, Clone)]
