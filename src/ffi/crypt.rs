@@ -16,7 +16,7 @@ macro_rules! crypt_fns {
             pMechanism: *mut CK_MECHANISM,
             hKey: CK_OBJECT_HANDLE,
         ) -> CK_RV {
-            guard::run_secret(
+            guard::run_keyed(
                 format_args!("{}(hSession={hSession}, hKey={hKey})", stringify!($init)),
                 // SAFETY: forwarded caller guarantee.
                 |m| unsafe { op::init::<$family>(m, hSession, pMechanism, hKey) },
@@ -33,7 +33,7 @@ macro_rules! crypt_fns {
             pOut: *mut CK_BYTE,
             pulOutLen: *mut CK_ULONG,
         ) -> CK_RV {
-            guard::run_secret(
+            guard::run_keyed(
                 format_args!("{}(hSession={hSession}, len={ulDataLen})", stringify!($one)),
                 // SAFETY: forwarded caller guarantee.
                 |m| unsafe {
@@ -58,7 +58,7 @@ macro_rules! crypt_fns {
             pOut: *mut CK_BYTE,
             pulOutLen: *mut CK_ULONG,
         ) -> CK_RV {
-            guard::run_secret(
+            guard::run_keyed(
                 format_args!(
                     "{}(hSession={hSession}, len={ulPartLen})",
                     stringify!($update)
@@ -84,7 +84,7 @@ macro_rules! crypt_fns {
             pOut: *mut CK_BYTE,
             pulOutLen: *mut CK_ULONG,
         ) -> CK_RV {
-            guard::run_secret(
+            guard::run_keyed(
                 format_args!("{}(hSession={hSession})", stringify!($final)),
                 // SAFETY: forwarded caller guarantee.
                 |m| unsafe { op::finish::<$family>(m, hSession, Io::Output(pOut, pulOutLen)) },

@@ -63,7 +63,7 @@ pub unsafe extern "C" fn C_DigestUpdate(
 
 #[no_mangle]
 pub extern "C" fn C_DigestKey(hSession: CK_SESSION_HANDLE, hKey: CK_OBJECT_HANDLE) -> CK_RV {
-    guard::run_secret(
+    guard::run_keyed(
         format_args!("C_DigestKey(hSession={hSession}, hKey={hKey})"),
         |m| m.digest_key(hSession, hKey),
     )

@@ -14,7 +14,7 @@ pub unsafe extern "C" fn C_SignInit(
     pMechanism: *mut CK_MECHANISM,
     hKey: CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    guard::run_secret(
+    guard::run_keyed(
         format_args!("C_SignInit(hSession={hSession}, hKey={hKey})"),
         // SAFETY: forwarded caller guarantee.
         |m| unsafe { op::init::<Sign>(m, hSession, pMechanism, hKey) },
@@ -31,7 +31,7 @@ pub unsafe extern "C" fn C_Sign(
     pSignature: *mut CK_BYTE,
     pulSignatureLen: *mut CK_ULONG,
 ) -> CK_RV {
-    guard::run_secret(
+    guard::run_keyed(
         format_args!("C_Sign(hSession={hSession}, len={ulDataLen})"),
         // SAFETY: forwarded caller guarantee.
         |m| unsafe {
@@ -49,7 +49,7 @@ pub unsafe extern "C" fn C_SignUpdate(
     pPart: *mut CK_BYTE,
     ulPartLen: CK_ULONG,
 ) -> CK_RV {
-    guard::run_secret(
+    guard::run_keyed(
         format_args!("C_SignUpdate(hSession={hSession}, len={ulPartLen})"),
         // SAFETY: forwarded caller guarantee.
         |m| unsafe { op::update::<Sign>(m, hSession, pPart, ulPartLen, Io::Nothing) },
@@ -64,7 +64,7 @@ pub unsafe extern "C" fn C_SignFinal(
     pSignature: *mut CK_BYTE,
     pulSignatureLen: *mut CK_ULONG,
 ) -> CK_RV {
-    guard::run_secret(
+    guard::run_keyed(
         format_args!("C_SignFinal(hSession={hSession})"),
         // SAFETY: forwarded caller guarantee.
         |m| unsafe { op::finish::<Sign>(m, hSession, Io::Output(pSignature, pulSignatureLen)) },
@@ -96,7 +96,7 @@ pub unsafe extern "C" fn C_Verify(
     pSignature: *mut CK_BYTE,
     ulSignatureLen: CK_ULONG,
 ) -> CK_RV {
-    guard::run_secret(
+    guard::run_keyed(
         format_args!("C_Verify(hSession={hSession}, len={ulDataLen}, sigLen={ulSignatureLen})"),
         // SAFETY: forwarded caller guarantee.
         |m| unsafe {
@@ -114,7 +114,7 @@ pub unsafe extern "C" fn C_VerifyUpdate(
     pPart: *mut CK_BYTE,
     ulPartLen: CK_ULONG,
 ) -> CK_RV {
-    guard::run_secret(
+    guard::run_keyed(
         format_args!("C_VerifyUpdate(hSession={hSession}, len={ulPartLen})"),
         // SAFETY: forwarded caller guarantee.
         |m| unsafe { op::update::<Verify>(m, hSession, pPart, ulPartLen, Io::Nothing) },
@@ -129,7 +129,7 @@ pub unsafe extern "C" fn C_VerifyFinal(
     pSignature: *mut CK_BYTE,
     ulSignatureLen: CK_ULONG,
 ) -> CK_RV {
-    guard::run_secret(
+    guard::run_keyed(
         format_args!("C_VerifyFinal(hSession={hSession}, sigLen={ulSignatureLen})"),
         // SAFETY: forwarded caller guarantee.
         |m| unsafe { op::finish::<Verify>(m, hSession, Io::Signature(pSignature, ulSignatureLen)) },
@@ -144,7 +144,7 @@ pub unsafe extern "C" fn C_SignRecoverInit(
     pMechanism: *mut CK_MECHANISM,
     hKey: CK_OBJECT_HANDLE,
 ) -> CK_RV {
-    guard::run_secret(
+    guard::run_keyed(
         format_args!("C_SignRecoverInit(hSession={hSession}, hKey={hKey})"),
         // SAFETY: forwarded caller guarantee.
         |m| unsafe { op::init::<SignRecover>(m, hSession, pMechanism, hKey) },
@@ -161,7 +161,7 @@ pub unsafe extern "C" fn C_SignRecover(
     pSignature: *mut CK_BYTE,
     pulSignatureLen: *mut CK_ULONG,
 ) -> CK_RV {
-    guard::run_secret(
+    guard::run_keyed(
         format_args!("C_SignRecover(hSession={hSession}, len={ulDataLen})"),
         // SAFETY: forwarded caller guarantee.
         |m| unsafe {
@@ -196,7 +196,7 @@ pub unsafe extern "C" fn C_VerifyRecover(
     pData: *mut CK_BYTE,
     pulDataLen: *mut CK_ULONG,
 ) -> CK_RV {
-    guard::run_secret(
+    guard::run_keyed(
         format_args!("C_VerifyRecover(hSession={hSession}, len={ulSignatureLen})"),
         // SAFETY: forwarded caller guarantee.
         |m| unsafe {

@@ -314,3 +314,28 @@ mod tests {
         assert_eq!(list().len(), seen.len());
     }
 }
+
+/// Whether an operation with this mechanism and key leaves secrets on the stack, so each call
+/// that computes must have the stack overwritten afterwards (`crate::wipe`). Public keys hold
+/// no secret. The AES modes of the aws-lc build keep the key schedule and GHASH key in the
+/// engine's heap context and compute in registers; everything else (private-key operations,
+/// whose nonces and blinded values aws-lc keeps on the stack; HMAC, CMAC and key wrap on the
+/// RustCrypto crates; every mechanism of the RustCrypto build) counts as leaving them.
+pub fn secrets_on_stack(ty: CK_MECHANISM_TYPE, key: &crate::object::attr::Attributes) -> bool {
+    let aes_in_engine = cfg!(feature = "aws-lc")
+        && matches!(
+            ty,
+            CKM_AES_ECB
+                | CKM_AES_CBC
+                | CKM_AES_CBC_PAD
+                | CKM_AES_CTR
+                | CKM_AES_CTS
+                | CKM_AES_GCM
+                | CKM_AES_CCM
+        );
+    match key.class() {
+        Some(CKO_PUBLIC_KEY) => false,
+        Some(CKO_SECRET_KEY) => !aes_in_engine,
+        _ => true,
+    }
+}

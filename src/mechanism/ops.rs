@@ -96,6 +96,9 @@ pub struct Active<T: ?Sized> {
     /// rest of the operation, its state is unsaveable, since a hash state holds the data of
     /// its partial block in clear (and a SHA-3 state can be run backwards).
     pub keyed: bool,
+    /// Its computation puts secrets on the stack ([`crate::mechanism::secrets_on_stack`]):
+    /// each call that computes marks itself for the stack overwrite.
+    pub secret_stack: bool,
 }
 
 impl<T: ?Sized> std::fmt::Debug for Active<T> {
@@ -105,6 +108,13 @@ impl<T: ?Sized> std::fmt::Debug for Active<T> {
 }
 
 impl<T: ?Sized> Active<T> {
+    /// Before a call computes: mark it for the stack overwrite when it handles secrets there.
+    pub fn computing(&self) {
+        if self.secret_stack || self.keyed {
+            crate::wipe::mark();
+        }
+    }
+
     pub fn new(op: Box<T>, mechanism: cryptoki_sys::CK_MECHANISM_TYPE) -> Self {
         Active {
             op,
@@ -113,6 +123,7 @@ impl<T: ?Sized> Active<T> {
             mechanism,
             needs_login: false,
             keyed: false,
+            secret_stack: false,
         }
     }
 

@@ -245,6 +245,7 @@ fn produce<T: ?Sized>(
             *slot = None;
             return fail(CKR_USER_NOT_LOGGED_IN);
         }
+        act.computing();
         match compute(&mut act.op) {
             Ok(v) => v,
             Err(e) => {
@@ -302,6 +303,7 @@ pub(super) fn update<T: Shape + ?Sized>(
         return fail(CKR_USER_NOT_LOGGED_IN);
     }
     act.multi = true;
+    act.computing();
     if T::PART_OUTPUT {
         return produce(
             slot,
@@ -343,6 +345,7 @@ impl Module {
             let attrs = self.key_for(s, r, key, F::USAGE, mech_type)?;
             let mut act = Active::new(F::build(mech, &attrs)?, mech_type);
             act.needs_login = F::CONTEXT_LOGIN && ops::context_login(&attrs);
+            act.secret_stack = crate::mechanism::secrets_on_stack(mech_type, &attrs);
             *F::slot(&mut s.ops) = Some(act);
             Ok(())
         })
