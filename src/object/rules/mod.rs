@@ -27,6 +27,8 @@ pub use make::{
     merge_template, unwrapped,
 };
 pub use read::{is_secret, readable, search_matches};
+#[doc(hidden)]
+pub use table::attribute_types;
 
 /// Who is asking.
 #[derive(Debug, Clone, Copy, Default)]

@@ -522,3 +522,35 @@ impl Check {
         }
     }
 }
+
+/// Every kind of object the table describes: data, X.509 certificates and each key class with
+/// each key type.
+fn schemas() -> impl Iterator<Item = Schema> {
+    let keys = [CKO_PUBLIC_KEY, CKO_PRIVATE_KEY, CKO_SECRET_KEY]
+        .into_iter()
+        .flat_map(|class| {
+            KEY_TYPES
+                .iter()
+                .filter_map(move |&kt| Schema::new(class, Some(kt)))
+        });
+    [
+        Schema::new(CKO_DATA, None),
+        Schema::new(CKO_CERTIFICATE, Some(CKC_X_509)),
+    ]
+    .into_iter()
+    .flatten()
+    .chain(keys)
+}
+
+/// Every attribute type some row of the table describes, once each, in numerical order (so the
+/// order of the rows does not change what a fuzz input means). For the fuzz targets in fuzz/,
+/// which draw their template attributes from the table instead of keeping a copy of it.
+#[doc(hidden)]
+pub fn attribute_types() -> Vec<CK_ATTRIBUTE_TYPE> {
+    let mut types: Vec<CK_ATTRIBUTE_TYPE> = schemas()
+        .flat_map(|schema| schema.rules().map(|rule| rule.ty).collect::<Vec<_>>())
+        .collect();
+    types.sort_unstable();
+    types.dedup();
+    types
+}

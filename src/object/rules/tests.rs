@@ -1418,3 +1418,21 @@ fn hkdf_keys_can_be_created() {
     assert_eq!(made(&t).ulong(CKA_VALUE_LEN), Some(20));
     assert!(is_secret(CKO_SECRET_KEY, CKA_VALUE));
 }
+
+#[test]
+fn attribute_types_lists_each_row_type_once_with_a_known_shape() {
+    let types = attribute_types();
+    assert!(types.windows(2).all(|w| w[0] < w[1]), "sorted, no repeats");
+    for ty in [
+        CKA_CLASS,
+        CKA_VALUE,
+        CKA_EC_POINT,
+        CKA_DERIVE_TEMPLATE,
+        CKA_UNIQUE_ID,
+    ] {
+        assert!(types.contains(&ty), "{ty:#x}");
+    }
+    for ty in types {
+        assert!(crate::object::attr::kind_of(ty).is_some(), "{ty:#x}");
+    }
+}
