@@ -4,21 +4,18 @@
 //!   parameters and points, Ed25519 keys, RSA public keys, and `validate_import` (what
 //!   C_CreateObject checks) on attribute sets built from the input.
 //! - The admin tool's key-file parser (PEM, DER, PKCS#1, SEC1, PKCS#8, SPKI, X.509):
-//!   tools/ferrohsm-util/src/keyfile.rs, compiled into this target.
+//!   `ferrohsm_util::keyfile` (tools/ferrohsm-util/src/keyfile.rs).
 //! - The C ABI: C_CreateObject of RSA/EC/Ed25519/AES keys with fuzzed values, and C_UnwrapKey
 //!   of the input wrapped with AES-KWP under a known key, so the module's PKCS#8 parser sees
 //!   arbitrary bytes.
 #![no_main]
-
-#[allow(dead_code, clippy::all)]
-#[path = "../../tools/ferrohsm-util/src/keyfile.rs"]
-mod keyfile;
 
 use aes_kw::KeyInit;
 use ferrohsm::crypto::{ec, pkcs8, rsa};
 use ferrohsm::mechanism::build;
 use ferrohsm::object::attr::{AttrValue, Attributes};
 use ferrohsm_fuzz::*;
+use ferrohsm_util::keyfile;
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 

@@ -284,7 +284,7 @@ fn exercise() {
 fn read_objects(s: CK_SESSION_HANDLE) {
     for h in find_all(s).into_iter().take(16) {
         let mut arena = Arena::default();
-        let mut query: Vec<CK_ATTRIBUTE> = ATTR_TYPES
+        let mut query: Vec<CK_ATTRIBUTE> = attr_types()
             .iter()
             .map(|&t| attr(t, std::ptr::null_mut(), 0))
             .collect();

@@ -17,6 +17,7 @@ pub use ferrohsm::ffi::object::*;
 pub use ferrohsm::ffi::session::*;
 pub use ferrohsm::ffi::sign::*;
 pub use ferrohsm::ffi::slot_token::*;
+use ferrohsm::object::attr::{kind_of, AttrKind};
 use std::ffi::c_void;
 use std::mem::size_of;
 use std::path::{Path, PathBuf};
@@ -366,78 +367,19 @@ pub const ED25519_NAME: &[u8] = b"\x13\x0cedwards25519";
 
 // ---- fuzzed templates ----
 
-/// Attribute types the module knows, plus a few it does not.
-pub const ATTR_TYPES: &[CK_ATTRIBUTE_TYPE] = &[
-    CKA_CLASS,
-    CKA_TOKEN,
-    CKA_PRIVATE,
-    CKA_LABEL,
-    CKA_APPLICATION,
-    CKA_VALUE,
-    CKA_OBJECT_ID,
-    CKA_CERTIFICATE_TYPE,
-    CKA_ISSUER,
-    CKA_SERIAL_NUMBER,
+/// Attribute types outside the module's attribute table (`attribute_types`): some whose shape
+/// the module knows but no class of it has (attribute certificates, DSA/DH domains, profiles,
+/// KEMs), and some it does not know at all.
+const OUTSIDE_TABLE: &[CK_ATTRIBUTE_TYPE] = &[
     CKA_AC_ISSUER,
     CKA_OWNER,
     CKA_ATTR_TYPES,
-    CKA_TRUSTED,
-    CKA_CERTIFICATE_CATEGORY,
-    CKA_JAVA_MIDP_SECURITY_DOMAIN,
-    CKA_URL,
-    CKA_HASH_OF_SUBJECT_PUBLIC_KEY,
-    CKA_HASH_OF_ISSUER_PUBLIC_KEY,
-    CKA_NAME_HASH_ALGORITHM,
-    CKA_CHECK_VALUE,
-    CKA_KEY_TYPE,
-    CKA_SUBJECT,
-    CKA_ID,
-    CKA_SENSITIVE,
-    CKA_ENCRYPT,
-    CKA_DECRYPT,
-    CKA_WRAP,
-    CKA_UNWRAP,
-    CKA_SIGN,
-    CKA_SIGN_RECOVER,
-    CKA_VERIFY,
-    CKA_VERIFY_RECOVER,
-    CKA_DERIVE,
-    CKA_START_DATE,
-    CKA_END_DATE,
-    CKA_MODULUS,
-    CKA_MODULUS_BITS,
-    CKA_PUBLIC_EXPONENT,
-    CKA_PRIVATE_EXPONENT,
-    CKA_PRIME_1,
-    CKA_PRIME_2,
-    CKA_EXPONENT_1,
-    CKA_EXPONENT_2,
-    CKA_COEFFICIENT,
-    CKA_PUBLIC_KEY_INFO,
     CKA_PRIME,
     CKA_SUBPRIME,
     CKA_BASE,
     CKA_PRIME_BITS,
     CKA_SUBPRIME_BITS,
     CKA_VALUE_BITS,
-    CKA_VALUE_LEN,
-    CKA_EXTRACTABLE,
-    CKA_LOCAL,
-    CKA_NEVER_EXTRACTABLE,
-    CKA_ALWAYS_SENSITIVE,
-    CKA_KEY_GEN_MECHANISM,
-    CKA_MODIFIABLE,
-    CKA_COPYABLE,
-    CKA_DESTROYABLE,
-    CKA_EC_PARAMS,
-    CKA_EC_POINT,
-    CKA_ALWAYS_AUTHENTICATE,
-    CKA_WRAP_WITH_TRUSTED,
-    CKA_WRAP_TEMPLATE,
-    CKA_UNWRAP_TEMPLATE,
-    CKA_DERIVE_TEMPLATE,
-    CKA_ALLOWED_MECHANISMS,
-    CKA_UNIQUE_ID,
     CKA_PROFILE_ID,
     CKA_ENCAPSULATE,
     CKA_DECAPSULATE,
@@ -447,6 +389,21 @@ pub const ATTR_TYPES: &[CK_ATTRIBUTE_TYPE] = &[
     CKA_VENDOR_DEFINED | 0x1234,
     0x7fff_ffff,
 ];
+
+/// The attribute types fuzzed templates draw from: every type of the module's own attribute
+/// table (so a row added there is fuzzed without a change here), then `OUTSIDE_TABLE`.
+pub fn attr_types() -> &'static [CK_ATTRIBUTE_TYPE] {
+    static TYPES: OnceLock<Vec<CK_ATTRIBUTE_TYPE>> = OnceLock::new();
+    TYPES.get_or_init(|| {
+        let mut types = ferrohsm::object::rules::attribute_types();
+        for &ty in OUTSIDE_TABLE {
+            if !types.contains(&ty) {
+                types.push(ty);
+            }
+        }
+        types
+    })
+}
 
 /// Values that mean something for ulong attributes: classes, key types, sizes, mechanisms.
 pub const ULONGS: &[CK_ULONG] = &[
@@ -487,61 +444,9 @@ pub const ULONGS: &[CK_ULONG] = &[
     CKA_VENDOR_DEFINED,
 ];
 
+/// Shapes come from the module's own table of them (`attr::kind_of`).
 pub fn is_template_type(ty: CK_ATTRIBUTE_TYPE) -> bool {
-    matches!(
-        ty,
-        CKA_WRAP_TEMPLATE | CKA_UNWRAP_TEMPLATE | CKA_DERIVE_TEMPLATE
-    )
-}
-
-fn is_bool_type(ty: CK_ATTRIBUTE_TYPE) -> bool {
-    matches!(
-        ty,
-        CKA_TOKEN
-            | CKA_PRIVATE
-            | CKA_MODIFIABLE
-            | CKA_COPYABLE
-            | CKA_DESTROYABLE
-            | CKA_TRUSTED
-            | CKA_SENSITIVE
-            | CKA_ENCRYPT
-            | CKA_DECRYPT
-            | CKA_WRAP
-            | CKA_UNWRAP
-            | CKA_SIGN
-            | CKA_SIGN_RECOVER
-            | CKA_VERIFY
-            | CKA_VERIFY_RECOVER
-            | CKA_DERIVE
-            | CKA_EXTRACTABLE
-            | CKA_LOCAL
-            | CKA_NEVER_EXTRACTABLE
-            | CKA_ALWAYS_SENSITIVE
-            | CKA_WRAP_WITH_TRUSTED
-            | CKA_ALWAYS_AUTHENTICATE
-            | CKA_ENCAPSULATE
-            | CKA_DECAPSULATE
-    )
-}
-
-fn is_ulong_type(ty: CK_ATTRIBUTE_TYPE) -> bool {
-    matches!(
-        ty,
-        CKA_CLASS
-            | CKA_KEY_TYPE
-            | CKA_CERTIFICATE_TYPE
-            | CKA_CERTIFICATE_CATEGORY
-            | CKA_JAVA_MIDP_SECURITY_DOMAIN
-            | CKA_NAME_HASH_ALGORITHM
-            | CKA_VALUE_LEN
-            | CKA_MODULUS_BITS
-            | CKA_KEY_GEN_MECHANISM
-            | CKA_PRIME_BITS
-            | CKA_SUBPRIME_BITS
-            | CKA_VALUE_BITS
-            | CKA_PROFILE_ID
-            | CKA_PARAMETER_SET
-    )
+    kind_of(ty) == Some(AttrKind::Template)
 }
 
 /// Byte-string values worth starting from: curve parameters, a date, key sizes.
@@ -603,7 +508,7 @@ impl Template {
 
 fn decode_attr(input: &mut Input<'_>, arena: &mut Arena, depth: u8) -> CK_ATTRIBUTE {
     let ty = if input.u8() < 0xf8 {
-        input.pick(ATTR_TYPES)
+        input.pick(attr_types())
     } else {
         input.u64() as CK_ATTRIBUTE_TYPE
     };
@@ -611,11 +516,11 @@ fn decode_attr(input: &mut Input<'_>, arena: &mut Arena, depth: u8) -> CK_ATTRIB
     match shape % 8 {
         // The value the type asks for.
         0..=4 => {
-            if is_bool_type(ty) {
+            if kind_of(ty) == Some(AttrKind::Bool) {
                 let b = input.u8();
                 let v = if b < 0xf0 { b & 1 } else { b };
                 attr(ty, arena.bytes(&[v]), 1)
-            } else if is_ulong_type(ty) {
+            } else if kind_of(ty) == Some(AttrKind::Ulong) {
                 let v = input.ulong(ULONGS);
                 attr(ty, arena.bytes(&v.to_ne_bytes()), size_of::<CK_ULONG>())
             } else if is_template_type(ty) && depth == 0 {
@@ -680,7 +585,7 @@ pub fn decode_get(input: &mut Input<'_>, max: usize) -> Template {
             break;
         }
         let ty = if input.u8() < 0xf8 {
-            input.pick(ATTR_TYPES)
+            input.pick(attr_types())
         } else {
             input.u64() as CK_ATTRIBUTE_TYPE
         };

@@ -1,21 +1,9 @@
 //! `ferrohsm-util`: token administration through the PKCS#11 API, for ferrohsm or any module
-//! (in the manner of `softhsm2-util`).
+//! (in the manner of `softhsm2-util`). The command line itself; what it does is the library's
+//! (`src/lib.rs`).
 #![forbid(unsafe_code)]
 
-/// `println!` that returns the write error instead of panicking, so that output piped into
-/// `head` ends the program quietly rather than with a panic.
-macro_rules! say {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        writeln!(std::io::stdout(), $($arg)*)
-            .map_err(|e| anyhow::Error::new(e).context("cannot write to standard output"))?
-    }};
-}
-
-mod cmd;
-mod keyfile;
-mod p11;
-mod pin;
+use ferrohsm_util::{cmd, p11};
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
