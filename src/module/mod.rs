@@ -50,6 +50,42 @@ impl ObjEntry {
 struct ObjMaps {
     by_handle: HashMap<CK_OBJECT_HANDLE, ObjEntry>,
     token: HashMap<(CK_SLOT_ID, u64), CK_OBJECT_HANDLE>,
+    /// The session objects' handles, in order: a search walks these, not every handle the
+    /// process ever gave out (a process that created 100,000 token objects holds as many).
+    session: std::collections::BTreeSet<CK_OBJECT_HANDLE>,
+}
+
+impl ObjMaps {
+    fn insert_session(&mut self, h: CK_OBJECT_HANDLE, e: ObjEntry) {
+        self.session.insert(h);
+        self.by_handle.insert(h, e);
+    }
+
+    fn remove(&mut self, h: CK_OBJECT_HANDLE) {
+        self.session.remove(&h);
+        if let Some(ObjEntry::Token { slot, id }) = self.by_handle.remove(&h) {
+            self.token.remove(&(slot, id));
+        }
+    }
+
+    /// Keep the handles `keep` accepts, in every map.
+    fn retain(&mut self, mut keep: impl FnMut(&ObjEntry) -> bool) {
+        let ObjMaps {
+            by_handle,
+            token,
+            session,
+        } = self;
+        by_handle.retain(|h, e| {
+            let k = keep(e);
+            if !k {
+                session.remove(h);
+                if let ObjEntry::Token { slot, id } = e {
+                    token.remove(&(*slot, *id));
+                }
+            }
+            k
+        });
+    }
 }
 
 /// An object's attributes as a call reads them: a token object's shared decoded copy, or a
@@ -364,8 +400,7 @@ impl Module {
                 drop(state);
                 // Every handle of the old objects is now invalid.
                 let mut objs = self.objects.write();
-                objs.by_handle.retain(|_, e| e.slot() != slot_id);
-                objs.token.retain(|(s, _), _| *s != slot_id);
+                objs.retain(|e| e.slot() != slot_id);
                 crate::log::info(format_args!("token {} re-initialized", slot.serial));
             }
         }
@@ -428,9 +463,7 @@ impl Module {
 
     fn forget_handle(&self, h: CK_OBJECT_HANDLE) {
         let mut objs = self.objects.write();
-        if let Some(ObjEntry::Token { slot, id }) = objs.by_handle.remove(&h) {
-            objs.token.remove(&(slot, id));
-        }
+        objs.remove(h);
     }
 
     /// The attributes of a visible object, with the types held sealed (no key before login).
@@ -479,10 +512,9 @@ impl Module {
             // Re-initialized by another process: this process's login on it is over, and the
             // old objects' handles are gone for good, public ones too.
             self.end_login(slot.id, r);
-            let mut objs = self.objects.write();
-            objs.by_handle
-                .retain(|_, e| !matches!(e, ObjEntry::Token { slot: sl, .. } if *sl == slot.id));
-            objs.token.retain(|(sl, _), _| *sl != slot.id);
+            self.objects
+                .write()
+                .retain(|e| !matches!(e, ObjEntry::Token { slot: sl, .. } if *sl == slot.id));
         }
         // A logout while this call waited for the slot (or the one just above) ended the
         // session's operations.
@@ -542,7 +574,7 @@ impl Module {
                 owner: s.handle,
                 obj: Arc::new(Mutex::new(attrs)),
             };
-            self.objects.write().by_handle.insert(h, e);
+            self.objects.write().insert_session(h, e);
             Ok(h)
         }
     }
@@ -697,19 +729,19 @@ impl Module {
                 }
                 handles.push(self.token_handle(slot, id));
             }
-            let session_objs: Vec<(CK_OBJECT_HANDLE, Arc<Mutex<Attributes>>)> = self
-                .objects
-                .read()
-                .by_handle
-                .iter()
-                .filter_map(|(h, e)| match e {
-                    ObjEntry::Session { slot: sl, obj, .. } if *sl == slot => {
-                        Some((*h, obj.clone()))
-                    }
-                    _ => None,
-                })
-                .collect();
-            let mut extra: Vec<CK_OBJECT_HANDLE> = session_objs
+            let session_objs: Vec<(CK_OBJECT_HANDLE, Arc<Mutex<Attributes>>)> = {
+                let objs = self.objects.read();
+                objs.session
+                    .iter()
+                    .filter_map(|h| match objs.by_handle.get(h) {
+                        Some(ObjEntry::Session { slot: sl, obj, .. }) if *sl == slot => {
+                            Some((*h, obj.clone()))
+                        }
+                        _ => None,
+                    })
+                    .collect()
+            };
+            let extra: Vec<CK_OBJECT_HANDLE> = session_objs
                 .into_iter()
                 .filter(|(_, o)| {
                     let a = o.lock();
@@ -718,7 +750,6 @@ impl Module {
                 })
                 .map(|(h, _)| h)
                 .collect();
-            extra.sort_unstable();
             handles.extend(extra);
             s.find = Some(FindState { handles, pos: 0 });
             Ok(())

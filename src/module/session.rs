@@ -1,7 +1,7 @@
 //! The safe core of session management: opening and closing sessions, login and logout, and
 //! what the end of a login invalidates (PKCS#11 v3.0 §5.6 session management).
 
-use super::{ready, Module, ObjEntry, ObjMaps};
+use super::{ready, Module, ObjEntry};
 use crate::error::{fail, Error, Result};
 use crate::session::{Entry, Session};
 use crate::store::Role;
@@ -76,7 +76,7 @@ impl Module {
     /// Session objects die with their session; the last session's end logs the application out.
     /// Called under the slot's lock, so no session opens between the count and the logout.
     fn after_close(&self, slot: CK_SLOT_ID, state: &mut TokenState, closed: &[CK_SESSION_HANDLE]) {
-        self.objects.write().by_handle.retain(|_, e| match e {
+        self.objects.write().retain(|e| match e {
             ObjEntry::Session { owner, .. } => !closed.contains(owner),
             _ => true,
         });
@@ -107,12 +107,10 @@ impl Module {
             s.end_operations();
         }
         let mut objs = self.objects.write();
-        let ObjMaps { by_handle, token } = &mut *objs;
-        by_handle.retain(|_, e| match e {
+        objs.retain(|e| match e {
             ObjEntry::Token { slot: s, id } => *s != slot || public.contains(id),
             ObjEntry::Session { slot: s, obj, .. } => *s != slot || !obj.lock().flag(CKA_PRIVATE),
         });
-        token.retain(|(s, id), _| *s != slot || public.contains(id));
     }
 
     pub fn session_info(&self, sh: CK_SESSION_HANDLE) -> Result<CK_SESSION_INFO> {
