@@ -55,6 +55,20 @@ fn run(args: &[&std::ffi::OsStr]) -> Result<Output> {
     cmd.output().context("cannot run ferrohsm-bench")
 }
 
+/// The fields of one CSV line (quoted fields may hold commas; no quotes inside them here).
+fn fields(line: &str) -> Vec<String> {
+    let mut out = vec![String::new()];
+    let mut quoted = false;
+    for c in line.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(String::new()),
+            c => out.last_mut().map(|f| f.push(c)).unwrap_or_default(),
+        }
+    }
+    out
+}
+
 fn describe(out: &Output) -> String {
     format!(
         "status {:?}\nstdout:\n{}\nstderr:\n{}",
@@ -85,7 +99,8 @@ fn quick_run_writes_table_csv_and_chart() -> Result<()> {
         "RSA-2048 sign SHA256_RSA_PKCS",
         "RSA-3072 decrypt RSA_PKCS_OAEP",
         "ECDSA P-384 sign ECDSA_SHA256",
-        "[vs aws-lc-rs]",
+        "aws-lc-rs/op",
+        "ovh µs",
         "ECDH P-256",
         "AES-256-GCM encrypt 1 MiB",
         "HMAC-SHA256 sign 4 KiB",
@@ -97,6 +112,9 @@ fn quick_run_writes_table_csv_and_chart() -> Result<()> {
         "-- objects 100",
         "C_FindObjects by CKA_LABEL",
         "new process",
+        "-- objects 300 (ferrohsm only)",
+        "C_FindObjects by CKA_LABEL, same process",
+        "C_FindObjects by CKA_LABEL, fresh process",
         "C_Logout+C_Login",
         "targets:",
     ] {
@@ -110,17 +128,35 @@ fn quick_run_writes_table_csv_and_chart() -> Result<()> {
     let csv = std::fs::read_to_string(dir.path().join("bench.csv"))?;
     let mut lines = csv.lines();
     let header = lines.next().context("empty bench.csv")?;
-    ensure!(header.starts_with("group,benchmark,baseline,"), "{header}");
+    ensure!(header.starts_with("group,benchmark,unit,"), "{header}");
+    ensure!(
+        header.ends_with(",ferrohsm_per_lib,overhead_us"),
+        "{header}"
+    );
+    let columns = header.split(',').count();
     let rows: Vec<&str> = lines.collect();
     ensure!(rows.len() >= 40, "only {} rows in bench.csv", rows.len());
-    ensure!(rows.iter().any(|r| r.contains(",aws-lc-rs,")), "{csv}");
+    for r in &rows {
+        ensure!(fields(r).len() == columns, "{r:?} has not {columns} fields");
+    }
+    // Every crypto row has the library column and the overhead.
+    let crypto: Vec<&&str> = rows.iter().filter(|r| r.starts_with("crypto,")).collect();
+    ensure!(crypto.len() >= 30, "{csv}");
+    for r in crypto {
+        ensure!(fields(r).last().is_some_and(|f| !f.is_empty()), "{r}");
+    }
     ensure!(rows.iter().any(|r| r.starts_with("objects 100,")), "{csv}");
+    ensure!(
+        rows.iter()
+            .any(|r| r.starts_with("objects 300 (ferrohsm only),")),
+        "{csv}"
+    );
     ensure!(rows.iter().any(|r| r.starts_with("scaling,")), "{csv}");
 
     let svg = std::fs::read_to_string(dir.path().join("bench.svg"))?;
     ensure!(svg.starts_with("<svg"), "bench.svg is not an SVG file");
     ensure!(
-        svg.contains("C_FindObjects by CKA_ID"),
+        svg.contains("C_FindObjects by CKA_ID") && svg.contains("[vs aws-lc-rs alone]"),
         "bench.svg lacks the labels"
     );
     Ok(())
