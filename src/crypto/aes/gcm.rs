@@ -8,9 +8,11 @@
 use super::super::awslc;
 use super::{err, to_block, xor_into, AesKey, Block, Direction, BLOCK_LEN};
 use crate::error::{Error, Result};
+#[cfg(feature = "aws-lc")]
+use cryptoki_sys::CKR_KEY_SIZE_RANGE;
 use cryptoki_sys::{
     CKR_BUFFER_TOO_SMALL, CKR_ENCRYPTED_DATA_INVALID, CKR_ENCRYPTED_DATA_LEN_RANGE,
-    CKR_KEY_SIZE_RANGE, CKR_MECHANISM_PARAM_INVALID, CKR_OPERATION_NOT_INITIALIZED,
+    CKR_MECHANISM_PARAM_INVALID, CKR_OPERATION_NOT_INITIALIZED,
 };
 use ghash::universal_hash::UniversalHash;
 use std::sync::Arc;
