@@ -47,6 +47,8 @@ pub struct EcPublic {
     point: Vec<u8>,
     #[cfg(feature = "aws-lc")]
     key: awslc::EcKey,
+    #[cfg(not(feature = "aws-lc"))]
+    key: RcPublic,
 }
 
 impl std::fmt::Debug for EcPublic {
@@ -72,9 +74,13 @@ impl EcPublic {
         }
         #[cfg(not(feature = "aws-lc"))]
         {
-            let point =
-                parse_wrapped(point, |p| rc_decode_point(curve, p)).ok_or(Error::new(rv))?;
-            Ok(EcPublic { curve, point })
+            let key =
+                parse_wrapped(point, |p| RcPublic::decode(curve, p)).ok_or(Error::new(rv))?;
+            Ok(EcPublic {
+                curve,
+                point: key.point(),
+                key,
+            })
         }
     }
 
@@ -106,7 +112,7 @@ impl EcPublic {
             }
         }
         #[cfg(not(feature = "aws-lc"))]
-        rc_verify(self.curve, &self.point, hash, signature)
+        self.key.verify(self.curve, hash, signature)
     }
 }
 
@@ -116,7 +122,7 @@ impl EcPublic {
 pub struct EcPrivate {
     curve: Curve,
     #[cfg(not(feature = "aws-lc"))]
-    d: Zeroizing<Vec<u8>>,
+    key: RcSecret,
     #[cfg(feature = "aws-lc")]
     key: awslc::EcKey,
 }
@@ -143,8 +149,8 @@ impl EcPrivate {
         }
         #[cfg(not(feature = "aws-lc"))]
         {
-            with_curve!(curve, C => secret::<C>(curve, &d, rv).map(|_| ()))?;
-            Ok(EcPrivate { curve, d })
+            let key = RcSecret::new(curve, &d, rv)?;
+            Ok(EcPrivate { curve, key })
         }
     }
 
@@ -160,7 +166,7 @@ impl EcPrivate {
             .public_point()
             .ok_or_else(|| Error::device("EC public point unavailable"));
         #[cfg(not(feature = "aws-lc"))]
-        rc_public(self.curve, &self.d, CKR_KEY_TYPE_INCONSISTENT)
+        Ok(self.key.public().point())
     }
 
     /// ECDSA signature of a caller-computed hash of any length (`CKM_ECDSA`), as `r || s`.
@@ -179,7 +185,7 @@ impl EcPrivate {
         {
             let mut extra = [0u8; 32];
             crate::crypto::random_fill(&mut extra)?;
-            rc_sign(self.curve, &self.d, hash, &extra)
+            self.key.sign(self.curve, hash, &extra)
         }
     }
 
@@ -198,7 +204,7 @@ impl EcPrivate {
             .ecdh(&peer.key, self.curve.field_len())
             .ok_or_else(|| Error::device("ECDH failed"));
         #[cfg(not(feature = "aws-lc"))]
-        rc_derive(self.curve, &self.d, &peer.point)
+        self.key.derive(&peer.key)
     }
 }
 

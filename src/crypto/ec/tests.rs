@@ -559,3 +559,48 @@ fn rfc8032_ed25519() {
     );
     assert_eq!(ed25519_validate_public(&pk).unwrap(), pk);
 }
+
+/// Parsed keys are shared: `Send + Sync`, and two threads sign, verify and derive with one
+/// key each at once.
+#[test]
+fn two_threads_share_parsed_keys() {
+    fn shared<T: Send + Sync>() {}
+    shared::<EcPrivate>();
+    shared::<EcPublic>();
+    shared::<Ed25519Private>();
+    shared::<Ed25519Public>();
+    let (d, p) = generate(Curve::P256).unwrap();
+    let sk = std::sync::Arc::new(EcPrivate::new(Curve::P256, &d).unwrap());
+    let pk = std::sync::Arc::new(EcPublic::new(Curve::P256, &p).unwrap());
+    let (ed, ep) = ed25519_generate().unwrap();
+    let esk = std::sync::Arc::new(Ed25519Private::new(&ed).unwrap());
+    let epk = std::sync::Arc::new(Ed25519Public::new(&ep).unwrap());
+    assert_eq!(esk.public_key(), ep);
+    let work = |salt: u8| {
+        let (sk, pk, esk, epk, p, ed) =
+            (sk.clone(), pk.clone(), esk.clone(), epk.clone(), p.clone(), ed.clone());
+        std::thread::spawn(move || {
+            for i in 0..50u8 {
+                let h = digest(HashAlg::Sha256, &[salt, i]);
+                let sig = sk.sign_prehash(&h).unwrap();
+                pk.verify_prehash(&h, &sig).unwrap();
+                verify_prehash(Curve::P256, &p, &h, &sig).unwrap();
+                assert_eq!(sk.derive(&p).unwrap().len(), 32);
+                let esig = esk.sign(&[salt, i]).unwrap();
+                epk.verify(&[salt, i], &esig).unwrap();
+                assert_eq!(esig, ed25519_sign(&ed, &[salt, i]).unwrap());
+            }
+        })
+    };
+    let (a, b) = (work(1), work(2));
+    a.join().unwrap();
+    b.join().unwrap();
+    assert_eq!(
+        Ed25519Public::new(&ep).unwrap().verify(b"x", &[0; 63]).unwrap_err().rv(),
+        CKR_SIGNATURE_LEN_RANGE
+    );
+    assert_eq!(
+        Ed25519Private::new(&[0; 31]).unwrap_err().rv(),
+        CKR_KEY_TYPE_INCONSISTENT
+    );
+}

@@ -877,3 +877,27 @@ fn raw_rsa_round_trips_and_checks_ranges() {
         CKR_SIGNATURE_LEN_RANGE
     );
 }
+
+/// Parsed keys are shared: `Send + Sync`, and two threads sign and verify with one key at once.
+#[test]
+fn two_threads_share_one_parsed_key() {
+    fn shared<T: Send + Sync>() {}
+    shared::<RsaPrivate>();
+    shared::<RsaPublic>();
+    let sk = std::sync::Arc::new(key().clone());
+    let pk = std::sync::Arc::new(key().public());
+    let work = |salt: u8| {
+        let (sk, pk) = (sk.clone(), pk.clone());
+        std::thread::spawn(move || {
+            for i in 0..10u8 {
+                let h = digest(HashAlg::Sha256, &[salt, i]);
+                let sig = sk.sign_pkcs1v15(HashAlg::Sha256, &h).unwrap();
+                pk.verify_pkcs1v15(HashAlg::Sha256, &h, &sig).unwrap();
+                assert_eq!(sig, key().sign_pkcs1v15(HashAlg::Sha256, &h).unwrap());
+            }
+        })
+    };
+    let (a, b) = (work(1), work(2));
+    a.join().unwrap();
+    b.join().unwrap();
+}
