@@ -3,7 +3,9 @@
 
 use super::{err, xor_into, AesKey, Block, Direction, BLOCK_LEN};
 use crate::error::Result;
-use cryptoki_sys::{CKR_ENCRYPTED_DATA_INVALID, CKR_ENCRYPTED_DATA_LEN_RANGE, CKR_MECHANISM_PARAM_INVALID};
+use cryptoki_sys::{
+    CKR_ENCRYPTED_DATA_INVALID, CKR_ENCRYPTED_DATA_LEN_RANGE, CKR_MECHANISM_PARAM_INVALID,
+};
 use subtle::ConstantTimeEq;
 use zeroize::{Zeroize, Zeroizing};
 

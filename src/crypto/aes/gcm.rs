@@ -145,8 +145,16 @@ impl LcGcm {
 
     /// The plaintext of `ct` into `out` if `tag` (4..=16 bytes) is right, else
     /// `CKR_ENCRYPTED_DATA_INVALID` with `out` wiped.
-    fn decrypt_into(&mut self, ct: &[u8], tag: &[u8], _text_len: u64, out: &mut [u8]) -> Result<()> {
-        let out = out.get_mut(..ct.len()).ok_or(Error::new(CKR_BUFFER_TOO_SMALL))?;
+    fn decrypt_into(
+        &mut self,
+        ct: &[u8],
+        tag: &[u8],
+        _text_len: u64,
+        out: &mut [u8],
+    ) -> Result<()> {
+        let out = out
+            .get_mut(..ct.len())
+            .ok_or(Error::new(CKR_BUFFER_TOO_SMALL))?;
         let done = self.0.update_into(ct, out);
         if done.is_some() && self.0.check_tag(tag) {
             Ok(())
@@ -252,7 +260,9 @@ impl RcGcm {
     }
 
     pub(super) fn encrypt_into(&mut self, input: &[u8], out: &mut [u8]) -> Result<()> {
-        let out = out.get_mut(..input.len()).ok_or(Error::new(CKR_BUFFER_TOO_SMALL))?;
+        let out = out
+            .get_mut(..input.len())
+            .ok_or(Error::new(CKR_BUFFER_TOO_SMALL))?;
         self.ctr_into(input, out);
         self.hash_ciphertext(out);
         Ok(())
@@ -272,7 +282,9 @@ impl RcGcm {
 
     /// GHASH first, so nothing is decrypted unless the tag is right.
     fn decrypt_into(&mut self, ct: &[u8], tag: &[u8], text_len: u64, out: &mut [u8]) -> Result<()> {
-        let out = out.get_mut(..ct.len()).ok_or(Error::new(CKR_BUFFER_TOO_SMALL))?;
+        let out = out
+            .get_mut(..ct.len())
+            .ok_or(Error::new(CKR_BUFFER_TOO_SMALL))?;
         self.hash_ciphertext(ct);
         let t = self.tag(text_len)?;
         if !bool::from(t.get(..tag.len()).unwrap_or(&t).ct_eq(tag)) {

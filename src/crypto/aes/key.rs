@@ -4,9 +4,9 @@
 
 #[cfg(feature = "aws-lc")]
 use super::super::awslc;
-use super::{Block, Direction};
 #[cfg(not(feature = "aws-lc"))]
 use super::{err, to_block, xor_into, BLOCK_LEN};
+use super::{Block, Direction};
 use crate::error::{Error, Result};
 #[cfg(not(feature = "aws-lc"))]
 use aes::cipher::{BlockCipherDecrypt, BlockCipherEncrypt, KeyInit};
@@ -143,7 +143,10 @@ impl AesKey {
             };
             match dir {
                 Direction::Encrypt => {
-                    for (i, o) in input.chunks_exact(BLOCK_LEN).zip(out.chunks_exact_mut(BLOCK_LEN)) {
+                    for (i, o) in input
+                        .chunks_exact(BLOCK_LEN)
+                        .zip(out.chunks_exact_mut(BLOCK_LEN))
+                    {
                         let mut b = to_block(i);
                         xor_into(&mut b, chain);
                         self.encrypt_block(&mut b);
@@ -157,7 +160,10 @@ impl AesKey {
                     out.copy_from_slice(input);
                     self.decrypt_blocks(out);
                     let mut prev = *chain;
-                    for (i, o) in input.chunks_exact(BLOCK_LEN).zip(out.chunks_exact_mut(BLOCK_LEN)) {
+                    for (i, o) in input
+                        .chunks_exact(BLOCK_LEN)
+                        .zip(out.chunks_exact_mut(BLOCK_LEN))
+                    {
                         xor_into(o, &prev);
                         prev = to_block(i);
                     }

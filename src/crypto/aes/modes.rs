@@ -292,7 +292,9 @@ impl AesCipher {
     fn blocks_into(&mut self, input: &[u8], out: &mut [u8]) {
         match self.kind {
             // CBC and the whole blocks before a CTS tail: the chained bulk call.
-            Kind::Cbc { .. } | Kind::Cts => self.key.cbc_into(self.dir, &mut self.chain, input, out),
+            Kind::Cbc { .. } | Kind::Cts => {
+                self.key.cbc_into(self.dir, &mut self.chain, input, out)
+            }
             _ => {
                 // ECB: the RustCrypto cipher pipelines independent blocks.
                 #[cfg(not(feature = "aws-lc"))]
@@ -304,7 +306,10 @@ impl AesCipher {
                     }
                 }
                 #[cfg(feature = "aws-lc")]
-                for (i, o) in input.chunks_exact(BLOCK_LEN).zip(out.chunks_exact_mut(BLOCK_LEN)) {
+                for (i, o) in input
+                    .chunks_exact(BLOCK_LEN)
+                    .zip(out.chunks_exact_mut(BLOCK_LEN))
+                {
                     let mut b = to_block(i);
                     self.crypt_block(&mut b);
                     o.copy_from_slice(&b);

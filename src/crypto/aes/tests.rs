@@ -270,9 +270,7 @@ fn ctr_counter_bits_count_only_the_low_bits_and_never_overflow() {
     let top = blk("fffffffffffffffffffffffffffffffe");
     assert!(AesCipher::one_shot(&key, ctr(128, top), Direction::Encrypt, &[0; 32]).is_ok());
     assert!(AesCipher::one_shot(&key, ctr(128, top), Direction::Encrypt, &[0; 33]).is_err());
-    assert!(
-        AesCipher::one_shot(&key, ctr(128, [0; 16]), Direction::Encrypt, &[0; 1000]).is_ok()
-    );
+    assert!(AesCipher::one_shot(&key, ctr(128, [0; 16]), Direction::Encrypt, &[0; 1000]).is_ok());
     for bits in [0, 129] {
         let r = AesCipher::new(&key, ctr(bits, [0; 16]), Direction::Encrypt);
         assert_eq!(r.unwrap_err().rv(), CKR_MECHANISM_PARAM_INVALID);
@@ -886,30 +884,33 @@ fn prepared_keys_match_the_per_operation_path() {
     );
     let mut out = [0u8; 32];
     c.update_into(&pt[..32], &mut out).unwrap();
-    assert_eq!(
-        out[..],
-        *cbc_encrypt(&raw, &iv, &pt[..32]).unwrap()
-    );
+    assert_eq!(out[..], *cbc_encrypt(&raw, &iv, &pt[..32]).unwrap());
 
     for tag in [16usize, 12] {
         let want = gcm_encrypt(&raw, &iv[..12], b"aad", tag, &pt).unwrap();
-        let mut g = Gcm::with_key(gkey.clone(), Direction::Encrypt, &iv[..12], b"aad", tag).unwrap();
+        let mut g =
+            Gcm::with_key(gkey.clone(), Direction::Encrypt, &iv[..12], b"aad", tag).unwrap();
         let mut out = vec![0u8; g.one_shot_len(pt.len())];
         assert_eq!(g.one_shot_into(&pt, &mut out).unwrap(), out.len());
         assert_eq!(out, want);
-        let mut g = Gcm::with_key(gkey.clone(), Direction::Decrypt, &iv[..12], b"aad", tag).unwrap();
+        let mut g =
+            Gcm::with_key(gkey.clone(), Direction::Decrypt, &iv[..12], b"aad", tag).unwrap();
         let mut back = vec![0u8; g.one_shot_len(want.len())];
         assert_eq!(g.one_shot_into(&want, &mut back).unwrap(), pt.len());
         assert_eq!(back, pt);
         let mut bad = want.clone();
         bad[3] ^= 1;
-        let mut g = Gcm::with_key(gkey.clone(), Direction::Decrypt, &iv[..12], b"aad", tag).unwrap();
+        let mut g =
+            Gcm::with_key(gkey.clone(), Direction::Decrypt, &iv[..12], b"aad", tag).unwrap();
         let mut back = vec![0u8; g.one_shot_len(bad.len())];
         assert_eq!(
             g.one_shot_into(&bad, &mut back).unwrap_err().rv(),
             CKR_ENCRYPTED_DATA_INVALID
         );
-        assert!(back.iter().all(|b| *b == 0), "no unauthenticated plaintext is left");
+        assert!(
+            back.iter().all(|b| *b == 0),
+            "no unauthenticated plaintext is left"
+        );
     }
     // Parameters are still checked per operation.
     assert_eq!(
@@ -936,12 +937,12 @@ fn two_threads_share_one_prepared_key() {
         std::thread::spawn(move || {
             for i in 0..200usize {
                 let pt: Vec<u8> = (0..(i % 5 + 1) * 16).map(|j| j as u8 ^ salt).collect();
-                let mut c = AesCipher::with_key(key.clone(), Mode::Cbc { iv }, Direction::Encrypt)
-                    .unwrap();
+                let mut c =
+                    AesCipher::with_key(key.clone(), Mode::Cbc { iv }, Direction::Encrypt).unwrap();
                 let ct = c.update(&pt).unwrap();
                 assert_eq!(*ct, *cbc_encrypt(&raw, &iv, &pt).unwrap());
-                let mut g =
-                    Gcm::with_key(gkey.clone(), Direction::Encrypt, &iv[..12], &[salt], 16).unwrap();
+                let mut g = Gcm::with_key(gkey.clone(), Direction::Encrypt, &iv[..12], &[salt], 16)
+                    .unwrap();
                 let mut out = g.update(&pt).unwrap().to_vec();
                 out.extend_from_slice(&g.finish().unwrap());
                 assert_eq!(out, gcm_encrypt(&raw, &iv[..12], &[salt], 16, &pt).unwrap());

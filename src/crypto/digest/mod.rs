@@ -10,7 +10,6 @@
 mod mac;
 pub use mac::{hmac, Hmac};
 
-
 use crate::error::{Error, Result};
 use cryptoki_sys::{
     CKR_MECHANISM_PARAM_INVALID, CKR_SAVED_STATE_INVALID, CKR_SIGNATURE_INVALID,
@@ -376,7 +375,6 @@ pub(crate) fn hex(s: &str) -> Vec<u8> {
         })
         .collect()
 }
-
 
 #[cfg(test)]
 mod tests;

@@ -72,7 +72,10 @@ impl Ed25519Private {
     /// Pure Ed25519 signature (`CKM_EDDSA` without parameters).
     pub fn sign(&self, msg: &[u8]) -> Result<Vec<u8>> {
         use ed25519_dalek::Signer;
-        let sig = self.0.try_sign(msg).map_err(|_| Error::new(CKR_DEVICE_ERROR))?;
+        let sig = self
+            .0
+            .try_sign(msg)
+            .map_err(|_| Error::new(CKR_DEVICE_ERROR))?;
         Ok(sig.to_bytes().to_vec())
     }
 }
@@ -91,7 +94,8 @@ impl Ed25519Public {
     /// Raw 32 bytes or DER-wrapped (`CKA_EC_POINT`); not a point on the curve is
     /// `CKR_KEY_TYPE_INCONSISTENT` (a stored key found bad at use).
     pub fn new(public: &[u8]) -> Result<Self> {
-        let raw = ed25519_validate_public(public).map_err(|_| Error::new(CKR_KEY_TYPE_INCONSISTENT))?;
+        let raw =
+            ed25519_validate_public(public).map_err(|_| Error::new(CKR_KEY_TYPE_INCONSISTENT))?;
         let a: &[u8; ED25519_KEY_LEN] = raw
             .as_slice()
             .try_into()

@@ -16,7 +16,6 @@
 //! `edwards.rs` Ed25519. Parsed keys are `Send + Sync` and used through `&self`: one `Arc` of
 //! a key serves every operation at once.
 
-
 #[cfg(feature = "aws-lc")]
 use super::awslc;
 use crate::error::{Error, Result};
@@ -200,7 +199,6 @@ fn parse_wrapped<T>(point: &[u8], decode: impl Fn(&[u8]) -> Option<T>) -> Option
         .or_else(|| decode(point))
 }
 
-
 /// What the `ecdsa` crate is given for `hash`: a hash no longer than the order as it is, a
 /// longer one cut to the order's bit length first. The crate would cut a long hash itself, but
 /// (a) for P-521 it keeps the low 521 bits of the first 66 bytes where FIPS 186-4 §6.4 and
@@ -246,7 +244,6 @@ fn hash_to_field(curve: Curve, hash: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
 }
 
 /// ECDSA signature of a caller-computed hash of any length (`CKM_ECDSA`), as `r || s`; parses
-
 // After `with_curve!`, which they use.
 mod edwards;
 mod nist;

@@ -74,8 +74,7 @@ impl EcPublic {
         }
         #[cfg(not(feature = "aws-lc"))]
         {
-            let key =
-                parse_wrapped(point, |p| RcPublic::decode(curve, p)).ok_or(Error::new(rv))?;
+            let key = parse_wrapped(point, |p| RcPublic::decode(curve, p)).ok_or(Error::new(rv))?;
             Ok(EcPublic {
                 curve,
                 point: key.point(),

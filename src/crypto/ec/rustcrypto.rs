@@ -79,7 +79,8 @@ impl RcSecret {
     pub(super) fn derive(&self, peer: &RcPublic) -> Result<Zeroizing<Vec<u8>>> {
         macro_rules! dh {
             ($s:expr, $p:expr) => {{
-                let shared = elliptic_curve::ecdh::diffie_hellman($s.to_nonzero_scalar(), $p.as_affine());
+                let shared =
+                    elliptic_curve::ecdh::diffie_hellman($s.to_nonzero_scalar(), $p.as_affine());
                 Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
             }};
         }

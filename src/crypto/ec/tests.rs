@@ -577,8 +577,14 @@ fn two_threads_share_parsed_keys() {
     let epk = std::sync::Arc::new(Ed25519Public::new(&ep).unwrap());
     assert_eq!(esk.public_key(), ep);
     let work = |salt: u8| {
-        let (sk, pk, esk, epk, p, ed) =
-            (sk.clone(), pk.clone(), esk.clone(), epk.clone(), p.clone(), ed.clone());
+        let (sk, pk, esk, epk, p, ed) = (
+            sk.clone(),
+            pk.clone(),
+            esk.clone(),
+            epk.clone(),
+            p.clone(),
+            ed.clone(),
+        );
         std::thread::spawn(move || {
             for i in 0..50u8 {
                 let h = digest(HashAlg::Sha256, &[salt, i]);
@@ -596,7 +602,11 @@ fn two_threads_share_parsed_keys() {
     a.join().unwrap();
     b.join().unwrap();
     assert_eq!(
-        Ed25519Public::new(&ep).unwrap().verify(b"x", &[0; 63]).unwrap_err().rv(),
+        Ed25519Public::new(&ep)
+            .unwrap()
+            .verify(b"x", &[0; 63])
+            .unwrap_err()
+            .rv(),
         CKR_SIGNATURE_LEN_RANGE
     );
     assert_eq!(

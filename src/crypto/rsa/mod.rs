@@ -162,7 +162,6 @@ const AS_SIGNATURE: Codes = Codes {
     value: CKR_SIGNATURE_INVALID,
 };
 
-
 /// Generate a key pair and return its components (see [`RsaPrivate::generate`]).
 pub fn generate(bits: usize, public_exponent: &[u8]) -> Result<RsaComponents> {
     Ok(RsaPrivate::generate(bits, public_exponent)?.components())

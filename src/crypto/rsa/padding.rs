@@ -47,7 +47,12 @@ pub(super) fn xor_into(dst: &mut [u8], src: &[u8]) {
 /// EME-OAEP decoding (RFC 8017 §7.1.2 step 3) in constant time: every byte is examined and every
 /// check folded into one flag, so only the final accept/reject is observable. Unlike the `rsa`
 /// crate, which ignores it, the leading byte Y must be zero as step 3g says.
-pub(super) fn oaep_decode(em: &[u8], alg: HashAlg, mgf: HashAlg, label: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+pub(super) fn oaep_decode(
+    em: &[u8],
+    alg: HashAlg,
+    mgf: HashAlg,
+    label: &[u8],
+) -> Result<Zeroizing<Vec<u8>>> {
     let h_len = alg.output_len();
     let bad = || Error::new(CKR_ENCRYPTED_DATA_INVALID);
     if em.len() < 2 * h_len + 2 {
@@ -86,7 +91,10 @@ pub(super) fn irprf(kdk: &[u8; 32], label: &[u8], length: usize) -> Zeroizing<Ve
     let mut out = Zeroizing::new(Vec::with_capacity(length + 32));
     let mut i = 0u16;
     while out.len() < length {
-        out.extend_from_slice(&crate::crypto::hmac_sha256(kdk, &[&i.to_be_bytes(), label, &bits]));
+        out.extend_from_slice(&crate::crypto::hmac_sha256(
+            kdk,
+            &[&i.to_be_bytes(), label, &bits],
+        ));
         i = i.wrapping_add(1);
     }
     out.truncate(length);
@@ -141,4 +149,3 @@ pub(super) fn pkcs1v15_decode_implicit(
     }
     Zeroizing::new(em.get(k - length as usize..).unwrap_or_default().to_vec())
 }
-

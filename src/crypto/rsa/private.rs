@@ -250,4 +250,3 @@ impl RsaPrivate {
         oaep_decode(&em, alg, mgf, label)
     }
 }
-

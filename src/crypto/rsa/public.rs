@@ -106,7 +106,12 @@ impl RsaPublic {
 
     /// RSASSA-PKCS1-v1_5 verification (RFC 8017 §8.2.2): the signature's value must equal the
     /// one encoding of the data, compared whole.
-    pub(super) fn verify_prefixed(&self, prefix: &[u8], data: &[u8], signature: &[u8]) -> Result<()> {
+    pub(super) fn verify_prefixed(
+        &self,
+        prefix: &[u8],
+        data: &[u8],
+        signature: &[u8],
+    ) -> Result<()> {
         if signature.len() != self.size() {
             return fail(CKR_SIGNATURE_LEN_RANGE);
         }

@@ -665,8 +665,7 @@ fn oaep_with_labels_and_hash_pairs() {
 fn oaep_agrees_with_the_crate_and_checks_the_leading_byte() {
     let k = key();
     let p = k.public();
-    let scheme =
-        rsa::Oaep::<sha2::Sha256, sha1::Sha1>::new_with_mgf_hash_and_label(&b"lbl"[..]);
+    let scheme = rsa::Oaep::<sha2::Sha256, sha1::Sha1>::new_with_mgf_hash_and_label(&b"lbl"[..]);
     let theirs = crate_public(&p)
         .encrypt(&mut SysRng, scheme, b"from the crate")
         .unwrap();
