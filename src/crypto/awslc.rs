@@ -1,6 +1,7 @@
 //! The aws-lc backend's calls into the C library (`aws-lc-sys`): RSA keys and the raw RSA
 //! operations, NIST-curve keys with ECDSA over a caller's digest and ECDH, AES key schedules
-//! with bulk CBC, and streaming AES-GCM. This is the only file of the crate outside `src/ffi`
+//! with bulk CBC, and streaming AES-GCM from a key context set up once ([`GcmKey`]) and copied
+//! per operation. This is the only file of the crate outside `src/ffi`
 //! with `unsafe` code; every wrapper here is safe to call, and the rest of `src/crypto` builds
 //! the PKCS#11 semantics (lengths, padding, return codes) on top. The C API is used rather than
 //! aws-lc-rs's safe one because PKCS#11 needs what that API does not offer: signing a
