@@ -1,6 +1,7 @@
 //! The aws-lc backend's calls into the C library (`aws-lc-sys`): RSA keys and the raw RSA
 //! operations, NIST-curve keys with ECDSA over a caller's digest and ECDH, AES key schedules
-//! with bulk CBC, and streaming AES-GCM. This is the only file of the crate outside `src/ffi`
+//! with bulk CBC, and streaming AES-GCM from a key context set up once ([`GcmKey`]) and copied
+//! per operation. This is the only file of the crate outside `src/ffi`
 //! with `unsafe` code; every wrapper here is safe to call, and the rest of `src/crypto` builds
 //! the PKCS#11 semantics (lengths, padding, return codes) on top. The C API is used rather than
 //! aws-lc-rs's safe one because PKCS#11 needs what that API does not offer: signing a
@@ -571,18 +572,48 @@ impl AesSchedule {
         }
     }
 
-    /// CBC over whole blocks of `data` in place, chaining from and updating `iv`.
-    pub fn cbc(&self, encrypt: bool, iv: &mut [u8; 16], data: &mut [u8]) {
-        let n = data.len() - data.len() % 16;
-        let p = data.as_mut_ptr();
-        // SAFETY: `n` bytes are readable and writable at `p`, in place (allowed); `iv` is a
-        // 16-byte buffer aws-lc updates to the last ciphertext block.
-        unsafe { sys::AES_cbc_encrypt(p, p, n, &self.0, iv.as_mut_ptr(), c_int::from(encrypt)) }
+    /// CBC over the whole blocks of `input` into `out` (as many as both hold), chaining from
+    /// and updating `iv`.
+    pub fn cbc_into(&self, encrypt: bool, iv: &mut [u8; 16], input: &[u8], out: &mut [u8]) {
+        let n = input.len().min(out.len());
+        let n = n - n % 16;
+        // SAFETY: `n` bytes are readable at `input` and writable at `out` (two distinct live
+        // slices, as `&`/`&mut` guarantee); `iv` is a 16-byte buffer aws-lc updates to the last
+        // ciphertext block.
+        unsafe {
+            sys::AES_cbc_encrypt(
+                input.as_ptr(),
+                out.as_mut_ptr(),
+                n,
+                &self.0,
+                iv.as_mut_ptr(),
+                c_int::from(encrypt),
+            )
+        }
     }
 }
 
 // ---------------------------------------------------------------------------------------------
 // AES-GCM
+
+/// An AES-GCM key set up once: a cipher context holding the key schedule and the GHASH tables,
+/// never given an IV. Each operation starts from a copy of it ([`GcmKey::start`]), so no key
+/// expansion or table set-up happens per operation.
+pub struct GcmKey(NonNull<sys::EVP_CIPHER_CTX>);
+
+// SAFETY: after `new` the context is only read: `start` copies it (EVP_CIPHER_CTX_copy takes
+// its source as `const` and the GCM copy hook only reads it), so any number of threads may
+// copy from it at once; it is freed only by `Drop`, when no one else holds it.
+unsafe impl Send for GcmKey {}
+// SAFETY: see the `Send` impl above.
+unsafe impl Sync for GcmKey {}
+
+impl Drop for GcmKey {
+    fn drop(&mut self) {
+        // SAFETY: we own the context; freeing it clears the key schedule.
+        unsafe { sys::EVP_CIPHER_CTX_free(self.0.as_ptr()) }
+    }
+}
 
 /// A streaming AES-GCM context (any IV length, tag up to 16 bytes) with key, IV and AAD set.
 pub struct GcmCtx(NonNull<sys::EVP_CIPHER_CTX>);
@@ -600,8 +631,9 @@ impl Drop for GcmCtx {
 /// aws-lc's cipher calls take `int` lengths: larger inputs go in pieces of this size.
 const CHUNK: usize = 1 << 30;
 
-impl GcmCtx {
-    pub fn new(key: &[u8], iv: &[u8], aad: &[u8], encrypt: bool) -> Option<GcmCtx> {
+impl GcmKey {
+    /// `None` unless the key has 16, 24 or 32 bytes.
+    pub fn new(key: &[u8]) -> Option<GcmKey> {
         setup();
         // SAFETY: these return static cipher descriptions.
         let cipher = unsafe {
@@ -612,14 +644,11 @@ impl GcmCtx {
                 _ => return None,
             }
         };
-        let iv_len = c_int::try_from(iv.len()).ok().filter(|n| *n > 0)?;
-        // SAFETY: EVP_CIPHER_CTX_new has no preconditions; the result is owned by `ctx`.
-        let ctx = GcmCtx(non_null(unsafe { sys::EVP_CIPHER_CTX_new() })?);
-        let c = ctx.0.as_ptr();
-        let enc = c_int::from(encrypt);
-        // SAFETY: first the cipher alone (no key or IV yet), then the IV length (aws-lc
-        // allocates for IVs over 16 bytes), then the key (`key.len()` bytes, matching the
-        // cipher) and IV (`iv_len` bytes); all buffers are live.
+        // SAFETY: EVP_CIPHER_CTX_new has no preconditions; the result is owned by `k`.
+        let k = GcmKey(non_null(unsafe { sys::EVP_CIPHER_CTX_new() })?);
+        let c = k.0.as_ptr();
+        // SAFETY: first the cipher alone, then the key (`key.len()` bytes, matching the
+        // cipher) with no IV, which expands the key and computes the GHASH tables.
         unsafe {
             ok(sys::EVP_CipherInit_ex(
                 c,
@@ -627,8 +656,31 @@ impl GcmCtx {
                 ptr::null_mut(),
                 ptr::null(),
                 ptr::null(),
-                enc,
+                1,
             ))?;
+            ok(sys::EVP_CipherInit_ex(
+                c,
+                ptr::null(),
+                ptr::null_mut(),
+                key.as_ptr(),
+                ptr::null(),
+                1,
+            ))?;
+        }
+        Some(k)
+    }
+
+    /// A new operation under this key with `iv` (1 byte or more) and `aad`.
+    pub fn start(&self, iv: &[u8], aad: &[u8], encrypt: bool) -> Option<GcmCtx> {
+        let iv_len = c_int::try_from(iv.len()).ok().filter(|n| *n > 0)?;
+        // SAFETY: EVP_CIPHER_CTX_new has no preconditions; the result is owned by `ctx`.
+        let ctx = GcmCtx(non_null(unsafe { sys::EVP_CIPHER_CTX_new() })?);
+        let c = ctx.0.as_ptr();
+        // SAFETY: the copy only reads the shared key context (see the `Sync` impl) and fills
+        // our fresh one; then the IV length (aws-lc allocates for IVs over 16 bytes) and the
+        // IV (`iv_len` bytes, live) are set on our copy alone, with the key already there.
+        unsafe {
+            ok(sys::EVP_CIPHER_CTX_copy(c, self.0.as_ptr()))?;
             ok(sys::EVP_CIPHER_CTX_ctrl(
                 c,
                 sys::EVP_CTRL_AEAD_SET_IVLEN,
@@ -639,9 +691,9 @@ impl GcmCtx {
                 c,
                 ptr::null(),
                 ptr::null_mut(),
-                key.as_ptr(),
+                ptr::null(),
                 iv.as_ptr(),
-                enc,
+                c_int::from(encrypt),
             ))?;
         }
         for part in aad.chunks(CHUNK) {
@@ -660,18 +712,27 @@ impl GcmCtx {
         }
         Some(ctx)
     }
+}
 
-    /// Encrypt or decrypt `data` in place (GCM output has the input's length).
-    pub fn update(&mut self, data: &mut [u8]) -> Option<()> {
-        for part in data.chunks_mut(CHUNK) {
+impl GcmCtx {
+    /// Encrypt or decrypt `input` into `out` (GCM output has the input's length; `out` must
+    /// have room for all of it, else `None` before anything is done).
+    pub fn update_into(&mut self, input: &[u8], out: &mut [u8]) -> Option<()> {
+        let out = out.get_mut(..input.len())?;
+        for (i, o) in input.chunks(CHUNK).zip(out.chunks_mut(CHUNK)) {
             let mut n = 0;
-            let p = part.as_mut_ptr();
-            // SAFETY: in-place processing of `part.len()` bytes (an int, see CHUNK), which GCM
-            // allows; the output length equals the input length.
+            // SAFETY: `i` and `o` are live, distinct and of the same length, an int (CHUNK);
+            // the output length of GCM equals the input length.
             ok(unsafe {
-                sys::EVP_CipherUpdate(self.0.as_ptr(), p, &mut n, p, part.len() as c_int)
+                sys::EVP_CipherUpdate(
+                    self.0.as_ptr(),
+                    o.as_mut_ptr(),
+                    &mut n,
+                    i.as_ptr(),
+                    i.len() as c_int,
+                )
             })?;
-            if usize::try_from(n).ok() != Some(part.len()) {
+            if usize::try_from(n).ok() != Some(i.len()) {
                 return None;
             }
         }

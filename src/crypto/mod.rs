@@ -13,6 +13,13 @@
 //! return codes), and keep on RustCrypto what aws-lc would not speed up: SHA-1/2/3 and HMAC
 //! (the `sha2` crate uses the SHA extensions too), Ed25519, CMAC, key wrap, HKDF,
 //! PBKDF2, PKCS#8, and the store's Argon2id and AES-256-GCM.
+//!
+//! Keys are parsed, and cipher contexts set up, once: [`aes::AesKey`], [`aes::GcmKey`],
+//! [`rsa::RsaPrivate`], [`rsa::RsaPublic`], [`ec::EcPrivate`], [`ec::EcPublic`],
+//! [`ec::Ed25519Private`] and [`ec::Ed25519Public`] are `Send + Sync` and used through `&self`,
+//! so one `Arc` of each serves every operation on its key object, from any thread; each wipes
+//! its key material on drop. The streaming ciphers also write into the caller's buffer
+//! (`update_into`, `finish_into`, `one_shot_into`), so bulk data is not copied on the way.
 
 pub mod aes;
 #[cfg(feature = "aws-lc")]
