@@ -1,7 +1,7 @@
 //! The AES modes family: key generation, ECB, CBC, CBC with padding, CTR, CTS, GCM and CCM
 //! (Current Mechanisms spec §2.14-2.15 AES, §2.16 AES with counter, GCM and CCM).
 
-use super::keys::aes_key;
+use super::keys::{aes_key, aes_prepared, gcm_prepared};
 use super::shapes::{buffered, zero_out, GcmOp, Stream};
 use super::{bad_param, Entry, Family, Mechanism, ENC, WU};
 use crate::crypto::aes::{self, AesCipher, Direction, Gcm, Mode};
@@ -87,7 +87,11 @@ impl Family for Aes {
             Direction::Decrypt
         };
         let stream = |mode| -> Result<Box<dyn Cipher>> {
-            Ok(Box::new(Stream(AesCipher::new(aes_key(key)?, mode, dir)?)))
+            Ok(Box::new(Stream(AesCipher::with_key(
+                aes_prepared(key)?,
+                mode,
+                dir,
+            )?)))
         };
         Some(match mech {
             Mechanism::AesEcb => stream(Mode::Ecb),
@@ -124,8 +128,8 @@ fn gcm(
         return Err(bad_param());
     }
     let tag_len = usize::try_from(tag_bits / 8).map_err(|_| bad_param())?;
-    Ok(Box::new(GcmOp(Gcm::new(
-        aes_key(key)?,
+    Ok(Box::new(GcmOp(Gcm::with_key(
+        gcm_prepared(key)?,
         dir,
         iv,
         aad,

@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 /// The engine's streaming ciphers already have the shape of [`Cipher`]: forward to them.
 macro_rules! streaming_cipher {
-    ($vis:vis $name:ident, $inner:ty) => {
+    ($vis:vis $name:ident, $inner:ty $(, $one_shot:item)?) => {
         $vis struct $name(pub(super) $inner);
 
         impl Cipher for $name {
@@ -31,12 +31,23 @@ macro_rules! streaming_cipher {
             fn one_shot_len(&self, n: usize) -> usize {
                 self.0.one_shot_len(n)
             }
+            $($one_shot)?
         }
     };
 }
 
 streaming_cipher!(pub(super) Stream, AesCipher);
-streaming_cipher!(pub(super) GcmOp, Gcm);
+streaming_cipher!(
+    pub(super) GcmOp,
+    Gcm,
+    // One pass from the caller's input into one output buffer.
+    fn one_shot(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        let mut out = Zeroizing::new(vec![0u8; self.0.one_shot_len(input.len())]);
+        let n = self.0.one_shot_into(input, &mut out)?;
+        out.truncate(n);
+        Ok(out)
+    }
+);
 
 pub(super) type OneShot = Box<dyn FnMut(&[u8]) -> Result<Zeroizing<Vec<u8>>> + Send>;
 
