@@ -303,18 +303,6 @@ fn bad_param() -> crate::error::Error {
     crate::error::Error::new(CKR_MECHANISM_PARAM_INVALID)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_mechanism_is_listed_once() {
-        let mut seen = std::collections::HashSet::new();
-        assert!(entries().all(|e| seen.insert(e.0)), "duplicate entry");
-        assert_eq!(list().len(), seen.len());
-    }
-}
-
 /// Whether an operation with this mechanism and key leaves secrets on the stack, so each call
 /// that computes must have the stack overwritten afterwards (`crate::wipe`). Public keys hold
 /// no secret. The AES modes of the aws-lc build keep the key schedule and GHASH key in the
@@ -337,5 +325,17 @@ pub fn secrets_on_stack(ty: CK_MECHANISM_TYPE, key: &crate::object::attr::Attrib
         Some(CKO_PUBLIC_KEY) => false,
         Some(CKO_SECRET_KEY) => !aes_in_engine,
         _ => true,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_mechanism_is_listed_once() {
+        let mut seen = std::collections::HashSet::new();
+        assert!(entries().all(|e| seen.insert(e.0)), "duplicate entry");
+        assert_eq!(list().len(), seen.len());
     }
 }
