@@ -283,5 +283,9 @@ pub unsafe fn deliver(
             *len = d.len() as CK_ULONG;
             Ok(())
         }
+        Out::Written(n) => {
+            *len = n as CK_ULONG;
+            Ok(())
+        }
     }
 }

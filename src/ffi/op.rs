@@ -35,6 +35,35 @@ impl Io {
         }
     }
 
+    /// The caller's output buffer as a slice of its whole capacity `cap`, when the operation
+    /// may write its output there itself: only when it does not overlap `input` (callers
+    /// often encrypt in place; a slice written while the input slice over the same bytes is
+    /// alive is undefined behaviour, so those take the copying path).
+    ///
+    /// # Safety
+    /// As for [`Io::open`], with `cap` what it returned.
+    pub(super) unsafe fn direct<'a>(
+        self,
+        input: &[u8],
+        cap: Option<usize>,
+    ) -> Option<&'a mut [u8]> {
+        let (Io::Output(p, _), Some(c)) = (self, cap) else {
+            return None;
+        };
+        if p.is_null() || c == 0 {
+            return None;
+        }
+        let (o, i) = (p as usize, input.as_ptr() as usize);
+        let disjoint = o.checked_add(c).is_some_and(|end| end <= i)
+            || i.checked_add(input.len()).is_some_and(|end| end <= o);
+        if !disjoint {
+            return None;
+        }
+        // SAFETY: non-NULL, valid for `c` bytes of writes per the caller (`*pulLen`), and
+        // disjoint from the input slice.
+        unsafe { args::bytes_mut(p, c as CK_ULONG) }.ok()
+    }
+
     /// # Safety
     /// As for [`Io::open`].
     pub(super) unsafe fn deliver(self, out: Out) -> Result<()> {
@@ -89,7 +118,9 @@ pub unsafe fn single<F: Family>(
     let data = unsafe { args::bytes(data, data_len) }?;
     // SAFETY: forwarded caller guarantee.
     let (tail, cap) = unsafe { io.open() }?;
-    let out = m.op_single::<F>(h, data, tail, cap)?;
+    // SAFETY: forwarded caller guarantee (`cap` is the caller's `*pulLen`).
+    let direct = unsafe { io.direct(data, cap) };
+    let out = m.op_single::<F>(h, data, tail, cap, direct)?;
     // SAFETY: forwarded caller guarantee.
     unsafe { io.deliver(out) }
 }

@@ -19,6 +19,12 @@ pub trait Cipher: Send {
     }
     /// A single-part call: the whole input, one output. A mechanism that can do it in one step
     /// overrides this (no gathering of the input, one output buffer).
+    /// A single-part call written straight into the caller's buffer, which holds at least
+    /// `one_shot_len(input.len())` bytes; returns the bytes written. `None` (the default): the
+    /// mechanism cannot, and nothing was done; the flow then uses [`Cipher::one_shot`].
+    fn one_shot_into(&mut self, _input: &[u8], _out: &mut [u8]) -> Option<Result<usize>> {
+        None
+    }
     fn one_shot(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         let mut out = self.update(input)?;
         let last = self.finish()?;
@@ -181,4 +187,6 @@ pub enum Out {
     Data(Zeroizing<Vec<u8>>),
     /// The buffer was too small: the length needed (the operation stays active).
     TooSmall(usize),
+    /// The output was written straight into the caller's buffer: its length.
+    Written(usize),
 }

@@ -12,7 +12,7 @@ use zeroize::Zeroizing;
 
 /// The engine's streaming ciphers already have the shape of [`Cipher`]: forward to them.
 macro_rules! streaming_cipher {
-    ($vis:vis $name:ident, $inner:ty $(, $one_shot:item)?) => {
+    ($vis:vis $name:ident, $inner:ty $(, $extra:item)*) => {
         $vis struct $name(pub(super) $inner);
 
         impl Cipher for $name {
@@ -31,12 +31,27 @@ macro_rules! streaming_cipher {
             fn one_shot_len(&self, n: usize) -> usize {
                 self.0.one_shot_len(n)
             }
-            $($one_shot)?
+            $($extra)*
         }
     };
 }
 
-streaming_cipher!(pub(super) Stream, AesCipher);
+streaming_cipher!(
+    pub(super) Stream,
+    AesCipher,
+    // Whole blocks straight into the caller's buffer (CBC as one bulk call), then the end.
+    fn one_shot_into(&mut self, input: &[u8], out: &mut [u8]) -> Option<Result<usize>> {
+        let run = |c: &mut AesCipher, out: &mut [u8]| -> Result<usize> {
+            let n = c.update_into(input, out)?;
+            let last = c.finish()?;
+            out.get_mut(n..n + last.len())
+                .ok_or(crate::error::Error::new(cryptoki_sys::CKR_BUFFER_TOO_SMALL))?
+                .copy_from_slice(&last);
+            Ok(n + last.len())
+        };
+        Some(run(&mut self.0, out))
+    }
+);
 streaming_cipher!(
     pub(super) GcmOp,
     Gcm,
@@ -46,6 +61,9 @@ streaming_cipher!(
         let n = self.0.one_shot_into(input, &mut out)?;
         out.truncate(n);
         Ok(out)
+    },
+    fn one_shot_into(&mut self, input: &[u8], out: &mut [u8]) -> Option<Result<usize>> {
+        Some(self.0.one_shot_into(input, out))
     }
 );
 

@@ -16,7 +16,7 @@ use crate::mechanism::ops::{self, Accumulate, Active, Check, Cipher, Ops, Out};
 use crate::mechanism::Mechanism;
 use crate::object::attr::Attributes;
 use cryptoki_sys::*;
-use zeroize::Zeroizing;
+use zeroize::{Zeroize, Zeroizing};
 
 /// Encryption or decryption (the two directions of the cipher and message functions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,6 +64,11 @@ pub trait Shape {
     fn last(&mut self, tail: &[u8]) -> Result<Zeroizing<Vec<u8>>>;
     fn last_len(&self) -> usize;
     fn single_part_only(&self) -> bool;
+    /// [`Shape::whole`] into the caller's buffer (at least `whole_len` bytes); `None`: not
+    /// possible for this operation, nothing done.
+    fn whole_into(&mut self, _data: &[u8], _tail: &[u8], _out: &mut [u8]) -> Option<Result<usize>> {
+        None
+    }
 }
 
 /// No output; allocates nothing.
@@ -84,6 +89,9 @@ impl Shape for dyn Cipher {
     }
     fn whole_len(&self, n: usize) -> usize {
         self.one_shot_len(n)
+    }
+    fn whole_into(&mut self, data: &[u8], _: &[u8], out: &mut [u8]) -> Option<Result<usize>> {
+        self.one_shot_into(data, out)
     }
     fn last(&mut self, _: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
         self.finish()
@@ -265,16 +273,31 @@ fn produce<T: ?Sized>(
 }
 
 /// The single-part call. `cap` is the caller's room for output (`None`: a size query); a
-/// function without output passes `Some(0)`.
+/// function without output passes `Some(0)`. `direct` is the caller's output buffer itself when
+/// it may be written in place (it does not overlap the input): an operation that can write
+/// its whole output there does, with no buffer of its own in between.
 fn single<T: Shape + ?Sized>(
     slot: &mut Option<Active<T>>,
     data: &[u8],
     tail: &[u8],
     cap: Option<usize>,
+    direct: Option<&mut [u8]>,
 ) -> Result<Out> {
     if slot.as_ref().is_some_and(|a| a.multi) {
         *slot = None;
         return fail(CKR_OPERATION_ACTIVE);
+    }
+    if let (Some(out), Some(act)) = (direct, slot.as_mut()) {
+        if act.pending.is_none() && !act.needs_login && out.len() >= act.op.whole_len(data.len()) {
+            act.computing();
+            if let Some(r) = act.op.whole_into(data, tail, &mut *out) {
+                // Done either way: a single-part call ends its operation on success, and a
+                // failed one (wrong padding, a tag that does not verify) leaves nothing of its
+                // output behind in the caller's buffer.
+                *slot = None;
+                return r.map(Out::Written).inspect_err(|_| out.zeroize());
+            }
+        }
     }
     produce(
         slot,
@@ -375,8 +398,9 @@ impl Module {
         data: &[u8],
         tail: &[u8],
         cap: Option<usize>,
+        direct: Option<&mut [u8]>,
     ) -> Result<Out> {
-        self.with_session(sh, |s| single(F::slot(&mut s.ops), data, tail, cap))
+        self.with_session(sh, |s| single(F::slot(&mut s.ops), data, tail, cap, direct))
     }
 
     /// `C_*Update`; `cap` as for [`Module::op_single`].
@@ -451,7 +475,7 @@ mod tests {
     #[test]
     fn one_shot_joins_the_parts() {
         let mut slot = echo(b"!!", false);
-        let out = single(&mut slot, b"abc", &[], Some(5)).unwrap();
+        let out = single(&mut slot, b"abc", &[], Some(5), None).unwrap();
         assert_eq!(data(out), b"abc!!");
         assert!(slot.is_none());
     }
@@ -460,11 +484,11 @@ mod tests {
     fn a_short_buffer_keeps_the_output_for_the_retry() {
         let mut slot = echo(b"", false);
         assert!(matches!(
-            single(&mut slot, b"abcd", &[], Some(2)),
+            single(&mut slot, b"abcd", &[], Some(2), None),
             Ok(Out::TooSmall(4))
         ));
         // The retry gets the output computed before, whatever data it passes.
-        let out = single(&mut slot, b"zz", &[], Some(4)).unwrap();
+        let out = single(&mut slot, b"zz", &[], Some(4), None).unwrap();
         assert_eq!(data(out), b"abcd");
         assert!(slot.is_none());
     }
@@ -473,7 +497,7 @@ mod tests {
     fn a_size_query_computes_nothing() {
         let mut slot = echo(b"", false);
         assert!(matches!(
-            single(&mut slot, b"abcd", &[], None),
+            single(&mut slot, b"abcd", &[], None, None),
             Ok(Out::Len(4))
         ));
         assert!(slot.as_ref().is_some_and(|a| a.pending.is_none()));
@@ -483,7 +507,7 @@ mod tests {
     fn single_part_after_update_ends_the_operation() {
         let mut slot = echo(b"", false);
         data(update(&mut slot, b"ab", Some(2)).unwrap());
-        let e = single(&mut slot, b"cd", &[], Some(2)).unwrap_err();
+        let e = single(&mut slot, b"cd", &[], Some(2), None).unwrap_err();
         assert_eq!(e.rv(), CKR_OPERATION_ACTIVE);
         assert!(slot.is_none());
     }
