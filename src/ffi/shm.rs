@@ -30,8 +30,7 @@ unsafe impl Sync for SharedPage {}
 impl SharedPage {
     /// Map the first page of `file`, which must already be at least a page long (a shorter
     /// file would make reads past its end fault). SQLite never shrinks the file while any
-    /// connection (ours) has the database open.
-    /// On failure the descriptor is leaked rather than closed, for the same reason as `_file`
+    /// connection (ours) has the database open. On failure the descriptor is leaked rather than closed, for the same reason as `_file`
     /// (a file too short or a failed mmap: neither happens to a live WAL index).
     pub fn map(file: File) -> Option<SharedPage> {
         let keep = |file: File| {

@@ -1,8 +1,9 @@
 //! A cheap look for other processes' commits: the WAL index header in the token's `-shm` file,
 //! read from a shared mapping (`ffi::shm`) without SQLite and without a system call. Every
-//! commit in WAL mode rewrites that header (its change counter and frame count move), so an unchanged header means nothing was committed since the last look,
-//! and `PRAGMA data_version` (a read transaction: two file-lock system calls and a statement)
-//! is needed only when it moved. SQLite file format, "WAL-index format"
+//! commit in WAL mode rewrites that header (its change counter and frame count move), so an
+//! unchanged header means nothing was committed since the last look, and `PRAGMA
+//! data_version` (a read transaction: two file-lock system calls and a statement) is needed
+//! only when it moved. SQLite file format, "WAL-index format"
 //! (https://www.sqlite.org/walformat.html): two copies of a 48-byte header at offset 0.
 
 use crate::ffi::shm::SharedPage;
