@@ -48,7 +48,8 @@ fn shared_page(name: &Path) -> Option<Arc<SharedPage>> {
 
 #[derive(Debug)]
 pub struct ShmWatch {
-    page: Arc<SharedPage>,
+    /// `Some` until dropped (see the `Drop` impl).
+    page: Option<Arc<SharedPage>>,
     /// The header as it was just before the last authoritative check; `None` until one ran.
     seen: Cell<Option<[u32; HEADER]>>,
 }
@@ -61,13 +62,13 @@ impl ShmWatch {
         name.push("-shm");
         let page = shared_page(Path::new(&name))?;
         Some(ShmWatch {
-            page,
+            page: Some(page),
             seen: Cell::new(None),
         })
     }
 
     fn header(&self) -> Option<[u32; HEADER]> {
-        Some(self.page.words())
+        self.page.as_ref().map(|p| p.words())
     }
 
     /// True only when the header is the one recorded by the last [`ShmWatch::checked`]: no
@@ -86,5 +87,21 @@ impl ShmWatch {
         let out = f()?;
         self.seen.set(before);
         Ok(out)
+    }
+}
+
+/// The registry's entries for mappings nobody uses are removed as the last user goes, so
+/// nothing of it outlives `C_Finalize` (a weak reference keeps its allocation, and the
+/// registry's own buffer would be lost when the library is unloaded).
+impl Drop for ShmWatch {
+    fn drop(&mut self) {
+        drop(self.page.take());
+        let mut pages = PAGES
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        pages.retain(|(_, w)| w.strong_count() > 0);
+        if pages.is_empty() {
+            *pages = Vec::new();
+        }
     }
 }
