@@ -49,16 +49,7 @@ pub fn generate_pair(mech: &Mechanism, public: &Attributes) -> Result<PairMateri
                     A::bytes(CKA_MODULUS, c.modulus.clone()),
                     A::bytes(CKA_PUBLIC_EXPONENT, c.public_exponent.clone()),
                 ],
-                private: vec![
-                    A::bytes(CKA_MODULUS, c.modulus.clone()),
-                    A::bytes(CKA_PUBLIC_EXPONENT, c.public_exponent.clone()),
-                    A::bytes(CKA_PRIVATE_EXPONENT, c.private_exponent.to_vec()),
-                    A::bytes(CKA_PRIME_1, c.prime_1.to_vec()),
-                    A::bytes(CKA_PRIME_2, c.prime_2.to_vec()),
-                    A::bytes(CKA_EXPONENT_1, c.exponent_1.to_vec()),
-                    A::bytes(CKA_EXPONENT_2, c.exponent_2.to_vec()),
-                    A::bytes(CKA_COEFFICIENT, c.coefficient.to_vec()),
-                ],
+                private: rsa_private_attributes(&c),
             })
         }
         Mechanism::EcKeyPairGen | Mechanism::EdwardsKeyPairGen => {
@@ -77,4 +68,21 @@ pub fn generate_pair(mech: &Mechanism, public: &Attributes) -> Result<PairMateri
         }
         _ => fail(CKR_MECHANISM_INVALID),
     }
+}
+
+/// The attributes of an RSA private key object from its components (generated or unwrapped).
+pub(super) fn rsa_private_attributes(
+    c: &crate::crypto::rsa::RsaComponents,
+) -> Vec<crate::object::attr::Attribute> {
+    use crate::object::attr::Attribute as A;
+    vec![
+        A::bytes(CKA_MODULUS, c.modulus.clone()),
+        A::bytes(CKA_PUBLIC_EXPONENT, c.public_exponent.clone()),
+        A::bytes(CKA_PRIVATE_EXPONENT, c.private_exponent.to_vec()),
+        A::bytes(CKA_PRIME_1, c.prime_1.to_vec()),
+        A::bytes(CKA_PRIME_2, c.prime_2.to_vec()),
+        A::bytes(CKA_EXPONENT_1, c.exponent_1.to_vec()),
+        A::bytes(CKA_EXPONENT_2, c.exponent_2.to_vec()),
+        A::bytes(CKA_COEFFICIENT, c.coefficient.to_vec()),
+    ]
 }

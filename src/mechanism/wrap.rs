@@ -188,19 +188,7 @@ pub fn key_from_bytes(
                 return fail(CKR_TEMPLATE_INCONSISTENT);
             }
             Ok(match pkcs8::decode(bytes)? {
-                PrivateKey::Rsa(k) => {
-                    let c = k.components();
-                    vec![
-                        A::bytes(CKA_MODULUS, c.modulus.clone()),
-                        A::bytes(CKA_PUBLIC_EXPONENT, c.public_exponent.clone()),
-                        A::bytes(CKA_PRIVATE_EXPONENT, c.private_exponent.to_vec()),
-                        A::bytes(CKA_PRIME_1, c.prime_1.to_vec()),
-                        A::bytes(CKA_PRIME_2, c.prime_2.to_vec()),
-                        A::bytes(CKA_EXPONENT_1, c.exponent_1.to_vec()),
-                        A::bytes(CKA_EXPONENT_2, c.exponent_2.to_vec()),
-                        A::bytes(CKA_COEFFICIENT, c.coefficient.to_vec()),
-                    ]
-                }
+                PrivateKey::Rsa(k) => super::generate::rsa_private_attributes(&k.components()),
                 PrivateKey::Ec { curve, d } => vec![
                     A::bytes(CKA_EC_PARAMS, curve.oid_der().to_vec()),
                     A::bytes(CKA_VALUE, d.to_vec()),
