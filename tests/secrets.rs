@@ -1,7 +1,9 @@
 //! Secrets in memory (the reliability issue, "Key material, PINs and derived keys are zeroized"):
 //! after a process has imported, used, derived and destroyed keys and called C_Finalize, no copy
 //! of the key bytes or the PIN is left anywhere in its readable memory: not in live buffers,
-//! and not in freed heap blocks that were never wiped (PKCS#11 v3.0 §4.7 sensitive keys).
+//! and not in freed heap blocks that were never wiped (PKCS#11 v3.0 §4.7 sensitive keys). A
+//! second run of the same child under `tests/c/freecheck.c` checks every block the process frees
+//! at the moment it is freed, so a copy is found even where later allocations overwrote it.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -243,6 +245,8 @@ fn child() {
         !found.is_empty(),
         "the scan did not find a live control value"
     );
+    // Freed unwiped on purpose: the free check must see it.
+    drop(std::hint::black_box(control));
     assert!(
         report.is_empty(),
         "secrets left in memory after C_Finalize:\n  {}",
@@ -250,8 +254,9 @@ fn child() {
     );
 }
 
-#[test]
-fn no_key_or_pin_bytes_remain_in_memory_after_finalize() {
+/// A token with the test's PIN, and the child run on it with `extra` in its environment: its
+/// output, after checking that it passed.
+fn run_child(extra: &[(&str, String)]) -> String {
     let env = TestEnv::new();
     {
         let ctx = env.load();
@@ -264,6 +269,7 @@ fn no_key_or_pin_bytes_remain_in_memory_after_finalize() {
         .env(ROLE_VAR, "1")
         .env("FERROHSM_TOKEN_DIR", env.token_dir())
         .env("FERROHSM_CONF", env.conf())
+        .envs(extra.iter().map(|(k, v)| (k, v)))
         .output()
         .expect("run the child");
     let text =
@@ -272,5 +278,59 @@ fn no_key_or_pin_bytes_remain_in_memory_after_finalize() {
     assert!(
         text.contains("1 passed"),
         "the child test did not run:\n{text}"
+    );
+    text
+}
+
+#[test]
+fn no_key_or_pin_bytes_remain_in_memory_after_finalize() {
+    run_child(&[]);
+}
+
+#[test]
+fn no_freed_block_holds_a_key_or_the_pin() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let shim = dir.path().join("freecheck.so");
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/c/freecheck.c");
+    let built = Command::new("gcc")
+        .args([
+            "-O1", "-Wall", "-Wextra", "-Werror", "-shared", "-fPIC", "-o",
+        ])
+        .arg(&shim)
+        .arg(src)
+        .arg("-ldl")
+        .output()
+        .expect("gcc, to build tests/c/freecheck.c (scripts/test installs it)");
+    assert!(
+        built.status.success(),
+        "gcc failed on freecheck.c:\n{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let hex = |v: Vec<u8>| v.iter().map(|b| format!("{b:02x}")).collect::<String>();
+    let needles = [
+        ("token-key", hex(masked_secret(1, 32))),
+        ("session-key", hex(masked_secret(2, 32))),
+        ("pin", hex(USER_PIN.bytes().map(|b| b ^ MASK).collect())),
+        ("control", hex(masked_secret(9, 32))),
+    ]
+    .map(|(n, h)| format!("{n}={h}"))
+    .join(",");
+    let log = dir.path().join("freed.log");
+    run_child(&[
+        ("LD_PRELOAD", shim.display().to_string()),
+        ("FREECHECK_NEEDLES", needles),
+        ("FREECHECK_LOG", log.display().to_string()),
+    ]);
+    let hits = std::fs::read_to_string(&log).unwrap_or_default();
+    let (control, leaks): (Vec<&str>, Vec<&str>) =
+        hits.lines().partition(|l| l.starts_with("control "));
+    assert!(
+        !control.is_empty(),
+        "the free check did not see the control value freed unwiped:\n{hits}"
+    );
+    assert!(
+        leaks.is_empty(),
+        "freed blocks still held secrets (name, block size, offset):\n  {}",
+        leaks.join("\n  ")
     );
 }

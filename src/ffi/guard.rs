@@ -148,14 +148,9 @@ pub fn run_keyed(call: std::fmt::Arguments<'_>, f: impl FnOnce(&Module) -> Resul
     rv
 }
 
-/// Overwrite the 32 KiB of stack below the caller's frame. Not inlined, so its array occupies
-/// the region the finished call used; `black_box` keeps the writes.
-#[inline(never)]
+/// Overwrite the stack the finished call used ([`crate::wipe::scrub`]).
 pub fn scrub_stack() {
-    let mut area = [0u8; 32 * 1024];
-    // SAFETY: `area` is a live local array of exactly this many bytes.
-    unsafe { std::ptr::write_bytes(area.as_mut_ptr(), 0, area.len()) };
-    std::hint::black_box(&mut area);
+    crate::wipe::scrub();
 }
 
 /// Run a body that needs no initialized module (`C_GetFunctionList`, `C_Initialize`, …), still

@@ -184,10 +184,16 @@ impl Attributes {
         if let Some(t) = self.prepared_form::<T>() {
             return Ok(t);
         }
-        // Parsing or expanding a key leaves its material on the stack.
+        // Parsing or expanding a key leaves its material on the stack: the frames below this
+        // one are overwritten at once, since whatever is built next in that region and moved to
+        // the heap carries their bytes in its padding (tests/secrets.rs found an AES-256
+        // schedule's first round keys in a freed ECB operation), and again when the call ends.
+        // The key is moved into its `Arc` down there too, so only a pointer comes back up.
         crate::wipe::mark();
         // Built outside any lock: two threads may both build it; the first kept serves both.
-        let t = Arc::new(make(self)?);
+        let made = build_shared(self, make);
+        crate::wipe::scrub();
+        let t = made?;
         for c in &self.1 .0 {
             let erased: Arc<dyn Any + Send + Sync> = t.clone();
             match c.set(erased) {
@@ -241,6 +247,16 @@ impl Attributes {
     pub fn matches(&self, template: &[Attribute]) -> bool {
         template.iter().all(|a| self.get(a.ty) == Some(&a.value))
     }
+}
+
+/// `make`'s key, already in its `Arc`: not inlined, so every copy of the key value made on the
+/// way lies in frames below the caller's, which [`crate::wipe::scrub`] then overwrites.
+#[inline(never)]
+fn build_shared<T>(
+    attrs: &Attributes,
+    make: impl FnOnce(&Attributes) -> Result<T>,
+) -> Result<Arc<T>> {
+    make(attrs).map(Arc::new)
 }
 
 /// The form in `c` if it is a `T`.
