@@ -1,7 +1,7 @@
 //! The AES modes family: key generation, ECB, CBC, CBC with padding, CTR, CTS, GCM and CCM
 //! (Current Mechanisms spec §2.14-2.15 AES, §2.16 AES with counter, GCM and CCM).
 
-use super::keys::{aes_key, aes_prepared};
+use super::keys::{aes_key, aes_prepared, gcm_prepared};
 use super::shapes::{buffered, zero_out, GcmOp, Stream};
 use super::{bad_param, Entry, Family, Mechanism, ENC, WU};
 use crate::crypto::aes::{self, AesCipher, Direction, Gcm, Mode};
@@ -128,11 +128,8 @@ fn gcm(
         return Err(bad_param());
     }
     let tag_len = usize::try_from(tag_bits / 8).map_err(|_| bad_param())?;
-    // Not `Gcm::with_key` on a prepared `GcmKey` yet: with the context kept for the object's
-    // lifetime, tests/secrets.rs finds the key's bytes in freed memory after C_Finalize
-    // (README, Performance: the AES-GCM rows).
-    Ok(Box::new(GcmOp(Gcm::new(
-        aes_key(key)?,
+    Ok(Box::new(GcmOp(Gcm::with_key(
+        gcm_prepared(key)?,
         dir,
         iv,
         aad,

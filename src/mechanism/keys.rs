@@ -40,6 +40,12 @@ pub(super) fn aes_prepared(key: &Attributes) -> Result<Arc<crate::crypto::aes::A
     key.prepared(|key| crate::crypto::aes::AesKey::new(aes_key(key)?))
 }
 
+/// The AES-GCM form of an AES key object (schedule and GHASH tables), prepared once per object.
+pub(super) fn gcm_prepared(key: &Attributes) -> Result<Arc<crate::crypto::aes::GcmKey>> {
+    aes_key(key)?;
+    key.prepared(|key| crate::crypto::aes::GcmKey::new(aes_key(key)?))
+}
+
 /// Secret keys HMAC accepts: generic secrets and the HMAC key types.
 pub(super) const HMAC_KEYS: &[CK_KEY_TYPE] = &[
     CKK_GENERIC_SECRET,
