@@ -1752,3 +1752,47 @@ pub fn attach_token(env: TestEnv, label: &str) -> Tok {
     let slot = slot_by_label(&ctx, label);
     tok_on(env, ctx, slot)
 }
+
+impl Tok {
+    /// C_DecryptUpdate with an output buffer of `out_cap` bytes; `None` and `Some(0)` both pass
+    /// a NULL pointer, as clients that allocate exactly the queried size (PyKCS11) do.
+    pub fn decrypt_update_raw(
+        &self,
+        data: &[u8],
+        out_cap: Option<usize>,
+    ) -> (CK_RV, Vec<u8>, usize) {
+        let mut d = data.to_vec();
+        let mut out = vec![0u8; out_cap.unwrap_or(0)];
+        let mut len = out.len() as CK_ULONG;
+        let p = if out.is_empty() {
+            null_mut()
+        } else {
+            out.as_mut_ptr()
+        };
+        // SAFETY: the buffers live across the call; `len` is the output buffer's size.
+        let rv = unsafe {
+            f!(self, C_DecryptUpdate)(self.h, d.as_mut_ptr(), d.len() as CK_ULONG, p, &mut len)
+        };
+        if rv == CKR_OK && !out.is_empty() {
+            out.truncate(len as usize);
+        }
+        (rv, out, len as usize)
+    }
+
+    /// C_DecryptFinal with an output buffer of `out_cap` bytes (None: a size query).
+    pub fn decrypt_final_raw(&self, out_cap: Option<usize>) -> (CK_RV, Vec<u8>, usize) {
+        let mut out = vec![0u8; out_cap.unwrap_or(0)];
+        let mut len = out.len() as CK_ULONG;
+        let p = if out_cap.is_some() {
+            out.as_mut_ptr()
+        } else {
+            null_mut()
+        };
+        // SAFETY: the buffer lives across the call; `len` is its size.
+        let rv = unsafe { f!(self, C_DecryptFinal)(self.h, p, &mut len) };
+        if rv == CKR_OK && out_cap.is_some() {
+            out.truncate(len as usize);
+        }
+        (rv, out, len as usize)
+    }
+}
