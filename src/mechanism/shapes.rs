@@ -67,6 +67,10 @@ streaming_cipher!(
     }
 );
 
+// issue 12: the AES stream modes (OFB, CFB) and XTS.
+streaming_cipher!(pub(super) StreamOp, crate::crypto::aes::StreamMode);
+streaming_cipher!(pub(super) XtsOp, crate::crypto::aes::Xts);
+
 pub(super) type OneShot = Box<dyn FnMut(&[u8]) -> Result<Zeroizing<Vec<u8>>> + Send>;
 
 /// A mechanism that needs all input before it can produce anything (CCM, key wrap, RSA): the

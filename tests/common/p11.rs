@@ -1795,4 +1795,31 @@ impl Tok {
         }
         (rv, out, len as usize)
     }
+
+    /// C_GetMechanismList of the token's slot, raw (types the `cryptoki` crate does not name
+    /// included).
+    pub fn mechanism_list_raw(&self) -> Vec<CK_MECHANISM_TYPE> {
+        let mut n: CK_ULONG = 0;
+        // SAFETY: NULL list: a size query into `n`.
+        let rv = unsafe { f!(self, C_GetMechanismList)(self.slot.id(), null_mut(), &mut n) };
+        expect_rv_raw("C_GetMechanismList (size)", rv, CKR_OK);
+        let mut list = vec![0 as CK_MECHANISM_TYPE; n as usize];
+        // SAFETY: `list` holds `n` entries.
+        let rv = unsafe { f!(self, C_GetMechanismList)(self.slot.id(), list.as_mut_ptr(), &mut n) };
+        expect_rv_raw("C_GetMechanismList", rv, CKR_OK);
+        list.truncate(n as usize);
+        list
+    }
+
+    /// C_GetMechanismInfo of the token's slot, raw.
+    pub fn mechanism_info_raw(&self, m: CK_MECHANISM_TYPE) -> Result<CK_MECHANISM_INFO, CK_RV> {
+        let mut info = CK_MECHANISM_INFO {
+            ulMinKeySize: 0,
+            ulMaxKeySize: 0,
+            flags: 0,
+        };
+        // SAFETY: `info` is valid for writes.
+        res(unsafe { f!(self, C_GetMechanismInfo)(self.slot.id(), m, &mut info) })?;
+        Ok(info)
+    }
 }
