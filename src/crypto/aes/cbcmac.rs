@@ -96,3 +96,33 @@ impl AesCbcMac {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn cbc_mac_is_the_last_cbc_block_of_the_zero_padded_data() {
+        let raw = [0x42u8; 16];
+        let key = Arc::new(AesKey::new(&raw).unwrap());
+        let data: Vec<u8> = (0..37u8).collect();
+        let mut padded = data.clone();
+        padded.resize(48, 0);
+        let cbc = super::super::cbc_encrypt(&raw, &[0; 16], &padded).unwrap();
+        let mut m = AesCbcMac::new(key.clone(), 16).unwrap();
+        m.update(&data[..20]);
+        m.update(&data[20..]);
+        assert_eq!(&m.finalize()[..], &cbc[32..]);
+        let mut m = AesCbcMac::new(key.clone(), 8).unwrap();
+        m.update(&data);
+        m.verify(&cbc[32..40]).unwrap();
+        // No data is no block: the zero IV.
+        assert_eq!(
+            &AesCbcMac::new(key.clone(), 8).unwrap().finalize()[..],
+            &[0; 8]
+        );
+        assert!(AesCbcMac::new(key.clone(), 0).is_err());
+        assert!(AesCbcMac::new(key, 17).is_err());
+    }
+}

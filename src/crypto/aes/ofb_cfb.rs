@@ -148,3 +148,69 @@ pub fn stream_crypt(
 ) -> Result<Zeroizing<Vec<u8>>> {
     StreamMode::new(Arc::new(AesKey::new(key)?), mode, dir, *iv).update(data)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn h(s: &str) -> Vec<u8> {
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
+    }
+
+    const KEY: &str = "2b7e151628aed2a6abf7158809cf4f3c";
+    const PLAIN: &str = "6bc1bee22e409f96e93d7e117393172aae2d8a571e03ac9c9eb76fac45af8e51";
+
+    #[test]
+    fn sp800_38a_first_blocks() {
+        let iv: Block = core::array::from_fn(|i| i as u8);
+        let p = h(PLAIN);
+        for (mode, want) in [
+            (
+                Feedback::Ofb,
+                "3b3fd92eb72dad20333449f8e83cfb4a7789508d16918f03f53c52dac54ed825",
+            ),
+            (
+                Feedback::Cfb128,
+                "3b3fd92eb72dad20333449f8e83cfb4ac8a64537a0b3a93fcde3cdad9f1ce58b",
+            ),
+            (Feedback::Cfb8, "3b79424c9c0dd436bace9e0ed4586a4f32b9"),
+        ] {
+            let want = h(want);
+            let n = want.len();
+            let c = stream_crypt(&h(KEY), mode, Direction::Encrypt, &iv, &p[..n]).unwrap();
+            assert_eq!(&c[..], &want[..], "{mode:?}");
+            let back = stream_crypt(&h(KEY), mode, Direction::Decrypt, &iv, &c).unwrap();
+            assert_eq!(&back[..], &p[..n], "{mode:?} decrypted");
+        }
+    }
+
+    #[test]
+    fn byte_by_byte_equals_one_call() {
+        let key = Arc::new(AesKey::new(&[7; 32]).unwrap());
+        let data: Vec<u8> = (0..77u8).collect();
+        for mode in [
+            Feedback::Ofb,
+            Feedback::Cfb8,
+            Feedback::Cfb64,
+            Feedback::Cfb128,
+        ] {
+            for dir in [Direction::Encrypt, Direction::Decrypt] {
+                let whole = StreamMode::new(key.clone(), mode, dir, [3; 16])
+                    .update(&data)
+                    .unwrap();
+                let mut s = StreamMode::new(key.clone(), mode, dir, [3; 16]);
+                let mut parts = Vec::new();
+                for b in &data {
+                    parts.extend_from_slice(&s.update(std::slice::from_ref(b)).unwrap());
+                }
+                assert!(s.finish().unwrap().is_empty());
+                assert_eq!(parts, whole.to_vec(), "{mode:?} {dir:?}");
+                assert!(s.update(&[0]).is_err(), "finished");
+            }
+        }
+    }
+}

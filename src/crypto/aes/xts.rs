@@ -205,3 +205,59 @@ pub fn xts_crypt(
     out.extend_from_slice(&x.finish()?);
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn the_tweak_doubles_with_the_reduction() {
+        let mut t = [0u8; 16];
+        t[15] = 0x80;
+        next_tweak(&mut t);
+        let mut want = [0u8; 16];
+        want[0] = 0x87;
+        assert_eq!(t, want);
+        let mut t = [0u8; 16];
+        t[0] = 0x80;
+        next_tweak(&mut t);
+        assert_eq!(t[1], 1);
+        assert_eq!(t[0], 0);
+    }
+
+    /// IEEE 1619-2007 vector 15 (17 bytes: stealing), both ways, and every split of it.
+    #[test]
+    fn ieee1619_vector_15() {
+        let key: Vec<u8> = (0..16u8)
+            .map(|i| 0xff - i)
+            .chain((0..16u8).map(|i| 0xbf - i))
+            .collect();
+        let mut tweak = [0u8; 16];
+        tweak[..5].copy_from_slice(&[0x9a, 0x78, 0x56, 0x34, 0x12]);
+        let p: Vec<u8> = (0..17u8).collect();
+        let want = [
+            0x6c, 0x16, 0x25, 0xdb, 0x46, 0x71, 0x52, 0x2d, 0x3d, 0x75, 0x99, 0x60, 0x1d, 0xe7,
+            0xca, 0x09, 0xed,
+        ];
+        assert_eq!(
+            &xts_crypt(&key, Direction::Encrypt, &tweak, &p).unwrap()[..],
+            &want
+        );
+        assert_eq!(
+            &xts_crypt(&key, Direction::Decrypt, &tweak, &want).unwrap()[..],
+            &p[..]
+        );
+        let k = Arc::new(XtsKey::new(&key).unwrap());
+        for cut in 0..=17 {
+            let mut x = Xts::new(k.clone(), Direction::Encrypt, tweak);
+            assert_eq!(x.update_len(cut), 0, "17 bytes or fewer are all held back");
+            let mut out = x.update(&p[..cut]).unwrap();
+            out.extend_from_slice(&x.update(&p[cut..]).unwrap());
+            out.extend_from_slice(&x.finish().unwrap());
+            assert_eq!(&out[..], &want, "split at {cut}");
+        }
+        assert!(XtsKey::new(&[1; 48]).is_err());
+        assert!(XtsKey::new(&[1; 32]).is_err(), "equal halves");
+    }
+}
