@@ -543,27 +543,6 @@ fn aes_xts_keys_and_lengths() {
 
 // --- MACs --------------------------------------------------------------------------------------
 
-/// CK_GCM_PARAMS for GMAC: the IV and tag length, and `aad` (which must be empty: the data
-/// is the AAD).
-fn gmac_params_aad(iv: &[u8], aad: &[u8], tag_bits: CK_ULONG) -> Mech {
-    let mut m = Mech::new(CKM_AES_GMAC);
-    let piv = m.keep(iv);
-    let paad = m.keep(aad);
-    m.set_param(CK_GCM_PARAMS {
-        pIv: piv,
-        ulIvLen: iv.len() as CK_ULONG,
-        ulIvBits: (iv.len() * 8) as CK_ULONG,
-        pAAD: paad,
-        ulAADLen: aad.len() as CK_ULONG,
-        ulTagBits: tag_bits,
-    });
-    m
-}
-
-fn gmac_params(iv: &[u8], tag_bits: CK_ULONG) -> Mech {
-    gmac_params_aad(iv, &[], tag_bits)
-}
-
 /// GMAC is GCM with no plaintext: the NIST gcmEncryptExtIV128 vector (PTlen 0, AADlen 128,
 /// Count 0) and McGrew–Viega test case 1 (no data at all), single- and multi-part, with the
 /// parameter as CK_GCM_PARAMS and as the bare IV.

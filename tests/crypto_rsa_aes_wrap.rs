@@ -10,30 +10,8 @@ use common::der::*;
 use common::p11::*;
 use cryptoki_sys::*;
 
-/// CKM_RSA_AES_KEY_WRAP with CK_RSA_AES_KEY_WRAP_PARAMS and its OAEP parameters.
 fn rsa_aes(aes_bits: CK_ULONG, hash: CK_MECHANISM_TYPE, mgf: CK_RSA_PKCS_MGF_TYPE) -> Mech {
-    let mut m = Mech::new(CKM_RSA_AES_KEY_WRAP);
-    let o = CK_RSA_PKCS_OAEP_PARAMS {
-        hashAlg: hash,
-        mgf,
-        source: CKZ_DATA_SPECIFIED,
-        pSourceData: std::ptr::null_mut(),
-        ulSourceDataLen: 0,
-    };
-    // SAFETY: the bytes of a plain C structure.
-    let ob = unsafe {
-        std::slice::from_raw_parts(
-            &o as *const CK_RSA_PKCS_OAEP_PARAMS as *const u8,
-            std::mem::size_of::<CK_RSA_PKCS_OAEP_PARAMS>(),
-        )
-    }
-    .to_vec();
-    let po = m.keep(&ob);
-    m.set_param(CK_RSA_AES_KEY_WRAP_PARAMS {
-        ulAESKeyBits: aes_bits,
-        pOAEPParams: po as *mut CK_RSA_PKCS_OAEP_PARAMS,
-    });
-    m
+    rsa_aes_key_wrap(aes_bits, hash, mgf)
 }
 
 struct Keys {

@@ -1823,3 +1823,56 @@ impl Tok {
         Ok(info)
     }
 }
+
+/// CKM_RSA_AES_KEY_WRAP with CK_RSA_AES_KEY_WRAP_PARAMS: the ephemeral AES key size and the
+/// OAEP parameters (no label), kept in the mechanism.
+pub fn rsa_aes_key_wrap(
+    aes_bits: CK_ULONG,
+    hash: CK_MECHANISM_TYPE,
+    mgf: CK_RSA_PKCS_MGF_TYPE,
+) -> Mech {
+    let mut m = Mech::new(CKM_RSA_AES_KEY_WRAP);
+    let o = CK_RSA_PKCS_OAEP_PARAMS {
+        hashAlg: hash,
+        mgf,
+        source: CKZ_DATA_SPECIFIED,
+        pSourceData: null_mut(),
+        ulSourceDataLen: 0,
+    };
+    // SAFETY: the bytes of a plain C structure.
+    let ob = unsafe {
+        std::slice::from_raw_parts(
+            &o as *const CK_RSA_PKCS_OAEP_PARAMS as *const u8,
+            std::mem::size_of::<CK_RSA_PKCS_OAEP_PARAMS>(),
+        )
+    }
+    .to_vec();
+    let po = m.keep(&ob);
+    m.set_param(CK_RSA_AES_KEY_WRAP_PARAMS {
+        ulAESKeyBits: aes_bits,
+        pOAEPParams: po as *mut CK_RSA_PKCS_OAEP_PARAMS,
+    });
+    m
+}
+
+/// CKM_AES_GMAC with CK_GCM_PARAMS: the IV, the tag length, and `aad` (which the module
+/// requires empty: the signed data is the AAD).
+pub fn gmac_params_aad(iv: &[u8], aad: &[u8], tag_bits: CK_ULONG) -> Mech {
+    let mut m = Mech::new(CKM_AES_GMAC);
+    let piv = m.keep(iv);
+    let paad = m.keep(aad);
+    m.set_param(CK_GCM_PARAMS {
+        pIv: piv,
+        ulIvLen: iv.len() as CK_ULONG,
+        ulIvBits: (iv.len() * 8) as CK_ULONG,
+        pAAD: paad,
+        ulAADLen: aad.len() as CK_ULONG,
+        ulTagBits: tag_bits,
+    });
+    m
+}
+
+/// CKM_AES_GMAC with CK_GCM_PARAMS of this IV and tag length.
+pub fn gmac_params(iv: &[u8], tag_bits: CK_ULONG) -> Mech {
+    gmac_params_aad(iv, &[], tag_bits)
+}
