@@ -6,7 +6,8 @@
 //!
 //! Multi-part: whole blocks are released as they arrive, but the last full block and any
 //! partial bytes after it are held back, since stealing changes the last two blocks; `finish`
-//! does those. One implementation over [`AesKey`] for both builds (the tweak update is a
+//! does those. A data unit is at most 2^20 blocks (16 MiB, IEEE 1619 §5.1): more is
+//! `CKR_DATA_LEN_RANGE`. One implementation over [`AesKey`] for both builds (the tweak update is a
 //! shift and an XOR per block, the rest is the block function).
 
 use super::{err, to_block, xor_into, AesKey, Block, Direction, BLOCK_LEN};
@@ -68,8 +69,13 @@ pub struct Xts {
     /// The tweak of the next block to be processed.
     t: Block,
     pending: Zeroizing<Vec<u8>>,
+    /// Bytes taken so far, for the data-unit limit.
+    total: u64,
     done: bool,
 }
+
+/// IEEE 1619-2007 §5.1 and SP 800-38E §5: a data unit of at most 2^20 blocks.
+const MAX_UNIT: u64 = (1 << 20) * BLOCK_LEN as u64;
 
 impl std::fmt::Debug for Xts {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -92,6 +98,7 @@ impl Xts {
             dir,
             t,
             pending: Zeroizing::new(Vec::new()),
+            total: 0,
             done: false,
         }
     }
@@ -132,6 +139,13 @@ impl Xts {
         if self.done {
             return err(CKR_OPERATION_NOT_INITIALIZED);
         }
+        // Over the limit is the caller's data length; the call changes nothing.
+        let total = self
+            .total
+            .checked_add(input.len() as u64)
+            .filter(|t| *t <= MAX_UNIT)
+            .ok_or_else(|| self.dir.len_error())?;
+        self.total = total;
         let n = self.update_len(input.len());
         let mut stream = Zeroizing::new(Vec::with_capacity(self.pending.len() + input.len()));
         stream.extend_from_slice(&self.pending);
@@ -257,6 +271,13 @@ mod tests {
             out.extend_from_slice(&x.finish().unwrap());
             assert_eq!(&out[..], &want, "split at {cut}");
         }
+        let mut x = Xts::new(k.clone(), Direction::Encrypt, tweak);
+        assert!(
+            x.update(&vec![0; MAX_UNIT as usize + 1]).is_err(),
+            "over 2^20 blocks"
+        );
+        assert!(x.update(&vec![0; MAX_UNIT as usize]).is_ok());
+        assert!(x.update(&[0]).is_err());
         assert!(XtsKey::new(&[1; 48]).is_err());
         assert!(XtsKey::new(&[1; 32]).is_err(), "equal halves");
     }
