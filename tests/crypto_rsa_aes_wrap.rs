@@ -312,3 +312,55 @@ fn rsa_aes_key_wrap_refuses_bad_parameters_keys_and_blobs() {
         (2048, 4096, CKF_WRAP | CKF_UNWRAP)
     );
 }
+
+/// A private key travels as its PKCS#8 encoding (RSA here, as AWS KMS imports asymmetric
+/// material): wrapped, taken apart by openssl into a key openssl reads, and unwrapped into a
+/// private key whose components equal the original's.
+#[test]
+fn rsa_aes_key_wrap_carries_a_private_key() {
+    let Keys { t, public, private } = keys("rsa-aes-priv");
+    let target = t.obj(
+        &rsa_private_fixed()
+            .b(CKA_SENSITIVE, false)
+            .b(CKA_EXTRACTABLE, true),
+    );
+    let m = || rsa_aes(256, CKM_SHA256, CKG_MGF1_SHA256);
+    let blob = t
+        .wrap(&m(), public, target)
+        .ok_or_panic("C_WrapKey of a private key");
+    let s = Scratch::new();
+    let eph = openssl_oaep(&s, "-decrypt", "sha256", &blob[..256]);
+    let p8 = openssl_kwp(&s, &eph, &blob[256..], true);
+    let der = s.write("p8.der", &p8);
+    let text = String::from_utf8_lossy(&openssl(&[
+        "pkey", "-inform", "DER", "-in", &der, "-noout", "-text",
+    ]))
+    .into_owned();
+    assert!(
+        text.contains("Private-Key: (2048 bit"),
+        "openssl reads the PKCS#8 key:\n{text}"
+    );
+    let tmpl = Tmpl::new()
+        .u(CKA_CLASS, CKO_PRIVATE_KEY)
+        .b(CKA_TOKEN, false)
+        .b(CKA_SENSITIVE, false)
+        .b(CKA_SIGN, true);
+    let u = t
+        .unwrap(&m(), private, &blob, &tmpl)
+        .ok_or_panic("C_UnwrapKey of a private key");
+    assert_eq!(t.get_ulong(u, CKA_KEY_TYPE), CKK_RSA);
+    for a in [CKA_MODULUS, CKA_PUBLIC_EXPONENT] {
+        assert_bytes(
+            &format!("attribute 0x{a:x}"),
+            &t.get(u, a),
+            &t.get(target, a),
+        );
+    }
+    // The private half came across too: what it signs, the original's public key verifies.
+    let sm = Mech::new(CKM_SHA256_RSA_PKCS);
+    let sig = t
+        .sign(&sm, u, b"imported")
+        .ok_or_panic("C_Sign with the unwrapped key");
+    t.verify(&sm, public, b"imported", &sig)
+        .ok_or_panic("C_Verify with the original public key");
+}
