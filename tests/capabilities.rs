@@ -183,6 +183,17 @@ pub const TABLE: &[(CK_MECHANISM_TYPE, &str, Family)] = &[
     (CKM_HKDF_KEY_GEN, "CKM_HKDF_KEY_GEN", Family::Kdf),
     (CKM_HKDF_DERIVE, "CKM_HKDF_DERIVE", Family::Kdf),
     (CKM_PKCS5_PBKD2, "CKM_PKCS5_PBKD2", Family::Kdf),
+    // issue 12: the further AES modes and MACs, RSA-AES key wrap.
+    (CKM_AES_OFB, "CKM_AES_OFB", Family::Aes),
+    (CKM_AES_CFB8, "CKM_AES_CFB8", Family::Aes),
+    (CKM_AES_CFB64, "CKM_AES_CFB64", Family::Aes),
+    (CKM_AES_CFB128, "CKM_AES_CFB128", Family::Aes),
+    (CKM_AES_XTS, "CKM_AES_XTS", Family::Aes),
+    (CKM_AES_XTS_KEY_GEN, "CKM_AES_XTS_KEY_GEN", Family::Aes),
+    (CKM_AES_MAC, "CKM_AES_MAC", Family::Aes),
+    (CKM_AES_MAC_GENERAL, "CKM_AES_MAC_GENERAL", Family::Aes),
+    (CKM_AES_GMAC, "CKM_AES_GMAC", Family::Aes),
+    (CKM_RSA_AES_KEY_WRAP, "CKM_RSA_AES_KEY_WRAP", Family::Rsa),
 ];
 
 /// Every CK_MECHANISM_INFO flag of base §3.4 (Table 8), by name. A set bit outside this list

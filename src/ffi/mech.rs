@@ -46,6 +46,8 @@ unsafe impl Plain for CK_EDDSA_PARAMS {}
 unsafe impl Plain for CK_HKDF_PARAMS {}
 // SAFETY: see above.
 unsafe impl Plain for CK_PKCS5_PBKD2_PARAMS2 {}
+// SAFETY: see above (issue 12: CKM_RSA_AES_KEY_WRAP).
+unsafe impl Plain for CK_RSA_AES_KEY_WRAP_PARAMS {}
 
 /// A caller's mechanism parameter (`pParameter`, `ulParameterLen`), valid for `'a`.
 ///
@@ -92,6 +94,18 @@ impl Param<'_> {
     /// The parameter as exactly `N` bytes (an IV).
     pub fn array<const N: usize>(&self) -> Result<[u8; N]> {
         self.bytes()?.as_slice().try_into().map_err(|_| bad())
+    }
+
+    /// The parameter structure a pointer of this one names, of `len` bytes, as a parameter of
+    /// its own (`CK_RSA_AES_KEY_WRAP_PARAMS`'s OAEP parameters), so the family that owns that
+    /// structure parses it. Like [`Param::blob`], `p` and `len` must come from the structure
+    /// read by [`Param::get`]: the caller of [`mechanism`] vouched for its pointers.
+    pub fn nested(&self, p: *const std::ffi::c_void, len: usize) -> Param<'_> {
+        Param {
+            ptr: p as *const u8,
+            len: len as CK_ULONG,
+            _caller: PhantomData,
+        }
     }
 
     /// Bytes a pointer/length pair of the structure read by [`Param::get`] names; a bad pair is

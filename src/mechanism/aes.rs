@@ -1,10 +1,13 @@
-//! The AES modes family: key generation, ECB, CBC, CBC with padding, CTR, CTS, GCM and CCM
-//! (Current Mechanisms spec §2.14-2.15 AES, §2.16 AES with counter, GCM and CCM).
+//! The AES modes family: key generation, ECB, CBC, CBC with padding, CTR, CTS, GCM, CCM, OFB,
+//! CFB8/64/128 and XTS with its key generation (Current Mechanisms spec §2.10 AES and AES-XTS,
+//! §2.11 AES with counter, §2.12 CTS, §2.13 GCM and CCM).
 
-use super::keys::{aes_key, aes_prepared, gcm_prepared};
-use super::shapes::{buffered, zero_out, GcmOp, Stream};
+use super::keys::{aes_key, aes_prepared, gcm_prepared, secret};
+use super::shapes::{buffered, zero_out, GcmOp, Stream, StreamOp, XtsOp};
 use super::{bad_param, Entry, Family, Mechanism, ENC, WU};
-use crate::crypto::aes::{self, AesCipher, Direction, Gcm, Mode};
+use crate::crypto::aes::{
+    self, AesCipher, Direction, Feedback, Gcm, Mode, StreamMode, Xts, XtsKey,
+};
 use crate::error::{fail, Error, Result};
 use crate::ffi::mech::Param;
 use crate::mechanism::ops::Cipher;
@@ -32,6 +35,13 @@ static ENTRIES: &[Entry] = &[
         ENC | CKF_MESSAGE_ENCRYPT | CKF_MESSAGE_DECRYPT,
     ),
     (CKM_AES_CTS, 16, 32, ENC),
+    // issue 12: OFB, CFB and XTS (XTS keys are two AES keys: 32 or 64 bytes).
+    (CKM_AES_OFB, 16, 32, ENC | WU),
+    (CKM_AES_CFB8, 16, 32, ENC | WU),
+    (CKM_AES_CFB64, 16, 32, ENC | WU),
+    (CKM_AES_CFB128, 16, 32, ENC | WU),
+    (CKM_AES_XTS_KEY_GEN, 32, 64, CKF_GENERATE),
+    (CKM_AES_XTS, 32, 64, ENC),
 ];
 
 impl Family for Aes {
@@ -71,6 +81,12 @@ impl Family for Aes {
                     mac_len: c.ulMACLen,
                 }
             }
+            CKM_AES_OFB => M::AesOfb { iv: p.array()? },
+            CKM_AES_CFB8 => M::AesCfb8 { iv: p.array()? },
+            CKM_AES_CFB64 => M::AesCfb64 { iv: p.array()? },
+            CKM_AES_CFB128 => M::AesCfb128 { iv: p.array()? },
+            CKM_AES_XTS_KEY_GEN => p.none().map(|_| M::AesXtsKeyGen)?,
+            CKM_AES_XTS => M::AesXts { tweak: p.array()? },
             _ => return fail(CKR_MECHANISM_INVALID),
         })
     }
@@ -112,6 +128,11 @@ impl Family for Aes {
                 aad,
                 mac_len,
             } => ccm(key, encrypt, *data_len, nonce, aad, *mac_len),
+            Mechanism::AesOfb { iv } => feedback(key, Feedback::Ofb, dir, iv),
+            Mechanism::AesCfb8 { iv } => feedback(key, Feedback::Cfb8, dir, iv),
+            Mechanism::AesCfb64 { iv } => feedback(key, Feedback::Cfb64, dir, iv),
+            Mechanism::AesCfb128 { iv } => feedback(key, Feedback::Cfb128, dir, iv),
+            Mechanism::AesXts { tweak } => xts(key, dir, tweak),
             _ => return None,
         })
     }
@@ -177,4 +198,26 @@ fn ccm(
             }
         }),
     ))
+}
+
+/// OFB or CFB under the key's prepared schedule.
+fn feedback(
+    key: &Attributes,
+    mode: Feedback,
+    dir: Direction,
+    iv: &[u8; 16],
+) -> Result<Box<dyn Cipher>> {
+    Ok(Box::new(StreamOp(StreamMode::new(
+        aes_prepared(key)?,
+        mode,
+        dir,
+        *iv,
+    ))))
+}
+
+/// XTS: a `CKK_AES_XTS` key, its two halves expanded once per key object.
+fn xts(key: &Attributes, dir: Direction, tweak: &[u8; 16]) -> Result<Box<dyn Cipher>> {
+    secret(key, &[CKK_AES_XTS])?;
+    let k = key.prepared(|key| XtsKey::new(secret(key, &[CKK_AES_XTS])?))?;
+    Ok(Box::new(XtsOp(Xts::new(k, dir, *tweak))))
 }

@@ -21,6 +21,16 @@ static ENTRIES: &[Entry] = &[
     (CKM_PKCS5_PBKD2, 1, 512, CKF_GENERATE),
 ];
 
+/// The data of AES_ECB/CBC_ENCRYPT_DATA is part of the mechanism's parameter, so a length that
+/// is not a whole number of blocks (or none) is `CKR_MECHANISM_PARAM_INVALID` (Current
+/// Mechanisms v3.0 §2.15, key derivation by data encryption), not a data length error.
+fn whole_blocks(data: Vec<u8>) -> Result<Vec<u8>> {
+    if data.is_empty() || data.len() % 16 != 0 {
+        return Err(bad_param());
+    }
+    Ok(data)
+}
+
 impl Family for Kdf {
     fn entries(&self) -> &'static [Entry] {
         ENTRIES
@@ -32,14 +42,14 @@ impl Family for Kdf {
             CKM_AES_ECB_ENCRYPT_DATA => {
                 let d: CK_KEY_DERIVATION_STRING_DATA = p.get()?;
                 M::AesEcbEncryptData {
-                    data: p.blob(d.pData, d.ulLen)?,
+                    data: whole_blocks(p.blob(d.pData, d.ulLen)?)?,
                 }
             }
             CKM_AES_CBC_ENCRYPT_DATA => {
                 let d: CK_AES_CBC_ENCRYPT_DATA_PARAMS = p.get()?;
                 M::AesCbcEncryptData {
                     iv: d.iv,
-                    data: p.blob(d.pData, d.length)?,
+                    data: whole_blocks(p.blob(d.pData, d.length)?)?,
                 }
             }
             CKM_HKDF_KEY_GEN => p.none().map(|_| M::HkdfKeyGen)?,

@@ -1,8 +1,9 @@
 //! The digest and MAC family: SHA-1, SHA-2 and SHA-3 digests, HMAC and HMAC-general over them,
-//! AES-CMAC and CMAC-general, and the generic secret keys HMAC takes (Current Mechanisms spec
-//! §2.20-2.29 SHA digests and HMACs, §2.14.6 AES CMAC, §2.5 generic secret key generation).
+//! AES-CMAC and CMAC-general, AES-MAC and MAC-general (CBC-MAC), AES-GMAC, and the generic
+//! secret keys HMAC takes (Current Mechanisms spec §2.20-2.29 SHA digests and HMACs, §2.14.6 AES
+//! CMAC, §2.10 AES MACs and GMAC, §2.5 generic secret key generation).
 
-use super::keys::{aes_key, secret, HMAC_KEYS};
+use super::keys::{aes_key, aes_prepared, gcm_prepared, secret, HMAC_KEYS};
 use super::{bad_param, Entry, Family, Hash, Mechanism, SV};
 use crate::crypto::aes;
 use crate::crypto::digest::{Hasher, Hmac};
@@ -43,6 +44,10 @@ static ENTRIES: &[Entry] = &[
     (CKM_SHA3_384_HMAC_GENERAL, 1, 512, SV),
     (CKM_SHA3_512_HMAC_GENERAL, 1, 512, SV),
     (CKM_GENERIC_SECRET_KEY_GEN, 1, 512, CKF_GENERATE),
+    // issue 12: the AES MACs.
+    (CKM_AES_MAC, 16, 32, SV),
+    (CKM_AES_MAC_GENERAL, 16, 32, SV),
+    (CKM_AES_GMAC, 16, 32, SV),
 ];
 
 /// The hash of an HMAC mechanism, and whether it is the `_GENERAL` form (a length parameter).
@@ -93,6 +98,11 @@ impl Family for DigestMac {
                 len: p.get::<CK_ULONG>()?,
             },
             CKM_GENERIC_SECRET_KEY_GEN => p.none().map(|_| M::GenericSecretKeyGen)?,
+            CKM_AES_MAC => p.none().map(|_| M::AesMac)?,
+            CKM_AES_MAC_GENERAL => M::AesMacGeneral {
+                len: p.get::<CK_ULONG>()?,
+            },
+            CKM_AES_GMAC => gmac_param(p)?,
             _ => return fail(CKR_MECHANISM_INVALID),
         })
     }
@@ -151,6 +161,9 @@ pub fn restore_digester(saved: &[u8]) -> Result<Box<dyn Accumulate>> {
 enum MacState {
     Hmac(Hmac),
     Cmac(aes::AesCmac),
+    // issue 12: the AES MACs.
+    CbcMac(aes::AesCbcMac),
+    Gmac(aes::Gmac),
 }
 
 impl MacState {
@@ -158,24 +171,32 @@ impl MacState {
         match self {
             MacState::Hmac(m) => m.update(d),
             MacState::Cmac(m) => m.update(d),
+            MacState::CbcMac(m) => m.update(d),
+            MacState::Gmac(m) => m.update(d),
         }
     }
-    fn finish(self) -> Zeroizing<Vec<u8>> {
-        match self {
+    fn finish(self) -> Result<Zeroizing<Vec<u8>>> {
+        Ok(match self {
             MacState::Hmac(m) => m.finalize(),
             MacState::Cmac(m) => Zeroizing::new(m.finalize()),
-        }
+            MacState::CbcMac(m) => m.finalize(),
+            MacState::Gmac(m) => m.finalize()?,
+        })
     }
     fn verify(self, tag: &[u8]) -> Result<()> {
         match self {
             MacState::Hmac(m) => m.verify(tag),
             MacState::Cmac(m) => m.verify(tag),
+            MacState::CbcMac(m) => m.verify(tag),
+            MacState::Gmac(m) => m.verify(tag),
         }
     }
     fn len(&self) -> usize {
         match self {
             MacState::Hmac(m) => m.mac_len(),
             MacState::Cmac(m) => m.mac_len(),
+            MacState::CbcMac(m) => m.mac_len(),
+            MacState::Gmac(m) => m.mac_len(),
         }
     }
 }
@@ -191,11 +212,10 @@ impl Accumulate for MacOp {
         Ok(())
     }
     fn finish(&mut self) -> Result<Zeroizing<Vec<u8>>> {
-        Ok(self
-            .0
+        self.0
             .take()
             .ok_or(Error::new(CKR_OPERATION_NOT_INITIALIZED))?
-            .finish())
+            .finish()
     }
     fn out_len(&self) -> usize {
         self.1
@@ -229,6 +249,18 @@ fn mac(mech: &Mechanism, key: &Attributes) -> Option<Result<MacOp>> {
             Mechanism::AesCmacGeneral { len: l } => {
                 MacState::Cmac(aes::AesCmac::new(aes_key(key)?, len(*l)?)?)
             }
+            Mechanism::AesMac => {
+                MacState::CbcMac(aes::AesCbcMac::new(aes_prepared(key)?, aes::BLOCK_LEN / 2)?)
+            }
+            Mechanism::AesMacGeneral { len: l } => {
+                MacState::CbcMac(aes::AesCbcMac::new(aes_prepared(key)?, len(*l)?)?)
+            }
+            Mechanism::AesGmac { iv, tag_bits } => {
+                if tag_bits % 8 != 0 {
+                    return Err(bad_param());
+                }
+                MacState::Gmac(aes::Gmac::new(gcm_prepared(key)?, iv, len(tag_bits / 8)?)?)
+            }
             _ => return fail(CKR_MECHANISM_INVALID),
         })
     };
@@ -236,10 +268,33 @@ fn mac(mech: &Mechanism, key: &Attributes) -> Option<Result<MacOp>> {
         Mechanism::Hmac(_)
         | Mechanism::HmacGeneral(..)
         | Mechanism::AesCmac
-        | Mechanism::AesCmacGeneral { .. } => Some(state().map(|s| {
+        | Mechanism::AesCmacGeneral { .. }
+        | Mechanism::AesMac
+        | Mechanism::AesMacGeneral { .. }
+        | Mechanism::AesGmac { .. } => Some(state().map(|s| {
             let n = s.len();
             MacOp(Some(s), n)
         })),
         _ => None,
     }
+}
+
+/// `CKM_AES_GMAC`'s parameter: a `CK_GCM_PARAMS` (its IV and tag length; the data to sign is
+/// the AAD, so the structure's own AAD must be empty), or, as the v2.40 text has it, the IV
+/// alone with a 128-bit tag. A parameter the size of `CK_GCM_PARAMS` is always read as one.
+fn gmac_param(p: &Param) -> Result<Mechanism> {
+    if let Ok(g) = p.get::<CK_GCM_PARAMS>() {
+        if g.ulAADLen != 0 {
+            return Err(bad_param());
+        }
+        return Ok(Mechanism::AesGmac {
+            iv: p.blob(g.pIv, g.ulIvLen)?,
+            tag_bits: g.ulTagBits,
+        });
+    }
+    let iv = p.bytes()?;
+    if iv.is_empty() {
+        return Err(bad_param());
+    }
+    Ok(Mechanism::AesGmac { iv, tag_bits: 128 })
 }

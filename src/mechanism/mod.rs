@@ -200,6 +200,37 @@ pub enum Mechanism {
         prf: Hash,
         password: Secret,
     },
+    // issue 12: the further AES modes and MACs, RSA-AES key wrap
+    AesOfb {
+        iv: [u8; 16],
+    },
+    AesCfb8 {
+        iv: [u8; 16],
+    },
+    AesCfb64 {
+        iv: [u8; 16],
+    },
+    AesCfb128 {
+        iv: [u8; 16],
+    },
+    AesXtsKeyGen,
+    AesXts {
+        tweak: [u8; 16],
+    },
+    AesMac,
+    AesMacGeneral {
+        len: u64,
+    },
+    AesGmac {
+        iv: Vec<u8>,
+        tag_bits: u64,
+    },
+    RsaAesKeyWrap {
+        aes_bits: u64,
+        hash: Hash,
+        mgf: Hash,
+        label: Vec<u8>,
+    },
 }
 
 /// A secret mechanism parameter (a PBKDF2 password): wiped on drop, never printed.

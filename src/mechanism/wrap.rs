@@ -1,7 +1,8 @@
 //! The key-wrapping family, AES key wrap with and without padding (Current Mechanisms spec
 //! §2.14.3 AES Key Wrap, RFC 3394 and RFC 5649), and what `C_WrapKey`/`C_UnwrapKey` do with any
 //! wrapping mechanism: the bytes a key is wrapped as and the attributes unwrapped bytes make
-//! (PKCS#11 v3.0 §5.18, the PKCS#8 encoding of private keys).
+//! (PKCS#11 v3.0 §5.18, the PKCS#8 encoding of private keys). `CKM_RSA_AES_KEY_WRAP` (§2.1.21)
+//! is in `wrap/rsa_aes.rs`.
 
 use super::keys::{aes_key, edwards, nist, rsa_private};
 use super::shapes::{buffered, zero_out};
@@ -14,11 +15,15 @@ use crate::object::attr::Attributes;
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
+mod rsa_aes;
+
 pub(super) struct KeyWrap;
 
 static ENTRIES: &[Entry] = &[
     (CKM_AES_KEY_WRAP, 16, 32, ENC | WU),
     (CKM_AES_KEY_WRAP_KWP, 16, 32, ENC | WU),
+    // issue 12: wrap and unwrap only (the RSA key's modulus bits, as for CKM_RSA_PKCS_OAEP).
+    (CKM_RSA_AES_KEY_WRAP, 2048, 4096, WU),
 ];
 
 impl Family for KeyWrap {
@@ -27,6 +32,9 @@ impl Family for KeyWrap {
     }
 
     fn parse(&self, ty: CK_MECHANISM_TYPE, p: &Param) -> Result<Mechanism> {
+        if ty == CKM_RSA_AES_KEY_WRAP {
+            return rsa_aes::parse(p);
+        }
         // The IV is optional: NULL takes the standard one.
         let iv = if p.is_null() { None } else { Some(p.bytes()?) };
         Ok(match ty {
@@ -110,6 +118,9 @@ pub fn wrap(mech: &Mechanism, wrapping: &Attributes, bytes: &[u8]) -> Result<Vec
             e
         }
     };
+    if let Mechanism::RsaAesKeyWrap { .. } = mech {
+        return rsa_aes::wrap(mech, wrapping, bytes).map_err(wrong_key);
+    }
     let mut c = super::build::cipher(mech, wrapping, true).map_err(wrong_key)?;
     // A key the mechanism cannot take as it is (CKM_AES_KEY_WRAP, which does not pad, of a
     // length that is not a multiple of 8 such as most PKCS#8 encodings; a block mode without
@@ -139,7 +150,6 @@ pub fn unwrap(
             e
         }
     };
-    let mut c = super::build::cipher(mech, unwrapping, false).map_err(wrong_key)?;
     // Whatever fails in the unwrapping itself (tag, padding, length) is a bad wrapped key.
     let bad = |e: Error| match e.rv() {
         CKR_ENCRYPTED_DATA_INVALID | CKR_ENCRYPTED_DATA_LEN_RANGE => {
@@ -147,6 +157,12 @@ pub fn unwrap(
         }
         _ => e,
     };
+    if let Mechanism::RsaAesKeyWrap { .. } = mech {
+        return rsa_aes::unwrap(mech, unwrapping, wrapped)
+            .map_err(wrong_key)
+            .map_err(bad);
+    }
+    let mut c = super::build::cipher(mech, unwrapping, false).map_err(wrong_key)?;
     let mut out = c.update(wrapped).map_err(bad)?;
     out.extend_from_slice(&c.finish().map_err(bad)?);
     Ok(out)

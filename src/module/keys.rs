@@ -32,6 +32,7 @@ impl Module {
         self.with_token(sh, |s, r| {
             let key_type = match mech {
                 Mechanism::AesKeyGen => CKK_AES,
+                Mechanism::AesXtsKeyGen => CKK_AES_XTS,
                 Mechanism::GenericSecretKeyGen | Mechanism::Pbkdf2 { .. } => CKK_GENERIC_SECRET,
                 Mechanism::HkdfKeyGen => CKK_HKDF,
                 _ => return fail(CKR_MECHANISM_INVALID),

@@ -326,6 +326,17 @@ pub(super) fn update<T: Shape + ?Sized>(
         return fail(CKR_USER_NOT_LOGGED_IN);
     }
     act.multi = true;
+    if T::PART_OUTPUT {
+        // The bound a size query answers is the room a part needs: a smaller buffer is refused
+        // before anything is consumed (as SoftHSMv2 does), so a client that queries first, or
+        // retries after CKR_BUFFER_TOO_SMALL, feeds each part exactly once.
+        if let (Some(c), None) = (cap, &act.pending) {
+            let need = act.op.part_len(data.len());
+            if c < need {
+                return Ok(Out::TooSmall(need));
+            }
+        }
+    }
     act.computing();
     if T::PART_OUTPUT {
         return produce(

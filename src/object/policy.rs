@@ -110,7 +110,11 @@ pub fn may_wrap(wrapping: &Attributes, target: &Attributes) -> Result<()> {
 fn authenticates(mech_type: CK_MECHANISM_TYPE) -> bool {
     matches!(
         mech_type,
-        CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_KWP | CKM_AES_GCM | CKM_RSA_PKCS_OAEP
+        CKM_AES_KEY_WRAP
+            | CKM_AES_KEY_WRAP_KWP
+            | CKM_AES_GCM
+            | CKM_RSA_PKCS_OAEP
+            | CKM_RSA_AES_KEY_WRAP
     )
 }
 

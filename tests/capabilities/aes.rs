@@ -42,6 +42,11 @@ fn mode(m: CK_MECHANISM_TYPE, key: &[u8], iv: &[u8], data_len: usize) -> Option<
         ),
         CKM_AES_KEY_WRAP => (Mech::new(m), "kw", vec![k], vec![]),
         CKM_AES_KEY_WRAP_KWP => (Mech::new(m), "kwp", vec![k], vec![]),
+        CKM_AES_OFB => (Mech::bytes(m, &iv16), "ofb", vec![k, w(&iv16)], vec![]),
+        CKM_AES_CFB8 => (Mech::bytes(m, &iv16), "cfb8", vec![k, w(&iv16)], vec![]),
+        CKM_AES_CFB64 => (Mech::bytes(m, &iv16), "cfb64", vec![k, w(&iv16)], vec![]),
+        CKM_AES_CFB128 => (Mech::bytes(m, &iv16), "cfb128", vec![k, w(&iv16)], vec![]),
+        CKM_AES_XTS => (Mech::bytes(m, &iv16), "xts", vec![k, w(&iv16)], vec![]),
         _ => return None,
     };
     Some(Mode {
@@ -71,9 +76,53 @@ impl Exerciser for Aes {
     fn exercise(&mut self, cx: &mut Cx, c: &Case) -> Outcome {
         let size = c.size as usize;
         let key = random(cx, size);
-        let h = ck("C_CreateObject(AES key)", cx.t.create(&aes(&key)))?;
+        // XTS keys are their own key type: two AES keys.
+        let xts = matches!(c.m, CKM_AES_XTS | CKM_AES_XTS_KEY_GEN);
+        let kt = if xts { CKK_AES_XTS } else { CKK_AES };
+        let h = ck("C_CreateObject(AES key)", cx.t.create(&secret(kt, &key)))?;
         let iv = random(cx, 16);
         match (c.m, c.flag) {
+            (CKM_AES_XTS_KEY_GEN, CKF_GENERATE) => {
+                let g = ck(
+                    "C_GenerateKey",
+                    cx.t.generate_key(&Mech::new(c.m), &new_secret(CKK_AES_XTS, Some(size))),
+                )?;
+                let value = ck("CKA_VALUE", cx.t.attr(g, CKA_VALUE))?;
+                if value.len() != size {
+                    return Err(format!("generated a key of {} bytes", value.len()));
+                }
+                let data = random(cx, 40);
+                let got = ck(
+                    "AES-XTS with the generated key",
+                    cx.t.encrypt(&Mech::bytes(CKM_AES_XTS, &iv), g, &data),
+                )?;
+                let want = cx.py.bytes("xts", &[w(&value), w(&iv), w(&data)])?;
+                same("AES-XTS with the generated key", &got, &want)
+            }
+            (CKM_AES_MAC | CKM_AES_MAC_GENERAL | CKM_AES_GMAC, CKF_SIGN | CKF_VERIFY) => {
+                let data = random(cx, 45);
+                let (mech, mut want) = match c.m {
+                    CKM_AES_MAC => (
+                        Mech::new(c.m),
+                        cx.py.bytes("cbc_mac", &[w(&key), w(&data), "8".into()])?,
+                    ),
+                    CKM_AES_MAC_GENERAL => (
+                        Mech::ulong(c.m, 11),
+                        cx.py.bytes("cbc_mac", &[w(&key), w(&data), "11".into()])?,
+                    ),
+                    _ => (
+                        gmac_params(&iv[..12], 128),
+                        cx.py.bytes("gmac", &[w(&key), w(&iv[..12]), w(&data)])?,
+                    ),
+                };
+                if c.flag == CKF_SIGN {
+                    let got = ck("C_Sign", cx.t.sign(&mech, h, &data))?;
+                    return same("MAC", &got, &want);
+                }
+                ck("C_Verify", cx.t.verify(&mech, h, &data, &want))?;
+                want[0] ^= 1;
+                refuses("C_Verify", cx.t.verify(&mech, h, &data, &want))
+            }
             (CKM_AES_KEY_GEN, CKF_GENERATE) => {
                 let g = ck(
                     "C_GenerateKey",

@@ -151,6 +151,33 @@ impl Exerciser for Rsa {
                     ),
                 )
             }
+            // issue 12: OAEP(SHA-256) of an ephemeral AES-256 key, then RFC 5649 KWP.
+            (CKM_RSA_AES_KEY_WRAP, CKF_WRAP | CKF_UNWRAP) => {
+                let mech = rsa_aes_key_wrap(256, CKM_SHA256, CKG_MGF1_SHA256);
+                let pad = "oaep:sha256:-".to_string();
+                if c.flag == CKF_WRAP {
+                    let th = ck("C_CreateObject(AES key)", cx.t.create(&aes(&target)))?;
+                    let wrapped = ck("C_WrapKey", cx.t.wrap(&mech, public, th))?;
+                    let (head, body) = wrapped.split_at(klen.min(wrapped.len()));
+                    let eph = cx.py.bytes("rsa_decrypt", &py_args(&sw, &[pad, w(head)]))?;
+                    let got = cx.py.bytes("kwp_unwrap", &[w(&eph), w(body)])?;
+                    return same("Python's unwrapping of the module's blob", &got, &target);
+                }
+                let eph = random(cx, 32);
+                let head = cx.py.bytes("rsa_encrypt", &py_args(&pw, &[pad, w(&eph)]))?;
+                let body = cx.py.bytes("kwp", &[w(&eph), w(&target)])?;
+                let u = ck(
+                    "C_UnwrapKey",
+                    cx.t.unwrap(
+                        &mech,
+                        private,
+                        &[head, body].concat(),
+                        &new_secret(CKK_AES, None),
+                    ),
+                )?;
+                let got = ck("CKA_VALUE of the unwrapped key", cx.t.attr(u, CKA_VALUE))?;
+                same("unwrapped key value", &got, &target)
+            }
             (CKM_RSA_PKCS | CKM_RSA_PKCS_OAEP, _) => {
                 let (mech, pad) = if c.m == CKM_RSA_PKCS {
                     (Mech::new(c.m), "pkcs1".to_string())

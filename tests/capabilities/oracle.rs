@@ -117,6 +117,27 @@ def ed_gen():
     seed = k.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
     return seed.hex() + " " + k.public_key().public_bytes(*raw).hex()
 def ed_sign(seed, m): return ed25519.Ed25519PrivateKey.from_private_bytes(b(seed)).sign(b(m))
+# issue 12: OFB/CFB (the decrepit module from cryptography 48 on), CFB64 from its SP 800-38A
+# definition over ECB, XTS, KWP unwrapping, CBC-MAC (zero padding, zero IV) and GMAC.
+try:
+    from cryptography.hazmat.decrepit.ciphers.modes import OFB, CFB, CFB8
+except ImportError:
+    OFB, CFB, CFB8 = modes.OFB, modes.CFB, modes.CFB8
+def ofb(k, iv, d): return enc(Cipher(algorithms.AES(b(k)), OFB(b(iv))), b(d))
+def cfb128(k, iv, d): return enc(Cipher(algorithms.AES(b(k)), CFB(b(iv))), b(d))
+def cfb8(k, iv, d): return enc(Cipher(algorithms.AES(b(k)), CFB8(b(iv))), b(d))
+def cfb64(k, iv, d):
+    r, d, out = b(iv), b(d), b""
+    for i in range(0, len(d), 8):
+        o = bytes.fromhex(h(ecb(k, r.hex())))
+        c = bytes(x ^ y for x, y in zip(d[i:i + 8], o)); out += c; r = r[8:] + c
+    return out
+def xts(k, tw, d): return enc(Cipher(algorithms.AES(b(k)), modes.XTS(b(tw))), b(d))
+def kwp_unwrap(k, d): return keywrap.aes_key_unwrap_with_padding(b(k), b(d))
+def cbc_mac(k, d, l):
+    d = b(d); d += bytes(-len(d) % 16)
+    return cbc(k, "00" * 16, d.hex())[-16:][:int(l)] if d else bytes(int(l))
+def gmac(k, iv, d): return AESGCM(b(k)).encrypt(b(iv), b"", b(d) or None)
 def ed_verify(pub, sig, m):
     ed25519.Ed25519PublicKey.from_public_bytes(b(pub)).verify(b(sig), b(m)); return b""
 

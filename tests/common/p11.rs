@@ -1752,3 +1752,127 @@ pub fn attach_token(env: TestEnv, label: &str) -> Tok {
     let slot = slot_by_label(&ctx, label);
     tok_on(env, ctx, slot)
 }
+
+impl Tok {
+    /// C_DecryptUpdate with an output buffer of `out_cap` bytes; `None` and `Some(0)` both pass
+    /// a NULL pointer, as clients that allocate exactly the queried size (PyKCS11) do.
+    pub fn decrypt_update_raw(
+        &self,
+        data: &[u8],
+        out_cap: Option<usize>,
+    ) -> (CK_RV, Vec<u8>, usize) {
+        let mut d = data.to_vec();
+        let mut out = vec![0u8; out_cap.unwrap_or(0)];
+        let mut len = out.len() as CK_ULONG;
+        let p = if out.is_empty() {
+            null_mut()
+        } else {
+            out.as_mut_ptr()
+        };
+        // SAFETY: the buffers live across the call; `len` is the output buffer's size.
+        let rv = unsafe {
+            f!(self, C_DecryptUpdate)(self.h, d.as_mut_ptr(), d.len() as CK_ULONG, p, &mut len)
+        };
+        if rv == CKR_OK && !out.is_empty() {
+            out.truncate(len as usize);
+        }
+        (rv, out, len as usize)
+    }
+
+    /// C_DecryptFinal with an output buffer of `out_cap` bytes (None: a size query).
+    pub fn decrypt_final_raw(&self, out_cap: Option<usize>) -> (CK_RV, Vec<u8>, usize) {
+        let mut out = vec![0u8; out_cap.unwrap_or(0)];
+        let mut len = out.len() as CK_ULONG;
+        let p = if out_cap.is_some() {
+            out.as_mut_ptr()
+        } else {
+            null_mut()
+        };
+        // SAFETY: the buffer lives across the call; `len` is its size.
+        let rv = unsafe { f!(self, C_DecryptFinal)(self.h, p, &mut len) };
+        if rv == CKR_OK && out_cap.is_some() {
+            out.truncate(len as usize);
+        }
+        (rv, out, len as usize)
+    }
+
+    /// C_GetMechanismList of the token's slot, raw (types the `cryptoki` crate does not name
+    /// included).
+    pub fn mechanism_list_raw(&self) -> Vec<CK_MECHANISM_TYPE> {
+        let mut n: CK_ULONG = 0;
+        // SAFETY: NULL list: a size query into `n`.
+        let rv = unsafe { f!(self, C_GetMechanismList)(self.slot.id(), null_mut(), &mut n) };
+        expect_rv_raw("C_GetMechanismList (size)", rv, CKR_OK);
+        let mut list = vec![0 as CK_MECHANISM_TYPE; n as usize];
+        // SAFETY: `list` holds `n` entries.
+        let rv = unsafe { f!(self, C_GetMechanismList)(self.slot.id(), list.as_mut_ptr(), &mut n) };
+        expect_rv_raw("C_GetMechanismList", rv, CKR_OK);
+        list.truncate(n as usize);
+        list
+    }
+
+    /// C_GetMechanismInfo of the token's slot, raw.
+    pub fn mechanism_info_raw(&self, m: CK_MECHANISM_TYPE) -> Result<CK_MECHANISM_INFO, CK_RV> {
+        let mut info = CK_MECHANISM_INFO {
+            ulMinKeySize: 0,
+            ulMaxKeySize: 0,
+            flags: 0,
+        };
+        // SAFETY: `info` is valid for writes.
+        res(unsafe { f!(self, C_GetMechanismInfo)(self.slot.id(), m, &mut info) })?;
+        Ok(info)
+    }
+}
+
+/// CKM_RSA_AES_KEY_WRAP with CK_RSA_AES_KEY_WRAP_PARAMS: the ephemeral AES key size and the
+/// OAEP parameters (no label), kept in the mechanism.
+pub fn rsa_aes_key_wrap(
+    aes_bits: CK_ULONG,
+    hash: CK_MECHANISM_TYPE,
+    mgf: CK_RSA_PKCS_MGF_TYPE,
+) -> Mech {
+    let mut m = Mech::new(CKM_RSA_AES_KEY_WRAP);
+    let o = CK_RSA_PKCS_OAEP_PARAMS {
+        hashAlg: hash,
+        mgf,
+        source: CKZ_DATA_SPECIFIED,
+        pSourceData: null_mut(),
+        ulSourceDataLen: 0,
+    };
+    // SAFETY: the bytes of a plain C structure.
+    let ob = unsafe {
+        std::slice::from_raw_parts(
+            &o as *const CK_RSA_PKCS_OAEP_PARAMS as *const u8,
+            std::mem::size_of::<CK_RSA_PKCS_OAEP_PARAMS>(),
+        )
+    }
+    .to_vec();
+    let po = m.keep(&ob);
+    m.set_param(CK_RSA_AES_KEY_WRAP_PARAMS {
+        ulAESKeyBits: aes_bits,
+        pOAEPParams: po as *mut CK_RSA_PKCS_OAEP_PARAMS,
+    });
+    m
+}
+
+/// CKM_AES_GMAC with CK_GCM_PARAMS: the IV, the tag length, and `aad` (which the module
+/// requires empty: the signed data is the AAD).
+pub fn gmac_params_aad(iv: &[u8], aad: &[u8], tag_bits: CK_ULONG) -> Mech {
+    let mut m = Mech::new(CKM_AES_GMAC);
+    let piv = m.keep(iv);
+    let paad = m.keep(aad);
+    m.set_param(CK_GCM_PARAMS {
+        pIv: piv,
+        ulIvLen: iv.len() as CK_ULONG,
+        ulIvBits: (iv.len() * 8) as CK_ULONG,
+        pAAD: paad,
+        ulAADLen: aad.len() as CK_ULONG,
+        ulTagBits: tag_bits,
+    });
+    m
+}
+
+/// CKM_AES_GMAC with CK_GCM_PARAMS of this IV and tag length.
+pub fn gmac_params(iv: &[u8], tag_bits: CK_ULONG) -> Mech {
+    gmac_params_aad(iv, &[], tag_bits)
+}

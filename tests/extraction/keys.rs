@@ -566,6 +566,7 @@ pub fn generated_keys(b: &mut Battery) {
             _ => {
                 let kt = match m {
                     CKM_AES_KEY_GEN => CKK_AES,
+                    CKM_AES_XTS_KEY_GEN => CKK_AES_XTS,
                     CKM_HKDF_KEY_GEN => CKK_HKDF,
                     _ => CKK_GENERIC_SECRET,
                 };

@@ -74,6 +74,11 @@ pub fn family(m: CK_MECHANISM_TYPE) -> Option<Fam> {
         CKM_AES_ECB | CKM_AES_CBC | CKM_AES_CBC_PAD | CKM_AES_CTR | CKM_AES_GCM | CKM_AES_CCM
         | CKM_AES_CTS | CKM_AES_KEY_WRAP | CKM_AES_KEY_WRAP_KWP => Fam::AesCipher,
         CKM_AES_CMAC | CKM_AES_CMAC_GENERAL => Fam::AesMac,
+        // issue 12: the further AES modes and MACs, RSA-AES key wrap.
+        CKM_AES_OFB | CKM_AES_CFB8 | CKM_AES_CFB64 | CKM_AES_CFB128 | CKM_AES_XTS => Fam::AesCipher,
+        CKM_AES_MAC | CKM_AES_MAC_GENERAL | CKM_AES_GMAC => Fam::AesMac,
+        CKM_AES_XTS_KEY_GEN => Fam::KeyGen,
+        CKM_RSA_AES_KEY_WRAP => Fam::RsaCipher,
         CKM_AES_ECB_ENCRYPT_DATA | CKM_AES_CBC_ENCRYPT_DATA => Fam::AesDerive,
         CKM_SHA_1_HMAC
         | CKM_SHA224_HMAC
@@ -155,6 +160,13 @@ pub fn params(m: CK_MECHANISM_TYPE, len: usize) -> Vec<Mech> {
         CKM_AES_GCM => vec![gcm(&IV[..12], b"aad", 128)],
         CKM_AES_CCM => vec![ccm(len, &IV[..12], b"aad", 16)],
         CKM_AES_CMAC_GENERAL => vec![Mech::ulong(m, 8)],
+        // issue 12
+        CKM_AES_OFB | CKM_AES_CFB8 | CKM_AES_CFB64 | CKM_AES_CFB128 | CKM_AES_XTS => {
+            vec![Mech::bytes(m, &IV)]
+        }
+        CKM_AES_MAC_GENERAL => vec![Mech::ulong(m, 8)],
+        CKM_AES_GMAC => vec![gmac_params(&IV[..12], 128)],
+        CKM_RSA_AES_KEY_WRAP => vec![rsa_aes_key_wrap(256, CKM_SHA256, CKG_MGF1_SHA256)],
         CKM_SHA_1_HMAC_GENERAL
         | CKM_SHA224_HMAC_GENERAL
         | CKM_SHA256_HMAC_GENERAL

@@ -350,7 +350,12 @@ impl Gcm {
     }
 
     pub fn update(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
-        let mut out = Zeroizing::new(vec![0u8; self.update_len(input.len())]);
+        // Decryption releases nothing before the tag is checked (whatever bound it announces).
+        let n = match self.dir {
+            Direction::Encrypt => input.len(),
+            Direction::Decrypt => 0,
+        };
+        let mut out = Zeroizing::new(vec![0u8; n]);
         let n = self.update_into(input, &mut out)?;
         out.truncate(n);
         Ok(out)
@@ -453,10 +458,14 @@ impl Gcm {
         }
     }
 
+    /// Exact for encryption. Decryption releases nothing before the end, but answers what it
+    /// has been fed and this part (an upper bound, as SoftHSMv2 does): a client that sizes its
+    /// buffer by the query and passes NULL for a size of 0 (PyKCS11) would otherwise never
+    /// feed anything.
     pub fn update_len(&self, input_len: usize) -> usize {
         match self.dir {
             Direction::Encrypt => input_len,
-            Direction::Decrypt => 0,
+            Direction::Decrypt => self.held.len().saturating_add(input_len),
         }
     }
 

@@ -9,7 +9,9 @@
 //!
 //! One file per job: `key.rs` the expanded key ([`AesKey`], shareable through an `Arc`),
 //! `modes.rs` the streaming ECB/CBC/CBC-PAD/CTR/CTS cipher, `gcm.rs` GCM and its prepared key
-//! ([`GcmKey`]), `ccm.rs`, `kw.rs` (key wrap) and `cmac.rs`.
+//! ([`GcmKey`]), `ccm.rs`, `kw.rs` (key wrap) and `cmac.rs`; `ofb_cfb.rs` (OFB, CFB8/64/128),
+//! `xts.rs` (XTS and its two-half key) and `cbcmac.rs` (`CKM_AES_MAC`, `CKM_AES_MAC_GENERAL`).
+//! `gmac.rs` is GCM with no text (`CKM_AES_GMAC`).
 //!
 //! GCM, CCM, CTR and CTS are built here on the `aes` block cipher (GHASH from `ghash`): PKCS#11
 //! lets the caller choose GCM IVs of any length (1-256 bytes here) and tags of 4-16 bytes, CCM
@@ -22,13 +24,22 @@ mod gcm;
 mod key;
 mod kw;
 mod modes;
+// OFB/CFB, XTS and CBC-MAC (issue 12): one implementation over `AesKey` for both builds.
+mod cbcmac;
+mod gmac;
+mod ofb_cfb;
+mod xts;
 
+pub use cbcmac::AesCbcMac;
 pub use ccm::{ccm_decrypt, ccm_encrypt};
 pub use cmac::{cmac, AesCmac};
 pub use gcm::{gcm_decrypt, gcm_encrypt, Gcm, GcmKey, GCM_MAX_IV, GCM_MIN_TAG};
+pub use gmac::{gmac, Gmac};
 pub use key::AesKey;
 pub use kw::{kw_unwrap, kw_wrap, kwp_unwrap, kwp_wrap, KWP_DEFAULT_IV, KW_DEFAULT_IV};
 pub use modes::{cbc_encrypt, cts_decrypt, cts_encrypt, ecb_encrypt, AesCipher, Mode};
+pub use ofb_cfb::{stream_crypt, Feedback, StreamMode};
+pub use xts::{xts_crypt, Xts, XtsKey};
 
 use crate::error::{Error, Result};
 use cryptoki_sys::{CKR_DATA_LEN_RANGE, CKR_ENCRYPTED_DATA_LEN_RANGE};

@@ -295,6 +295,21 @@ pub(super) static AES: &[Rule] = &[
     ),
 ];
 
+// AES-XTS keys (issue 12): two AES keys of 16 or 32 bytes, data key then tweak key.
+pub(super) static AES_XTS: &[Rule] = &[
+    checked(
+        CKA_VALUE,
+        REQUIRED | SECRET | MATERIAL,
+        Def::None,
+        Check::Lengths(&[32, 64]),
+    ),
+    rule(
+        CKA_VALUE_LEN,
+        COMPUTED | GEN_REQUIRED,
+        Def::LenOf(CKA_VALUE),
+    ),
+];
+
 // A generation template may choose the public exponent (no footnote 4); F4 is what every
 // client expects when it does not.
 pub(super) static RSA_PUBLIC: &[Rule] = &[
@@ -379,6 +394,8 @@ pub(super) const KEY_TYPES: &[CK_KEY_TYPE] = &[
     CKK_RSA,
     CKK_EC,
     CKK_EC_EDWARDS,
+    // issue 12: AES modes
+    CKK_AES_XTS,
 ];
 
 /// The attribute naming the sub-type whose table extends the class table.
@@ -418,6 +435,7 @@ impl Schema {
             },
             CKO_SECRET_KEY => match sub? {
                 CKK_AES => (KEY, SECRET_KEY, AES),
+                CKK_AES_XTS => (KEY, SECRET_KEY, AES_XTS),
                 CKK_GENERIC_SECRET | CKK_SHA_1_HMAC | CKK_SHA224_HMAC | CKK_SHA256_HMAC
                 | CKK_SHA384_HMAC | CKK_SHA512_HMAC | CKK_HKDF => (KEY, SECRET_KEY, GENERIC_SECRET),
                 _ => return None,
