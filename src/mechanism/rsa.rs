@@ -12,35 +12,47 @@ use cryptoki_sys::*;
 
 pub(super) struct Rsa;
 
+// The engine's limits (`crate::crypto::rsa`); what a token's policy allows of them is
+// `super::policy`'s to decide.
+const MIN: CK_ULONG = crate::crypto::rsa::MIN_BITS as CK_ULONG;
+const MAX: CK_ULONG = crate::crypto::rsa::MAX_IMPORT_BITS as CK_ULONG;
+const GEN_MIN: CK_ULONG = crate::crypto::rsa::MIN_GENERATE_BITS as CK_ULONG;
+const GEN_MAX: CK_ULONG = crate::crypto::rsa::MAX_GENERATE_BITS as CK_ULONG;
+
 static ENTRIES: &[Entry] = &[
-    (CKM_RSA_PKCS_KEY_PAIR_GEN, 2048, 4096, CKF_GENERATE_KEY_PAIR),
+    (
+        CKM_RSA_PKCS_KEY_PAIR_GEN,
+        GEN_MIN,
+        GEN_MAX,
+        CKF_GENERATE_KEY_PAIR,
+    ),
     (
         CKM_RSA_PKCS,
-        2048,
-        4096,
+        MIN,
+        MAX,
         ENC | SV | CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER | WU,
     ),
     (
         CKM_RSA_X_509,
-        2048,
-        4096,
+        MIN,
+        MAX,
         ENC | SV | CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER,
     ),
-    (CKM_RSA_PKCS_OAEP, 2048, 4096, ENC | WU),
-    (CKM_RSA_PKCS_PSS, 2048, 4096, SV),
-    (CKM_SHA1_RSA_PKCS, 2048, 4096, SV),
-    (CKM_SHA224_RSA_PKCS, 2048, 4096, SV),
-    (CKM_SHA256_RSA_PKCS, 2048, 4096, SV),
-    (CKM_SHA384_RSA_PKCS, 2048, 4096, SV),
-    (CKM_SHA512_RSA_PKCS, 2048, 4096, SV),
-    (CKM_SHA3_256_RSA_PKCS, 2048, 4096, SV),
-    (CKM_SHA3_384_RSA_PKCS, 2048, 4096, SV),
-    (CKM_SHA3_512_RSA_PKCS, 2048, 4096, SV),
-    (CKM_SHA1_RSA_PKCS_PSS, 2048, 4096, SV),
-    (CKM_SHA224_RSA_PKCS_PSS, 2048, 4096, SV),
-    (CKM_SHA256_RSA_PKCS_PSS, 2048, 4096, SV),
-    (CKM_SHA384_RSA_PKCS_PSS, 2048, 4096, SV),
-    (CKM_SHA512_RSA_PKCS_PSS, 2048, 4096, SV),
+    (CKM_RSA_PKCS_OAEP, MIN, MAX, ENC | WU),
+    (CKM_RSA_PKCS_PSS, MIN, MAX, SV),
+    (CKM_SHA1_RSA_PKCS, MIN, MAX, SV),
+    (CKM_SHA224_RSA_PKCS, MIN, MAX, SV),
+    (CKM_SHA256_RSA_PKCS, MIN, MAX, SV),
+    (CKM_SHA384_RSA_PKCS, MIN, MAX, SV),
+    (CKM_SHA512_RSA_PKCS, MIN, MAX, SV),
+    (CKM_SHA3_256_RSA_PKCS, MIN, MAX, SV),
+    (CKM_SHA3_384_RSA_PKCS, MIN, MAX, SV),
+    (CKM_SHA3_512_RSA_PKCS, MIN, MAX, SV),
+    (CKM_SHA1_RSA_PKCS_PSS, MIN, MAX, SV),
+    (CKM_SHA224_RSA_PKCS_PSS, MIN, MAX, SV),
+    (CKM_SHA256_RSA_PKCS_PSS, MIN, MAX, SV),
+    (CKM_SHA384_RSA_PKCS_PSS, MIN, MAX, SV),
+    (CKM_SHA512_RSA_PKCS_PSS, MIN, MAX, SV),
 ];
 
 /// The hash of a hash-and-sign RSA mechanism.

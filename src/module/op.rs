@@ -13,6 +13,7 @@ use super::Module;
 use crate::error::{fail, Error, Result};
 use crate::mechanism::build;
 use crate::mechanism::ops::{self, Accumulate, Active, Check, Cipher, Ops, Out};
+use crate::mechanism::policy::{self, Purpose};
 use crate::mechanism::Mechanism;
 use crate::object::attr::Attributes;
 use cryptoki_sys::*;
@@ -382,8 +383,10 @@ impl Module {
         mech: &Mechanism,
     ) -> Result<()> {
         self.with_session(sh, |s| {
+            let policy = self.slot_policy(s.slot.id)?;
             let slot = Digest::slot(&mut s.ops);
             idle(slot)?;
+            policy::allows_mechanism(policy, mech_type, Purpose::Digest)?;
             *slot = Some(Active::new(build::digester(mech)?, mech_type));
             Ok(())
         })
