@@ -406,6 +406,15 @@ impl Module {
         self.with_session(sh, |s| single(F::slot(&mut s.ops), data, tail, cap, direct))
     }
 
+    /// End the family's operation, if any, after a call that failed before reaching it (its
+    /// arguments could not be read).
+    pub fn op_end<F: Family>(&self, sh: CK_SESSION_HANDLE) {
+        let _ = self.with_session(sh, |s| {
+            *F::slot(&mut s.ops) = None;
+            Ok(())
+        });
+    }
+
     /// `C_*Update`; `cap` as for [`Module::op_single`].
     pub fn op_update<F: Family>(
         &self,
