@@ -397,6 +397,7 @@ impl Module {
                 }
                 r.db.verify_pin(Role::So, so_pin, self.cfg.max_login_attempts)?;
                 r.db.reinitialize(label, so_pin, kdf, policy)?;
+                r.reload_policy()?;
                 r.set_login(Login::Public, None);
                 r.sync()?;
                 drop(state);

@@ -240,6 +240,13 @@ impl Ready {
         self.policy
     }
 
+    /// Read the policy again after this process re-initialized the token: its own commits do
+    /// not show in [`Ready::sync`].
+    pub fn reload_policy(&mut self) -> Result<()> {
+        self.policy = self.db.policy()?;
+        Ok(())
+    }
+
     pub fn master(&self) -> Option<&MasterKey> {
         self.master.as_ref()
     }
