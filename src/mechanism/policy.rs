@@ -350,10 +350,12 @@ pub fn allows_key(
                 return fail(CKR_KEY_SIZE_RANGE);
             }
         }
-        (CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY, Size::Curve(params)) => {
-            if policy == Policy::Strict && !purpose.legacy() && !STRICT_CURVES.contains(&params) {
-                return fail(CKR_CURVE_NOT_SUPPORTED);
-            }
+        (CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY, Size::Curve(params))
+            if policy == Policy::Strict
+                && !purpose.legacy()
+                && !STRICT_CURVES.contains(&params) =>
+        {
+            return fail(CKR_CURVE_NOT_SUPPORTED);
         }
         (CKK_DES | CKK_DES2 | CKK_DES3, _) if policy == Policy::Strict => {
             return fail(CKR_KEY_TYPE_INCONSISTENT);
