@@ -2,6 +2,7 @@
 //! `$XDG_CONFIG_HOME/ferrohsm/ferrohsm.toml`; `FERROHSM_TOKEN_DIR` overrides the token directory.
 //! Read once per `C_Initialize` (PKCS#11 leaves configuration to the module).
 
+use crate::mechanism::policy::Policy;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -71,6 +72,22 @@ pub struct Config {
     /// Log to this file instead of stderr.
     pub log_file: Option<PathBuf>,
     pub kdf: KdfConfig,
+    /// The algorithm policy C_InitToken gives a token (`compat` or `strict`);
+    /// `FERROHSM_DEFAULT_POLICY` overrides it (`ferrohsm-util init-token --policy` sets that).
+    #[serde(deserialize_with = "policy_name")]
+    pub default_policy: Policy,
+}
+
+/// The environment variable that overrides `default_policy`.
+pub const POLICY_VAR: &str = "FERROHSM_DEFAULT_POLICY";
+
+fn policy_name<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Policy, D::Error> {
+    let s = String::deserialize(d)?;
+    Policy::from_name(&s).ok_or_else(|| {
+        serde::de::Error::custom(format!(
+            "default_policy must be \"compat\" or \"strict\", not {s:?}"
+        ))
+    })
 }
 
 impl Default for Config {
@@ -83,6 +100,7 @@ impl Default for Config {
             log_level: "off".into(),
             log_file: None,
             kdf: KdfConfig::default(),
+            default_policy: Policy::default(),
         }
     }
 }
@@ -151,6 +169,15 @@ impl Config {
         if let Ok(level) = std::env::var("FERROHSM_LOG") {
             cfg.log_level = level;
         }
+        if let Some(v) = std::env::var_os(POLICY_VAR).filter(|v| !v.is_empty()) {
+            cfg.default_policy =
+                v.to_str()
+                    .and_then(Policy::from_name)
+                    .ok_or_else(|| ConfigError::Invalid {
+                        path: path.clone(),
+                        why: format!("{POLICY_VAR} must be \"compat\" or \"strict\", not {v:?}"),
+                    })?;
+        }
         Ok(cfg)
     }
 
@@ -201,6 +228,15 @@ mod tests {
     fn rejects_unknown_keys_and_bad_values() {
         assert!(Config::parse("bogus = 1", Path::new("x")).is_err());
         assert!(Config::parse("min_pin_len = 0", Path::new("x")).is_err());
+    }
+
+    #[test]
+    fn default_policy_is_compat_or_strict() {
+        assert_eq!(Config::default().default_policy, Policy::Compat);
+        let strict = Config::parse("default_policy = \"strict\"", Path::new("x"));
+        assert_eq!(strict.map(|c| c.default_policy).ok(), Some(Policy::Strict));
+        assert!(Config::parse("default_policy = \"fips\"", Path::new("x")).is_err());
+        assert!(Config::parse("default_policy = 1", Path::new("x")).is_err());
     }
 
     #[test]

@@ -94,6 +94,15 @@ pub unsafe fn attr_array(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<Vec<CK_A
         .collect())
 }
 
+/// A template argument that cannot be read (NULL with a count, or a count beyond any template):
+/// `CKR_ARGUMENTS_BAD`, judged before the mechanism so it is the answer whatever the mechanism.
+pub fn template_given(p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<()> {
+    if n > MAX_TEMPLATE || (p.is_null() && n != 0) {
+        return fail(CKR_ARGUMENTS_BAD);
+    }
+    Ok(())
+}
+
 /// Write attribute `i` of a caller's array back (C_GetAttributeValue), unaligned like
 /// [`attr_array`] read it.
 ///

@@ -31,6 +31,7 @@ pub unsafe extern "C" fn C_GenerateKey(
         format_args!("C_GenerateKey(hSession={hSession}, attrs={ulCount})"),
         |m| {
             m.check_session(hSession)?;
+            args::template_given(pTemplate, ulCount)?;
             // SAFETY: forwarded caller guarantee.
             let (ty, mech) = unsafe { mechanism(pMechanism) }?;
             // SAFETY: forwarded caller guarantee.
@@ -62,6 +63,8 @@ pub unsafe extern "C" fn C_GenerateKeyPair(
         ),
         |m| {
             m.check_session(hSession)?;
+            args::template_given(pPublicKeyTemplate, ulPublicKeyAttributeCount)?;
+            args::template_given(pPrivateKeyTemplate, ulPrivateKeyAttributeCount)?;
             // SAFETY: forwarded caller guarantee.
             let (ty, mech) = unsafe { mechanism(pMechanism) }?;
             // SAFETY: forwarded caller guarantee.

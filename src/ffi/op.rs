@@ -75,6 +75,15 @@ impl Io {
     }
 }
 
+/// A call whose arguments cannot be read has failed, and a failed call ends the operation
+/// (v3.0 §5.2: only CKR_BUFFER_TOO_SMALL and a size query keep it).
+fn ending<F: Family, T>(m: &Module, h: CK_SESSION_HANDLE, r: Result<T>) -> Result<T> {
+    if r.is_err() {
+        m.op_end::<F>(h);
+    }
+    r
+}
+
 /// The mechanism type and its typed form.
 ///
 /// # Safety
@@ -115,9 +124,10 @@ pub unsafe fn single<F: Family>(
     io: Io,
 ) -> Result<()> {
     // SAFETY: forwarded caller guarantee.
-    let data = unsafe { args::bytes(data, data_len) }?;
-    // SAFETY: forwarded caller guarantee.
-    let (tail, cap) = unsafe { io.open() }?;
+    let opened = unsafe { args::bytes(data, data_len) }
+        // SAFETY: forwarded caller guarantee.
+        .and_then(|d| unsafe { io.open() }.map(|(tail, cap)| (d, tail, cap)));
+    let (data, tail, cap) = ending::<F, _>(m, h, opened)?;
     // SAFETY: forwarded caller guarantee (`cap` is the caller's `*pulLen`).
     let direct = unsafe { io.direct(data, cap) };
     let out = m.op_single::<F>(h, data, tail, cap, direct)?;
@@ -137,9 +147,10 @@ pub unsafe fn update<F: Family>(
     io: Io,
 ) -> Result<()> {
     // SAFETY: forwarded caller guarantee.
-    let data = unsafe { args::bytes(part, part_len) }?;
-    // SAFETY: forwarded caller guarantee.
-    let (_, cap) = unsafe { io.open() }?;
+    let opened = unsafe { args::bytes(part, part_len) }
+        // SAFETY: forwarded caller guarantee.
+        .and_then(|d| unsafe { io.open() }.map(|(_, cap)| (d, cap)));
+    let (data, cap) = ending::<F, _>(m, h, opened)?;
     let out = m.op_update::<F>(h, data, cap)?;
     // SAFETY: forwarded caller guarantee.
     unsafe { io.deliver(out) }
@@ -151,7 +162,7 @@ pub unsafe fn update<F: Family>(
 /// `io` per its function's contract.
 pub unsafe fn finish<F: Family>(m: &Module, h: CK_SESSION_HANDLE, io: Io) -> Result<()> {
     // SAFETY: forwarded caller guarantee.
-    let (tail, cap) = unsafe { io.open() }?;
+    let (tail, cap) = ending::<F, _>(m, h, unsafe { io.open() })?;
     let out = m.op_final::<F>(h, tail, cap)?;
     // SAFETY: forwarded caller guarantee.
     unsafe { io.deliver(out) }

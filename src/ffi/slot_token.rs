@@ -43,7 +43,14 @@ pub unsafe extern "C" fn C_GetSlotInfo(slotID: CK_SLOT_ID, pInfo: *mut CK_SLOT_I
         let desc = match &*slot.state.lock() {
             TokenState::Free => "ferrohsm free slot (uninitialized token)".to_string(),
             TokenState::Broken(p) => format!("ferrohsm unrecognized file {}", p.display()),
-            TokenState::Ready(_) => format!("ferrohsm token {}", slot.serial),
+            // `ferrohsm-util show-slots` reads the policy from here: PKCS#11 has no field for it.
+            TokenState::Ready(r) => {
+                format!(
+                    "ferrohsm token {} policy={}",
+                    slot.serial,
+                    r.policy().name()
+                )
+            }
         };
         let mut d = [b' '; 64];
         let n = desc.len().min(64);
@@ -102,8 +109,7 @@ pub unsafe extern "C" fn C_GetMechanismList(
     pulCount: *mut CK_ULONG,
 ) -> CK_RV {
     guard::run(format_args!("C_GetMechanismList(slot={slotID:#x})"), |m| {
-        m.slot(slotID)?;
-        let list = crate::mechanism::list();
+        let list = crate::mechanism::list(m.slot_policy(slotID)?);
         // SAFETY: forwarded caller guarantee.
         unsafe { args::write_list(pMechanismList, pulCount, &list) }
     })
@@ -120,10 +126,10 @@ pub unsafe extern "C" fn C_GetMechanismInfo(
     guard::run(
         format_args!("C_GetMechanismInfo(slot={slotID:#x}, mech={type_:#x})"),
         |m| {
-            m.slot(slotID)?;
+            let policy = m.slot_policy(slotID)?;
             // SAFETY: caller passes a writable CK_MECHANISM_INFO or NULL.
             let out = unsafe { args::out(pInfo) }?;
-            *out = crate::mechanism::info(type_)
+            *out = crate::mechanism::info(policy, type_)
                 .ok_or(crate::error::Error::new(CKR_MECHANISM_INVALID))?;
             Ok(())
         },

@@ -3,6 +3,7 @@
 //! one key before the object is stored.
 
 use super::keys::ed_public;
+use super::policy::{Policy, Purpose};
 use crate::crypto::aes;
 use crate::crypto::ec::{self, EcParams};
 use crate::crypto::rsa::{RsaPrivate, RsaPublic};
@@ -11,8 +12,10 @@ use crate::object::attr::Attributes;
 use cryptoki_sys::*;
 
 /// Check key material a caller imports with `C_CreateObject`: parts that do not belong together,
-/// a point off its curve or a wrong check value are `CKR_ATTRIBUTE_VALUE_INVALID`.
-pub fn validate_import(a: &Attributes) -> Result<()> {
+/// a point off its curve or a wrong check value are `CKR_ATTRIBUTE_VALUE_INVALID`; a size or
+/// curve the token's policy refuses is its error (`super::policy`).
+pub fn validate_import(a: &Attributes, policy: Policy) -> Result<()> {
+    super::policy::check_key(policy, a, Purpose::Import)?;
     let bad = |_| Error::new(CKR_ATTRIBUTE_VALUE_INVALID);
     let b = |t| a.bytes(t);
     match (a.class(), a.key_type()) {

@@ -16,6 +16,7 @@ mod keys;
 mod mac;
 pub mod message;
 pub mod ops;
+pub mod policy;
 mod rsa;
 mod shapes;
 mod spki;
@@ -308,16 +309,25 @@ fn families() -> impl Iterator<Item = &'static dyn Family> {
     FAMILIES.iter().copied()
 }
 
-pub fn list() -> Vec<CK_MECHANISM_TYPE> {
-    entries().map(|e| e.0).collect()
+/// What a token of `policy` lists (`C_GetMechanismList`).
+pub fn list(policy: policy::Policy) -> Vec<CK_MECHANISM_TYPE> {
+    entries()
+        .filter_map(|e| policy::entry(policy, e))
+        .map(|e| e.0)
+        .collect()
 }
 
-pub fn info(m: CK_MECHANISM_TYPE) -> Option<CK_MECHANISM_INFO> {
-    entries().find(|e| e.0 == m).map(|e| CK_MECHANISM_INFO {
-        ulMinKeySize: e.1,
-        ulMaxKeySize: e.2,
-        flags: e.3,
-    })
+/// What a token of `policy` reports of a mechanism (`C_GetMechanismInfo`); `None` for one it
+/// does not list.
+pub fn info(policy: policy::Policy, m: CK_MECHANISM_TYPE) -> Option<CK_MECHANISM_INFO> {
+    entries()
+        .find(|e| e.0 == m)
+        .and_then(|e| policy::entry(policy, e))
+        .map(|e| CK_MECHANISM_INFO {
+            ulMinKeySize: e.1,
+            ulMaxKeySize: e.2,
+            flags: e.3,
+        })
 }
 
 /// A caller's mechanism, typed by the family that lists it; a type no family lists is
@@ -367,6 +377,6 @@ mod tests {
     fn every_mechanism_is_listed_once() {
         let mut seen = std::collections::HashSet::new();
         assert!(entries().all(|e| seen.insert(e.0)), "duplicate entry");
-        assert_eq!(list().len(), seen.len());
+        assert_eq!(list(policy::Policy::Compat).len(), seen.len());
     }
 }

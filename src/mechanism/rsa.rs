@@ -12,35 +12,44 @@ use cryptoki_sys::*;
 
 pub(super) struct Rsa;
 
+// One range for every RSA mechanism: the sizes at which each function a mechanism lists works
+// with a key the token makes (`crate::crypto::rsa` generates 1024..=4096 bits). CK_MECHANISM_INFO
+// has one range for all of a mechanism's functions, so the wider range of imported keys
+// (512..=8192 bits, for the uses the token's policy allows them) is not reported; a strict
+// token's policy raises the minimum (`super::policy::entry`).
+const MIN: CK_ULONG = crate::crypto::rsa::MIN_GENERATE_BITS as CK_ULONG;
+const MAX: CK_ULONG = crate::crypto::rsa::MAX_GENERATE_BITS as CK_ULONG;
+
 static ENTRIES: &[Entry] = &[
-    (CKM_RSA_PKCS_KEY_PAIR_GEN, 2048, 4096, CKF_GENERATE_KEY_PAIR),
+    (CKM_RSA_PKCS_KEY_PAIR_GEN, MIN, MAX, CKF_GENERATE_KEY_PAIR),
     (
         CKM_RSA_PKCS,
-        2048,
-        4096,
+        MIN,
+        MAX,
         ENC | SV | CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER | WU,
     ),
     (
         CKM_RSA_X_509,
-        2048,
-        4096,
+        MIN,
+        MAX,
         ENC | SV | CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER,
     ),
-    (CKM_RSA_PKCS_OAEP, 2048, 4096, ENC | WU),
-    (CKM_RSA_PKCS_PSS, 2048, 4096, SV),
-    (CKM_SHA1_RSA_PKCS, 2048, 4096, SV),
-    (CKM_SHA224_RSA_PKCS, 2048, 4096, SV),
-    (CKM_SHA256_RSA_PKCS, 2048, 4096, SV),
-    (CKM_SHA384_RSA_PKCS, 2048, 4096, SV),
-    (CKM_SHA512_RSA_PKCS, 2048, 4096, SV),
-    (CKM_SHA3_256_RSA_PKCS, 2048, 4096, SV),
-    (CKM_SHA3_384_RSA_PKCS, 2048, 4096, SV),
-    (CKM_SHA3_512_RSA_PKCS, 2048, 4096, SV),
-    (CKM_SHA1_RSA_PKCS_PSS, 2048, 4096, SV),
-    (CKM_SHA224_RSA_PKCS_PSS, 2048, 4096, SV),
-    (CKM_SHA256_RSA_PKCS_PSS, 2048, 4096, SV),
-    (CKM_SHA384_RSA_PKCS_PSS, 2048, 4096, SV),
-    (CKM_SHA512_RSA_PKCS_PSS, 2048, 4096, SV),
+    (CKM_RSA_PKCS_OAEP, MIN, MAX, ENC | WU),
+    (CKM_RSA_PKCS_PSS, MIN, MAX, SV),
+    (CKM_SHA1_RSA_PKCS, MIN, MAX, SV),
+    (CKM_SHA224_RSA_PKCS, MIN, MAX, SV),
+    (CKM_SHA256_RSA_PKCS, MIN, MAX, SV),
+    (CKM_SHA384_RSA_PKCS, MIN, MAX, SV),
+    (CKM_SHA512_RSA_PKCS, MIN, MAX, SV),
+    (CKM_SHA3_256_RSA_PKCS, MIN, MAX, SV),
+    (CKM_SHA3_384_RSA_PKCS, MIN, MAX, SV),
+    (CKM_SHA3_512_RSA_PKCS, MIN, MAX, SV),
+    (CKM_SHA1_RSA_PKCS_PSS, MIN, MAX, SV),
+    (CKM_SHA224_RSA_PKCS_PSS, MIN, MAX, SV),
+    (CKM_SHA256_RSA_PKCS_PSS, MIN, MAX, SV),
+    (CKM_SHA384_RSA_PKCS_PSS, MIN, MAX, SV),
+    // A salt as long as the hash (RFC 8017 §9.1's usual choice) needs 2 * 64 + 2 bytes.
+    (CKM_SHA512_RSA_PKCS_PSS, 1040, MAX, SV),
 ];
 
 /// The hash of a hash-and-sign RSA mechanism.

@@ -44,6 +44,7 @@ impl Module {
         if !attrs.flag(usage) {
             return fail(CKR_KEY_FUNCTION_NOT_PERMITTED);
         }
+        Self::policy_allows_use(r.policy(), mech, usage, &attrs)?;
         crate::object::policy::usable_for(&attrs, usage)?;
         if let Some(AttrValue::Mechanisms(allowed)) = attrs.get(CKA_ALLOWED_MECHANISMS) {
             if !allowed.is_empty() && !allowed.contains(&crate::store::codec::widen(mech)) {

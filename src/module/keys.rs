@@ -6,6 +6,7 @@ use super::Module;
 use crate::error::{fail, Error, Result};
 use crate::mechanism::build;
 use crate::mechanism::ops::Out;
+use crate::mechanism::policy::{self as algorithms, Purpose};
 use crate::mechanism::Mechanism;
 use crate::object::attr::{AttrValue, Attribute, Attributes};
 use crate::object::policy::{self, KeyFunction};
@@ -37,8 +38,10 @@ impl Module {
                 Mechanism::HkdfKeyGen => CKK_HKDF,
                 _ => return fail(CKR_MECHANISM_INVALID),
             };
+            algorithms::allows_mechanism(r.policy(), mech_type, Purpose::Generate)?;
             let (mut attrs, len) =
                 rules::generate_secret(template, key_type, mech_type, &Self::ctx(r))?;
+            algorithms::check_key(r.policy(), &attrs, Purpose::Generate)?;
             let value = match mech {
                 Mechanism::Pbkdf2 { .. } => {
                     build::derive(mech, &Attributes::new(), None, Some(len))?
@@ -66,8 +69,11 @@ impl Module {
                 Mechanism::EdwardsKeyPairGen => CKK_EC_EDWARDS,
                 _ => return fail(CKR_MECHANISM_INVALID),
             };
+            algorithms::allows_mechanism(r.policy(), mech_type, Purpose::Generate)?;
             let (mut pubk, mut privk) =
                 rules::generate_pair(public, private, key_type, mech_type, &Self::ctx(r))?;
+            // The public template carries the size (CKA_MODULUS_BITS) or the curve.
+            algorithms::check_key(r.policy(), &pubk, Purpose::Generate)?;
             let material = build::generate_pair(mech, &pubk)?;
             for a in &material.public {
                 rules::add_computed(&mut pubk, a.ty, a.value.clone());
@@ -183,6 +189,7 @@ impl Module {
                     rules::add_computed(&mut attrs, CKA_PUBLIC_KEY_INFO, AttrValue::Bytes(info));
                 }
             }
+            algorithms::check_key(r.policy(), &attrs, Purpose::Import)?;
             // Material that does not fit its declared type came from a bad wrapped blob.
             rules::check(&attrs).map_err(|e| {
                 if e.rv() == CKR_ATTRIBUTE_VALUE_INVALID {

@@ -20,6 +20,7 @@ mod crypto;
 mod keys;
 mod message;
 pub mod op;
+mod policy;
 mod session;
 pub use crate::mechanism::message::Sealing;
 pub use op::CryptKind;
@@ -363,6 +364,7 @@ impl Module {
         let slot = self.slot(slot_id)?;
         token::check_pin_len(&self.cfg, so_pin)?;
         let kdf = token::kdf_params(&self.cfg);
+        let policy = self.cfg.default_policy;
         // The new file is in `known_files` before a rescan of this process can list it, or
         // the rescan would take it for another token.
         let mut known = self.known_files.lock();
@@ -375,7 +377,7 @@ impl Module {
             TokenState::Free => {
                 let path = self.cfg.token_file(&slot.serial);
                 let (db, _master) =
-                    TokenDb::create(&path, &slot.serial, slot.id, label, so_pin, kdf)?;
+                    TokenDb::create(&path, &slot.serial, slot.id, label, so_pin, kdf, policy)?;
                 *state = TokenState::Ready(Box::new(Ready::new(db)?));
                 known.insert(path);
                 drop(state);
@@ -394,7 +396,8 @@ impl Module {
                     return fail(CKR_TOKEN_WRITE_PROTECTED);
                 }
                 r.db.verify_pin(Role::So, so_pin, self.cfg.max_login_attempts)?;
-                r.db.reinitialize(label, so_pin, kdf)?;
+                r.db.reinitialize(label, so_pin, kdf, policy)?;
+                r.reload_policy()?;
                 r.set_login(Login::Public, None);
                 r.sync()?;
                 drop(state);
@@ -586,7 +589,7 @@ impl Module {
     ) -> Result<CK_OBJECT_HANDLE> {
         self.with_token(sh, |s, r| {
             let attrs = rules::create(template, &Self::ctx(r))?;
-            crate::mechanism::build::validate_import(&attrs)?;
+            crate::mechanism::build::validate_import(&attrs, r.policy())?;
             self.store_new(s, r, attrs)
         })
     }

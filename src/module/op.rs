@@ -13,6 +13,7 @@ use super::Module;
 use crate::error::{fail, Error, Result};
 use crate::mechanism::build;
 use crate::mechanism::ops::{self, Accumulate, Active, Check, Cipher, Ops, Out};
+use crate::mechanism::policy::{self, Purpose};
 use crate::mechanism::Mechanism;
 use crate::object::attr::Attributes;
 use cryptoki_sys::*;
@@ -393,8 +394,10 @@ impl Module {
         mech: &Mechanism,
     ) -> Result<()> {
         self.with_session(sh, |s| {
+            let policy = self.slot_policy(s.slot.id)?;
             let slot = Digest::slot(&mut s.ops);
             idle(slot)?;
+            policy::allows_mechanism(policy, mech_type, Purpose::Digest)?;
             *slot = Some(Active::new(build::digester(mech)?, mech_type));
             Ok(())
         })
@@ -412,6 +415,15 @@ impl Module {
         direct: Option<&mut [u8]>,
     ) -> Result<Out> {
         self.with_session(sh, |s| single(F::slot(&mut s.ops), data, tail, cap, direct))
+    }
+
+    /// End the family's operation, if any, after a call that failed before reaching it (its
+    /// arguments could not be read).
+    pub fn op_end<F: Family>(&self, sh: CK_SESSION_HANDLE) {
+        let _ = self.with_session(sh, |s| {
+            *F::slot(&mut s.ops) = None;
+            Ok(())
+        });
     }
 
     /// `C_*Update`; `cap` as for [`Module::op_single`].

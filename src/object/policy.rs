@@ -42,7 +42,8 @@ impl KeyFunction {
 /// modes (CTR, CTS, CCM) and generation mechanisms that a C_DeriveKey parser would otherwise
 /// accept (PBKDF2) are refused: CKR_MECHANISM_INVALID.
 pub fn mechanism_offers(mech_type: CK_MECHANISM_TYPE, function: KeyFunction) -> Result<()> {
-    match crate::mechanism::info(mech_type) {
+    // What the module can do; what the token's policy allows of it is asked with the key.
+    match crate::mechanism::info(crate::mechanism::policy::Policy::Compat, mech_type) {
         Some(info) if info.flags & function.flag() != 0 => Ok(()),
         _ => fail(CKR_MECHANISM_INVALID),
     }

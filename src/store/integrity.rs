@@ -33,6 +33,11 @@ pub const COVERED_META: [&str; 10] = [
     "object_set",
 ];
 
+/// Meta rows under the meta MAC when they exist. A file written before a row was introduced
+/// lacks it and its MAC never covered it, so such a row counts only when present: adding one to
+/// such a file, or removing or changing one that was there, breaks the MAC all the same.
+pub const OPTIONAL_META: [&str; 1] = [super::POLICY_KEY];
+
 const SET_AAD: &[u8] = b"fhsm object set v2";
 
 /// The keys of the integrity checks, each derived from the master key for its one use.
@@ -163,6 +168,15 @@ fn compute_meta_mac(conn: &Connection, m: &MasterKey) -> Result<[u8; 32]> {
                 enc.extend_from_slice(&v);
             }
             None => enc.push(0),
+        }
+    }
+    for key in OPTIONAL_META {
+        if let Some(v) = meta_value(conn, key)? {
+            enc.extend_from_slice(&(key.len() as u32).to_le_bytes());
+            enc.extend_from_slice(key.as_bytes());
+            enc.push(1);
+            enc.extend_from_slice(&(v.len() as u64).to_le_bytes());
+            enc.extend_from_slice(&v);
         }
     }
     Ok(crypto::hmac_sha256(

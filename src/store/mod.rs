@@ -14,6 +14,7 @@ mod watch;
 
 use crate::crypto::{self, Aead256, KdfParams};
 use crate::error::{fail, Error, Result};
+use crate::mechanism::policy::Policy;
 use codec::{DecodeError, Decoded, EncodeError};
 use cryptoki_sys::*;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
@@ -120,6 +121,9 @@ pub fn index_hash(
     i64::from_le_bytes(a)
 }
 
+/// The meta row of the token's algorithm policy (`compat` or `strict`, as text).
+pub const POLICY_KEY: &str = "policy";
+
 /// Token facts kept in the meta table.
 #[derive(Debug, Clone)]
 pub struct TokenMeta {
@@ -130,6 +134,7 @@ pub struct TokenMeta {
     pub user_pin_set: bool,
     pub so_failures: u32,
     pub user_failures: u32,
+    pub policy: Policy,
 }
 
 /// One stored object row, before decoding.
@@ -209,7 +214,9 @@ impl TokenDb {
         Ok(())
     }
 
-    /// Create a new token file (which must not exist yet) with the SO PIN and label.
+    /// Create a new token file (which must not exist yet) with the SO PIN, label and algorithm
+    /// policy.
+    #[allow(clippy::too_many_arguments)]
     pub fn create(
         path: &Path,
         serial: &str,
@@ -217,6 +224,7 @@ impl TokenDb {
         label: &[u8; 32],
         so_pin: &[u8],
         kdf: KdfParams,
+        policy: Policy,
     ) -> Result<(TokenDb, MasterKey)> {
         if let Some(dir) = path.parent() {
             create_private_dir(dir)?;
@@ -282,6 +290,7 @@ impl TokenDb {
         put("slot_id", &slot_id.to_le_bytes())?;
         put("created", &now.to_le_bytes())?;
         put("label", label)?;
+        put(POLICY_KEY, policy.name().as_bytes())?;
         put("next_object_id", &1u64.to_le_bytes())?;
         put("epoch", &crypto::random_array::<16>()?)?;
         let wrap = pin::wrap_master(&master, Role::So, so_pin, kdf)?;
@@ -434,7 +443,17 @@ impl TokenDb {
             user_pin_set: self.meta(Role::User.wrap_key())?.is_some(),
             so_failures: u32_meta(self.meta(Role::So.failures_key())?),
             user_failures: u32_meta(self.meta(Role::User.failures_key())?),
+            policy: self.policy()?,
         })
+    }
+
+    /// The token's algorithm policy; a file written before policies existed is `compat`. The
+    /// row is under the meta MAC (`integrity::OPTIONAL_META`), so an edit shows at login.
+    pub fn policy(&self) -> Result<Policy> {
+        match self.meta(POLICY_KEY)? {
+            Some(v) => crate::mechanism::policy::from_stored(&v),
+            None => Ok(Policy::Compat),
+        }
     }
 
     /// SQLite's counter of commits by other connections: when it moves, cached objects may be stale.
@@ -577,13 +596,14 @@ impl TokenDb {
         Ok(())
     }
 
-    /// Re-initialize: every object and the user PIN go, a new master key and SO wrap and label
-    /// come, in one transaction.
+    /// Re-initialize: every object and the user PIN go, a new master key and SO wrap, label and
+    /// policy come, in one transaction.
     pub fn reinitialize(
         &mut self,
         label: &[u8; 32],
         so_pin: &[u8],
         kdf: KdfParams,
+        policy: Policy,
     ) -> Result<MasterKey> {
         let master = MasterKey::generate()?;
         let wrap = pin::wrap_master(&master, Role::So, so_pin, kdf)?;
@@ -601,6 +621,7 @@ impl TokenDb {
             [],
         )?;
         Self::set_meta(&tx, "label", label)?;
+        Self::set_meta(&tx, POLICY_KEY, policy.name().as_bytes())?;
         Self::set_meta(&tx, Role::So.wrap_key(), &wrap)?;
         Self::set_meta(&tx, "schema_version", &SCHEMA_VERSION.to_le_bytes())?;
         // Other processes see the new epoch and log out of the old token.

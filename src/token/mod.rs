@@ -5,6 +5,7 @@
 use crate::config::Config;
 use crate::crypto::{self, KdfParams};
 use crate::error::{fail, Error, Result};
+use crate::mechanism::policy::Policy;
 use crate::object::attr::{AttrValue, Attributes};
 use crate::object::rules;
 use crate::store::{
@@ -47,6 +48,8 @@ pub struct Ready {
     /// Objects read during the current call, at the generation read: every write of the call
     /// is conditional on them (`TokenDb::check_expected`).
     reads: Vec<(u64, i64)>,
+    /// The token's algorithm policy, re-read with everything else when the file changed.
+    policy: Policy,
 }
 
 impl std::fmt::Debug for Ready {
@@ -165,6 +168,7 @@ impl Ready {
     pub fn new(db: TokenDb) -> Result<Ready> {
         let data_version = db.data_version()?;
         let epoch = db.epoch()?;
+        let policy = db.policy()?;
         Ok(Ready {
             db,
             login: Login::Public,
@@ -174,6 +178,7 @@ impl Ready {
             epoch,
             tainted: false,
             reads: Vec::new(),
+            policy,
         })
     }
 
@@ -193,6 +198,7 @@ impl Ready {
         self.cache.clear();
         self.data_version = v;
         self.db.refresh()?;
+        self.policy = self.db.policy()?;
         let epoch = self.db.epoch()?;
         // A schema-1 file has no epoch; its migration adds one, which is no re-initialization.
         let reinitialized = self.epoch.is_some() && epoch != self.epoch;
@@ -227,6 +233,18 @@ impl Ready {
     pub fn invalidate(&mut self) {
         self.cache.clear();
         self.reads.clear();
+    }
+
+    /// The token's algorithm policy (`mechanism::policy`).
+    pub fn policy(&self) -> Policy {
+        self.policy
+    }
+
+    /// Read the policy again after this process re-initialized the token: its own commits do
+    /// not show in [`Ready::sync`].
+    pub fn reload_policy(&mut self) -> Result<()> {
+        self.policy = self.db.policy()?;
+        Ok(())
     }
 
     pub fn master(&self) -> Option<&MasterKey> {

@@ -16,7 +16,7 @@ pub(crate) struct PublicKey {
 
 impl PublicKey {
     /// `n` and `e` without leading zeros; the front has checked e. The modulus must have
-    /// 1024..=8192 bits; aws-lc checks that it is odd and above e.
+    /// 512..=8192 bits; aws-lc checks that it is odd and above e.
     pub(crate) fn new(n: &[u8], e: &[u8]) -> Result<Self> {
         if !(MIN_BITS..=MAX_IMPORT_BITS).contains(&super::bit_len(n)) {
             return Err(Error::new(CKR_ATTRIBUTE_VALUE_INVALID));

@@ -44,8 +44,12 @@ use cryptoki_sys::{
 use subtle::{Choice, ConditionallySelectable, ConstantTimeEq, ConstantTimeGreater};
 use zeroize::Zeroizing;
 
-/// Modulus sizes accepted on import (the crate's limits) and on generation.
-pub const MIN_BITS: usize = 1024;
+/// Modulus sizes the engines accept on import and on generation. Which of them a token
+/// allows for what is the token's policy (`mechanism::policy`): 512-bit keys only for
+/// public-key use, on `compat` tokens.
+pub const MIN_BITS: usize = 512;
+/// The `rsa` crate generates nothing smaller.
+pub const MIN_GENERATE_BITS: usize = 1024;
 pub const MAX_IMPORT_BITS: usize = 8192;
 pub const MAX_GENERATE_BITS: usize = 4096;
 /// Larger public exponents are refused (slow-verification denial of service).

@@ -93,7 +93,7 @@ impl RsaPrivate {
     /// A new key of `bits` (1024..=4096, else `CKR_KEY_SIZE_RANGE`) with public exponent `e`
     /// (odd, 3..=2^33-1, else `CKR_ATTRIBUTE_VALUE_INVALID`).
     pub fn generate(bits: usize, public_exponent: &[u8]) -> Result<Self> {
-        if !(MIN_BITS..=MAX_GENERATE_BITS).contains(&bits) {
+        if !(MIN_GENERATE_BITS..=MAX_GENERATE_BITS).contains(&bits) {
             return fail(CKR_KEY_SIZE_RANGE);
         }
         let e = checked_exponent(public_exponent).ok_or(Error::new(CKR_ATTRIBUTE_VALUE_INVALID))?;

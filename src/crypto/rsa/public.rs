@@ -5,7 +5,7 @@ use super::padding::*;
 use super::*;
 
 impl RsaPublic {
-    /// Validates the key: odd modulus of 1024..=8192 bits, odd exponent 3..=2^33-1, e < n.
+    /// Validates the key: odd modulus of 512..=8192 bits, odd exponent 3..=2^33-1, e < n.
     /// Anything else is `CKR_ATTRIBUTE_VALUE_INVALID`.
     pub fn new(modulus: &[u8], public_exponent: &[u8]) -> Result<Self> {
         checked_exponent(public_exponent).ok_or(Error::new(CKR_ATTRIBUTE_VALUE_INVALID))?;

@@ -29,7 +29,7 @@ pub(crate) struct PublicKey {
 }
 
 impl PublicKey {
-    /// The crate checks the modulus (odd, 1024..=8192 bits) and that e is below it.
+    /// The crate checks the modulus (odd, 512..=8192 bits) and that e is below it.
     pub(crate) fn new(n: &[u8], e: &[u8]) -> Result<Self> {
         let key =
             rsa::PublicKey::new_with_size_limits(uint(n), uint(e), MIN_BITS..=MAX_IMPORT_BITS)

@@ -43,6 +43,9 @@ enum Command {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::InitToken(args) = &cli.command {
+        cmd::init_token::before_load(args);
+    }
     let path = p11::module_path(cli.module)?;
     let module = p11::Module::load(&path)?;
     match cli.command {

@@ -48,6 +48,7 @@ impl Ferro {
             "FERROHSM_PIN",
             "FERROHSM_SO_PIN",
             "FERROHSM_NEW_PIN",
+            "FERROHSM_DEFAULT_POLICY",
         ] {
             cmd.env_remove(var);
         }
@@ -146,4 +147,71 @@ fn delete_token_removes_the_file_after_confirmation() {
     assert!(!file.exists(), "{} still exists", file.display());
     let err = f.fails(&["list-objects", "--label", "gone"]);
     assert!(err.contains("no token with label \"gone\""), "{err}");
+}
+
+/// The `Policy:` line of the slot that holds the token `label` in show-slots' output.
+fn shown_policy(show: &str, label: &str) -> Option<String> {
+    let block = show.split("\nSlot ").find(|b| {
+        b.lines()
+            .any(|l| l.trim() == format!("Token label:      {label}"))
+    })?;
+    block
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Policy:"))
+        .map(|p| p.trim().to_string())
+}
+
+#[test]
+fn init_token_sets_the_policy_and_show_slots_prints_it() {
+    let f = Ferro::new();
+    let pins = ["--so-pin", "12345678", "--pin", "1234"];
+    let out = f.ok(&[
+        &["init-token", "--label", "fips", "--policy", "strict"][..],
+        &pins,
+    ]
+    .concat());
+    assert!(out.contains("Policy:  strict"), "{out}");
+    let out = f.ok(&[&["init-token", "--label", "legacy"][..], &pins].concat());
+    assert!(out.contains("Policy:  compat"), "{out}");
+    let show = f.ok(&["show-slots"]);
+    assert_eq!(
+        shown_policy(&show, "fips").as_deref(),
+        Some("strict"),
+        "{show}"
+    );
+    assert_eq!(
+        shown_policy(&show, "legacy").as_deref(),
+        Some("compat"),
+        "{show}"
+    );
+
+    // Re-initializing may choose again.
+    let out = f.ok(&[
+        &[
+            "init-token",
+            "--label",
+            "fips",
+            "--force",
+            "--policy",
+            "compat",
+        ][..],
+        &pins,
+    ]
+    .concat());
+    assert!(out.contains("Policy:  compat"), "{out}");
+    let show = f.ok(&["show-slots"]);
+    assert_eq!(
+        shown_policy(&show, "fips").as_deref(),
+        Some("compat"),
+        "{show}"
+    );
+
+    let err = f.run(
+        &[
+            &["init-token", "--label", "x", "--policy", "lax"][..],
+            &pins,
+        ]
+        .concat(),
+    );
+    assert!(!err.status.success(), "--policy lax accepted");
 }

@@ -30,6 +30,21 @@ pub struct Args {
     /// Allow re-initializing an existing token: this destroys every object on it
     #[arg(long)]
     pub force: bool,
+    /// Algorithm policy of the token (ferrohsm only) [default: the module's default_policy,
+    /// compat unless configured]
+    #[arg(long, value_parser = ["compat", "strict"])]
+    pub policy: Option<String>,
+}
+
+/// The variable through which ferrohsm's C_InitToken takes a policy: PKCS#11 has no argument
+/// for it. Read by the module at C_Initialize, so it is set before the module is loaded.
+const POLICY_VAR: &str = "FERROHSM_DEFAULT_POLICY";
+
+/// Before the module is loaded: hand it the policy asked for.
+pub fn before_load(args: &Args) {
+    if let Some(p) = &args.policy {
+        std::env::set_var(POLICY_VAR, p);
+    }
 }
 
 /// The slot to initialize, and the token it holds now if that one is initialized.
@@ -126,6 +141,12 @@ pub fn run(module: &Module, args: Args) -> Result<()> {
             args.label.len()
         );
     }
+    if args.policy.is_some() && module.manufacturer()? != "ferrohsm" {
+        bail!(
+            "--policy is for ferrohsm tokens; {} is another module",
+            module.path.display()
+        );
+    }
     let (slot, existing) = target(module, &args)?;
     if let Some(token) = &existing {
         if !args.force {
@@ -167,5 +188,21 @@ pub fn run(module: &Module, args: Args) -> Result<()> {
     );
     say!("Slot ID: {}", token.slot.id());
     say!("Serial:  {}", token.serial);
+    let info = module
+        .ctx()?
+        .get_slot_info(token.slot)
+        .p11(|| format!("cannot read slot {}", token.slot.id()))?;
+    let policy = crate::cmd::show_slots::policy(&info);
+    if let Some(p) = policy {
+        say!("Policy:  {p}");
+    }
+    if let Some(want) = &args.policy {
+        if policy != Some(want.as_str()) {
+            bail!(
+                "{token} was initialized, but the module reports policy {} instead of {want}",
+                policy.unwrap_or("(none)")
+            );
+        }
+    }
     Ok(())
 }

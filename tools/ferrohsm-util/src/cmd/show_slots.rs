@@ -60,6 +60,14 @@ pub fn pin_flags(info: &TokenInfo) -> String {
     ])
 }
 
+/// A ferrohsm token's algorithm policy, which its slot description ends with
+/// (`… policy=strict`): PKCS#11 has no field for it.
+pub fn policy(info: &SlotInfo) -> Option<&str> {
+    info.slot_description()
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("policy="))
+}
+
 /// Open sessions against the token's limits.
 pub fn sessions(info: &TokenInfo) -> String {
     let count = |c: Option<u64>| c.map_or_else(|| "unknown".to_string(), |n| n.to_string());
@@ -131,6 +139,9 @@ pub fn run(module: &Module) -> Result<()> {
             token.manufacturer_id().trim_end()
         );
         say!("    Model:            {}", token.model().trim_end());
+        if let Some(p) = policy(&info) {
+            say!("    Policy:           {p}");
+        }
         say!("    Token flags:      {}", token_flags(&token));
         say!("    PIN flags:        {}", pin_flags(&token));
         say!("    Sessions:         {}", sessions(&token));
