@@ -23,7 +23,7 @@ static ENTRIES: &[Entry] = &[
     (CKM_AES_KEY_WRAP, 16, 32, ENC | WU),
     (CKM_AES_KEY_WRAP_KWP, 16, 32, ENC | WU),
     // issue 12: wrap and unwrap only (the RSA key's modulus bits, as for CKM_RSA_PKCS_OAEP).
-    (CKM_RSA_AES_KEY_WRAP, 2048, 4096, WU),
+    (CKM_RSA_AES_KEY_WRAP, 1024, 4096, WU),
 ];
 
 impl Family for KeyWrap {
