@@ -277,15 +277,22 @@ impl Module {
     ) -> Result<CK_OBJECT_HANDLE> {
         let (key_type, public) = build::public_of(private)?;
         let template = policy::derive_template(&[private], CKM_PUB_KEY_FROM_PRIV_KEY, template)?;
+        // The mechanism makes a public key of the private key's type; a template naming
+        // another class or type contradicts it.
+        let contradicts = |ty, want| {
+            template
+                .iter()
+                .any(|a| a.ty == ty && a.value.as_ulong() != Some(want))
+        };
+        if contradicts(CKA_CLASS, CKO_PUBLIC_KEY) || contradicts(CKA_KEY_TYPE, key_type) {
+            return fail(CKR_TEMPLATE_INCONSISTENT);
+        }
         let mut attrs = rules::unwrapped(
             &template,
             Some(CKO_PUBLIC_KEY),
             Some(key_type),
             &Self::ctx(r),
         )?;
-        if attrs.class() != Some(CKO_PUBLIC_KEY) || attrs.key_type() != Some(key_type) {
-            return fail(CKR_TEMPLATE_INCONSISTENT);
-        }
         for a in public {
             rules::add_computed(&mut attrs, a.ty, a.value.clone());
         }
