@@ -40,7 +40,13 @@ struct Kdf {
 }
 
 impl Kdf {
-    fn new(ty: CK_MECHANISM_TYPE, prf: CK_MECHANISM_TYPE, ps: &[P], iv: Option<&[u8]>, extra: &[Tmpl]) -> Kdf {
+    fn new(
+        ty: CK_MECHANISM_TYPE,
+        prf: CK_MECHANISM_TYPE,
+        ps: &[P],
+        iv: Option<&[u8]>,
+        extra: &[Tmpl],
+    ) -> Kdf {
         let mut counters = Vec::new();
         let mut dkms = Vec::new();
         let mut bytes: Vec<Vec<u8>> = Vec::new();
@@ -70,11 +76,19 @@ impl Kdf {
                     });
                     let ptr = &mut *b as *mut _ as *mut c_void;
                     dkms.push(b);
-                    (CK_SP800_108_DKM_LENGTH, ptr, std::mem::size_of::<CK_SP800_108_DKM_LENGTH_FORMAT>())
+                    (
+                        CK_SP800_108_DKM_LENGTH,
+                        ptr,
+                        std::mem::size_of::<CK_SP800_108_DKM_LENGTH_FORMAT>(),
+                    )
                 }
                 P::Bytes(v) => {
                     let mut v = v.clone();
-                    let ptr = if v.is_empty() { null_mut() } else { v.as_mut_ptr() as *mut c_void };
+                    let ptr = if v.is_empty() {
+                        null_mut()
+                    } else {
+                        v.as_mut_ptr() as *mut c_void
+                    };
                     let l = v.len();
                     bytes.push(v);
                     (CK_SP800_108_BYTE_ARRAY, ptr, l)
@@ -98,8 +112,16 @@ impl Kdf {
                 phKey: &mut **h,
             })
             .collect();
-        let pk = if keys.is_empty() { null_mut() } else { keys.as_mut_ptr() };
-        let pd = if params.is_empty() { null_mut() } else { params.as_mut_ptr() };
+        let pk = if keys.is_empty() {
+            null_mut()
+        } else {
+            keys.as_mut_ptr()
+        };
+        let pd = if params.is_empty() {
+            null_mut()
+        } else {
+            params.as_mut_ptr()
+        };
         let mut iv = iv.map(<[u8]>::to_vec).unwrap_or_default();
         let mech = if ty == CKM_SP800_108_FEEDBACK_KDF {
             Mech::with(
@@ -109,7 +131,11 @@ impl Kdf {
                     ulNumberOfDataParams: params.len() as CK_ULONG,
                     pDataParams: pd,
                     ulIVLen: iv.len() as CK_ULONG,
-                    pIV: if iv.is_empty() { null_mut() } else { iv.as_mut_ptr() },
+                    pIV: if iv.is_empty() {
+                        null_mut()
+                    } else {
+                        iv.as_mut_ptr()
+                    },
                     ulAdditionalDerivedKeys: keys.len() as CK_ULONG,
                     pAdditionalDerivedKeys: pk,
                 },
@@ -149,7 +175,9 @@ fn out(len: usize) -> Tmpl {
 }
 
 fn derive_value(t: &Tok, k: &Kdf, base: CK_OBJECT_HANDLE, len: usize) -> Vec<u8> {
-    let h = t.derive(&k.mech, base, &out(len)).ok_or_panic("C_DeriveKey");
+    let h = t
+        .derive(&k.mech, base, &out(len))
+        .ok_or_panic("C_DeriveKey");
     t.get(h, CKA_VALUE)
 }
 
@@ -189,14 +217,21 @@ fn cavp_counter_mode_cmac() {
         }
         let k = Kdf::new(CKM_SP800_108_COUNTER_KDF, CKM_AES_CMAC, &ps, None, &[]);
         let want = hx(ko);
-        assert_bytes(&format!("CAVP vector {i}"), &derive_value(&t, &k, base, want.len()), &want);
+        assert_bytes(
+            &format!("CAVP vector {i}"),
+            &derive_value(&t, &k, base, want.len()),
+            &want,
+        );
     }
 }
 
 /// The key of NSS's SP 800-108 power-up self test (lib/softoken/kbkdf.c), of which each test
 /// uses the PRF's output length; the feedback IV is the same bytes.
 fn nss_key(len: usize) -> Vec<u8> {
-    (0u8..8).flat_map(|hi| (0u8..9).map(move |lo| hi << 4 | lo)).take(len).collect()
+    (0u8..8)
+        .flat_map(|hi| (0u8..9).map(move |lo| hi << 4 | lo))
+        .take(len)
+        .collect()
 }
 
 // NSS's known answers: 64 bytes, the iteration variable alone as the PRF input.
@@ -293,18 +328,32 @@ fn additional_keys() {
         derive_value(&t, &k, base, 64)
     };
     let extra = [
-        new_secret(CKK_AES, Some(16)).b(CKA_SIGN, true).b(CKA_ENCRYPT, false),
+        new_secret(CKK_AES, Some(16))
+            .b(CKA_SIGN, true)
+            .b(CKA_ENCRYPT, false),
         new_secret(CKK_GENERIC_SECRET, Some(1)),
     ];
     let k = Kdf::new(CKM_SP800_108_COUNTER_KDF, CKM_AES_CMAC, &ps, None, &extra);
     let main = t
-        .derive(&k.mech, base, &new_secret(CKK_AES, Some(20)).u(CKA_VALUE_LEN, 32))
+        .derive(
+            &k.mech,
+            base,
+            &new_secret(CKK_AES, Some(20)).u(CKA_VALUE_LEN, 32),
+        )
         .ok_or_panic("C_DeriveKey with additional keys");
     assert_bytes("main key", &t.get(main, CKA_VALUE), &stream[..32]);
     let (a, b) = (k.handle(0), k.handle(1));
     assert!(a != CK_INVALID_HANDLE && b != CK_INVALID_HANDLE && a != b && a != main);
-    assert_bytes("first additional key", &t.get(a, CKA_VALUE), &stream[32..48]);
-    assert_bytes("second additional key", &t.get(b, CKA_VALUE), &stream[48..49]);
+    assert_bytes(
+        "first additional key",
+        &t.get(a, CKA_VALUE),
+        &stream[32..48],
+    );
+    assert_bytes(
+        "second additional key",
+        &t.get(b, CKA_VALUE),
+        &stream[48..49],
+    );
     assert_eq!(t.get_ulong(a, CKA_KEY_TYPE), CKK_AES);
     assert!(!t.get_bool(a, CKA_ENCRYPT) && t.get_bool(a, CKA_SIGN));
     assert_eq!(t.get_ulong(b, CKA_VALUE_LEN), 1);
@@ -315,7 +364,10 @@ fn additional_keys() {
     let with_dkm = |method| {
         let ps = [P::Iter(false, 16), P::Dkm(method, false, 16)];
         let k = Kdf::new(CKM_SP800_108_COUNTER_KDF, CKM_AES_CMAC, &ps, None, &extra);
-        t.get(t.derive(&k.mech, base, &out(32)).ok_or_panic("with DKM"), CKA_VALUE)
+        t.get(
+            t.derive(&k.mech, base, &out(32)).ok_or_panic("with DKM"),
+            CKA_VALUE,
+        )
     };
     let keys = with_dkm(CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS);
     let segs = with_dkm(CK_SP800_108_DKM_LENGTH_SUM_OF_SEGMENTS);
@@ -373,8 +425,18 @@ fn all_or_none() {
     // A sensitive base with a readable main key is fine for a KDF (its output reveals nothing
     // of the base), but a base without CKA_DERIVE is not.
     let no_derive = t.obj(&aes(&[0x33; 16]).b(CKA_DERIVE, false));
-    let k = Kdf::new(CKM_SP800_108_COUNTER_KDF, CKM_AES_CMAC, &ps, None, &[out(8)]);
-    expect_err("no CKA_DERIVE", t.derive(&k.mech, no_derive, &out(16)), CKR_KEY_FUNCTION_NOT_PERMITTED);
+    let k = Kdf::new(
+        CKM_SP800_108_COUNTER_KDF,
+        CKM_AES_CMAC,
+        &ps,
+        None,
+        &[out(8)],
+    );
+    expect_err(
+        "no CKA_DERIVE",
+        t.derive(&k.mech, no_derive, &out(16)),
+        CKR_KEY_FUNCTION_NOT_PERMITTED,
+    );
     assert_eq!(k.handle(0), CK_INVALID_HANDLE);
 }
 
@@ -385,29 +447,112 @@ fn parameter_rules() {
     let hmac_base = t.obj(&secret(CKK_GENERIC_SECRET, &[0x44; 16]));
     let bad = |what: &str, ty, prf, ps: &[P], b| {
         let k = Kdf::new(ty, prf, ps, None, &[]);
-        expect_err(what, t.derive(&k.mech, b, &out(16)), CKR_MECHANISM_PARAM_INVALID);
+        expect_err(
+            what,
+            t.derive(&k.mech, b, &out(16)),
+            CKR_MECHANISM_PARAM_INVALID,
+        );
     };
     let lbl = P::Bytes(b"l".to_vec());
     let dkm = P::Dkm(CK_SP800_108_DKM_LENGTH_SUM_OF_KEYS, false, 32);
     use CKM_SP800_108_COUNTER_KDF as CTR;
-    bad("no iteration variable", CTR, CKM_AES_CMAC, &[lbl.clone()], base);
+    bad(
+        "no iteration variable",
+        CTR,
+        CKM_AES_CMAC,
+        &[lbl.clone()],
+        base,
+    );
     bad("no data parameters", CTR, CKM_AES_CMAC, &[], base);
-    bad("two iteration variables", CTR, CKM_AES_CMAC, &[P::Iter(false, 8), P::Iter(false, 8)], base);
-    bad("counter in counter mode", CTR, CKM_AES_CMAC, &[P::Iter(false, 8), P::Counter(false, 8)], base);
-    bad("two DKM lengths", CTR, CKM_AES_CMAC, &[P::Iter(false, 8), dkm.clone(), dkm.clone()], base);
-    bad("iteration variable without format", CTR, CKM_AES_CMAC, &[P::Chain], base);
-    bad("counter of 12 bits", CTR, CKM_AES_CMAC, &[P::Iter(false, 12)], base);
-    bad("counter of 40 bits", CTR, CKM_AES_CMAC, &[P::Iter(false, 40)], base);
-    bad("DKM length of 72 bits", CTR, CKM_AES_CMAC, &[P::Iter(false, 8), P::Dkm(1, false, 72)], base);
-    bad("DKM method 3", CTR, CKM_AES_CMAC, &[P::Iter(false, 8), P::Dkm(3, false, 16)], base);
-    bad("feedback with a counter format", CKM_SP800_108_FEEDBACK_KDF, CKM_AES_CMAC, &[P::Iter(false, 8)], base);
-    bad("pipeline with a counter format", CKM_SP800_108_DOUBLE_PIPELINE_KDF, CKM_AES_CMAC, &[P::Iter(false, 8)], base);
-    bad("a digest as the PRF", CTR, CKM_SHA256, &[P::Iter(false, 8)], hmac_base);
-    bad("HMAC_GENERAL as the PRF", CTR, CKM_SHA256_HMAC_GENERAL, &[P::Iter(false, 8)], hmac_base);
+    bad(
+        "two iteration variables",
+        CTR,
+        CKM_AES_CMAC,
+        &[P::Iter(false, 8), P::Iter(false, 8)],
+        base,
+    );
+    bad(
+        "counter in counter mode",
+        CTR,
+        CKM_AES_CMAC,
+        &[P::Iter(false, 8), P::Counter(false, 8)],
+        base,
+    );
+    bad(
+        "two DKM lengths",
+        CTR,
+        CKM_AES_CMAC,
+        &[P::Iter(false, 8), dkm.clone(), dkm.clone()],
+        base,
+    );
+    bad(
+        "iteration variable without format",
+        CTR,
+        CKM_AES_CMAC,
+        &[P::Chain],
+        base,
+    );
+    bad(
+        "counter of 12 bits",
+        CTR,
+        CKM_AES_CMAC,
+        &[P::Iter(false, 12)],
+        base,
+    );
+    bad(
+        "counter of 40 bits",
+        CTR,
+        CKM_AES_CMAC,
+        &[P::Iter(false, 40)],
+        base,
+    );
+    bad(
+        "DKM length of 72 bits",
+        CTR,
+        CKM_AES_CMAC,
+        &[P::Iter(false, 8), P::Dkm(1, false, 72)],
+        base,
+    );
+    bad(
+        "DKM method 3",
+        CTR,
+        CKM_AES_CMAC,
+        &[P::Iter(false, 8), P::Dkm(3, false, 16)],
+        base,
+    );
+    bad(
+        "feedback with a counter format",
+        CKM_SP800_108_FEEDBACK_KDF,
+        CKM_AES_CMAC,
+        &[P::Iter(false, 8)],
+        base,
+    );
+    bad(
+        "pipeline with a counter format",
+        CKM_SP800_108_DOUBLE_PIPELINE_KDF,
+        CKM_AES_CMAC,
+        &[P::Iter(false, 8)],
+        base,
+    );
+    bad(
+        "a digest as the PRF",
+        CTR,
+        CKM_SHA256,
+        &[P::Iter(false, 8)],
+        hmac_base,
+    );
+    bad(
+        "HMAC_GENERAL as the PRF",
+        CTR,
+        CKM_SHA256_HMAC_GENERAL,
+        &[P::Iter(false, 8)],
+        hmac_base,
+    );
     // More PRF blocks than an 8-bit counter numbers (SP 800-108: n <= 2^r - 1): 255 CMAC
     // blocks are the most.
     let k = Kdf::new(CTR, CKM_AES_CMAC, &[P::Iter(false, 8)], None, &[]);
-    t.derive(&k.mech, base, &out(255 * 16)).ok_or_panic("255 blocks, 8-bit counter");
+    t.derive(&k.mech, base, &out(255 * 16))
+        .ok_or_panic("255 blocks, 8-bit counter");
     expect_err(
         "256 blocks, 8-bit counter",
         t.derive(&k.mech, base, &out(255 * 16 + 1)),
@@ -415,7 +560,11 @@ fn parameter_rules() {
     );
     // Wrong key types for the PRF.
     let k = Kdf::new(CTR, CKM_AES_CMAC, &[P::Iter(false, 8)], None, &[]);
-    expect_err("CMAC with a generic secret", t.derive(&k.mech, hmac_base, &out(16)), CKR_KEY_TYPE_INCONSISTENT);
+    expect_err(
+        "CMAC with a generic secret",
+        t.derive(&k.mech, hmac_base, &out(16)),
+        CKR_KEY_TYPE_INCONSISTENT,
+    );
     // A NULL phKey, a feedback IV pointer without a length.
     let mut k = Kdf::new(CTR, CKM_AES_CMAC, &[P::Iter(false, 8)], None, &[out(8)]);
     let mut params: CK_SP800_108_KDF_PARAMS = k.mech.param_as();
@@ -423,14 +572,32 @@ fn parameter_rules() {
     unsafe { (*params.pAdditionalDerivedKeys).phKey = null_mut() };
     params.ulAdditionalDerivedKeys = 1;
     k.mech.set_param(params);
-    expect_err("a NULL phKey", t.derive(&k.mech, base, &out(16)), CKR_MECHANISM_PARAM_INVALID);
-    let k = Kdf::new(CKM_SP800_108_FEEDBACK_KDF, CKM_AES_CMAC, &[P::Chain], None, &[]);
+    expect_err(
+        "a NULL phKey",
+        t.derive(&k.mech, base, &out(16)),
+        CKR_MECHANISM_PARAM_INVALID,
+    );
+    let k = Kdf::new(
+        CKM_SP800_108_FEEDBACK_KDF,
+        CKM_AES_CMAC,
+        &[P::Chain],
+        None,
+        &[],
+    );
     let mut fb: CK_SP800_108_FEEDBACK_KDF_PARAMS = k.mech.param_as();
     fb.ulIVLen = 16;
     let mut m = Mech::new(CKM_SP800_108_FEEDBACK_KDF);
     m.set_param(fb);
-    expect_err("an IV length without a pointer", t.derive(&m, base, &out(16)), CKR_MECHANISM_PARAM_INVALID);
-    for ty in [CTR, CKM_SP800_108_FEEDBACK_KDF, CKM_SP800_108_DOUBLE_PIPELINE_KDF] {
+    expect_err(
+        "an IV length without a pointer",
+        t.derive(&m, base, &out(16)),
+        CKR_MECHANISM_PARAM_INVALID,
+    );
+    for ty in [
+        CTR,
+        CKM_SP800_108_FEEDBACK_KDF,
+        CKM_SP800_108_DOUBLE_PIPELINE_KDF,
+    ] {
         let info = t.mechanism_info(ty).ok_or_panic("C_GetMechanismInfo");
         assert_eq!(info.flags, CKF_DERIVE);
     }
@@ -463,7 +630,9 @@ fn a_late_failure_removes_the_keys_already_stored() {
         ]
     };
     let counter = KbkdfCounterFormat::new(Endianness::Big, NonZeroUsize::new(32).unwrap());
-    let data = [PrfDataParam::new(PrfDataParamType::IterationVariable(Some(&counter)))];
+    let data = [PrfDataParam::new(PrfDataParamType::IterationVariable(
+        Some(&counter),
+    ))];
     // DerivedKey points into its template, which must outlive the call.
     let (t1, t2, main) = (generic(16, false), generic(8, true), generic(16, false));
     let mut extra = vec![DerivedKey::new(&t1), DerivedKey::new(&t2)];
@@ -475,7 +644,10 @@ fn a_late_failure_removes_the_keys_already_stored() {
         }
         other => panic!("expected CKR_SESSION_READ_ONLY, got {other:?}"),
     }
-    assert!(extra.iter().all(|k| k.handle().is_none()), "handles written after a failure");
+    assert!(
+        extra.iter().all(|k| k.handle().is_none()),
+        "handles written after a failure"
+    );
     let left = t
         .session
         .find_objects(&[Attribute::Label(b"kbkdf-late".to_vec())])

@@ -6,7 +6,7 @@
 //! Written over this engine's HMAC and AES-CMAC, so both backends run the same code.
 
 use super::aes;
-use super::digest::{Hmac, HashAlg};
+use super::digest::{HashAlg, Hmac};
 use crate::error::{Error, Result};
 use cryptoki_sys::{CKR_KEY_SIZE_RANGE, CKR_MECHANISM_PARAM_INVALID};
 use zeroize::Zeroizing;
@@ -160,7 +160,11 @@ pub fn derive(
                 format,
                 sum_of_segments,
             } => {
-                let l = if *sum_of_segments { sum_segments } else { sum_keys } as u64;
+                let l = if *sum_of_segments {
+                    sum_segments
+                } else {
+                    sum_keys
+                } as u64;
                 format.encode(l.wrapping_mul(8))
             }
             Field::Bytes(b) => b.clone(),

@@ -165,7 +165,9 @@ pub unsafe extern "C" fn C_DeriveKey(
             match m.derive_key(hSession, ty, &mech, hBaseKey, &t) {
                 Ok((h, additional)) => {
                     // SAFETY: forwarded caller guarantee; the parser checked each phKey.
-                    unsafe { crate::ffi::mech::deliver_additional_keys(pMechanism, Some(&additional)) };
+                    unsafe {
+                        crate::ffi::mech::deliver_additional_keys(pMechanism, Some(&additional))
+                    };
                     *out = h;
                     Ok(())
                 }

@@ -195,7 +195,10 @@ unsafe fn additional_keys(p: *const CK_MECHANISM) -> Option<(*mut CK_DERIVED_KEY
 ///
 /// # Safety
 /// As for [`mechanism`]; every `phKey` of the array is valid for a write.
-pub unsafe fn deliver_additional_keys(p: *const CK_MECHANISM, handles: Option<&[CK_OBJECT_HANDLE]>) {
+pub unsafe fn deliver_additional_keys(
+    p: *const CK_MECHANISM,
+    handles: Option<&[CK_OBJECT_HANDLE]>,
+) {
     // SAFETY: forwarded caller guarantee.
     let Some((keys, n)) = (unsafe { additional_keys(p) }) else {
         return;

@@ -40,7 +40,9 @@ pub fn public_of(private: &Attributes) -> Result<(CK_KEY_TYPE, Vec<Attribute>)> 
     if private.class() != Some(CKO_PRIVATE_KEY) {
         return fail(CKR_KEY_TYPE_INCONSISTENT);
     }
-    let key_type = private.key_type().ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))?;
+    let key_type = private
+        .key_type()
+        .ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))?;
     let attrs = match key_type {
         CKK_RSA => vec![
             Attribute::bytes(CKA_MODULUS, need(private, CKA_MODULUS)?),

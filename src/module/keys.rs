@@ -209,7 +209,9 @@ impl Module {
             let bk = self.key_for(s, r, base, CKA_DERIVE, mech_type)?;
             policy::single_call_key(&bk)?;
             if let Mechanism::PubKeyFromPrivKey = mech {
-                return self.public_from_private(s, r, &bk, template).map(|h| (h, Vec::new()));
+                return self
+                    .public_from_private(s, r, &bk, template)
+                    .map(|h| (h, Vec::new()));
             }
             // A second key feeds the value: HKDF's salt (CKF_HKDF_SALT_KEY, used only when
             // extracting) or CONCATENATE_BASE_AND_KEY's other key. It passes the checks the
