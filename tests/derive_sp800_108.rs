@@ -26,7 +26,9 @@ enum P {
     Bytes(Vec<u8>),
 }
 
-/// An SP 800-108 mechanism with every buffer it points to.
+/// An SP 800-108 mechanism with every buffer it points to. The boxes keep each structure at
+/// one address while the vectors holding them grow: the parameter points at them.
+#[allow(clippy::vec_box)]
 struct Kdf {
     mech: Mech,
     _counters: Vec<Box<CK_SP800_108_COUNTER_FORMAT>>,
@@ -460,7 +462,7 @@ fn parameter_rules() {
         "no iteration variable",
         CTR,
         CKM_AES_CMAC,
-        &[lbl.clone()],
+        std::slice::from_ref(&lbl),
         base,
     );
     bad("no data parameters", CTR, CKM_AES_CMAC, &[], base);

@@ -20,7 +20,7 @@ pub enum Prf {
 
 impl Prf {
     /// The PRF's output length `h`, in bytes.
-    pub fn len(self) -> usize {
+    pub fn output_len(self) -> usize {
         match self {
             Prf::Hmac(alg) => alg.output_len(),
             Prf::Cmac => 16,
@@ -129,7 +129,7 @@ pub fn derive(
     iv: &[u8],
     lens: &[usize],
 ) -> Result<Vec<Zeroizing<Vec<u8>>>> {
-    let h = prf.len();
+    let h = prf.output_len();
     if lens.is_empty() || lens.contains(&0) {
         return Err(Error::new(CKR_KEY_SIZE_RANGE));
     }

@@ -1805,7 +1805,7 @@ pub fn kbkdf(
         pValue: l as *mut c_void,
         ulValueLen: label.len() as CK_ULONG,
     });
-    let bytes: Vec<u8> = params.iter().flat_map(|p| raw(p)).collect();
+    let bytes: Vec<u8> = params.iter().flat_map(raw).collect();
     let pd = m.keep(&bytes) as *mut CK_PRF_DATA_PARAM;
     let n = params.len() as CK_ULONG;
     if ty == CKM_SP800_108_FEEDBACK_KDF {
