@@ -206,7 +206,8 @@ pub unsafe fn deliver_additional_keys(
     if keys.is_null() {
         return;
     }
-    for i in 0..n as usize {
+    // The parser refused more than 64 keys; the bound keeps a changed count harmless.
+    for i in 0..(n as usize).min(64) {
         // SAFETY: the array holds `n` elements per the caller; read unaligned, as the parser
         // did.
         let k: CK_DERIVED_KEY = unsafe { std::ptr::read_unaligned(keys.add(i)) };

@@ -22,8 +22,10 @@ static ENTRIES: &[Entry] = &[
     (CKM_SP800_108_DOUBLE_PIPELINE_KDF, 1, 512, CKF_DERIVE),
 ];
 
-/// More additional keys than any protocol derives in one go only costs memory and time.
-const MAX_ADDITIONAL_KEYS: usize = 64;
+/// More additional keys or data parameters than any protocol uses only cost memory and time;
+/// the counts are checked before the arrays are read.
+const MAX_ADDITIONAL_KEYS: CK_ULONG = 64;
+const MAX_DATA_PARAMS: CK_ULONG = 256;
 
 /// A parsed SP 800-108 parameter.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +136,7 @@ fn parse_kbkdf(ty: CK_MECHANISM_TYPE, p: &Param) -> Result<Kbkdf> {
         }
     };
     let prf = prf_of(prf_type)?;
-    if n == 0 {
+    if n == 0 || n > MAX_DATA_PARAMS || n_keys > MAX_ADDITIONAL_KEYS {
         return Err(bad_param());
     }
     let fields = p
@@ -146,7 +148,7 @@ fn parse_kbkdf(ty: CK_MECHANISM_TYPE, p: &Param) -> Result<Kbkdf> {
         return Err(bad_param());
     }
     let derived = p.items(keys as *const CK_DERIVED_KEY, n_keys)?;
-    if derived.len() > MAX_ADDITIONAL_KEYS || derived.iter().any(|k| k.phKey.is_null()) {
+    if derived.iter().any(|k| k.phKey.is_null()) {
         return Err(bad_param());
     }
     let additional = derived
