@@ -579,6 +579,23 @@ fn parameter_rules() {
         t.derive(&k.mech, base, &out(16)),
         CKR_MECHANISM_PARAM_INVALID,
     );
+    // Counts beyond any use are refused before the arrays are read.
+    for (what, data, keys) in [
+        ("2^40 data parameters", 1 << 40, 0),
+        ("65 additional keys", 1, 65),
+    ] {
+        let k = Kdf::new(CTR, CKM_AES_CMAC, &[P::Iter(false, 8)], None, &[]);
+        let mut p: CK_SP800_108_KDF_PARAMS = k.mech.param_as();
+        p.ulNumberOfDataParams = data;
+        p.ulAdditionalDerivedKeys = keys;
+        let mut m = Mech::new(CTR);
+        m.set_param(p);
+        expect_err(
+            what,
+            t.derive(&m, base, &out(16)),
+            CKR_MECHANISM_PARAM_INVALID,
+        );
+    }
     let k = Kdf::new(
         CKM_SP800_108_FEEDBACK_KDF,
         CKM_AES_CMAC,
