@@ -305,6 +305,32 @@ mod tests {
     }
 
     #[test]
+    fn copies_keep_their_bases_protection() {
+        let open = key(&[(CKA_SENSITIVE, false), (CKA_EXTRACTABLE, true)]);
+        let hidden = key(&[(CKA_SENSITIVE, true), (CKA_EXTRACTABLE, false)]);
+        let t = derive_template(&[&open, &hidden], CKM_CONCATENATE_BASE_AND_KEY, &[])
+            .unwrap_or_default();
+        assert!(t.contains(&Attribute::bool(CKA_SENSITIVE, true)));
+        assert!(t.contains(&Attribute::bool(CKA_EXTRACTABLE, false)));
+        assert_eq!(
+            rv(derive_template(
+                &[&hidden],
+                CKM_XOR_BASE_AND_DATA,
+                &[Attribute::bool(CKA_SENSITIVE, false)]
+            )),
+            CKR_TEMPLATE_INCONSISTENT
+        );
+        // A KDF's output reveals nothing of the base: nothing is imposed.
+        let t = derive_template(&[&hidden], CKM_SP800_108_COUNTER_KDF, &[]).unwrap_or_default();
+        assert!(t.is_empty());
+        assert!(may_shorten(&[&open]).is_ok());
+        assert_eq!(
+            rv(may_shorten(&[&open, &hidden])),
+            CKR_KEY_FUNCTION_NOT_PERMITTED
+        );
+    }
+
+    #[test]
     fn wrap_needs_extractable_and_trusted() {
         let wk = key(&[]);
         assert_eq!(
