@@ -15,6 +15,8 @@ mod common;
 mod aes;
 #[path = "capabilities/asym.rs"]
 mod asym;
+#[path = "capabilities/derive.rs"]
+mod derive;
 #[path = "capabilities/hash.rs"]
 mod hash;
 #[path = "capabilities/oracle.rs"]
@@ -34,6 +36,7 @@ pub enum Family {
     Digest,
     Hmac,
     Kdf,
+    Derive,
 }
 
 /// Every mechanism the test knows how to exercise: (type, name, family). A mechanism the module
@@ -194,6 +197,51 @@ pub const TABLE: &[(CK_MECHANISM_TYPE, &str, Family)] = &[
     (CKM_AES_MAC_GENERAL, "CKM_AES_MAC_GENERAL", Family::Aes),
     (CKM_AES_GMAC, "CKM_AES_GMAC", Family::Aes),
     (CKM_RSA_AES_KEY_WRAP, "CKM_RSA_AES_KEY_WRAP", Family::Rsa),
+    (
+        CKM_CONCATENATE_BASE_AND_KEY,
+        "CKM_CONCATENATE_BASE_AND_KEY",
+        Family::Derive,
+    ),
+    (
+        CKM_CONCATENATE_BASE_AND_DATA,
+        "CKM_CONCATENATE_BASE_AND_DATA",
+        Family::Derive,
+    ),
+    (
+        CKM_CONCATENATE_DATA_AND_BASE,
+        "CKM_CONCATENATE_DATA_AND_BASE",
+        Family::Derive,
+    ),
+    (
+        CKM_XOR_BASE_AND_DATA,
+        "CKM_XOR_BASE_AND_DATA",
+        Family::Derive,
+    ),
+    (
+        CKM_EXTRACT_KEY_FROM_KEY,
+        "CKM_EXTRACT_KEY_FROM_KEY",
+        Family::Derive,
+    ),
+    (
+        CKM_SP800_108_COUNTER_KDF,
+        "CKM_SP800_108_COUNTER_KDF",
+        Family::Derive,
+    ),
+    (
+        CKM_SP800_108_FEEDBACK_KDF,
+        "CKM_SP800_108_FEEDBACK_KDF",
+        Family::Derive,
+    ),
+    (
+        CKM_SP800_108_DOUBLE_PIPELINE_KDF,
+        "CKM_SP800_108_DOUBLE_PIPELINE_KDF",
+        Family::Derive,
+    ),
+    (
+        CKM_PUB_KEY_FROM_PRIV_KEY,
+        "CKM_PUB_KEY_FROM_PRIV_KEY",
+        Family::Derive,
+    ),
 ];
 
 /// Every CK_MECHANISM_INFO flag of base §3.4 (Table 8), by name. A set bit outside this list
@@ -427,4 +475,9 @@ fn hmac_capabilities() {
 #[test]
 fn kdf_capabilities() {
     walk(Family::Kdf, &mut hash::Kdf);
+}
+
+#[test]
+fn derive_capabilities() {
+    walk(Family::Derive, &mut derive::Derive);
 }

@@ -222,3 +222,10 @@ fn the_scan_finds_what_it_looks_for() {
     b.clean = 1;
     b.finish();
 }
+
+#[test]
+fn derived_copies_stay_protected() {
+    let mut b = Battery::new("derive copies");
+    keys::derive_copies(&mut b);
+    b.finish();
+}

@@ -31,6 +31,8 @@ enum P {
     Pbkdf2,
     EcbData,
     CbcData,
+    /// CK_SP800_108_KDF_PARAMS / CK_SP800_108_FEEDBACK_KDF_PARAMS with their nested arrays.
+    Kbkdf,
 }
 
 const MECHS: &[(CK_MECHANISM_TYPE, P)] = &[
@@ -78,6 +80,16 @@ const MECHS: &[(CK_MECHANISM_TYPE, P)] = &[
     (CKM_HKDF_DERIVE, P::Hkdf),
     (CKM_PKCS5_PBKD2, P::Pbkdf2),
     (CKM_DES3_CBC, P::Bytes),
+    // Issue 12, derivation.
+    (CKM_CONCATENATE_BASE_AND_KEY, P::Bytes),
+    (CKM_CONCATENATE_BASE_AND_DATA, P::EcbData),
+    (CKM_CONCATENATE_DATA_AND_BASE, P::EcbData),
+    (CKM_XOR_BASE_AND_DATA, P::EcbData),
+    (CKM_EXTRACT_KEY_FROM_KEY, P::Bytes),
+    (CKM_PUB_KEY_FROM_PRIV_KEY, P::Bytes),
+    (CKM_SP800_108_COUNTER_KDF, P::Kbkdf),
+    (CKM_SP800_108_FEEDBACK_KDF, P::Kbkdf),
+    (CKM_SP800_108_DOUBLE_PIPELINE_KDF, P::Kbkdf),
 ];
 
 /// Mechanism types with a pointer-bearing parameter: a raw type from the input that happens to
@@ -132,6 +144,109 @@ fn structure<T>(value: T, input: &mut Input<'_>, arena: &mut Arena) -> (*mut c_v
         _ => size,
     };
     (arena.bytes(bytes) as *mut c_void, claim as CK_ULONG)
+}
+
+/// An SP 800-108 parameter: up to six data parameters of fuzzed types (counter and length
+/// formats as structures, byte arrays as pointer/length pairs), up to two additional keys with
+/// a one-attribute template and a writable handle, and for feedback mode an IV.
+fn kbkdf(
+    ty: CK_MECHANISM_TYPE,
+    input: &mut Input<'_>,
+    arena: &mut Arena,
+) -> (*mut c_void, CK_ULONG) {
+    let mut params = Vec::new();
+    for _ in 0..input.u8() % 7 {
+        let t = input.ulong(&[1, 2, 3, 4, 5, 0]);
+        let (v, l) = match input.u8() % 4 {
+            0 => (std::ptr::null_mut(), 0),
+            1 => structure(
+                CK_SP800_108_COUNTER_FORMAT {
+                    bLittleEndian: input.u8() % 3,
+                    ulWidthInBits: input.ulong(&[8, 16, 24, 32, 12, 40]),
+                },
+                input,
+                arena,
+            ),
+            2 => structure(
+                CK_SP800_108_DKM_LENGTH_FORMAT {
+                    dkmLengthMethod: input.ulong(&[1, 2, 3]),
+                    bLittleEndian: input.u8() % 3,
+                    ulWidthInBits: input.ulong(&[8, 16, 32, 64, 72]),
+                },
+                input,
+                arena,
+            ),
+            _ => {
+                let (p, l) = ptr_len(input, arena);
+                (p as *mut c_void, l)
+            }
+        };
+        params.push(CK_PRF_DATA_PARAM {
+            type_: t,
+            pValue: v,
+            ulValueLen: l,
+        });
+    }
+    let mut keys = Vec::new();
+    for _ in 0..input.u8() % 3 {
+        let len = arena.bytes(&input.ulong(&[16, 32, 1, 0]).to_ne_bytes());
+        let t = arena.attrs(vec![attr(CKA_VALUE_LEN, len, size_of::<CK_ULONG>())]);
+        keys.push(CK_DERIVED_KEY {
+            pTemplate: t,
+            ulAttributeCount: CK_ULONG::from(input.u8() % 2),
+            phKey: arena.out(size_of::<CK_OBJECT_HANDLE>()) as *mut CK_OBJECT_HANDLE,
+        });
+    }
+    // SAFETY: `p` points at `n` bytes of plain C structures; they are copied into the arena.
+    let raw = |p: *const u8, n: usize| unsafe { std::slice::from_raw_parts(p, n) }.to_vec();
+    let np = params.len();
+    let pd = arena.bytes(&raw(
+        params.as_ptr() as *const u8,
+        np * size_of::<CK_PRF_DATA_PARAM>(),
+    ));
+    let nk = keys.len();
+    let pk = arena.bytes(&raw(
+        keys.as_ptr() as *const u8,
+        nk * size_of::<CK_DERIVED_KEY>(),
+    ));
+    // Counts never exceed the arrays (a shorter claim is fine).
+    let np = (np - usize::from(input.u8()) % (np + 1)) as CK_ULONG;
+    let nk = nk as CK_ULONG;
+    let pd = pd as *mut CK_PRF_DATA_PARAM;
+    let pk = if nk == 0 {
+        std::ptr::null_mut()
+    } else {
+        pk as *mut CK_DERIVED_KEY
+    };
+    let prf = input.ulong(&[
+        CKM_AES_CMAC,
+        CKM_SHA256_HMAC,
+        CKM_SHA_1_HMAC,
+        CKM_SHA256,
+        CKM_MD5_HMAC,
+    ]);
+    if ty == CKM_SP800_108_FEEDBACK_KDF {
+        let (iv, iv_len) = ptr_len(input, arena);
+        let v = CK_SP800_108_FEEDBACK_KDF_PARAMS {
+            prfType: prf,
+            ulNumberOfDataParams: np,
+            pDataParams: pd,
+            ulIVLen: iv_len,
+            pIV: iv,
+            ulAdditionalDerivedKeys: nk,
+            pAdditionalDerivedKeys: pk,
+        };
+        structure(v, input, arena)
+    } else {
+        let v = CK_SP800_108_KDF_PARAMS {
+            prfType: prf,
+            ulNumberOfDataParams: np,
+            pDataParams: pd,
+            ulAdditionalDerivedKeys: nk,
+            pAdditionalDerivedKeys: pk,
+        };
+        structure(v, input, arena)
+    }
 }
 
 fn mechanism(input: &mut Input<'_>, arena: &mut Arena) -> CK_MECHANISM {
@@ -286,6 +401,7 @@ fn mechanism(input: &mut Input<'_>, arena: &mut Arena) -> CK_MECHANISM {
             };
             structure(v, input, arena)
         }
+        P::Kbkdf => kbkdf(ty, input, arena),
         P::CbcData => {
             let (d, d_len) = ptr_len(input, arena);
             let mut iv = [0u8; 16];

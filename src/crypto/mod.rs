@@ -27,6 +27,8 @@ mod awslc;
 pub mod digest;
 pub mod ec;
 pub mod kdf;
+// SP 800-108 KBKDF (issue 12, derive).
+pub mod kbkdf;
 pub mod pkcs8;
 pub mod rsa;
 

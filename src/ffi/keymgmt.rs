@@ -165,8 +165,21 @@ pub unsafe extern "C" fn C_DeriveKey(
             let t = unsafe { args::template(pTemplate, ulAttributeCount) }?;
             // SAFETY: forwarded caller guarantee.
             let out = unsafe { args::out(phKey) }?;
-            *out = m.derive_key(hSession, ty, &mech, hBaseKey, &t)?;
-            Ok(())
+            match m.derive_key(hSession, ty, &mech, hBaseKey, &t) {
+                Ok((h, additional)) => {
+                    // SAFETY: forwarded caller guarantee; the parser checked each phKey.
+                    unsafe {
+                        crate::ffi::mech::deliver_additional_keys(pMechanism, Some(&additional))
+                    };
+                    *out = h;
+                    Ok(())
+                }
+                Err(e) => {
+                    // SAFETY: as above.
+                    unsafe { crate::ffi::mech::deliver_additional_keys(pMechanism, None) };
+                    Err(e)
+                }
+            }
         },
     )
 }

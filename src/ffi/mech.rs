@@ -6,6 +6,7 @@
 use super::args;
 use crate::error::{Error, Result};
 use crate::mechanism::Mechanism;
+use crate::object::attr::Attribute;
 use cryptoki_sys::*;
 use std::marker::PhantomData;
 use std::mem::size_of;
@@ -48,6 +49,18 @@ unsafe impl Plain for CK_HKDF_PARAMS {}
 unsafe impl Plain for CK_PKCS5_PBKD2_PARAMS2 {}
 // SAFETY: see above (issue 12: CKM_RSA_AES_KEY_WRAP).
 unsafe impl Plain for CK_RSA_AES_KEY_WRAP_PARAMS {}
+// SAFETY: see above (SP 800-108 structures of cryptoki-sys, v3.0 header layout).
+unsafe impl Plain for CK_SP800_108_KDF_PARAMS {}
+// SAFETY: see above.
+unsafe impl Plain for CK_SP800_108_FEEDBACK_KDF_PARAMS {}
+// SAFETY: see above.
+unsafe impl Plain for CK_PRF_DATA_PARAM {}
+// SAFETY: see above.
+unsafe impl Plain for CK_SP800_108_COUNTER_FORMAT {}
+// SAFETY: see above.
+unsafe impl Plain for CK_SP800_108_DKM_LENGTH_FORMAT {}
+// SAFETY: see above.
+unsafe impl Plain for CK_DERIVED_KEY {}
 
 /// A caller's mechanism parameter (`pParameter`, `ulParameterLen`), valid for `'a`.
 ///
@@ -100,7 +113,7 @@ impl Param<'_> {
     /// its own (`CK_RSA_AES_KEY_WRAP_PARAMS`'s OAEP parameters), so the family that owns that
     /// structure parses it. Like [`Param::blob`], `p` and `len` must come from the structure
     /// read by [`Param::get`]: the caller of [`mechanism`] vouched for its pointers.
-    pub fn nested(&self, p: *const std::ffi::c_void, len: usize) -> Param<'_> {
+    pub fn sub_param(&self, p: *const std::ffi::c_void, len: usize) -> Param<'_> {
         Param {
             ptr: p as *const u8,
             len: len as CK_ULONG,
@@ -121,6 +134,106 @@ impl Param<'_> {
         unsafe { args::bytes(p, len) }
             .map(<[u8]>::to_vec)
             .map_err(|_| bad())
+    }
+
+    /// An array of `n` structures a pointer of the structure read by [`Param::get`] names
+    /// (SP 800-108's data parameters and additional keys); NULL only with `n == 0`. The same
+    /// guarantee as [`Param::blob`] covers it.
+    #[allow(clippy::not_unsafe_ptr_arg_deref)]
+    pub fn items<T: Plain>(&self, p: *const T, n: CK_ULONG) -> Result<Vec<T>> {
+        let count = usize::try_from(n).map_err(|_| bad())?;
+        let bytes = count.checked_mul(size_of::<T>()).ok_or_else(bad)?;
+        let raw = self.blob(p as *const u8, bytes as CK_ULONG)?;
+        Ok(raw
+            .chunks_exact(size_of::<T>())
+            // SAFETY: each chunk is size_of::<T>() bytes and `Plain` says every bit pattern
+            // is a T; read_unaligned because the copy has no alignment.
+            .map(|c| unsafe { std::ptr::read_unaligned(c.as_ptr() as *const T) })
+            .collect())
+    }
+
+    /// The value a `pValue`/`ulValueLen` pair of a nested structure names, as a `T`: exactly
+    /// `size_of::<T>()` bytes (an SP 800-108 counter or DKM length format).
+    #[allow(clippy::not_unsafe_ptr_arg_deref)]
+    pub fn nested<T: Plain>(&self, p: *const std::ffi::c_void, len: CK_ULONG) -> Result<T> {
+        if p.is_null() || len as usize != size_of::<T>() {
+            return Err(bad());
+        }
+        let raw = self.blob(p as *const u8, len)?;
+        // SAFETY: `raw` is exactly size_of::<T>() bytes; `Plain` says any bits are a T.
+        Ok(unsafe { std::ptr::read_unaligned(raw.as_ptr() as *const T) })
+    }
+
+    /// A template a `CK_DERIVED_KEY` of the parameter names (SP 800-108 additional keys),
+    /// parsed as C_DeriveKey's own template is.
+    #[allow(clippy::not_unsafe_ptr_arg_deref)]
+    pub fn template(&self, p: *const CK_ATTRIBUTE, n: CK_ULONG) -> Result<Vec<Attribute>> {
+        if p.is_null() && n != 0 {
+            return Err(bad());
+        }
+        // SAFETY: a pointer/count pair of this parameter, valid per the guarantee `Param`
+        // was made under.
+        unsafe { args::template(p, n) }
+    }
+}
+
+/// The `CK_DERIVED_KEY` array of an SP 800-108 parameter, if the mechanism has one.
+///
+/// # Safety
+/// As for [`mechanism`].
+unsafe fn additional_keys(p: *const CK_MECHANISM) -> Option<(*mut CK_DERIVED_KEY, CK_ULONG)> {
+    // SAFETY: caller guarantee.
+    let m = unsafe { p.as_ref() }?;
+    let param = Param {
+        ptr: m.pParameter as *const u8,
+        len: m.ulParameterLen,
+        _caller: PhantomData,
+    };
+    match m.mechanism {
+        CKM_SP800_108_COUNTER_KDF | CKM_SP800_108_DOUBLE_PIPELINE_KDF => {
+            let k: CK_SP800_108_KDF_PARAMS = param.get().ok()?;
+            Some((k.pAdditionalDerivedKeys, k.ulAdditionalDerivedKeys))
+        }
+        CKM_SP800_108_FEEDBACK_KDF => {
+            let k: CK_SP800_108_FEEDBACK_KDF_PARAMS = param.get().ok()?;
+            Some((k.pAdditionalDerivedKeys, k.ulAdditionalDerivedKeys))
+        }
+        _ => None,
+    }
+}
+
+/// Write the handles of SP 800-108's additional derived keys back into the caller's
+/// `CK_DERIVED_KEY` array (`phKey` of each, in order); `None` writes `CK_INVALID_HANDLE` to
+/// every one, as the Current Mechanisms spec (§2.42, CK_DERIVED_KEY) asks after a failure.
+/// The parser checked every `phKey` for NULL and the count against the handles the core made.
+///
+/// # Safety
+/// As for [`mechanism`]; every `phKey` of the array is valid for a write.
+pub unsafe fn deliver_additional_keys(
+    p: *const CK_MECHANISM,
+    handles: Option<&[CK_OBJECT_HANDLE]>,
+) {
+    // SAFETY: forwarded caller guarantee.
+    let Some((keys, n)) = (unsafe { additional_keys(p) }) else {
+        return;
+    };
+    if keys.is_null() {
+        return;
+    }
+    // The parser refused more than 64 keys; the bound keeps a changed count harmless.
+    for i in 0..(n as usize).min(64) {
+        // SAFETY: the array holds `n` elements per the caller; read unaligned, as the parser
+        // did.
+        let k: CK_DERIVED_KEY = unsafe { std::ptr::read_unaligned(keys.add(i)) };
+        if k.phKey.is_null() {
+            continue;
+        }
+        let h = match handles {
+            Some(hs) => hs.get(i).copied().unwrap_or(CK_INVALID_HANDLE),
+            None => CK_INVALID_HANDLE,
+        };
+        // SAFETY: non-NULL and writable per the caller's guarantee.
+        unsafe { std::ptr::write_unaligned(k.phKey, h) };
     }
 }
 

@@ -14,7 +14,9 @@ pub use super::generate::{aes_check_value, generate_pair, random_key, PairMateri
 pub use super::import::validate_import;
 pub use super::keys::aes_key;
 pub use super::mac::restore_digester;
+pub use super::pubkey::public_of;
 pub use super::rsa::{sign_recoverer, verify_recoverer};
+pub use super::sp800_108::{derive_keys as sp800_108_derive, Kbkdf};
 pub use super::spki::public_key_info;
 pub use super::wrap::{key_bytes_for_wrap, key_from_bytes, private_key_type, unwrap, wrap};
 

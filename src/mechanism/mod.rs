@@ -6,6 +6,7 @@ use cryptoki_sys::*;
 
 mod aes;
 pub mod build;
+mod concat;
 mod ec;
 mod edwards;
 mod generate;
@@ -17,8 +18,10 @@ mod mac;
 pub mod message;
 pub mod ops;
 pub mod policy;
+mod pubkey;
 mod rsa;
 mod shapes;
+mod sp800_108;
 mod spki;
 mod wrap;
 
@@ -232,6 +235,24 @@ pub enum Mechanism {
         mgf: Hash,
         label: Vec<u8>,
     },
+    // Issue 12, derivation: §2.43 simple derivations, §2.42 SP 800-108, PUB_KEY_FROM_PRIV_KEY.
+    ConcatenateBaseAndKey {
+        other: CK_OBJECT_HANDLE,
+    },
+    ConcatenateBaseAndData {
+        data: Vec<u8>,
+    },
+    ConcatenateDataAndBase {
+        data: Vec<u8>,
+    },
+    XorBaseAndData {
+        data: Vec<u8>,
+    },
+    ExtractKeyFromKey {
+        bit: CK_ULONG,
+    },
+    Sp800108(Box<sp800_108::Kbkdf>),
+    PubKeyFromPrivKey,
 }
 
 /// A secret mechanism parameter (a PBKDF2 password): wiped on drop, never printed.
@@ -299,6 +320,9 @@ static FAMILIES: &[&dyn Family] = &[
     &edwards::Edwards,
     &mac::DigestMac,
     &kdf::Kdf,
+    &concat::SimpleDerive,
+    &sp800_108::Sp800108,
+    &pubkey::PubFromPriv,
 ];
 
 fn entries() -> impl Iterator<Item = &'static Entry> {

@@ -202,6 +202,8 @@ impl Module {
         })
     }
 
+    /// C_DeriveKey. Returns the new key and, for SP 800-108, the additional keys in the order
+    /// of the parameter's CK_DERIVED_KEY array: all of them are stored or none is.
     pub fn derive_key(
         &self,
         sh: CK_SESSION_HANDLE,
@@ -209,40 +211,130 @@ impl Module {
         mech: &Mechanism,
         base: CK_OBJECT_HANDLE,
         template: &[Attribute],
-    ) -> Result<CK_OBJECT_HANDLE> {
+    ) -> Result<(CK_OBJECT_HANDLE, Vec<CK_OBJECT_HANDLE>)> {
         self.with_token(sh, |s, r| {
             policy::mechanism_offers(mech_type, KeyFunction::Derive)?;
             let bk = self.key_for(s, r, base, CKA_DERIVE, mech_type)?;
             policy::single_call_key(&bk)?;
-            // HKDF's salt may be another key (CKF_HKDF_SALT_KEY), used only when extracting.
-            // It feeds the derivation as the base key does, so it passes the same checks:
-            // found, readable, CKA_DERIVE true and the mechanism allowed. Without that, a key
-            // could be turned into an HMAC oracle by extracting with a known IKM.
-            let salt_key = match mech {
+            if let Mechanism::PubKeyFromPrivKey = mech {
+                return self
+                    .public_from_private(s, r, &bk, template)
+                    .map(|h| (h, Vec::new()));
+            }
+            // A second key feeds the value: HKDF's salt (CKF_HKDF_SALT_KEY, used only when
+            // extracting) or CONCATENATE_BASE_AND_KEY's other key. It passes the checks the
+            // base key does: found, readable, CKA_DERIVE true and the mechanism allowed.
+            // Without that, a key could be turned into an HMAC oracle by extracting with a
+            // known IKM, or folded into a readable concatenation.
+            let other = match mech {
                 Mechanism::HkdfDerive {
                     extract: true,
                     salt_type: CKF_HKDF_SALT_KEY,
                     salt_key,
                     ..
                 } => Some(self.key_for(s, r, *salt_key, CKA_DERIVE, mech_type)?),
+                Mechanism::ConcatenateBaseAndKey { other } => {
+                    Some(self.key_for(s, r, *other, CKA_DERIVE, mech_type)?)
+                }
                 _ => None,
             };
-            if let Some(sk) = &salt_key {
+            if let Some(sk) = &other {
                 policy::single_call_key(sk)?;
             }
-            let template = policy::derive_template(&bk, template)?;
-            let keys: Vec<&Attributes> = std::iter::once(&*bk).chain(salt_key.as_deref()).collect();
-            let (mut attrs, len) = rules::derived(
-                &keys,
-                &template,
-                CKK_GENERIC_SECRET,
-                mech_type,
-                &Self::ctx(r),
-            )?;
-            let value = build::derive(mech, &bk, salt_key.as_deref(), len)?;
+            let keys: Vec<&Attributes> = std::iter::once(&*bk).chain(other.as_deref()).collect();
+            let ctx = Self::ctx(r);
+            let make = |t: &[Attribute]| {
+                let t = policy::derive_template(&keys, mech_type, t)?;
+                rules::derived(&keys, &t, CKK_GENERIC_SECRET, mech_type, &ctx)
+            };
+            let (mut attrs, len) = make(template)?;
+            if let Mechanism::Sp800108(k) = mech {
+                let mut sets = vec![(attrs, len)];
+                for t in &k.additional {
+                    sets.push(make(t)?);
+                }
+                // Every key needs its length: CKA_VALUE_LEN (§2.42).
+                let lens = sets
+                    .iter()
+                    .map(|(_, l)| l.ok_or(Error::new(CKR_TEMPLATE_INCOMPLETE)))
+                    .collect::<Result<Vec<_>>>()?;
+                let values = build::sp800_108_derive(k, &bk, &lens)?;
+                let mut made = Vec::with_capacity(sets.len());
+                for ((mut a, _), v) in sets.into_iter().zip(values) {
+                    rules::add_computed(&mut a, CKA_VALUE, AttrValue::Bytes(v.to_vec()));
+                    rules::check(&a)?;
+                    made.push(a);
+                }
+                let handles = self.store_all(s, r, made)?;
+                let (first, rest) = handles.split_first().ok_or(Error::new(CKR_GENERAL_ERROR))?;
+                return Ok((*first, rest.to_vec()));
+            }
+            let value = build::derive(mech, &bk, other.as_deref(), len)?;
             rules::add_computed(&mut attrs, CKA_VALUE, AttrValue::Bytes(value.to_vec()));
             rules::check(&attrs)?;
-            self.store_new(s, r, attrs)
+            self.store_new(s, r, attrs).map(|h| (h, Vec::new()))
         })
+    }
+
+    /// CKM_PUB_KEY_FROM_PRIV_KEY: a public key object holding the private key's public half,
+    /// made from the template as an unwrapped key is (not local, origin unknown).
+    fn public_from_private(
+        &self,
+        s: &crate::session::Session,
+        r: &mut crate::token::Ready,
+        private: &Attributes,
+        template: &[Attribute],
+    ) -> Result<CK_OBJECT_HANDLE> {
+        let (key_type, public) = build::public_of(private)?;
+        let template = policy::derive_template(&[private], CKM_PUB_KEY_FROM_PRIV_KEY, template)?;
+        // The mechanism makes a public key of the private key's type; a template naming
+        // another class or type contradicts it.
+        let contradicts = |ty, want| {
+            template
+                .iter()
+                .any(|a| a.ty == ty && a.value.as_ulong() != Some(want))
+        };
+        if contradicts(CKA_CLASS, CKO_PUBLIC_KEY) || contradicts(CKA_KEY_TYPE, key_type) {
+            return fail(CKR_TEMPLATE_INCONSISTENT);
+        }
+        let mut attrs = rules::unwrapped(
+            &template,
+            Some(CKO_PUBLIC_KEY),
+            Some(key_type),
+            &Self::ctx(r),
+        )?;
+        for a in public {
+            rules::add_computed(&mut attrs, a.ty, a.value.clone());
+        }
+        if let Some(info) = build::public_key_info(&attrs) {
+            rules::add_computed(&mut attrs, CKA_PUBLIC_KEY_INFO, AttrValue::Bytes(info));
+        }
+        rules::check(&attrs)?;
+        self.store_new(s, r, attrs)
+    }
+
+    /// Store several new objects, all or none: a failure removes those already stored.
+    fn store_all(
+        &self,
+        s: &crate::session::Session,
+        r: &mut crate::token::Ready,
+        sets: Vec<Attributes>,
+    ) -> Result<Vec<CK_OBJECT_HANDLE>> {
+        let mut done = Vec::with_capacity(sets.len());
+        for a in sets {
+            match self.store_new(s, r, a) {
+                Ok(h) => done.push(h),
+                Err(e) => {
+                    for h in done {
+                        if let Ok(super::ObjEntry::Token { id, .. }) = self.entry(s.slot.id, h) {
+                            let _ = r.delete(id);
+                        }
+                        self.forget_handle(h);
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(done)
     }
 }

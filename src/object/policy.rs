@@ -162,9 +162,69 @@ pub fn unwrap_template(
     rules::merge_template(caller, &imposed)
 }
 
-/// C_DeriveKey: the caller's template with the base key's CKA_DERIVE_TEMPLATE.
-pub fn derive_template(base: &Attributes, caller: &[Attribute]) -> Result<Vec<Attribute>> {
-    rules::merge_template(caller, &enforced(base, CKA_DERIVE_TEMPLATE))
+/// Derivation mechanisms whose new key holds its base keys' bytes as they are (Current
+/// Mechanisms v3.0 §2.43): concatenations, XOR with data, bit extraction.
+fn copies_material(mech_type: CK_MECHANISM_TYPE) -> bool {
+    matches!(
+        mech_type,
+        CKM_CONCATENATE_BASE_AND_KEY
+            | CKM_CONCATENATE_BASE_AND_DATA
+            | CKM_CONCATENATE_DATA_AND_BASE
+            | CKM_XOR_BASE_AND_DATA
+            | CKM_EXTRACT_KEY_FROM_KEY
+    )
+}
+
+/// A key whose value the caller may not read or take out in the clear.
+fn protected(key: &Attributes) -> bool {
+    key.flag(CKA_SENSITIVE) || !key.flag(CKA_EXTRACTABLE) || key.flag(CKA_WRAP_WITH_TRUSTED)
+}
+
+/// C_DeriveKey: the caller's template with the CKA_DERIVE_TEMPLATE of every key that goes
+/// into the value (`keys`, the base key first). For the mechanisms that copy their bases'
+/// bytes (§2.43) the new key also keeps its bases' protection, as each of those mechanisms'
+/// rules say: if any base is CKA_SENSITIVE so is the new key, if any is not CKA_EXTRACTABLE
+/// neither is the new key (CKA_ALWAYS_SENSITIVE / CKA_NEVER_EXTRACTABLE follow all the bases,
+/// `rules::derived`). CKA_WRAP_WITH_TRUSTED is kept the same way: otherwise a copy would be
+/// wrappable under any key. A template asking otherwise is CKR_TEMPLATE_INCONSISTENT.
+pub fn derive_template(
+    keys: &[&Attributes],
+    mech_type: CK_MECHANISM_TYPE,
+    caller: &[Attribute],
+) -> Result<Vec<Attribute>> {
+    let mut merged = caller.to_vec();
+    for k in keys {
+        merged = rules::merge_template(&merged, &enforced(k, CKA_DERIVE_TEMPLATE))?;
+    }
+    if copies_material(mech_type) {
+        let mut imposed = Vec::new();
+        if keys.iter().any(|k| k.flag(CKA_SENSITIVE)) {
+            imposed.push(Attribute::bool(CKA_SENSITIVE, true));
+        }
+        if keys.iter().any(|k| !k.flag(CKA_EXTRACTABLE)) {
+            imposed.push(Attribute::bool(CKA_EXTRACTABLE, false));
+        }
+        if keys.iter().any(|k| k.flag(CKA_WRAP_WITH_TRUSTED)) {
+            imposed.push(Attribute::bool(CKA_WRAP_WITH_TRUSTED, true));
+        }
+        merged = rules::merge_template(&merged, &imposed)?;
+    }
+    Ok(merged)
+}
+
+/// May a material-copying derivation (§2.43) leave out part of these keys' values (a
+/// truncated concatenation, an XOR with shorter data, an extraction of fewer bytes than the
+/// key)? Not from a protected key: the new key would be protected too, but a key of a few
+/// unknown bytes is a small search, which any MAC or encryption under it answers
+/// (CKM_EXTRACT_KEY_FROM_KEY of one byte at each offset, then HMAC with each one-byte key,
+/// recovers the base a byte at a time; so would DATA_AND_BASE with all but one byte known).
+/// Whole copies (a rotation, an XOR with data as long as the key) keep every unknown bit.
+/// CKR_KEY_FUNCTION_NOT_PERMITTED.
+pub fn may_shorten(keys: &[&Attributes]) -> Result<()> {
+    if keys.iter().any(|k| protected(k)) {
+        return fail(CKR_KEY_FUNCTION_NOT_PERMITTED);
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -247,6 +307,32 @@ mod tests {
         let plain = key(&[]);
         let t = unwrap_template(&plain, CKM_AES_CBC_PAD, &[]).unwrap_or_default();
         assert_eq!(t, vec![]);
+    }
+
+    #[test]
+    fn copies_keep_their_bases_protection() {
+        let open = key(&[(CKA_SENSITIVE, false), (CKA_EXTRACTABLE, true)]);
+        let hidden = key(&[(CKA_SENSITIVE, true), (CKA_EXTRACTABLE, false)]);
+        let t = derive_template(&[&open, &hidden], CKM_CONCATENATE_BASE_AND_KEY, &[])
+            .unwrap_or_default();
+        assert!(t.contains(&Attribute::bool(CKA_SENSITIVE, true)));
+        assert!(t.contains(&Attribute::bool(CKA_EXTRACTABLE, false)));
+        assert_eq!(
+            rv(derive_template(
+                &[&hidden],
+                CKM_XOR_BASE_AND_DATA,
+                &[Attribute::bool(CKA_SENSITIVE, false)]
+            )),
+            CKR_TEMPLATE_INCONSISTENT
+        );
+        // A KDF's output reveals nothing of the base: nothing is imposed.
+        let t = derive_template(&[&hidden], CKM_SP800_108_COUNTER_KDF, &[]).unwrap_or_default();
+        assert!(t.is_empty());
+        assert!(may_shorten(&[&open]).is_ok());
+        assert_eq!(
+            rv(may_shorten(&[&open, &hidden])),
+            CKR_KEY_FUNCTION_NOT_PERMITTED
+        );
     }
 
     #[test]

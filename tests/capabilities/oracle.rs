@@ -141,6 +141,27 @@ def gmac(k, iv, d): return AESGCM(b(k)).encrypt(b(iv), b"", b(d) or None)
 def ed_verify(pub, sig, m):
     ed25519.Ed25519PublicKey.from_public_bytes(b(pub)).verify(b(sig), b(m)); return b""
 
+# Issue 12, derivation: SP 800-108 (NIST's pseudocode, over hmac) and RSA key generation.
+def kbkdf_hmac(mode, hn, k, fixed, iv, l):
+    # PRF input: [chain] || [i]_32 || fixed; counter mode has no chain, double pipeline
+    # chains A(i) = PRF(A(i-1)) from A(0) = fixed.
+    k, fixed, chain, l = b(k), b(fixed), b(iv), int(l)
+    out, i, a = b"", 1, fixed
+    while len(out) < l:
+        ctr = i.to_bytes(4, "big")
+        if mode == "counter": blk = hmaclib.new(k, ctr + fixed, hn).digest()
+        elif mode == "feedback": blk = chain = hmaclib.new(k, chain + ctr + fixed, hn).digest()
+        else:
+            a = hmaclib.new(k, a, hn).digest()
+            blk = hmaclib.new(k, a + ctr + fixed, hn).digest()
+        out += blk; i += 1
+    return out[:l]
+def rsa_gen(bits):
+    k = rsa.generate_private_key(65537, int(bits)).private_numbers()
+    f = lambda x: "%x" % x if len("%x" % x) % 2 == 0 else "0%x" % x
+    return " ".join(f(x) for x in (k.public_numbers.n, k.public_numbers.e, k.d, k.p, k.q,
+                                    k.dmp1, k.dmq1, k.iqmp))
+
 print("ready", flush=True)
 for line in sys.stdin:
     w = line.split()

@@ -1876,3 +1876,80 @@ pub fn gmac_params_aad(iv: &[u8], aad: &[u8], tag_bits: CK_ULONG) -> Mech {
 pub fn gmac_params(iv: &[u8], tag_bits: CK_ULONG) -> Mech {
     gmac_params_aad(iv, &[], tag_bits)
 }
+/// An SP 800-108 mechanism (Current Mechanisms §2.42) without additional keys: a counter of
+/// `counter_bits` (the iteration variable in counter mode, the optional counter otherwise, or
+/// none), then `label` as a byte array; `iv` is feedback mode's IV. Nested buffers are kept by
+/// the mechanism (byte-aligned copies: the module reads them unaligned).
+pub fn kbkdf(
+    ty: CK_MECHANISM_TYPE,
+    prf: CK_MECHANISM_TYPE,
+    counter_bits: Option<CK_ULONG>,
+    label: &[u8],
+    iv: &[u8],
+) -> Mech {
+    fn raw<T: Copy>(v: &T) -> Vec<u8> {
+        // SAFETY: reading the bytes of a plain C structure.
+        unsafe { std::slice::from_raw_parts(v as *const T as *const u8, std::mem::size_of::<T>()) }
+            .to_vec()
+    }
+    let mut m = Mech::new(ty);
+    let mut params = Vec::new();
+    let counter = counter_bits.map(|bits| {
+        let f = CK_SP800_108_COUNTER_FORMAT {
+            bLittleEndian: 0,
+            ulWidthInBits: bits,
+        };
+        m.keep(&raw(&f))
+    });
+    let counter_len = std::mem::size_of::<CK_SP800_108_COUNTER_FORMAT>() as CK_ULONG;
+    if ty == CKM_SP800_108_COUNTER_KDF {
+        params.push(CK_PRF_DATA_PARAM {
+            type_: CK_SP800_108_ITERATION_VARIABLE,
+            pValue: counter.unwrap_or(null_mut()) as *mut c_void,
+            ulValueLen: if counter.is_some() { counter_len } else { 0 },
+        });
+    } else {
+        params.push(CK_PRF_DATA_PARAM {
+            type_: CK_SP800_108_ITERATION_VARIABLE,
+            pValue: null_mut(),
+            ulValueLen: 0,
+        });
+        if let Some(c) = counter {
+            params.push(CK_PRF_DATA_PARAM {
+                type_: CK_SP800_108_COUNTER,
+                pValue: c as *mut c_void,
+                ulValueLen: counter_len,
+            });
+        }
+    }
+    let l = m.keep(label);
+    params.push(CK_PRF_DATA_PARAM {
+        type_: CK_SP800_108_BYTE_ARRAY,
+        pValue: l as *mut c_void,
+        ulValueLen: label.len() as CK_ULONG,
+    });
+    let bytes: Vec<u8> = params.iter().flat_map(raw).collect();
+    let pd = m.keep(&bytes) as *mut CK_PRF_DATA_PARAM;
+    let n = params.len() as CK_ULONG;
+    if ty == CKM_SP800_108_FEEDBACK_KDF {
+        let piv = m.keep(iv);
+        m.set_param(CK_SP800_108_FEEDBACK_KDF_PARAMS {
+            prfType: prf,
+            ulNumberOfDataParams: n,
+            pDataParams: pd,
+            ulIVLen: iv.len() as CK_ULONG,
+            pIV: piv,
+            ulAdditionalDerivedKeys: 0,
+            pAdditionalDerivedKeys: null_mut(),
+        });
+    } else {
+        m.set_param(CK_SP800_108_KDF_PARAMS {
+            prfType: prf,
+            ulNumberOfDataParams: n,
+            pDataParams: pd,
+            ulAdditionalDerivedKeys: 0,
+            pAdditionalDerivedKeys: null_mut(),
+        });
+    }
+    m
+}

@@ -27,7 +27,16 @@ fn ec_point_raw() -> Vec<u8> {
 /// several lengths: the new key's value must not hold the base key's bytes.
 pub fn derive_all(b: &mut Battery) {
     let point = ec_point_raw();
-    for m in listed(b, &[Fam::AesDerive, Fam::Hkdf, Fam::EcDerive]) {
+    for m in listed(
+        b,
+        &[
+            Fam::AesDerive,
+            Fam::Hkdf,
+            Fam::EcDerive,
+            Fam::CopyDerive,
+            Fam::Kbkdf,
+        ],
+    ) {
         for t in b.of(None) {
             for (shape, mech) in derive_params(m, &point) {
                 for len in [None, Some(16), Some(32), Some(48), Some(64)] {
@@ -614,5 +623,118 @@ pub fn generated_keys(b: &mut Battery) {
                 let _ = b.t.destroy(k);
             }
         }
+    }
+}
+
+/// The copying derivations (§2.43) and CKM_PUB_KEY_FROM_PRIV_KEY against every target, past
+/// the readable-key tries of `derive_all`: a copy the module lets the caller make must stay
+/// as protected as its base (unreadable, unwrappable when the base is), pieces of a target
+/// must be refused (one unknown byte is a search of 256 MACs), a concatenation with a second
+/// key is judged like one with data, and a public key made from a private one holds only
+/// public bytes.
+pub fn derive_copies(b: &mut Battery) {
+    let aes_kek = b.t.obj(&aes(&[0x5a; 32]));
+    let known = b.t.obj(&secret(CKK_GENERIC_SECRET, &[0x3c; 16]));
+    let protected = || Tmpl::new().b(CKA_TOKEN, false).u(CKA_CLASS, CKO_SECRET_KEY);
+    for t in b.of(None) {
+        let whole: Vec<(String, Mech, Tmpl)> = vec![
+            (
+                "XOR with zeros".into(),
+                key_derivation_data(CKM_XOR_BASE_AND_DATA, &[0; 64]),
+                protected(),
+            ),
+            (
+                "BASE_AND_KEY, known other".into(),
+                Mech::ulong(CKM_CONCATENATE_BASE_AND_KEY, known),
+                protected(),
+            ),
+            (
+                "other key is the target".into(),
+                Mech::ulong(CKM_CONCATENATE_BASE_AND_KEY, t.h),
+                protected(),
+            ),
+        ];
+        for (shape, m, tm) in whole {
+            let base = if shape.starts_with("other") {
+                known
+            } else {
+                t.h
+            };
+            let what = format!("C_DeriveKey({}, {}, {shape})", name(m.ty()), t.name);
+            b.tried += 1;
+            let h = match b.derive(&m, base, &tm) {
+                Err(_) => {
+                    b.refused += 1;
+                    continue;
+                }
+                Ok(h) => h,
+            };
+            b.tried -= 1;
+            if b.attr(h, CKA_VALUE).is_ok() {
+                b.fail(&what, "the copy's CKA_VALUE is readable".into());
+            }
+            if t.non_extractable {
+                let r = b.wrap(&Mech::new(CKM_AES_KEY_WRAP_KWP), aes_kek, h);
+                if let Ok(blob) = r {
+                    b.fail(
+                        &what,
+                        format!(
+                            "the copy of a non-extractable key wrapped ({} bytes)",
+                            blob.len()
+                        ),
+                    );
+                }
+            }
+            b.dump_and_destroy(&what, h);
+        }
+        // Pieces: each must be refused outright.
+        let pieces: Vec<(String, Mech, Tmpl)> = vec![
+            (
+                "EXTRACT one byte".into(),
+                Mech::ulong(CKM_EXTRACT_KEY_FROM_KEY, 8),
+                protected().u(CKA_VALUE_LEN, 1),
+            ),
+            (
+                "BASE_AND_DATA cut to 1".into(),
+                key_derivation_data(CKM_CONCATENATE_BASE_AND_DATA, &[0; 4]),
+                protected().u(CKA_VALUE_LEN, 1),
+            ),
+            (
+                "DATA_AND_BASE, 15 known bytes".into(),
+                key_derivation_data(CKM_CONCATENATE_DATA_AND_BASE, &[0; 15]),
+                protected().u(CKA_VALUE_LEN, 16),
+            ),
+            (
+                "XOR with one byte".into(),
+                key_derivation_data(CKM_XOR_BASE_AND_DATA, &[0]),
+                protected(),
+            ),
+        ];
+        for (shape, m, tm) in pieces {
+            let what = format!("C_DeriveKey({}, {}, {shape})", name(m.ty()), t.name);
+            b.tried += 1;
+            match b.derive(&m, t.h, &tm) {
+                Err(_) => b.refused += 1,
+                Ok(h) => {
+                    b.fail(&what, "a piece of a protected key was made".into());
+                    b.dump_and_destroy(&what, h);
+                }
+            }
+        }
+        // The public half of the private targets.
+        let what = format!("C_DeriveKey(CKM_PUB_KEY_FROM_PRIV_KEY, {})", t.name);
+        b.tried += 1;
+        match b.derive(
+            &Mech::new(CKM_PUB_KEY_FROM_PRIV_KEY),
+            t.h,
+            &Tmpl::new().b(CKA_TOKEN, false),
+        ) {
+            Err(_) => b.refused += 1,
+            Ok(h) => {
+                b.tried -= 1;
+                b.dump_and_destroy(&what, h);
+            }
+        }
+        b.recycle();
     }
 }

@@ -26,6 +26,12 @@ pub enum Fam {
     /// Secret key generation (AES, generic, HKDF, PBKDF2): no key in, a sensitive key out.
     KeyGen,
     PairGen,
+    /// §2.43 derivations that copy the base's bytes (concatenations, XOR, extraction).
+    CopyDerive,
+    /// SP 800-108 KDFs.
+    Kbkdf,
+    /// CKM_PUB_KEY_FROM_PRIV_KEY.
+    PubFromPriv,
 }
 
 /// The function flags of C_GetMechanismInfo a family's tries cover.
@@ -41,6 +47,7 @@ pub fn covered(f: Fam) -> CK_FLAGS {
         Fam::RsaCipher => enc | sv | wu | CKF_SIGN_RECOVER | CKF_VERIFY_RECOVER,
         Fam::KeyGen => CKF_GENERATE,
         Fam::PairGen => CKF_GENERATE_KEY_PAIR,
+        Fam::CopyDerive | Fam::Kbkdf | Fam::PubFromPriv => CKF_DERIVE,
     }
 }
 
@@ -125,6 +132,15 @@ pub fn family(m: CK_MECHANISM_TYPE) -> Option<Fam> {
         CKM_RSA_PKCS_KEY_PAIR_GEN | CKM_EC_KEY_PAIR_GEN | CKM_EC_EDWARDS_KEY_PAIR_GEN => {
             Fam::PairGen
         }
+        CKM_CONCATENATE_BASE_AND_KEY
+        | CKM_CONCATENATE_BASE_AND_DATA
+        | CKM_CONCATENATE_DATA_AND_BASE
+        | CKM_XOR_BASE_AND_DATA
+        | CKM_EXTRACT_KEY_FROM_KEY => Fam::CopyDerive,
+        CKM_SP800_108_COUNTER_KDF
+        | CKM_SP800_108_FEEDBACK_KDF
+        | CKM_SP800_108_DOUBLE_PIPELINE_KDF => Fam::Kbkdf,
+        CKM_PUB_KEY_FROM_PRIV_KEY => Fam::PubFromPriv,
         _ => return None,
     })
 }
@@ -246,6 +262,48 @@ pub fn derive_params(m: CK_MECHANISM_TYPE, ec_point: &[u8]) -> Vec<(String, Mech
                 ecdh(m, CKD_SHA256_KDF, b"shared", ec_point),
             ),
         ],
+        // The copying derivations (§2.43): each result would hold the base as it is.
+        CKM_CONCATENATE_BASE_AND_DATA | CKM_CONCATENATE_DATA_AND_BASE | CKM_XOR_BASE_AND_DATA => {
+            vec![
+                ("16 zero bytes".into(), key_derivation_data(m, &[0; 16])),
+                ("64 zero bytes".into(), key_derivation_data(m, &[0; 64])),
+            ]
+        }
+        CKM_EXTRACT_KEY_FROM_KEY => vec![
+            ("bit 0".into(), Mech::ulong(m, 0)),
+            ("bit 13".into(), Mech::ulong(m, 13)),
+        ],
+        CKM_SP800_108_COUNTER_KDF | CKM_SP800_108_DOUBLE_PIPELINE_KDF => vec![
+            (
+                "CMAC, 32-bit counter".into(),
+                kbkdf(m, CKM_AES_CMAC, Some(32), b"label", &[]),
+            ),
+            (
+                "HMAC-SHA256, 8-bit counter".into(),
+                kbkdf(m, CKM_SHA256_HMAC, Some(8), b"l", &[]),
+            ),
+        ],
+        CKM_SP800_108_FEEDBACK_KDF => vec![
+            (
+                "CMAC, zero IV".into(),
+                kbkdf(m, CKM_AES_CMAC, Some(32), b"label", &[0; 16]),
+            ),
+            (
+                "HMAC-SHA256, no IV".into(),
+                kbkdf(m, CKM_SHA256_HMAC, None, b"", &[]),
+            ),
+        ],
         _ => Vec::new(),
     }
+}
+
+/// A CK_KEY_DERIVATION_STRING_DATA mechanism.
+pub fn key_derivation_data(m: CK_MECHANISM_TYPE, data: &[u8]) -> Mech {
+    let mut mech = Mech::new(m);
+    let p = mech.keep(data);
+    mech.set_param(CK_KEY_DERIVATION_STRING_DATA {
+        pData: p,
+        ulLen: data.len() as CK_ULONG,
+    });
+    mech
 }

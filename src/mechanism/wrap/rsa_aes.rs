@@ -22,7 +22,7 @@ pub(super) fn parse(p: &Param) -> Result<Mechanism> {
     if !matches!(w.ulAESKeyBits, 128 | 192 | 256) || w.pOAEPParams.is_null() {
         return Err(bad_param());
     }
-    let oaep = p.nested(
+    let oaep = p.sub_param(
         w.pOAEPParams as *const std::ffi::c_void,
         std::mem::size_of::<CK_RSA_PKCS_OAEP_PARAMS>(),
     );
