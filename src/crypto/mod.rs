@@ -24,6 +24,8 @@
 pub mod aes;
 #[cfg(feature = "aws-lc")]
 mod awslc;
+pub mod block;
+pub mod des;
 pub mod digest;
 pub mod ec;
 pub mod kdf;

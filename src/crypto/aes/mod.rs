@@ -28,7 +28,7 @@ pub use cmac::{cmac, AesCmac};
 pub use gcm::{gcm_decrypt, gcm_encrypt, Gcm, GcmKey, GCM_MAX_IV, GCM_MIN_TAG};
 pub use key::AesKey;
 pub use kw::{kw_unwrap, kw_wrap, kwp_unwrap, kwp_wrap, KWP_DEFAULT_IV, KW_DEFAULT_IV};
-pub use modes::{cbc_encrypt, cts_decrypt, cts_encrypt, ecb_encrypt, AesCipher, Mode};
+pub use modes::{cbc_encrypt, cts_decrypt, cts_encrypt, ecb_encrypt, AesCipher, BlockStream, Mode};
 
 use crate::error::{Error, Result};
 use cryptoki_sys::{CKR_DATA_LEN_RANGE, CKR_ENCRYPTED_DATA_LEN_RANGE};
