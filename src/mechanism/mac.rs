@@ -1,6 +1,8 @@
-//! The digest and MAC family: SHA-1, SHA-2 and SHA-3 digests, HMAC and HMAC-general over them,
-//! AES-CMAC and CMAC-general, and the generic secret keys HMAC takes (Current Mechanisms spec
-//! §2.20-2.29 SHA digests and HMACs, §2.14.6 AES CMAC, §2.5 generic secret key generation).
+//! The digest and MAC family: SHA-1, SHA-2, SHA-3 and MD5 digests, HMAC and HMAC-general over
+//! them, AES-CMAC and CMAC-general (and the MAC operation of DES3-CMAC, which the DES family
+//! lists), and the generic secret and HMAC keys HMAC takes (Current Mechanisms spec §2.20-2.29
+//! SHA digests and HMACs, §2.14.6 AES CMAC, §2.5 generic secret key generation, §2.2x
+//! CKM_SHA*_KEY_GEN; MD5 and MD5-HMAC from the historical mechanisms document).
 
 use super::keys::{aes_key, secret, HMAC_KEYS};
 use super::{bad_param, Entry, Family, Hash, Mechanism, SV};
@@ -43,7 +45,35 @@ static ENTRIES: &[Entry] = &[
     (CKM_SHA3_384_HMAC_GENERAL, 1, 512, SV),
     (CKM_SHA3_512_HMAC_GENERAL, 1, 512, SV),
     (CKM_GENERIC_SECRET_KEY_GEN, 1, 512, CKF_GENERATE),
+    (CKM_MD5, 0, 0, CKF_DIGEST),
+    (CKM_MD5_HMAC, 1, 512, SV),
+    (CKM_MD5_HMAC_GENERAL, 1, 512, SV),
+    (CKM_SHA_1_KEY_GEN, 1, 512, CKF_GENERATE),
+    (CKM_SHA224_KEY_GEN, 1, 512, CKF_GENERATE),
+    (CKM_SHA256_KEY_GEN, 1, 512, CKF_GENERATE),
+    (CKM_SHA384_KEY_GEN, 1, 512, CKF_GENERATE),
+    (CKM_SHA512_KEY_GEN, 1, 512, CKF_GENERATE),
+    (CKM_SHA3_224_KEY_GEN, 1, 512, CKF_GENERATE),
+    (CKM_SHA3_256_KEY_GEN, 1, 512, CKF_GENERATE),
+    (CKM_SHA3_384_KEY_GEN, 1, 512, CKF_GENERATE),
+    (CKM_SHA3_512_KEY_GEN, 1, 512, CKF_GENERATE),
 ];
+
+/// The HMAC key type a `CKM_SHA*_KEY_GEN` mechanism makes.
+fn hmac_key_type(m: CK_MECHANISM_TYPE) -> Option<CK_KEY_TYPE> {
+    Some(match m {
+        CKM_SHA_1_KEY_GEN => CKK_SHA_1_HMAC,
+        CKM_SHA224_KEY_GEN => CKK_SHA224_HMAC,
+        CKM_SHA256_KEY_GEN => CKK_SHA256_HMAC,
+        CKM_SHA384_KEY_GEN => CKK_SHA384_HMAC,
+        CKM_SHA512_KEY_GEN => CKK_SHA512_HMAC,
+        CKM_SHA3_224_KEY_GEN => CKK_SHA3_224_HMAC,
+        CKM_SHA3_256_KEY_GEN => CKK_SHA3_256_HMAC,
+        CKM_SHA3_384_KEY_GEN => CKK_SHA3_384_HMAC,
+        CKM_SHA3_512_KEY_GEN => CKK_SHA3_512_HMAC,
+        _ => return None,
+    })
+}
 
 /// The hash of an HMAC mechanism, and whether it is the `_GENERAL` form (a length parameter).
 fn hmac_hash(m: CK_MECHANISM_TYPE) -> Option<(Hash, bool)> {
@@ -64,6 +94,8 @@ fn hmac_hash(m: CK_MECHANISM_TYPE) -> Option<(Hash, bool)> {
         CKM_SHA3_256_HMAC_GENERAL => (Hash::Sha3_256, true),
         CKM_SHA3_384_HMAC_GENERAL => (Hash::Sha3_384, true),
         CKM_SHA3_512_HMAC_GENERAL => (Hash::Sha3_512, true),
+        CKM_MD5_HMAC => (Hash::Md5, false),
+        CKM_MD5_HMAC_GENERAL => (Hash::Md5, true),
         _ => return None,
     })
 }
@@ -75,9 +107,14 @@ impl Family for DigestMac {
 
     fn parse(&self, ty: CK_MECHANISM_TYPE, p: &Param) -> Result<Mechanism> {
         use Mechanism as M;
-        if let Some(h) = Hash::from_ckm(ty) {
+        // MD5 is a digest of its own mechanism only (see `Hash::Md5`).
+        if let Some(h) = Hash::from_ckm(ty).or((ty == CKM_MD5).then_some(Hash::Md5)) {
             p.none()?;
             return Ok(M::Digest(h));
+        }
+        if let Some(kt) = hmac_key_type(ty) {
+            p.none()?;
+            return Ok(M::HmacKeyGen(kt));
         }
         if let Some((h, general)) = hmac_hash(ty) {
             return Ok(if general {
@@ -151,6 +188,7 @@ pub fn restore_digester(saved: &[u8]) -> Result<Box<dyn Accumulate>> {
 enum MacState {
     Hmac(Hmac),
     Cmac(aes::AesCmac),
+    DesCmac(crate::crypto::des::DesCmac),
 }
 
 impl MacState {
@@ -158,24 +196,28 @@ impl MacState {
         match self {
             MacState::Hmac(m) => m.update(d),
             MacState::Cmac(m) => m.update(d),
+            MacState::DesCmac(m) => m.update(d),
         }
     }
     fn finish(self) -> Zeroizing<Vec<u8>> {
         match self {
             MacState::Hmac(m) => m.finalize(),
             MacState::Cmac(m) => Zeroizing::new(m.finalize()),
+            MacState::DesCmac(m) => Zeroizing::new(m.finalize()),
         }
     }
     fn verify(self, tag: &[u8]) -> Result<()> {
         match self {
             MacState::Hmac(m) => m.verify(tag),
             MacState::Cmac(m) => m.verify(tag),
+            MacState::DesCmac(m) => m.verify(tag),
         }
     }
     fn len(&self) -> usize {
         match self {
             MacState::Hmac(m) => m.mac_len(),
             MacState::Cmac(m) => m.mac_len(),
+            MacState::DesCmac(m) => m.mac_len(),
         }
     }
 }
@@ -229,6 +271,10 @@ fn mac(mech: &Mechanism, key: &Attributes) -> Option<Result<MacOp>> {
             Mechanism::AesCmacGeneral { len: l } => {
                 MacState::Cmac(aes::AesCmac::new(aes_key(key)?, len(*l)?)?)
             }
+            Mechanism::Des3Cmac { len: l } => MacState::DesCmac(crate::crypto::des::DesCmac::new(
+                secret(key, super::des::key_types(true))?,
+                len(*l)?,
+            )?),
             _ => return fail(CKR_MECHANISM_INVALID),
         })
     };
@@ -236,7 +282,8 @@ fn mac(mech: &Mechanism, key: &Attributes) -> Option<Result<MacOp>> {
         Mechanism::Hmac(_)
         | Mechanism::HmacGeneral(..)
         | Mechanism::AesCmac
-        | Mechanism::AesCmacGeneral { .. } => Some(state().map(|s| {
+        | Mechanism::AesCmacGeneral { .. }
+        | Mechanism::Des3Cmac { .. } => Some(state().map(|s| {
             let n = s.len();
             MacOp(Some(s), n)
         })),

@@ -41,6 +41,7 @@ static ENTRIES: &[Entry] = &[
     (CKM_SHA256_RSA_PKCS_PSS, 2048, 4096, SV),
     (CKM_SHA384_RSA_PKCS_PSS, 2048, 4096, SV),
     (CKM_SHA512_RSA_PKCS_PSS, 2048, 4096, SV),
+    (CKM_MD5_RSA_PKCS, 2048, 4096, SV),
 ];
 
 /// The hash of a hash-and-sign RSA mechanism.
@@ -54,6 +55,7 @@ fn sign_hash(m: CK_MECHANISM_TYPE) -> Result<Hash> {
         CKM_SHA3_256_RSA_PKCS => Hash::Sha3_256,
         CKM_SHA3_384_RSA_PKCS => Hash::Sha3_384,
         CKM_SHA3_512_RSA_PKCS => Hash::Sha3_512,
+        CKM_MD5_RSA_PKCS => Hash::Md5,
         _ => return fail(CKR_MECHANISM_INVALID),
     })
 }

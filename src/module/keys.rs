@@ -34,6 +34,7 @@ impl Module {
                 Mechanism::AesKeyGen => CKK_AES,
                 Mechanism::GenericSecretKeyGen | Mechanism::Pbkdf2 { .. } => CKK_GENERIC_SECRET,
                 Mechanism::HkdfKeyGen => CKK_HKDF,
+                Mechanism::DesKeyGen(kt) | Mechanism::HmacKeyGen(kt) => *kt,
                 _ => return fail(CKR_MECHANISM_INVALID),
             };
             let (mut attrs, len) =
@@ -42,7 +43,7 @@ impl Module {
                 Mechanism::Pbkdf2 { .. } => {
                     build::derive(mech, &Attributes::new(), None, Some(len))?
                 }
-                _ => build::random_key(len)?,
+                _ => build::generated_secret(mech, len)?,
             };
             rules::add_computed(&mut attrs, CKA_VALUE, AttrValue::Bytes(value.to_vec()));
             rules::check(&attrs)?;

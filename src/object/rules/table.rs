@@ -295,6 +295,29 @@ pub(super) static AES: &[Rule] = &[
     ),
 ];
 
+// DES keys have a fixed length per type and, as in the specification's DES tables (and
+// SoftHSMv2), no CKA_VALUE_LEN: generation makes the one length the type has.
+pub(super) static DES: &[Rule] = &[checked(
+    CKA_VALUE,
+    REQUIRED | SECRET | MATERIAL,
+    Def::None,
+    Check::Lengths(&[8]),
+)];
+
+pub(super) static DES2: &[Rule] = &[checked(
+    CKA_VALUE,
+    REQUIRED | SECRET | MATERIAL,
+    Def::None,
+    Check::Lengths(&[16]),
+)];
+
+pub(super) static DES3: &[Rule] = &[checked(
+    CKA_VALUE,
+    REQUIRED | SECRET | MATERIAL,
+    Def::None,
+    Check::Lengths(&[24]),
+)];
+
 // A generation template may choose the public exponent (no footnote 4); F4 is what every
 // client expects when it does not.
 pub(super) static RSA_PUBLIC: &[Rule] = &[
@@ -376,6 +399,14 @@ pub(super) const KEY_TYPES: &[CK_KEY_TYPE] = &[
     CKK_SHA384_HMAC,
     CKK_SHA512_HMAC,
     CKK_HKDF,
+    CKK_DES,
+    CKK_DES2,
+    CKK_DES3,
+    CKK_MD5_HMAC,
+    CKK_SHA3_224_HMAC,
+    CKK_SHA3_256_HMAC,
+    CKK_SHA3_384_HMAC,
+    CKK_SHA3_512_HMAC,
     CKK_RSA,
     CKK_EC,
     CKK_EC_EDWARDS,
@@ -418,6 +449,11 @@ impl Schema {
             },
             CKO_SECRET_KEY => match sub? {
                 CKK_AES => (KEY, SECRET_KEY, AES),
+                CKK_DES => (KEY, SECRET_KEY, DES),
+                CKK_DES2 => (KEY, SECRET_KEY, DES2),
+                CKK_DES3 => (KEY, SECRET_KEY, DES3),
+                CKK_MD5_HMAC | CKK_SHA3_224_HMAC | CKK_SHA3_256_HMAC | CKK_SHA3_384_HMAC
+                | CKK_SHA3_512_HMAC => (KEY, SECRET_KEY, GENERIC_SECRET),
                 CKK_GENERIC_SECRET | CKK_SHA_1_HMAC | CKK_SHA224_HMAC | CKK_SHA256_HMAC
                 | CKK_SHA384_HMAC | CKK_SHA512_HMAC | CKK_HKDF => (KEY, SECRET_KEY, GENERIC_SECRET),
                 _ => return None,
