@@ -8,8 +8,9 @@ use crate::error::Result;
 
 /// An expanded key of a block cipher, shared through an `Arc` by every operation on its key
 /// object (all use is through `&self`). Block arguments are `LEN` bytes; the bulk calls take
-/// whole blocks, as many as both buffers hold.
-pub trait BlockKey: Send + Sync + Clone + 'static {
+/// whole blocks, as many as both buffers hold. A call fails only when the engine does
+/// (`CKR_DEVICE_ERROR`), and then writes nothing that counts.
+pub trait BlockKey: Sized + Send + Sync + 'static {
     /// Block length in bytes: 16 or 8.
     const LEN: usize;
     /// The cipher's name, for `Debug` output.
@@ -19,13 +20,13 @@ pub trait BlockKey: Send + Sync + Clone + 'static {
     fn from_bytes(key: &[u8]) -> Result<Self>;
 
     /// Encrypt one block in place.
-    fn encrypt(&self, b: &mut [u8]);
+    fn encrypt(&self, b: &mut [u8]) -> Result<()>;
 
     /// Decrypt one block in place.
-    fn decrypt(&self, b: &mut [u8]);
+    fn decrypt(&self, b: &mut [u8]) -> Result<()>;
 
     /// One block in place, in direction `dir`.
-    fn encrypt_or_decrypt(&self, dir: Direction, b: &mut [u8]) {
+    fn encrypt_or_decrypt(&self, dir: Direction, b: &mut [u8]) -> Result<()> {
         match dir {
             Direction::Encrypt => self.encrypt(b),
             Direction::Decrypt => self.decrypt(b),
@@ -33,19 +34,26 @@ pub trait BlockKey: Send + Sync + Clone + 'static {
     }
 
     /// ECB over the whole blocks of `input` into `out`.
-    fn ecb_into(&self, dir: Direction, input: &[u8], out: &mut [u8]) {
+    fn ecb_into(&self, dir: Direction, input: &[u8], out: &mut [u8]) -> Result<()> {
         for (i, o) in input
             .chunks_exact(Self::LEN)
             .zip(out.chunks_exact_mut(Self::LEN))
         {
             o.copy_from_slice(i);
-            self.encrypt_or_decrypt(dir, o);
+            self.encrypt_or_decrypt(dir, o)?;
         }
+        Ok(())
     }
 
     /// CBC over the whole blocks of `input` into `out`, chaining from `chain` (`LEN` bytes) and
     /// leaving the last ciphertext block in it.
-    fn cbc_into(&self, dir: Direction, chain: &mut [u8], input: &[u8], out: &mut [u8]) {
+    fn cbc_into(
+        &self,
+        dir: Direction,
+        chain: &mut [u8],
+        input: &[u8],
+        out: &mut [u8],
+    ) -> Result<()> {
         for (i, o) in input
             .chunks_exact(Self::LEN)
             .zip(out.chunks_exact_mut(Self::LEN))
@@ -55,12 +63,12 @@ pub trait BlockKey: Send + Sync + Clone + 'static {
                     for ((d, x), c) in o.iter_mut().zip(i).zip(chain.iter()) {
                         *d = *x ^ *c;
                     }
-                    self.encrypt(o);
+                    self.encrypt(o)?;
                     chain.copy_from_slice(o);
                 }
                 Direction::Decrypt => {
                     o.copy_from_slice(i);
-                    self.decrypt(o);
+                    self.decrypt(o)?;
                     for (d, c) in o.iter_mut().zip(chain.iter()) {
                         *d ^= *c;
                     }
@@ -68,5 +76,6 @@ pub trait BlockKey: Send + Sync + Clone + 'static {
                 }
             }
         }
+        Ok(())
     }
 }

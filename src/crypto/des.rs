@@ -6,11 +6,12 @@
 //!
 //! Every key is run as the EDE triple K1, K2, K3: a two-key (DES2) key is K1, K2, K1 and a
 //! single DES key K1, K1, K1, which SP 800-67 keying option 3 makes equal to single DES. So one
-//! schedule type and one code path serve the three key types. Both builds use the `des` crate
-//! (and `cmac` over `des::TdesEde3`, as AES-CMAC is on `cmac`): the bindings of `aws-lc-sys`
-//! leave out aws-lc's `DES_*` block calls, and the EVP route would put a locked cipher context
-//! behind every 8-byte block of a legacy cipher.
+//! schedule type and one code path serve the three key types. The default build runs aws-lc's
+//! `EVP_des_ede3(_cbc)` (`awslc_des.rs`), the RustCrypto build the `des` crate; CMAC is the
+//! `cmac` crate over `des::TdesEde3` in both, as AES-CMAC is on `cmac`.
 
+#[cfg(feature = "aws-lc")]
+use crate::crypto::aes::Direction;
 use crate::crypto::block::BlockKey;
 use crate::error::{Error, Result};
 use cryptoki_sys::{
@@ -36,10 +37,16 @@ fn ede_key(key: &[u8]) -> Result<Zeroizing<[u8; 24]>> {
     Ok(k)
 }
 
-/// An expanded DES, DES2 or DES3 key; the schedule is wiped on drop (by the `des` crate). `Send + Sync`, shared through an `Arc` like [`crate::crypto::aes::AesKey`].
-#[derive(Clone)]
+#[cfg(feature = "aws-lc")]
+type Schedule = super::awslc_des::Tdes;
+#[cfg(not(feature = "aws-lc"))]
+type Schedule = des::TdesEde3;
+
+/// An expanded DES, DES2 or DES3 key; the schedule is wiped on drop (by aws-lc when it frees
+/// its contexts, or by the `des` crate). `Send + Sync`, shared through an `Arc` like
+/// [`crate::crypto::aes::AesKey`].
 pub struct DesKey {
-    s: des::TdesEde3,
+    s: Schedule,
     len: usize,
 }
 
@@ -52,22 +59,39 @@ impl std::fmt::Debug for DesKey {
 impl DesKey {
     /// An 8-, 16- or 24-byte key; any other length is `CKR_KEY_SIZE_RANGE`.
     pub fn new(key: &[u8]) -> Result<Self> {
-        use des::cipher::KeyInit;
         let k = ede_key(key)?;
-        let s = des::TdesEde3::new_from_slice(&*k).map_err(|_| Error::new(CKR_KEY_SIZE_RANGE))?;
+        #[cfg(feature = "aws-lc")]
+        let s = super::awslc_des::Tdes::new(&k)
+            .ok_or_else(|| Error::device("aws-lc: DES key set-up failed"))?;
+        #[cfg(not(feature = "aws-lc"))]
+        let s = {
+            use des::cipher::KeyInit;
+            des::TdesEde3::new_from_slice(&*k).map_err(|_| Error::new(CKR_KEY_SIZE_RANGE))?
+        };
         Ok(DesKey { s, len: key.len() })
     }
 
-    fn block(&self, encrypt: bool, b: &mut [u8]) {
-        let Ok(b) = <&mut [u8; BLOCK_LEN]>::try_from(b) else {
-            return;
-        };
-        use des::cipher::{BlockCipherDecrypt, BlockCipherEncrypt};
-        if encrypt {
-            self.s.encrypt_block(b.into());
-        } else {
-            self.s.decrypt_block(b.into());
+    fn block(&self, encrypt: bool, b: &mut [u8]) -> Result<()> {
+        let b = <&mut [u8; BLOCK_LEN]>::try_from(b)
+            .map_err(|_| Error::device("DES: a block of another length"))?;
+        #[cfg(feature = "aws-lc")]
+        {
+            // The input is copied off so aws-lc writes to a distinct buffer; wiped on drop.
+            let input = Zeroizing::new(*b);
+            if !self.s.run(encrypt, None, &*input, b) {
+                return Err(Error::device("aws-lc: DES failed"));
+            }
         }
+        #[cfg(not(feature = "aws-lc"))]
+        {
+            use des::cipher::{BlockCipherDecrypt, BlockCipherEncrypt};
+            if encrypt {
+                self.s.encrypt_block(b.into());
+            } else {
+                self.s.decrypt_block(b.into());
+            }
+        }
+        Ok(())
     }
 }
 
@@ -79,12 +103,50 @@ impl BlockKey for DesKey {
         DesKey::new(key)
     }
 
-    fn encrypt(&self, b: &mut [u8]) {
+    fn encrypt(&self, b: &mut [u8]) -> Result<()> {
         self.block(true, b)
     }
 
-    fn decrypt(&self, b: &mut [u8]) {
+    fn decrypt(&self, b: &mut [u8]) -> Result<()> {
         self.block(false, b)
+    }
+
+    /// One aws-lc call for all the blocks.
+    #[cfg(feature = "aws-lc")]
+    fn ecb_into(&self, dir: Direction, input: &[u8], out: &mut [u8]) -> Result<()> {
+        if self.s.run(dir == Direction::Encrypt, None, input, out) {
+            Ok(())
+        } else {
+            Err(Error::device("aws-lc: DES-ECB failed"))
+        }
+    }
+
+    /// One aws-lc call for all the blocks; the chaining value is the last ciphertext block.
+    #[cfg(feature = "aws-lc")]
+    fn cbc_into(
+        &self,
+        dir: Direction,
+        chain: &mut [u8],
+        input: &[u8],
+        out: &mut [u8],
+    ) -> Result<()> {
+        let n = input.len().min(out.len());
+        let n = n - n % BLOCK_LEN;
+        let encrypt = dir == Direction::Encrypt;
+        if !self.s.run(encrypt, Some(chain), input, out) {
+            return Err(Error::device("aws-lc: DES-CBC failed"));
+        }
+        let last = if encrypt {
+            out.get(..n)
+        } else {
+            input.get(..n)
+        };
+        if let Some(last) = last.and_then(|l| l.len().checked_sub(BLOCK_LEN).map(|s| &l[s..])) {
+            for (c, l) in chain.iter_mut().zip(last) {
+                *c = *l;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -92,7 +154,7 @@ impl BlockKey for DesKey {
 pub fn check_value(key: &[u8]) -> Result<[u8; 3]> {
     let k = DesKey::new(key)?;
     let mut b = [0u8; BLOCK_LEN];
-    k.encrypt(&mut b);
+    k.encrypt(&mut b)?;
     Ok([b[0], b[1], b[2]])
 }
 

@@ -185,19 +185,17 @@ impl crate::crypto::block::BlockKey for AesKey {
         AesKey::new(key)
     }
 
-    fn encrypt(&self, b: &mut [u8]) {
-        if let Ok(b) = <&mut Block>::try_from(b) {
-            self.encrypt_block(b)
-        }
+    fn encrypt(&self, b: &mut [u8]) -> Result<()> {
+        self.encrypt_block(whole(b)?);
+        Ok(())
     }
 
-    fn decrypt(&self, b: &mut [u8]) {
-        if let Ok(b) = <&mut Block>::try_from(b) {
-            self.decrypt_block(b)
-        }
+    fn decrypt(&self, b: &mut [u8]) -> Result<()> {
+        self.decrypt_block(whole(b)?);
+        Ok(())
     }
 
-    fn ecb_into(&self, dir: Direction, input: &[u8], out: &mut [u8]) {
+    fn ecb_into(&self, dir: Direction, input: &[u8], out: &mut [u8]) -> Result<()> {
         // The RustCrypto cipher pipelines independent blocks; aws-lc's block call is one at a
         // time either way.
         #[cfg(not(feature = "aws-lc"))]
@@ -205,7 +203,7 @@ impl crate::crypto::block::BlockKey for AesKey {
             let n = input.len().min(out.len());
             let n = n - n % super::BLOCK_LEN;
             let (Some(input), Some(out)) = (input.get(..n), out.get_mut(..n)) else {
-                return;
+                return Ok(());
             };
             out.copy_from_slice(input);
             match dir {
@@ -219,13 +217,24 @@ impl crate::crypto::block::BlockKey for AesKey {
             .zip(out.chunks_exact_mut(super::BLOCK_LEN))
         {
             o.copy_from_slice(i);
-            crate::crypto::block::BlockKey::encrypt_or_decrypt(self, dir, o);
+            crate::crypto::block::BlockKey::encrypt_or_decrypt(self, dir, o)?;
         }
+        Ok(())
     }
 
-    fn cbc_into(&self, dir: Direction, chain: &mut [u8], input: &[u8], out: &mut [u8]) {
-        if let Ok(chain) = <&mut Block>::try_from(chain) {
-            AesKey::cbc_into(self, dir, chain, input, out)
-        }
+    fn cbc_into(
+        &self,
+        dir: Direction,
+        chain: &mut [u8],
+        input: &[u8],
+        out: &mut [u8],
+    ) -> Result<()> {
+        AesKey::cbc_into(self, dir, whole(chain)?, input, out);
+        Ok(())
     }
+}
+
+/// A block argument of the block trait as the 16-byte array the schedule takes.
+fn whole(b: &mut [u8]) -> Result<&mut Block> {
+    <&mut Block>::try_from(b).map_err(|_| Error::device("AES: a block of another length"))
 }

@@ -98,7 +98,7 @@ impl CtrState {
         for (o, i) in out.iter_mut().zip(input) {
             if self.used == BLOCK_LEN {
                 self.keystream = self.counter;
-                key.encrypt(&mut self.keystream);
+                key.encrypt(&mut self.keystream)?;
                 // The last permitted block may carry the counter bits round to zero; the
                 // length check above keeps that value from ever being used.
                 let c = u128::from_be_bytes(self.counter);
@@ -232,23 +232,25 @@ impl<K: BlockKey> BlockStream<K> {
     }
 
     /// One block (`K::LEN` bytes) in place, chained in CBC.
-    fn crypt_block(&mut self, b: &mut [u8]) {
+    fn crypt_block(&mut self, b: &mut [u8]) -> Result<()> {
         let chain = &mut self.chain[..K::LEN];
         match (&self.kind, self.dir) {
-            (Kind::Ecb, dir) => self.key.encrypt_or_decrypt(dir, b),
+            (Kind::Ecb, dir) => self.key.encrypt_or_decrypt(dir, b)?,
             (_, Direction::Encrypt) => {
                 xor_into(b, chain);
-                self.key.encrypt(b);
+                self.key.encrypt(b)?;
                 chain.copy_from_slice(b);
             }
             (_, Direction::Decrypt) => {
                 let mut c = to_block(b);
-                self.key.decrypt(b);
+                let r = self.key.decrypt(b);
                 xor_into(b, chain);
                 chain.copy_from_slice(&c[..K::LEN]);
                 c.zeroize();
+                r?;
             }
         }
+        Ok(())
     }
 
     /// Process input; returns the output released by this call.
@@ -292,10 +294,10 @@ impl<K: BlockKey> BlockStream<K> {
         h_pend.copy_from_slice(pend);
         h_inp.copy_from_slice(inp);
         let (out_head, out_body) = out.split_at_mut(head_len);
-        self.blocks_into(h, out_head);
+        self.blocks_into(h, out_head)?;
         let body_end = n.saturating_sub(p).max(from_input);
         let body = input.get(from_input..body_end).unwrap_or(&[]);
-        self.blocks_into(body, out_body);
+        self.blocks_into(body, out_body)?;
         // What stays: pending || input from byte n on.
         let mut keep = Zeroizing::new(Vec::with_capacity(total - n));
         keep.extend_from_slice(self.pending.get(n.min(p)..).unwrap_or(&[]));
@@ -305,7 +307,7 @@ impl<K: BlockKey> BlockStream<K> {
     }
 
     /// Whole blocks of `input` into `out` (the same length) in this mode.
-    fn blocks_into(&mut self, input: &[u8], out: &mut [u8]) {
+    fn blocks_into(&mut self, input: &[u8], out: &mut [u8]) -> Result<()> {
         match self.kind {
             // CBC and the whole blocks before a CTS tail: the chained bulk call.
             Kind::Cbc { .. } | Kind::Cts => {
@@ -337,7 +339,7 @@ impl<K: BlockKey> BlockStream<K> {
                 let pad = (K::LEN - pending.len()) as u8;
                 let mut b = Zeroizing::new(vec![pad; K::LEN]);
                 b[..pending.len()].copy_from_slice(&pending);
-                self.crypt_block(&mut b);
+                self.crypt_block(&mut b)?;
                 Ok(b)
             }
             (Kind::Cbc { pad: true }, Direction::Decrypt) => {
@@ -345,8 +347,8 @@ impl<K: BlockKey> BlockStream<K> {
                     return err(CKR_ENCRYPTED_DATA_LEN_RANGE);
                 }
                 let mut b = to_block(&pending);
-                self.crypt_block(&mut b[..K::LEN]);
-                let out = unpad(&b[..K::LEN]);
+                let r = self.crypt_block(&mut b[..K::LEN]);
+                let out = r.and_then(|()| unpad(&b[..K::LEN]));
                 b.zeroize();
                 out
             }
@@ -366,7 +368,7 @@ impl<K: BlockKey> BlockStream<K> {
             let mut out = Zeroizing::new(Vec::with_capacity(tail.len()));
             for chunk in tail.chunks(BLOCK_LEN) {
                 let mut x = to_block(chunk);
-                self.crypt_block(&mut x);
+                self.crypt_block(&mut x)?;
                 out.extend_from_slice(&x);
                 x.zeroize();
             }
@@ -379,10 +381,10 @@ impl<K: BlockKey> BlockStream<K> {
                 let (first, last) = tail.split_at(BLOCK_LEN);
                 let mut x = to_block(first);
                 xor_into(&mut x, &self.chain);
-                self.key.encrypt(&mut x);
+                self.key.encrypt(&mut x)?;
                 let mut y = to_block(last);
                 xor_into(&mut y, &x);
-                self.key.encrypt(&mut y);
+                self.key.encrypt(&mut y)?;
                 out.extend_from_slice(x.get(..d).unwrap_or(&[]));
                 out.extend_from_slice(&y);
                 x.zeroize();
@@ -392,13 +394,13 @@ impl<K: BlockKey> BlockStream<K> {
                 // D(C(n)) = P(n)||0 ^ C(n-1), so its tail completes the stolen C(n-1).
                 let (stolen, cn) = tail.split_at(d);
                 let mut x = to_block(cn);
-                self.key.decrypt(&mut x);
+                self.key.decrypt(&mut x)?;
                 let mut c1 = x;
                 c1[..d].copy_from_slice(stolen);
                 let mut pn = x;
                 xor_into(&mut pn, stolen);
                 let mut p1 = c1;
-                self.key.decrypt(&mut p1);
+                self.key.decrypt(&mut p1)?;
                 xor_into(&mut p1, &self.chain);
                 out.extend_from_slice(&p1);
                 out.extend_from_slice(pn.get(..d).unwrap_or(&[]));
