@@ -437,7 +437,7 @@ fn des3_and_des_cbc_agree_with_openssl() {
         (CKK_DES2, CKM_DES3_CBC, "-des-ede-cbc", 16, false),
         (CKK_DES, CKM_DES_CBC, "-des-cbc", 8, true),
     ] {
-        let key = t.random(len);
+        let key = odd_parity(t.random(len));
         let iv = t.random(8);
         let data = t.random(8 * 37);
         let k = t.obj(&secret(kt, &key));
@@ -456,6 +456,76 @@ fn des3_and_des_cbc_agree_with_openssl() {
         };
         assert_bytes(&format!("{cipher} against openssl"), &ours, &theirs);
     }
+}
+
+/// Each byte with its low bit set for odd parity, as DES keys must have.
+fn odd_parity(mut v: Vec<u8>) -> Vec<u8> {
+    for b in &mut v {
+        *b = (*b & 0xfe) | u8::from((*b >> 1).count_ones() % 2 == 0);
+    }
+    v
+}
+
+/// Current Mechanisms, DES2/DES3 secret key objects: "Attempting to create or unwrap a DES3 key
+/// with incorrect parity MUST return an error"; derived DES keys get their parity set.
+#[test]
+fn parity_is_required_on_create_and_unwrap_and_set_on_derive() {
+    let t = token("des-parity");
+    let mut bad = hx(K3);
+    bad[5] ^= 1;
+    for (kt, v) in [
+        (CKK_DES, &bad[..8]),
+        (CKK_DES2, &bad[..16]),
+        (CKK_DES3, &bad[..]),
+    ] {
+        expect_err(
+            &format!("C_CreateObject of key type {kt:#x} with a byte of even parity"),
+            t.create(&secret(kt, v)),
+            CKR_ATTRIBUTE_VALUE_INVALID,
+        );
+    }
+    let kek = t.obj(&aes(&[0x42; 32]));
+    let blob = t
+        .encrypt(&Mech::new(CKM_AES_KEY_WRAP_KWP), kek, &bad)
+        .ok_or_panic("C_Encrypt");
+    expect_err(
+        "C_UnwrapKey of a DES3 key with a byte of even parity",
+        t.unwrap(
+            &Mech::new(CKM_AES_KEY_WRAP_KWP),
+            kek,
+            &blob,
+            &new_secret(CKK_DES3, None),
+        ),
+        CKR_WRAPPED_KEY_INVALID,
+    );
+    // The same bytes as a generic secret are fine.
+    t.unwrap(
+        &Mech::new(CKM_AES_KEY_WRAP_KWP),
+        kek,
+        &blob,
+        &new_secret(CKK_GENERIC_SECRET, None),
+    )
+    .ok_or_panic("generic secret");
+    // HKDF into a DES3 key: 24 bytes (the type's one length), parity set, usable.
+    let ikm = t.obj(&secret(CKK_GENERIC_SECRET, &[0x0b; 22]));
+    let d = t
+        .derive(
+            &hkdf(true, true, CKM_SHA256, b"salt", b"info"),
+            ikm,
+            &new_secret(CKK_DES3, None),
+        )
+        .ok_or_panic("C_DeriveKey");
+    let v = t.get(d, CKA_VALUE);
+    assert_eq!(v.len(), 24);
+    assert!(v.iter().all(|b| b.count_ones() % 2 == 1), "{}", hex(&v));
+    let e0 = t
+        .encrypt(&Mech::new(CKM_DES3_ECB), d, &[0; 8])
+        .ok_or_panic("E(0)");
+    assert_bytes(
+        "derived key's check value",
+        &t.get(d, CKA_CHECK_VALUE),
+        &e0[..3],
+    );
 }
 
 fn run_with_input(mut cmd: std::process::Command, input: &[u8]) -> Option<Vec<u8>> {

@@ -35,14 +35,23 @@ pub fn check_value(kt: CK_KEY_TYPE, key: &[u8]) -> Option<Result<Vec<u8>>> {
 }
 
 /// The value of a secret key `mech` generates, `len` bytes: random, and for the DES key
-/// generation mechanisms with each byte's parity bit set to odd parity, as they must
-/// (Current Mechanisms v3.0 §2.30.4; the DES key generation of the historical mechanisms).
+/// generation mechanisms with each byte's parity bit set, as they must (Current Mechanisms,
+/// DES2/DES3 key generation).
 pub fn generated_secret(mech: &Mechanism, len: usize) -> Result<Zeroizing<Vec<u8>>> {
     let mut v = random_key(len)?;
-    if let Mechanism::DesKeyGen(_) = mech {
-        crate::crypto::des::set_odd_parity(&mut v);
+    if let Mechanism::DesKeyGen(kt) = mech {
+        set_key_parity(*kt, &mut v);
     }
     Ok(v)
+}
+
+/// Key material made for a key of type `kt` (generated, derived): a DES, DES2 or DES3 key gets
+/// odd parity in every byte, as DES keys must have (the attribute table refuses one without);
+/// other types are left as they are. NSS's softoken does the same for derived DES keys.
+pub fn set_key_parity(kt: CK_KEY_TYPE, value: &mut [u8]) {
+    if matches!(kt, CKK_DES | CKK_DES2 | CKK_DES3) {
+        crate::crypto::des::set_odd_parity(value);
+    }
 }
 
 /// Key material for a key-pair mechanism, from the public template (modulus bits, exponent,

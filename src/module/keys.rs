@@ -232,7 +232,10 @@ impl Module {
                 mech_type,
                 &Self::ctx(r),
             )?;
-            let value = build::derive(mech, &bk, salt_key.as_deref(), len)?;
+            let mut value = build::derive(mech, &bk, salt_key.as_deref(), len)?;
+            if let Some(kt) = attrs.key_type() {
+                build::set_key_parity(kt, &mut value);
+            }
             rules::add_computed(&mut attrs, CKA_VALUE, AttrValue::Bytes(value.to_vec()));
             rules::check(&attrs)?;
             self.store_new(s, r, attrs)

@@ -42,7 +42,11 @@ impl Exerciser for Des {
     fn exercise(&mut self, cx: &mut Cx, c: &Case) -> Outcome {
         let size = c.size as usize;
         let kt = key_type(size).ok_or_else(|| format!("no DES key type of {size} bytes"))?;
-        let key = random(cx, size);
+        let mut key = random(cx, size);
+        // DES keys must have odd parity (the module refuses others).
+        for b in &mut key {
+            *b = (*b & 0xfe) | u8::from((*b >> 1).count_ones() % 2 == 0);
+        }
         let h = ck("C_CreateObject(DES key)", cx.t.create(&secret(kt, &key)))?;
         let iv = random(cx, 8);
         // Whole blocks for ECB and CBC, a partial block for CBC-PAD.

@@ -68,6 +68,10 @@ pub(super) enum Check {
     NonEmpty,
     /// A byte string of one of these lengths (AES keys).
     Lengths(&'static [usize]),
+    /// A DES key of this many bytes, each with odd parity: a DES, DES2 or DES3 key "MUST have
+    /// its parity bits properly set" (FIPS 46-3), and creating or unwrapping one that does not
+    /// is an error (Current Mechanisms, DES2 and DES3 secret key objects).
+    DesKey(usize),
     /// An enumerated ulong whose known values run from 0 to this one.
     AtMost(u64),
 }
@@ -301,21 +305,21 @@ pub(super) static DES: &[Rule] = &[checked(
     CKA_VALUE,
     REQUIRED | SECRET | MATERIAL,
     Def::None,
-    Check::Lengths(&[8]),
+    Check::DesKey(8),
 )];
 
 pub(super) static DES2: &[Rule] = &[checked(
     CKA_VALUE,
     REQUIRED | SECRET | MATERIAL,
     Def::None,
-    Check::Lengths(&[16]),
+    Check::DesKey(16),
 )];
 
 pub(super) static DES3: &[Rule] = &[checked(
     CKA_VALUE,
     REQUIRED | SECRET | MATERIAL,
     Def::None,
-    Check::Lengths(&[24]),
+    Check::DesKey(24),
 )];
 
 // A generation template may choose the public exponent (no footnote 4); F4 is what every
@@ -548,6 +552,9 @@ impl Check {
             (Check::Any, _) => true,
             (Check::NonEmpty, AttrValue::Bytes(b)) => !b.is_empty(),
             (Check::Lengths(lens), AttrValue::Bytes(b)) => lens.contains(&b.len()),
+            (Check::DesKey(n), AttrValue::Bytes(b)) => {
+                b.len() == n && b.iter().all(|x| x.count_ones() % 2 == 1)
+            }
             (Check::AtMost(max), AttrValue::Ulong(v)) => *v <= max,
             _ => false,
         };
