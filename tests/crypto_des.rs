@@ -1,5 +1,5 @@
-//! The DES family through the built module (PKCS#11 v3.0 Current Mechanisms §2.30 DES3 and
-//! §2.31 DES3 CMAC; CKM_DES_* of the historical mechanisms document): C_GenerateKey with
+//! The DES family through the built module (PKCS#11 v3.0 Current Mechanisms, Triple-DES and
+//! DES3-CMAC; CKM_DES_* of the historical mechanisms document): C_GenerateKey with
 //! CKM_DES_KEY_GEN/DES2/DES3 (odd parity, CKA_CHECK_VALUE), C_Encrypt*/C_Decrypt* with
 //! DES_ECB/CBC/CBC_PAD and DES3_ECB/CBC/CBC_PAD single- and multi-part, C_Sign/C_Verify with
 //! DES3_CMAC(_GENERAL), C_WrapKey/C_UnwrapKey with DES3 and of DES keys under AES key wrap, and

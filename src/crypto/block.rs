@@ -1,6 +1,6 @@
 //! The block cipher the streaming modes run on: AES's 16-byte block and DES's 8-byte one
 //! behind one interface, so ECB, CBC and CBC with PKCS#7 padding (Current Mechanisms v3.0
-//! §2.10 AES, §2.30 DES3 and the historical DES mechanisms) are written once
+//! §2.10 AES; the Triple-DES section and the historical DES mechanisms) are written once
 //! ([`crate::crypto::aes::BlockStream`]).
 
 use super::aes::Direction;

@@ -2,7 +2,8 @@
 //! and `CKK_DES3` keys behind the generic block modes (ECB, CBC, CBC with PKCS#7 padding), key
 //! parity, check values and DES3-CMAC (SP 800-38B). Serves `CKM_DES_ECB/CBC/CBC_PAD`,
 //! `CKM_DES3_ECB/CBC/CBC_PAD`, `CKM_DES3_CMAC(_GENERAL)` and the DES key generation mechanisms
-//! (Current Mechanisms v3.0 §2.30 DES3, §2.2x DES3 CMAC; the historical DES mechanisms).
+//! (Current Mechanisms v3.0, the Triple-DES and DES3-CMAC sections; CKM_DES_* from the
+//! historical mechanisms document).
 //!
 //! Every key is run as the EDE triple K1, K2, K3: a two-key (DES2) key is K1, K2, K1 and a
 //! single DES key K1, K1, K1, which SP 800-67 keying option 3 makes equal to single DES. So one

@@ -1,7 +1,8 @@
 //! The DES family: DES, two-key and three-key Triple DES key generation, ECB, CBC and CBC with
-//! padding, and DES3-CMAC (Current Mechanisms v3.0 §2.30 DES3, §2.31 DES3 CMAC; CKM_DES_* from
-//! the historical mechanisms document, §2.2 DES). The DES3 mechanisms take DES2 keys as
-//! K1, K2, K1. Key sizes are reported in bytes, the length of the key type's CKA_VALUE.
+//! padding, and DES3-CMAC (Current Mechanisms v3.0, the Triple-DES and DES3-CMAC sections;
+//! CKM_DES_* from the historical mechanisms document). The DES3 mechanisms take DES2 keys as
+//! K1, K2, K1. Key sizes are reported in bytes, the length of the key type's CKA_VALUE
+//! (SoftHSMv2 reports 0..0, "not used").
 
 use super::shapes::Stream;
 use super::{Entry, Family, Mechanism, ENC, SV, WU};

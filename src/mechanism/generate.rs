@@ -25,7 +25,8 @@ pub fn random_key(len: usize) -> Result<Zeroizing<Vec<u8>>> {
 
 /// `CKA_CHECK_VALUE` of a secret key of type `kt`, for the types that have one: AES, DES, DES2
 /// and DES3, the first 3 bytes of the key's encryption of a zero block (Current Mechanisms
-/// v3.0 §2.10.2, §2.30.2). `None` for other types, whose check value the caller may give.
+/// v3.0, the AES and Triple-DES secret key objects). `None` for other types, whose check value
+/// the caller may give.
 pub fn check_value(kt: CK_KEY_TYPE, key: &[u8]) -> Option<Result<Vec<u8>>> {
     Some(match kt {
         CKK_AES => aes::check_value(key).map(|c| c.to_vec()),

@@ -1,8 +1,8 @@
 //! The digest and MAC family: SHA-1, SHA-2, SHA-3 and MD5 digests, HMAC and HMAC-general over
 //! them, AES-CMAC and CMAC-general (and the MAC operation of DES3-CMAC, which the DES family
 //! lists), and the generic secret and HMAC keys HMAC takes (Current Mechanisms spec §2.20-2.29
-//! SHA digests and HMACs, §2.14.6 AES CMAC, §2.5 generic secret key generation, §2.2x
-//! CKM_SHA*_KEY_GEN; MD5 and MD5-HMAC from the historical mechanisms document).
+//! SHA digests and HMACs, §2.14.6 AES CMAC, §2.5 generic secret key generation, the SHA and
+//! SHA-3 sections' CKM_SHA*_KEY_GEN; MD5 and MD5-HMAC from the historical mechanisms document).
 
 use super::keys::{aes_key, secret, HMAC_KEYS};
 use super::{bad_param, Entry, Family, Hash, Mechanism, SV};

@@ -1,4 +1,4 @@
-//! The DES exerciser (issue 12; Current Mechanisms §2.30 DES3, §2.31 DES3 CMAC, CKM_DES_* of the
+//! The DES exerciser (issue 12; Current Mechanisms, Triple-DES and DES3-CMAC; CKM_DES_* of the
 //! historical mechanisms): key generation, ECB, CBC, CBC-PAD (encrypt, decrypt, wrap, unwrap)
 //! and DES3-CMAC. Key sizes are bytes: 8 is a DES key, 16 a DES2 key, 24 a DES3 key. Results
 //! are compared with Python `cryptography`'s TripleDES (which takes the three key lengths as

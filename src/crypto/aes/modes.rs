@@ -1,7 +1,7 @@
 //! The streaming block modes of `CKM_AES_ECB`, `CKM_AES_CBC`, `CKM_AES_CBC_PAD`, `CKM_AES_CTR`
 //! and `CKM_AES_CTS` (Current Mechanisms v3.0 §2.10, §2.11, §2.12), and the one-shot helpers of
 //! `CKM_AES_ECB_ENCRYPT_DATA` and `CKM_AES_CBC_ENCRYPT_DATA` (§2.17). ECB, CBC and CBC-PAD are
-//! written once over any [`BlockKey`], so the DES family (§2.30 and the historical DES
+//! written once over any [`BlockKey`], so the DES family (Triple-DES and the historical DES
 //! mechanisms) runs on the same code with its 8-byte block; CTR and CTS are AES's alone. A
 //! [`BlockStream`] borrows its key through an `Arc`, so a key expanded once serves every
 //! operation.
