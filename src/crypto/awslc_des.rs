@@ -14,8 +14,8 @@ use std::ptr::{self, NonNull};
 
 /// The key contexts of an EDE triple K1 || K2 || K3, in ECB and in CBC, never used directly.
 pub struct Tdes {
-    ecb: NonNull<sys::EVP_CIPHER_CTX>,
-    cbc: NonNull<sys::EVP_CIPHER_CTX>,
+    ecb: Owned,
+    cbc: Owned,
 }
 
 // SAFETY: after `new` the contexts are only read: `run` copies them (EVP_CIPHER_CTX_copy takes
@@ -26,22 +26,12 @@ unsafe impl Send for Tdes {}
 // SAFETY: see the `Send` impl above.
 unsafe impl Sync for Tdes {}
 
-impl Drop for Tdes {
-    fn drop(&mut self) {
-        // SAFETY: we own both contexts; freeing them clears the key schedules.
-        unsafe {
-            sys::EVP_CIPHER_CTX_free(self.ecb.as_ptr());
-            sys::EVP_CIPHER_CTX_free(self.cbc.as_ptr());
-        }
-    }
-}
-
-/// A context owned for one call, freed (and cleared) on every path out.
+/// A cipher context this code owns, freed (which clears its key schedule) when dropped.
 struct Owned(NonNull<sys::EVP_CIPHER_CTX>);
 
 impl Drop for Owned {
     fn drop(&mut self) {
-        // SAFETY: we own the context.
+        // SAFETY: we own the context and nothing else refers to it any more.
         unsafe { sys::EVP_CIPHER_CTX_free(self.0.as_ptr()) }
     }
 }
@@ -50,10 +40,7 @@ impl Drop for Owned {
 /// multiple of the block).
 const CHUNK: usize = 1 << 30;
 
-fn key_context(
-    cipher: *const sys::EVP_CIPHER,
-    key: &[u8; 24],
-) -> Option<NonNull<sys::EVP_CIPHER_CTX>> {
+fn key_context(cipher: *const sys::EVP_CIPHER, key: &[u8; 24]) -> Option<Owned> {
     // SAFETY: EVP_CIPHER_CTX_new has no preconditions; the result is owned by `c`.
     let c = Owned(non_null(unsafe { sys::EVP_CIPHER_CTX_new() })?);
     // SAFETY: `cipher` is a static description whose key is 24 bytes, as `key` is; no IV.
@@ -67,9 +54,7 @@ fn key_context(
             1,
         ))?;
     }
-    let p = c.0;
-    std::mem::forget(c);
-    Some(p)
+    Some(c)
 }
 
 impl Tdes {
@@ -78,13 +63,10 @@ impl Tdes {
         setup();
         // SAFETY: these return static cipher descriptions.
         let (ecb, cbc) = unsafe { (sys::EVP_des_ede3(), sys::EVP_des_ede3_cbc()) };
-        let ecb = key_context(ecb, key)?;
-        let Some(cbc) = key_context(cbc, key) else {
-            // SAFETY: we own the first context and nothing else refers to it.
-            unsafe { sys::EVP_CIPHER_CTX_free(ecb.as_ptr()) };
-            return None;
-        };
-        Some(Tdes { ecb, cbc })
+        Some(Tdes {
+            ecb: key_context(ecb, key)?,
+            cbc: key_context(cbc, key)?,
+        })
     }
 
     /// The whole blocks of `input` into `out` (as many as both hold) in ECB, or in CBC from
@@ -107,7 +89,7 @@ impl Tdes {
             Some(iv) => Some(<&[u8; 8]>::try_from(iv).ok()?),
             None => None,
         };
-        let template = if iv.is_some() { self.cbc } else { self.ecb };
+        let template = if iv.is_some() { &self.cbc } else { &self.ecb };
         // SAFETY: EVP_CIPHER_CTX_new has no preconditions; the result is owned by `c`.
         let c = Owned(non_null(unsafe { sys::EVP_CIPHER_CTX_new() })?);
         // SAFETY: the copy only reads the shared key context (see the `Sync` impl) and fills
@@ -115,7 +97,7 @@ impl Tdes {
         // on our copy alone, with the key already there, and padding is turned off so that
         // decryption releases every block.
         unsafe {
-            ok(sys::EVP_CIPHER_CTX_copy(c.0.as_ptr(), template.as_ptr()))?;
+            ok(sys::EVP_CIPHER_CTX_copy(c.0.as_ptr(), template.0.as_ptr()))?;
             ok(sys::EVP_CipherInit_ex(
                 c.0.as_ptr(),
                 ptr::null(),
