@@ -17,6 +17,8 @@ mod aes;
 mod asym;
 #[path = "capabilities/derive.rs"]
 mod derive;
+#[path = "capabilities/des.rs"]
+mod des;
 #[path = "capabilities/hash.rs"]
 mod hash;
 #[path = "capabilities/oracle.rs"]
@@ -37,6 +39,7 @@ pub enum Family {
     Hmac,
     Kdf,
     Derive,
+    Des,
 }
 
 /// Every mechanism the test knows how to exercise: (type, name, family). A mechanism the module
@@ -242,6 +245,31 @@ pub const TABLE: &[(CK_MECHANISM_TYPE, &str, Family)] = &[
         "CKM_PUB_KEY_FROM_PRIV_KEY",
         Family::Derive,
     ),
+    // Issue 12: DES, MD5 and the HMAC key generations.
+    (CKM_DES_KEY_GEN, "CKM_DES_KEY_GEN", Family::Des),
+    (CKM_DES2_KEY_GEN, "CKM_DES2_KEY_GEN", Family::Des),
+    (CKM_DES3_KEY_GEN, "CKM_DES3_KEY_GEN", Family::Des),
+    (CKM_DES_ECB, "CKM_DES_ECB", Family::Des),
+    (CKM_DES_CBC, "CKM_DES_CBC", Family::Des),
+    (CKM_DES_CBC_PAD, "CKM_DES_CBC_PAD", Family::Des),
+    (CKM_DES3_ECB, "CKM_DES3_ECB", Family::Des),
+    (CKM_DES3_CBC, "CKM_DES3_CBC", Family::Des),
+    (CKM_DES3_CBC_PAD, "CKM_DES3_CBC_PAD", Family::Des),
+    (CKM_DES3_CMAC, "CKM_DES3_CMAC", Family::Des),
+    (CKM_DES3_CMAC_GENERAL, "CKM_DES3_CMAC_GENERAL", Family::Des),
+    (CKM_MD5, "CKM_MD5", Family::Digest),
+    (CKM_MD5_HMAC, "CKM_MD5_HMAC", Family::Hmac),
+    (CKM_MD5_HMAC_GENERAL, "CKM_MD5_HMAC_GENERAL", Family::Hmac),
+    (CKM_MD5_RSA_PKCS, "CKM_MD5_RSA_PKCS", Family::Rsa),
+    (CKM_SHA_1_KEY_GEN, "CKM_SHA_1_KEY_GEN", Family::Kdf),
+    (CKM_SHA224_KEY_GEN, "CKM_SHA224_KEY_GEN", Family::Kdf),
+    (CKM_SHA256_KEY_GEN, "CKM_SHA256_KEY_GEN", Family::Kdf),
+    (CKM_SHA384_KEY_GEN, "CKM_SHA384_KEY_GEN", Family::Kdf),
+    (CKM_SHA512_KEY_GEN, "CKM_SHA512_KEY_GEN", Family::Kdf),
+    (CKM_SHA3_224_KEY_GEN, "CKM_SHA3_224_KEY_GEN", Family::Kdf),
+    (CKM_SHA3_256_KEY_GEN, "CKM_SHA3_256_KEY_GEN", Family::Kdf),
+    (CKM_SHA3_384_KEY_GEN, "CKM_SHA3_384_KEY_GEN", Family::Kdf),
+    (CKM_SHA3_512_KEY_GEN, "CKM_SHA3_512_KEY_GEN", Family::Kdf),
 ];
 
 /// Every CK_MECHANISM_INFO flag of base §3.4 (Table 8), by name. A set bit outside this list
@@ -480,4 +508,9 @@ fn kdf_capabilities() {
 #[test]
 fn derive_capabilities() {
     walk(Family::Derive, &mut derive::Derive);
+}
+
+#[test]
+fn des_capabilities() {
+    walk(Family::Des, &mut des::Des);
 }

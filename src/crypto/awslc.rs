@@ -30,7 +30,7 @@ use zeroize::{Zeroize, Zeroizing};
 /// thread would jump into unmapped code when it exits. So the first use of aws-lc marks the
 /// library as never unloaded (`RTLD_NODELETE`), which glibc already does on its own for a
 /// library with Rust thread-locals; a later `dlopen` gets the same copy back.
-fn setup() {
+pub(super) fn setup() {
     static PIN: std::sync::Once = std::sync::Once::new();
     PIN.call_once(|| {
         aws_lc_rs::init();
@@ -59,7 +59,7 @@ fn setup() {
 }
 
 /// `Some(())` for aws-lc's success value 1, else `None` (and the error queue cleared).
-fn ok(rc: c_int) -> Option<()> {
+pub(super) fn ok(rc: c_int) -> Option<()> {
     if rc == 1 {
         Some(())
     } else {
@@ -74,7 +74,7 @@ fn clear_errors() {
 }
 
 /// A non-null pointer from aws-lc, or `None` (and the error queue cleared).
-fn non_null<T>(p: *mut T) -> Option<NonNull<T>> {
+pub(super) fn non_null<T>(p: *mut T) -> Option<NonNull<T>> {
     let r = NonNull::new(p);
     if r.is_none() {
         clear_errors();

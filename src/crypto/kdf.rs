@@ -131,7 +131,8 @@ pub fn pbkdf2(
         HashAlg::Sha3_512 => {
             pbkdf2::pbkdf2::<hmac::SimpleHmac<sha3::Sha3_512>>(password, salt, rounds, &mut out)
                 .map_err(bad)?
-        }
+        } // PKCS #5 names no MD5 PRF for PBKDF2, nor does CK_PKCS5_PBKD2_PARAMS2.
+        HashAlg::Md5 => return Err(Error::new(CKR_MECHANISM_PARAM_INVALID)),
     }
     Ok(out)
 }

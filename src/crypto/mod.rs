@@ -24,6 +24,10 @@
 pub mod aes;
 #[cfg(feature = "aws-lc")]
 mod awslc;
+#[cfg(feature = "aws-lc")]
+mod awslc_des;
+pub mod block;
+pub mod des;
 pub mod digest;
 pub mod ec;
 pub mod kdf;

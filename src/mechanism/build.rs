@@ -10,7 +10,9 @@ use crate::object::attr::Attributes;
 use cryptoki_sys::*;
 use zeroize::Zeroizing;
 
-pub use super::generate::{aes_check_value, generate_pair, random_key, PairMaterial};
+pub use super::generate::{
+    check_value, generate_pair, generated_secret, random_key, set_key_parity, PairMaterial,
+};
 pub use super::import::validate_import;
 pub use super::keys::aes_key;
 pub use super::mac::restore_digester;

@@ -23,9 +23,36 @@ pub fn random_key(len: usize) -> Result<Zeroizing<Vec<u8>>> {
     Ok(v)
 }
 
-/// `CKA_CHECK_VALUE` of an AES key: the first 3 bytes of the key's encryption of a zero block.
-pub fn aes_check_value(key: &[u8]) -> Result<Vec<u8>> {
-    aes::check_value(key).map(|c| c.to_vec())
+/// `CKA_CHECK_VALUE` of a secret key of type `kt`, for the types that have one: AES, DES, DES2
+/// and DES3, the first 3 bytes of the key's encryption of a zero block (Current Mechanisms
+/// v3.0, the AES and Triple-DES secret key objects). `None` for other types, whose check value
+/// the caller may give.
+pub fn check_value(kt: CK_KEY_TYPE, key: &[u8]) -> Option<Result<Vec<u8>>> {
+    Some(match kt {
+        CKK_AES => aes::check_value(key).map(|c| c.to_vec()),
+        CKK_DES | CKK_DES2 | CKK_DES3 => crate::crypto::des::check_value(key).map(|c| c.to_vec()),
+        _ => return None,
+    })
+}
+
+/// The value of a secret key `mech` generates, `len` bytes: random, and for the DES key
+/// generation mechanisms with each byte's parity bit set, as they must (Current Mechanisms,
+/// DES2/DES3 key generation).
+pub fn generated_secret(mech: &Mechanism, len: usize) -> Result<Zeroizing<Vec<u8>>> {
+    let mut v = random_key(len)?;
+    if let Mechanism::DesKeyGen(kt) = mech {
+        set_key_parity(*kt, &mut v);
+    }
+    Ok(v)
+}
+
+/// Key material made for a key of type `kt` (generated, derived): a DES, DES2 or DES3 key gets
+/// odd parity in every byte, as DES keys must have (the attribute table refuses one without);
+/// other types are left as they are. NSS's softoken does the same for derived DES keys.
+pub fn set_key_parity(kt: CK_KEY_TYPE, value: &mut [u8]) {
+    if matches!(kt, CKK_DES | CKK_DES2 | CKK_DES3) {
+        crate::crypto::des::set_odd_parity(value);
+    }
 }
 
 /// Key material for a key-pair mechanism, from the public template (modulus bits, exponent,

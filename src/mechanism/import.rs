@@ -4,7 +4,6 @@
 
 use super::keys::ed_public;
 use super::policy::{Policy, Purpose};
-use crate::crypto::aes;
 use crate::crypto::ec::{self, EcParams};
 use crate::crypto::rsa::{RsaPrivate, RsaPublic};
 use crate::error::{fail, Error, Result};
@@ -65,10 +64,12 @@ pub fn validate_import(a: &Attributes, policy: Policy) -> Result<()> {
                 ec::ed25519_public_from_private(d).map_err(bad)?;
             }
         }
-        (Some(CKO_SECRET_KEY), Some(CKK_AES)) => {
+        (Some(CKO_SECRET_KEY), Some(kt)) => {
             if let (Some(v), Some(cv)) = (b(CKA_VALUE), b(CKA_CHECK_VALUE)) {
-                if !cv.is_empty() && aes::check_value(v).map_err(bad)?.as_slice() != cv {
-                    return fail(CKR_ATTRIBUTE_VALUE_INVALID);
+                if let Some(mine) = super::generate::check_value(kt, v) {
+                    if !cv.is_empty() && mine.map_err(bad)?.as_slice() != cv {
+                        return fail(CKR_ATTRIBUTE_VALUE_INVALID);
+                    }
                 }
             }
         }

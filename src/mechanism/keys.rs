@@ -57,6 +57,8 @@ pub(super) const HMAC_KEYS: &[CK_KEY_TYPE] = &[
     CKK_SHA3_256_HMAC,
     CKK_SHA3_384_HMAC,
     CKK_SHA3_512_HMAC,
+    CKK_MD5_HMAC,
+    CKK_SHA3_224_HMAC,
 ];
 
 /// The engine's RSA private key for these attributes, parsed once per object.

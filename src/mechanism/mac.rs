@@ -1,7 +1,9 @@
-//! The digest and MAC family: SHA-1, SHA-2 and SHA-3 digests, HMAC and HMAC-general over them,
-//! AES-CMAC and CMAC-general, AES-MAC and MAC-general (CBC-MAC), AES-GMAC, and the generic
-//! secret keys HMAC takes (Current Mechanisms spec §2.20-2.29 SHA digests and HMACs, §2.14.6 AES
-//! CMAC, §2.10 AES MACs and GMAC, §2.5 generic secret key generation).
+//! The digest and MAC family: SHA-1, SHA-2, SHA-3 and MD5 digests, HMAC and HMAC-general over
+//! them, AES-CMAC and CMAC-general, AES-MAC and MAC-general (CBC-MAC), AES-GMAC (and the MAC
+//! operation of DES3-CMAC, which the DES family lists), and the generic secret and HMAC keys
+//! HMAC takes (Current Mechanisms spec §2.20-2.29 SHA digests and HMACs, §2.14.6 AES CMAC, §2.10
+//! AES MACs and GMAC, §2.5 generic secret key generation, the SHA and SHA-3 sections'
+//! CKM_SHA*_KEY_GEN; MD5 and MD5-HMAC from the historical mechanisms document).
 
 use super::keys::{aes_key, aes_prepared, gcm_prepared, secret, HMAC_KEYS};
 use super::{bad_param, Entry, Family, Hash, Mechanism, SV};
@@ -48,7 +50,35 @@ static ENTRIES: &[Entry] = &[
     (CKM_AES_MAC, 16, 32, SV),
     (CKM_AES_MAC_GENERAL, 16, 32, SV),
     (CKM_AES_GMAC, 16, 32, SV),
+    (CKM_MD5, 0, 0, CKF_DIGEST),
+    (CKM_MD5_HMAC, 1, 512, SV),
+    (CKM_MD5_HMAC_GENERAL, 1, 512, SV),
+    (CKM_SHA_1_KEY_GEN, 1, 512, CKF_GENERATE),
+    (CKM_SHA224_KEY_GEN, 1, 512, CKF_GENERATE),
+    (CKM_SHA256_KEY_GEN, 1, 512, CKF_GENERATE),
+    (CKM_SHA384_KEY_GEN, 1, 512, CKF_GENERATE),
+    (CKM_SHA512_KEY_GEN, 1, 512, CKF_GENERATE),
+    (CKM_SHA3_224_KEY_GEN, 1, 512, CKF_GENERATE),
+    (CKM_SHA3_256_KEY_GEN, 1, 512, CKF_GENERATE),
+    (CKM_SHA3_384_KEY_GEN, 1, 512, CKF_GENERATE),
+    (CKM_SHA3_512_KEY_GEN, 1, 512, CKF_GENERATE),
 ];
+
+/// The HMAC key type a `CKM_SHA*_KEY_GEN` mechanism makes.
+fn hmac_key_type(m: CK_MECHANISM_TYPE) -> Option<CK_KEY_TYPE> {
+    Some(match m {
+        CKM_SHA_1_KEY_GEN => CKK_SHA_1_HMAC,
+        CKM_SHA224_KEY_GEN => CKK_SHA224_HMAC,
+        CKM_SHA256_KEY_GEN => CKK_SHA256_HMAC,
+        CKM_SHA384_KEY_GEN => CKK_SHA384_HMAC,
+        CKM_SHA512_KEY_GEN => CKK_SHA512_HMAC,
+        CKM_SHA3_224_KEY_GEN => CKK_SHA3_224_HMAC,
+        CKM_SHA3_256_KEY_GEN => CKK_SHA3_256_HMAC,
+        CKM_SHA3_384_KEY_GEN => CKK_SHA3_384_HMAC,
+        CKM_SHA3_512_KEY_GEN => CKK_SHA3_512_HMAC,
+        _ => return None,
+    })
+}
 
 /// The hash of an HMAC mechanism, and whether it is the `_GENERAL` form (a length parameter).
 fn hmac_hash(m: CK_MECHANISM_TYPE) -> Option<(Hash, bool)> {
@@ -69,6 +99,8 @@ fn hmac_hash(m: CK_MECHANISM_TYPE) -> Option<(Hash, bool)> {
         CKM_SHA3_256_HMAC_GENERAL => (Hash::Sha3_256, true),
         CKM_SHA3_384_HMAC_GENERAL => (Hash::Sha3_384, true),
         CKM_SHA3_512_HMAC_GENERAL => (Hash::Sha3_512, true),
+        CKM_MD5_HMAC => (Hash::Md5, false),
+        CKM_MD5_HMAC_GENERAL => (Hash::Md5, true),
         _ => return None,
     })
 }
@@ -80,9 +112,14 @@ impl Family for DigestMac {
 
     fn parse(&self, ty: CK_MECHANISM_TYPE, p: &Param) -> Result<Mechanism> {
         use Mechanism as M;
-        if let Some(h) = Hash::from_ckm(ty) {
+        // MD5 is a digest of its own mechanism only (see `Hash::Md5`).
+        if let Some(h) = Hash::from_ckm(ty).or((ty == CKM_MD5).then_some(Hash::Md5)) {
             p.none()?;
             return Ok(M::Digest(h));
+        }
+        if let Some(kt) = hmac_key_type(ty) {
+            p.none()?;
+            return Ok(M::HmacKeyGen(kt));
         }
         if let Some((h, general)) = hmac_hash(ty) {
             return Ok(if general {
@@ -164,6 +201,7 @@ enum MacState {
     // issue 12: the AES MACs.
     CbcMac(aes::AesCbcMac),
     Gmac(aes::Gmac),
+    DesCmac(crate::crypto::des::DesCmac),
 }
 
 impl MacState {
@@ -173,6 +211,7 @@ impl MacState {
             MacState::Cmac(m) => m.update(d),
             MacState::CbcMac(m) => m.update(d),
             MacState::Gmac(m) => m.update(d),
+            MacState::DesCmac(m) => m.update(d),
         }
     }
     fn finish(self) -> Result<Zeroizing<Vec<u8>>> {
@@ -181,6 +220,7 @@ impl MacState {
             MacState::Cmac(m) => Zeroizing::new(m.finalize()),
             MacState::CbcMac(m) => m.finalize(),
             MacState::Gmac(m) => m.finalize()?,
+            MacState::DesCmac(m) => Zeroizing::new(m.finalize()),
         })
     }
     fn verify(self, tag: &[u8]) -> Result<()> {
@@ -189,6 +229,7 @@ impl MacState {
             MacState::Cmac(m) => m.verify(tag),
             MacState::CbcMac(m) => m.verify(tag),
             MacState::Gmac(m) => m.verify(tag),
+            MacState::DesCmac(m) => m.verify(tag),
         }
     }
     fn len(&self) -> usize {
@@ -197,6 +238,7 @@ impl MacState {
             MacState::Cmac(m) => m.mac_len(),
             MacState::CbcMac(m) => m.mac_len(),
             MacState::Gmac(m) => m.mac_len(),
+            MacState::DesCmac(m) => m.mac_len(),
         }
     }
 }
@@ -261,6 +303,10 @@ fn mac(mech: &Mechanism, key: &Attributes) -> Option<Result<MacOp>> {
                 }
                 MacState::Gmac(aes::Gmac::new(gcm_prepared(key)?, iv, len(tag_bits / 8)?)?)
             }
+            Mechanism::Des3Cmac { len: l } => MacState::DesCmac(crate::crypto::des::DesCmac::new(
+                secret(key, super::des::key_types(true))?,
+                len(*l)?,
+            )?),
             _ => return fail(CKR_MECHANISM_INVALID),
         })
     };
@@ -269,6 +315,7 @@ fn mac(mech: &Mechanism, key: &Attributes) -> Option<Result<MacOp>> {
         | Mechanism::HmacGeneral(..)
         | Mechanism::AesCmac
         | Mechanism::AesCmacGeneral { .. }
+        | Mechanism::Des3Cmac { .. }
         | Mechanism::AesMac
         | Mechanism::AesMacGeneral { .. }
         | Mechanism::AesGmac { .. } => Some(state().map(|s| {

@@ -7,6 +7,7 @@ use cryptoki_sys::*;
 mod aes;
 pub mod build;
 mod concat;
+mod des;
 mod ec;
 mod edwards;
 mod generate;
@@ -45,6 +46,10 @@ pub enum Hash {
     Sha3_256,
     Sha3_384,
     Sha3_512,
+    /// Named only by the MD5 mechanisms themselves (`CKM_MD5`, `CKM_MD5_HMAC(_GENERAL)`,
+    /// `CKM_MD5_RSA_PKCS`), never as the hash of a parameter: [`Hash::from_ckm`] and
+    /// [`Hash::from_mgf`] do not return it.
+    Md5,
 }
 
 impl Hash {
@@ -92,6 +97,7 @@ impl Hash {
             Hash::Sha3_256 => HashAlg::Sha3_256,
             Hash::Sha3_384 => HashAlg::Sha3_384,
             Hash::Sha3_512 => HashAlg::Sha3_512,
+            Hash::Md5 => HashAlg::Md5,
         }
     }
 
@@ -102,6 +108,7 @@ impl Hash {
             Hash::Sha256 | Hash::Sha3_256 => 32,
             Hash::Sha384 | Hash::Sha3_384 => 48,
             Hash::Sha512 | Hash::Sha3_512 => 64,
+            Hash::Md5 => 16,
         }
     }
 }
@@ -253,6 +260,20 @@ pub enum Mechanism {
     },
     Sp800108(Box<sp800_108::Kbkdf>),
     PubKeyFromPrivKey,
+    /// `CKM_DES_KEY_GEN`, `CKM_DES2_KEY_GEN`, `CKM_DES3_KEY_GEN`: the key type made.
+    DesKeyGen(CK_KEY_TYPE),
+    /// `CKM_DES_ECB/CBC/CBC_PAD` (`triple` false) and `CKM_DES3_ECB/CBC/CBC_PAD`; the 8-byte
+    /// IV sits in the first half of the mode's.
+    DesCipher {
+        triple: bool,
+        mode: crate::crypto::aes::Mode,
+    },
+    /// `CKM_DES3_CMAC` (8 bytes) and `CKM_DES3_CMAC_GENERAL`.
+    Des3Cmac {
+        len: u64,
+    },
+    /// `CKM_SHA_1_KEY_GEN` ... `CKM_SHA3_512_KEY_GEN`: the HMAC key type made.
+    HmacKeyGen(CK_KEY_TYPE),
 }
 
 /// A secret mechanism parameter (a PBKDF2 password): wiped on drop, never printed.
@@ -314,6 +335,7 @@ trait Family: Sync {
 /// its variant of [`Mechanism`] and its lines in the family's file.
 static FAMILIES: &[&dyn Family] = &[
     &aes::Aes,
+    &des::Des,
     &wrap::KeyWrap,
     &rsa::Rsa,
     &ec::Ec,

@@ -50,6 +50,7 @@ static ENTRIES: &[Entry] = &[
     (CKM_SHA384_RSA_PKCS_PSS, MIN, MAX, SV),
     // A salt as long as the hash (RFC 8017 §9.1's usual choice) needs 2 * 64 + 2 bytes.
     (CKM_SHA512_RSA_PKCS_PSS, 1040, MAX, SV),
+    (CKM_MD5_RSA_PKCS, MIN, MAX, SV),
 ];
 
 /// The hash of a hash-and-sign RSA mechanism.
@@ -63,6 +64,7 @@ fn sign_hash(m: CK_MECHANISM_TYPE) -> Result<Hash> {
         CKM_SHA3_256_RSA_PKCS => Hash::Sha3_256,
         CKM_SHA3_384_RSA_PKCS => Hash::Sha3_384,
         CKM_SHA3_512_RSA_PKCS => Hash::Sha3_512,
+        CKM_MD5_RSA_PKCS => Hash::Md5,
         _ => return fail(CKR_MECHANISM_INVALID),
     })
 }

@@ -4,7 +4,8 @@
 
 use super::ops::{Accumulate, Check, Cipher};
 use super::Hash;
-use crate::crypto::aes::{AesCipher, Gcm};
+use crate::crypto::aes::{AesKey, BlockStream, Gcm};
+use crate::crypto::block::BlockKey;
 use crate::crypto::digest::Hasher;
 use crate::error::{Error, Result};
 use cryptoki_sys::*;
@@ -36,12 +37,28 @@ macro_rules! streaming_cipher {
     };
 }
 
-streaming_cipher!(
-    pub(super) Stream,
-    AesCipher,
+/// A block-mode stream (ECB, CBC, CBC-PAD, CTR, CTS) of AES or of another block cipher.
+pub(super) struct Stream<K: BlockKey = AesKey>(pub(super) BlockStream<K>);
+
+impl<K: BlockKey> Cipher for Stream<K> {
+    fn update(&mut self, input: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+        self.0.update(input)
+    }
+    fn finish(&mut self) -> Result<Zeroizing<Vec<u8>>> {
+        self.0.finish()
+    }
+    fn update_len(&self, n: usize) -> usize {
+        self.0.update_len(n)
+    }
+    fn finish_len(&self) -> usize {
+        self.0.finish_len()
+    }
+    fn one_shot_len(&self, n: usize) -> usize {
+        self.0.one_shot_len(n)
+    }
     // Whole blocks straight into the caller's buffer (CBC as one bulk call), then the end.
     fn one_shot_into(&mut self, input: &[u8], out: &mut [u8]) -> Option<Result<usize>> {
-        let run = |c: &mut AesCipher, out: &mut [u8]| -> Result<usize> {
+        let run = |c: &mut BlockStream<K>, out: &mut [u8]| -> Result<usize> {
             let n = c.update_into(input, out)?;
             let last = c.finish()?;
             out.get_mut(n..n + last.len())
@@ -51,7 +68,8 @@ streaming_cipher!(
         };
         Some(run(&mut self.0, out))
     }
-);
+}
+
 streaming_cipher!(
     pub(super) GcmOp,
     Gcm,

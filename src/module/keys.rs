@@ -36,6 +36,7 @@ impl Module {
                 Mechanism::AesXtsKeyGen => CKK_AES_XTS,
                 Mechanism::GenericSecretKeyGen | Mechanism::Pbkdf2 { .. } => CKK_GENERIC_SECRET,
                 Mechanism::HkdfKeyGen => CKK_HKDF,
+                Mechanism::DesKeyGen(kt) | Mechanism::HmacKeyGen(kt) => *kt,
                 _ => return fail(CKR_MECHANISM_INVALID),
             };
             algorithms::allows_mechanism(r.policy(), mech_type, Purpose::Generate)?;
@@ -46,7 +47,7 @@ impl Module {
                 Mechanism::Pbkdf2 { .. } => {
                     build::derive(mech, &Attributes::new(), None, Some(len))?
                 }
-                _ => build::random_key(len)?,
+                _ => build::generated_secret(mech, len)?,
             };
             rules::add_computed(&mut attrs, CKA_VALUE, AttrValue::Bytes(value.to_vec()));
             rules::check(&attrs)?;
@@ -260,7 +261,10 @@ impl Module {
                     .collect::<Result<Vec<_>>>()?;
                 let values = build::sp800_108_derive(k, &bk, &lens)?;
                 let mut made = Vec::with_capacity(sets.len());
-                for ((mut a, _), v) in sets.into_iter().zip(values) {
+                for ((mut a, _), mut v) in sets.into_iter().zip(values) {
+                    if let Some(kt) = a.key_type() {
+                        build::set_key_parity(kt, &mut v);
+                    }
                     rules::add_computed(&mut a, CKA_VALUE, AttrValue::Bytes(v.to_vec()));
                     rules::check(&a)?;
                     made.push(a);
@@ -269,7 +273,10 @@ impl Module {
                 let (first, rest) = handles.split_first().ok_or(Error::new(CKR_GENERAL_ERROR))?;
                 return Ok((*first, rest.to_vec()));
             }
-            let value = build::derive(mech, &bk, other.as_deref(), len)?;
+            let mut value = build::derive(mech, &bk, other.as_deref(), len)?;
+            if let Some(kt) = attrs.key_type() {
+                build::set_key_parity(kt, &mut value);
+            }
             rules::add_computed(&mut attrs, CKA_VALUE, AttrValue::Bytes(value.to_vec()));
             rules::check(&attrs)?;
             self.store_new(s, r, attrs).map(|h| (h, Vec::new()))

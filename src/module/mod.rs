@@ -556,15 +556,16 @@ impl Module {
             return fail(CKR_USER_NOT_LOGGED_IN);
         }
         attrs.set(CKA_UNIQUE_ID, token::unique_id()?);
-        // Every new AES key carries its check value, however it came to be (created, generated,
-        // unwrapped, derived); one given in a template was checked by the import validation.
+        // Every new AES or DES key carries its check value, however it came to be (created,
+        // generated, unwrapped, derived); one given in a template was checked by the import
+        // validation.
         if attrs.class() == Some(CKO_SECRET_KEY)
-            && attrs.key_type() == Some(CKK_AES)
             && attrs.bytes(CKA_CHECK_VALUE).is_none_or(<[u8]>::is_empty)
         {
-            if let Some(v) = attrs.bytes(CKA_VALUE) {
-                let cv = crate::mechanism::build::aes_check_value(v)?;
-                attrs.set(CKA_CHECK_VALUE, AttrValue::Bytes(cv));
+            if let (Some(kt), Some(v)) = (attrs.key_type(), attrs.bytes(CKA_VALUE)) {
+                if let Some(cv) = crate::mechanism::build::check_value(kt, v) {
+                    attrs.set(CKA_CHECK_VALUE, AttrValue::Bytes(cv?));
+                }
             }
         }
         if on_token {

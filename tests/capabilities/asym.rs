@@ -45,6 +45,8 @@ fn rsa_hash(m: CK_MECHANISM_TYPE) -> Option<(&'static str, CK_MECHANISM_TYPE, CK
         CKM_SHA3_256_RSA_PKCS => ("sha3_256", CKM_SHA3_256, CKG_MGF1_SHA3_256, 32),
         CKM_SHA3_384_RSA_PKCS => ("sha3_384", CKM_SHA3_384, CKG_MGF1_SHA3_384, 48),
         CKM_SHA3_512_RSA_PKCS => ("sha3_512", CKM_SHA3_512, CKG_MGF1_SHA3_512, 64),
+        // Issue 12 (PKCS #1 v1.5 only: the MGF is unused).
+        CKM_MD5_RSA_PKCS => ("md5", CKM_MD5, CKG_MGF1_SHA1, 16),
         _ => return None,
     })
 }

@@ -19,6 +19,7 @@ fn hash_of(m: CK_MECHANISM_TYPE) -> Option<(&'static str, usize)> {
         CKM_SHA3_256 | CKM_SHA3_256_HMAC | CKM_SHA3_256_HMAC_GENERAL => ("sha3_256", 32),
         CKM_SHA3_384 | CKM_SHA3_384_HMAC | CKM_SHA3_384_HMAC_GENERAL => ("sha3_384", 48),
         CKM_SHA3_512 | CKM_SHA3_512_HMAC | CKM_SHA3_512_HMAC_GENERAL => ("sha3_512", 64),
+        CKM_MD5 | CKM_MD5_HMAC | CKM_MD5_HMAC_GENERAL => ("md5", 16),
         _ => return None,
     })
 }
@@ -34,6 +35,7 @@ fn is_general(m: CK_MECHANISM_TYPE) -> bool {
             | CKM_SHA3_256_HMAC_GENERAL
             | CKM_SHA3_384_HMAC_GENERAL
             | CKM_SHA3_512_HMAC_GENERAL
+            | CKM_MD5_HMAC_GENERAL
     )
 }
 
@@ -153,6 +155,25 @@ impl Exerciser for Kdf {
                     .bytes("hmac", &["sha256".into(), w(&value), w(&data)])?;
                 same("HMAC-SHA256 with the generated key", &got, &want)
             }
+            // Issue 12: CKM_SHA*_KEY_GEN make a key of their HMAC type, which HMAC takes.
+            (m, CKF_GENERATE) if hmac_key_gen(m).is_some() => {
+                let (kt, mac, hn) = hmac_key_gen(m).ok_or_else(no_exerciser)?;
+                let g = ck(
+                    "C_GenerateKey",
+                    cx.t.generate_key(&Mech::new(m), &new_secret(kt, Some(size))),
+                )?;
+                let value = ck("CKA_VALUE", cx.t.attr(g, CKA_VALUE))?;
+                if value.len() != size {
+                    return Err(format!("generated {} bytes", value.len()));
+                }
+                let data = random(cx, 40);
+                let got = ck(
+                    "HMAC with the generated key",
+                    cx.t.sign(&Mech::new(mac), g, &data),
+                )?;
+                let want = cx.py.bytes("hmac", &[hn.into(), w(&value), w(&data)])?;
+                same("HMAC with the generated key", &got, &want)
+            }
             (CKM_HKDF_KEY_GEN, CKF_GENERATE) => {
                 let g = ck(
                     "C_GenerateKey",
@@ -233,4 +254,21 @@ fn hkdf_check(cx: &mut Cx, h: CK_OBJECT_HANDLE, ikm: &[u8]) -> Outcome {
         &["sha256".into(), w(&salt), w(ikm), w(&info), "42".into()],
     )?;
     same("HKDF-SHA256", &got, &want)
+}
+
+/// Issue 12: the key type, an HMAC that takes it and its hashlib name, of a
+/// `CKM_SHA*_KEY_GEN` mechanism.
+fn hmac_key_gen(m: CK_MECHANISM_TYPE) -> Option<(CK_KEY_TYPE, CK_MECHANISM_TYPE, &'static str)> {
+    Some(match m {
+        CKM_SHA_1_KEY_GEN => (CKK_SHA_1_HMAC, CKM_SHA_1_HMAC, "sha1"),
+        CKM_SHA224_KEY_GEN => (CKK_SHA224_HMAC, CKM_SHA224_HMAC, "sha224"),
+        CKM_SHA256_KEY_GEN => (CKK_SHA256_HMAC, CKM_SHA256_HMAC, "sha256"),
+        CKM_SHA384_KEY_GEN => (CKK_SHA384_HMAC, CKM_SHA384_HMAC, "sha384"),
+        CKM_SHA512_KEY_GEN => (CKK_SHA512_HMAC, CKM_SHA512_HMAC, "sha512"),
+        CKM_SHA3_224_KEY_GEN => (CKK_SHA3_224_HMAC, CKM_SHA3_256_HMAC, "sha3_256"),
+        CKM_SHA3_256_KEY_GEN => (CKK_SHA3_256_HMAC, CKM_SHA3_256_HMAC, "sha3_256"),
+        CKM_SHA3_384_KEY_GEN => (CKK_SHA3_384_HMAC, CKM_SHA3_384_HMAC, "sha3_384"),
+        CKM_SHA3_512_KEY_GEN => (CKK_SHA3_512_HMAC, CKM_SHA3_512_HMAC, "sha3_512"),
+        _ => return None,
+    })
 }

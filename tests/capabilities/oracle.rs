@@ -23,7 +23,8 @@ except ImportError as e:
 
 H = {"sha1": hashes.SHA1, "sha224": hashes.SHA224, "sha256": hashes.SHA256,
      "sha384": hashes.SHA384, "sha512": hashes.SHA512, "sha3_224": hashes.SHA3_224,
-     "sha3_256": hashes.SHA3_256, "sha3_384": hashes.SHA3_384, "sha3_512": hashes.SHA3_512}
+     "sha3_256": hashes.SHA3_256, "sha3_384": hashes.SHA3_384, "sha3_512": hashes.SHA3_512,
+     "md5": hashes.MD5}
 CURVES = {"p256": ec.SECP256R1, "p384": ec.SECP384R1, "p521": ec.SECP521R1}
 
 def b(x): return b"" if x == "-" else bytes.fromhex(x)
@@ -52,6 +53,19 @@ def kwp(k, d): return keywrap.aes_key_wrap_with_padding(b(k), b(d))
 def aes_cmac(k, d):
     c = cmac.CMAC(algorithms.AES(b(k))); c.update(b(d)); return c.finalize()
 def hmac(hn, k, d): return hmaclib.new(b(k), b(d), hn).digest()
+# Issue 12: Triple DES (8-, 16- or 24-byte keys: K1K1K1, K1K2K1, K1K2K3), from the decrepit module.
+def tdes(k):
+    import warnings
+    warnings.simplefilter("ignore")
+    from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+    return TripleDES(b(k))
+def tdes_ecb(k, d): return enc(Cipher(tdes(k), modes.ECB()), b(d))
+def tdes_cbc(k, iv, d): return enc(Cipher(tdes(k), modes.CBC(b(iv))), b(d))
+def tdes_cbc_pad(k, iv, d):
+    p = 8 - len(b(d)) % 8
+    return enc(Cipher(tdes(k), modes.CBC(b(iv))), b(d) + bytes([p]) * p)
+def tdes_cmac(k, d):
+    c = cmac.CMAC(tdes(k)); c.update(b(d)); return c.finalize()
 def digest(hn, d): return hashlib.new(hn, b(d)).digest()
 def hkdf(hn, salt, ikm, info, l):
     return HKDF(algorithm=H[hn](), length=int(l), salt=b(salt) or None, info=b(info)).derive(b(ikm))

@@ -38,6 +38,8 @@ pub const AES24: &str = "c41d8e7a2f9b6035e1a8d7c49f02b36e5d1c7a8e94f0b2c3";
 pub const AES32: &str = "9e2b7c14d8f36a05b1e49c72a3d85f6e0c17b9a4e2d8f35c61a0b7e49d2c8f13";
 pub const AES32_UNWRAPPED: &str =
     "27e8c1a94d5f03b6e9a27c48d1f5b03e86c2a7d94e1b05f3a8c6d2e7914b0f5a";
+/// Issue 12: the DES3 target (odd parity, as generated DES keys have).
+pub const DES3_24: &str = "e93b1a4f7c2c5b8698a1c7e3f4b02c6ec8194a7f5e3b2c0d";
 pub const GENERIC48: &str = concat!(
     "b7a2e9c41f8d36057ae1c94b2d8f603e",
     "a5c71e9d42b8f6031c7ae5d94b2f8e60",
@@ -202,6 +204,17 @@ impl Battery {
                 Self::usage(secret(CKK_GENERIC_SECRET, &g)),
                 !twin,
             );
+        }
+        // Issue 12: a DES3 key, the DES family's target (its tries are the block ciphers').
+        let d = hxs(DES3_24);
+        self.secret("DES3", &d);
+        for twin in [false, true] {
+            let n = if twin {
+                "DES3 (extractable twin)"
+            } else {
+                "DES3"
+            };
+            self.add(n, Kind::Generic, Self::usage(secret(CKK_DES3, &d)), !twin);
         }
         self.unwrapped_target();
         for (n, v) in [

@@ -573,15 +573,29 @@ pub fn generated_keys(b: &mut Battery) {
                 .map(|k| (k, Kind::Generic))
             }
             _ => {
-                let kt = match m {
-                    CKM_AES_KEY_GEN => CKK_AES,
-                    CKM_AES_XTS_KEY_GEN => CKK_AES_XTS,
-                    CKM_HKDF_KEY_GEN => CKK_HKDF,
-                    _ => CKK_GENERIC_SECRET,
+                // Issue 12: DES keys have one length and no CKA_VALUE_LEN; the HMAC key
+                // generations make their own key types.
+                let (kt, len) = match m {
+                    CKM_AES_KEY_GEN => (CKK_AES, Some(32)),
+                    CKM_AES_XTS_KEY_GEN => (CKK_AES_XTS, Some(32)),
+                    CKM_HKDF_KEY_GEN => (CKK_HKDF, Some(32)),
+                    CKM_DES_KEY_GEN => (CKK_DES, None),
+                    CKM_DES2_KEY_GEN => (CKK_DES2, None),
+                    CKM_DES3_KEY_GEN => (CKK_DES3, None),
+                    CKM_SHA_1_KEY_GEN => (CKK_SHA_1_HMAC, Some(32)),
+                    CKM_SHA224_KEY_GEN => (CKK_SHA224_HMAC, Some(32)),
+                    CKM_SHA256_KEY_GEN => (CKK_SHA256_HMAC, Some(32)),
+                    CKM_SHA384_KEY_GEN => (CKK_SHA384_HMAC, Some(32)),
+                    CKM_SHA512_KEY_GEN => (CKK_SHA512_HMAC, Some(32)),
+                    CKM_SHA3_224_KEY_GEN => (CKK_SHA3_224_HMAC, Some(32)),
+                    CKM_SHA3_256_KEY_GEN => (CKK_SHA3_256_HMAC, Some(32)),
+                    CKM_SHA3_384_KEY_GEN => (CKK_SHA3_384_HMAC, Some(32)),
+                    CKM_SHA3_512_KEY_GEN => (CKK_SHA3_512_HMAC, Some(32)),
+                    _ => (CKK_GENERIC_SECRET, Some(32)),
                 };
                 b.t.generate_key(
                     &Mech::new(m),
-                    &new_secret(kt, Some(32))
+                    &new_secret(kt, len)
                         .b(CKA_SENSITIVE, true)
                         .b(CKA_EXTRACTABLE, false),
                 )

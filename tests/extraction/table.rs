@@ -141,6 +141,17 @@ pub fn family(m: CK_MECHANISM_TYPE) -> Option<Fam> {
         | CKM_SP800_108_FEEDBACK_KDF
         | CKM_SP800_108_DOUBLE_PIPELINE_KDF => Fam::Kbkdf,
         CKM_PUB_KEY_FROM_PRIV_KEY => Fam::PubFromPriv,
+        // Issue 12: DES, MD5 and the HMAC key generations (block ciphers share the AES tries).
+        CKM_DES_ECB | CKM_DES_CBC | CKM_DES_CBC_PAD | CKM_DES3_ECB | CKM_DES3_CBC
+        | CKM_DES3_CBC_PAD => Fam::AesCipher,
+        CKM_DES3_CMAC | CKM_DES3_CMAC_GENERAL => Fam::AesMac,
+        CKM_MD5 => Fam::Digest,
+        CKM_MD5_HMAC | CKM_MD5_HMAC_GENERAL => Fam::Hmac,
+        CKM_MD5_RSA_PKCS => Fam::RsaSign,
+        CKM_DES_KEY_GEN | CKM_DES2_KEY_GEN | CKM_DES3_KEY_GEN | CKM_SHA_1_KEY_GEN
+        | CKM_SHA224_KEY_GEN | CKM_SHA256_KEY_GEN | CKM_SHA384_KEY_GEN | CKM_SHA512_KEY_GEN
+        | CKM_SHA3_224_KEY_GEN | CKM_SHA3_256_KEY_GEN | CKM_SHA3_384_KEY_GEN
+        | CKM_SHA3_512_KEY_GEN => Fam::KeyGen,
         _ => return None,
     })
 }
@@ -195,6 +206,12 @@ pub fn params(m: CK_MECHANISM_TYPE, len: usize) -> Vec<Mech> {
             vec![Mech::ulong(m, 16)]
         }
         CKM_RSA_PKCS_OAEP => vec![oaep(CKM_SHA256, CKG_MGF1_SHA256, b"")],
+        // Issue 12: the DES modes' 8-byte IV, the truncated DES3-CMAC and HMAC-MD5.
+        CKM_DES_CBC | CKM_DES_CBC_PAD | CKM_DES3_CBC | CKM_DES3_CBC_PAD => {
+            vec![Mech::bytes(m, &IV[..8])]
+        }
+        CKM_DES3_CMAC_GENERAL => vec![Mech::ulong(m, 4)],
+        CKM_MD5_HMAC_GENERAL => vec![Mech::ulong(m, 8)],
         CKM_RSA_PKCS_PSS
         | CKM_SHA1_RSA_PKCS_PSS
         | CKM_SHA224_RSA_PKCS_PSS

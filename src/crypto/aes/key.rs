@@ -174,3 +174,67 @@ impl AesKey {
         }
     }
 }
+
+/// The AES block behind the generic modes: the calls forward to the schedule's own, which the
+/// modes also use directly where only AES applies (CTR, CTS).
+impl crate::crypto::block::BlockKey for AesKey {
+    const LEN: usize = super::BLOCK_LEN;
+    const NAME: &'static str = "AES";
+
+    fn from_bytes(key: &[u8]) -> Result<Self> {
+        AesKey::new(key)
+    }
+
+    fn encrypt(&self, b: &mut [u8]) -> Result<()> {
+        self.encrypt_block(whole(b)?);
+        Ok(())
+    }
+
+    fn decrypt(&self, b: &mut [u8]) -> Result<()> {
+        self.decrypt_block(whole(b)?);
+        Ok(())
+    }
+
+    fn ecb_into(&self, dir: Direction, input: &[u8], out: &mut [u8]) -> Result<()> {
+        // The RustCrypto cipher pipelines independent blocks; aws-lc's block call is one at a
+        // time either way.
+        #[cfg(not(feature = "aws-lc"))]
+        {
+            let n = input.len().min(out.len());
+            let n = n - n % super::BLOCK_LEN;
+            let (Some(input), Some(out)) = (input.get(..n), out.get_mut(..n)) else {
+                return Ok(());
+            };
+            out.copy_from_slice(input);
+            match dir {
+                Direction::Encrypt => self.encrypt_blocks(out),
+                Direction::Decrypt => self.decrypt_blocks(out),
+            }
+        }
+        #[cfg(feature = "aws-lc")]
+        for (i, o) in input
+            .chunks_exact(super::BLOCK_LEN)
+            .zip(out.chunks_exact_mut(super::BLOCK_LEN))
+        {
+            o.copy_from_slice(i);
+            crate::crypto::block::BlockKey::encrypt_or_decrypt(self, dir, o)?;
+        }
+        Ok(())
+    }
+
+    fn cbc_into(
+        &self,
+        dir: Direction,
+        chain: &mut [u8],
+        input: &[u8],
+        out: &mut [u8],
+    ) -> Result<()> {
+        AesKey::cbc_into(self, dir, whole(chain)?, input, out);
+        Ok(())
+    }
+}
+
+/// A block argument of the block trait as the 16-byte array the schedule takes.
+fn whole(b: &mut [u8]) -> Result<&mut Block> {
+    <&mut Block>::try_from(b).map_err(|_| Error::device("AES: a block of another length"))
+}

@@ -37,7 +37,7 @@ pub use gcm::{gcm_decrypt, gcm_encrypt, Gcm, GcmKey, GCM_MAX_IV, GCM_MIN_TAG};
 pub use gmac::{gmac, Gmac};
 pub use key::AesKey;
 pub use kw::{kw_unwrap, kw_wrap, kwp_unwrap, kwp_wrap, KWP_DEFAULT_IV, KW_DEFAULT_IV};
-pub use modes::{cbc_encrypt, cts_decrypt, cts_encrypt, ecb_encrypt, AesCipher, Mode};
+pub use modes::{cbc_encrypt, cts_decrypt, cts_encrypt, ecb_encrypt, AesCipher, BlockStream, Mode};
 pub use ofb_cfb::{stream_crypt, Feedback, StreamMode};
 pub use xts::{xts_crypt, Xts, XtsKey};
 

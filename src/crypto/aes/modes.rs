@@ -1,19 +1,25 @@
 //! The streaming block modes of `CKM_AES_ECB`, `CKM_AES_CBC`, `CKM_AES_CBC_PAD`, `CKM_AES_CTR`
 //! and `CKM_AES_CTS` (Current Mechanisms v3.0 §2.10, §2.11, §2.12), and the one-shot helpers of
-//! `CKM_AES_ECB_ENCRYPT_DATA` and `CKM_AES_CBC_ENCRYPT_DATA` (§2.17). An [`AesCipher`] borrows
-//! its [`AesKey`] through an `Arc`, so a key expanded once serves every operation.
+//! `CKM_AES_ECB_ENCRYPT_DATA` and `CKM_AES_CBC_ENCRYPT_DATA` (§2.17). ECB, CBC and CBC-PAD are
+//! written once over any [`BlockKey`], so the DES family (Triple-DES and the historical DES
+//! mechanisms) runs on the same code with its 8-byte block; CTR and CTS are AES's alone. A
+//! [`BlockStream`] borrows its key through an `Arc`, so a key expanded once serves every
+//! operation.
 
 use super::{err, to_block, xor_into, AesKey, Block, Direction, BLOCK_LEN};
+use crate::crypto::block::BlockKey;
 use crate::error::{Error, Result};
 use cryptoki_sys::{
     CKR_BUFFER_TOO_SMALL, CKR_DATA_LEN_RANGE, CKR_ENCRYPTED_DATA_INVALID,
-    CKR_ENCRYPTED_DATA_LEN_RANGE, CKR_MECHANISM_PARAM_INVALID, CKR_OPERATION_NOT_INITIALIZED,
+    CKR_ENCRYPTED_DATA_LEN_RANGE, CKR_MECHANISM_INVALID, CKR_MECHANISM_PARAM_INVALID,
+    CKR_OPERATION_NOT_INITIALIZED,
 };
 use std::sync::Arc;
 use subtle::{ConstantTimeEq, ConstantTimeGreater};
 use zeroize::{Zeroize, Zeroizing};
 
-/// A streaming block mode and its parameters.
+/// A streaming block mode and its parameters. The IVs are 16 bytes; a cipher with 8-byte
+/// blocks uses the first 8 (the DES mechanisms' 8-byte IV, zero-extended).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Ecb,
@@ -82,7 +88,7 @@ impl CtrState {
 
     /// Current Mechanisms v3.0 §2.11.3: a request that would overflow the counter bits is
     /// `CKR_DATA_LEN_RANGE`, in both directions. `out` has at least `input.len()` bytes.
-    fn apply_into(&mut self, key: &AesKey, input: &[u8], out: &mut [u8]) -> Result<()> {
+    fn apply_into<K: BlockKey>(&mut self, key: &K, input: &[u8], out: &mut [u8]) -> Result<()> {
         // Check before producing anything, so a refused call leaves the operation unchanged.
         if let Some(left) = self.remaining {
             if self.blocks_needed(input.len()) > left {
@@ -92,7 +98,7 @@ impl CtrState {
         for (o, i) in out.iter_mut().zip(input) {
             if self.used == BLOCK_LEN {
                 self.keystream = self.counter;
-                key.encrypt_block(&mut self.keystream);
+                key.encrypt(&mut self.keystream)?;
                 // The last permitted block may carry the counter bits round to zero; the
                 // length check above keeps that value from ever being used.
                 let c = u128::from_be_bytes(self.counter);
@@ -124,26 +130,30 @@ enum Kind {
     Cts,
 }
 
-/// A multi-part AES encryption or decryption in one of the [`Mode`]s.
+/// A multi-part encryption or decryption in one of the [`Mode`]s, with AES (the default) or
+/// another [`BlockKey`].
 ///
 /// `update` returns what can be released so far; `finish` ends the operation (after it, both
 /// return `CKR_OPERATION_NOT_INITIALIZED`). ECB and CBC need a total length that is a multiple
-/// of 16; CBC-PAD decryption holds back the last block until `finish` checks the padding; CTS
-/// holds back the last two blocks. Lengths are reported as `CKR_DATA_LEN_RANGE` when
-/// encrypting and `CKR_ENCRYPTED_DATA_LEN_RANGE` when decrypting.
+/// of the block; CBC-PAD decryption holds back the last block until `finish` checks the
+/// padding; CTS holds back the last two blocks. Lengths are reported as `CKR_DATA_LEN_RANGE`
+/// when encrypting and `CKR_ENCRYPTED_DATA_LEN_RANGE` when decrypting.
 #[derive(Clone)]
-pub struct AesCipher {
-    key: Arc<AesKey>,
+pub struct BlockStream<K: BlockKey = AesKey> {
+    key: Arc<K>,
     dir: Direction,
     kind: Kind,
-    /// CBC chaining value: the IV, then the last ciphertext block.
+    /// CBC chaining value: the IV, then the last ciphertext block (its first `K::LEN` bytes).
     chain: Block,
     /// Input not yet processed.
     pending: Zeroizing<Vec<u8>>,
     done: bool,
 }
 
-impl std::fmt::Debug for AesCipher {
+/// The AES form, which most of the module names.
+pub type AesCipher = BlockStream<AesKey>;
+
+impl<K: BlockKey> std::fmt::Debug for BlockStream<K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let mode = match self.kind {
             Kind::Ecb => "ECB",
@@ -152,24 +162,28 @@ impl std::fmt::Debug for AesCipher {
             Kind::Ctr(_) => "CTR",
             Kind::Cts => "CTS",
         };
-        write!(f, "AesCipher({mode}, {:?})", self.dir)
+        write!(f, "BlockStream({}-{mode}, {:?})", K::NAME, self.dir)
     }
 }
 
-impl Drop for AesCipher {
+impl<K: BlockKey> Drop for BlockStream<K> {
     fn drop(&mut self) {
         self.chain.zeroize();
     }
 }
 
-impl AesCipher {
-    /// Expands the key for this operation alone: see [`AesCipher::with_key`] to share one.
+impl<K: BlockKey> BlockStream<K> {
+    /// Expands the key for this operation alone: see [`BlockStream::with_key`] to share one.
     pub fn new(key: &[u8], mode: Mode, dir: Direction) -> Result<Self> {
-        AesCipher::with_key(Arc::new(AesKey::new(key)?), mode, dir)
+        BlockStream::with_key(Arc::new(K::from_bytes(key)?), mode, dir)
     }
 
-    /// As [`AesCipher::new`], under an expanded key shared with other operations.
-    pub fn with_key(key: Arc<AesKey>, mode: Mode, dir: Direction) -> Result<Self> {
+    /// As [`BlockStream::new`], under an expanded key shared with other operations. CTR and
+    /// CTS are defined here for 16-byte blocks only (`CKR_MECHANISM_INVALID` for others).
+    pub fn with_key(key: Arc<K>, mode: Mode, dir: Direction) -> Result<Self> {
+        if K::LEN != BLOCK_LEN && matches!(mode, Mode::Ctr { .. } | Mode::Cts { .. }) {
+            return err(CKR_MECHANISM_INVALID);
+        }
         let (kind, chain) = match mode {
             Mode::Ecb => (Kind::Ecb, [0; BLOCK_LEN]),
             Mode::Cbc { iv } => (Kind::Cbc { pad: false }, iv),
@@ -183,7 +197,7 @@ impl AesCipher {
             ),
             Mode::Cts { iv } => (Kind::Cts, iv),
         };
-        Ok(AesCipher {
+        Ok(BlockStream {
             key,
             dir,
             kind,
@@ -195,13 +209,13 @@ impl AesCipher {
 
     /// Bytes of a `total`-byte pending input that must wait for more input or for `finish`.
     fn holdback(&self, total: usize) -> usize {
-        let rem = total % BLOCK_LEN;
+        let rem = total % K::LEN;
         match (&self.kind, self.dir) {
             (Kind::Cbc { pad: true }, Direction::Decrypt) => {
                 if total == 0 || rem != 0 {
                     rem
                 } else {
-                    BLOCK_LEN
+                    K::LEN
                 }
             }
             (Kind::Cts, _) => {
@@ -217,22 +231,26 @@ impl AesCipher {
         }
     }
 
-    fn crypt_block(&mut self, b: &mut Block) {
+    /// One block (`K::LEN` bytes) in place, chained in CBC.
+    fn crypt_block(&mut self, b: &mut [u8]) -> Result<()> {
+        let chain = &mut self.chain[..K::LEN];
         match (&self.kind, self.dir) {
-            (Kind::Ecb, Direction::Encrypt) => self.key.encrypt_block(b),
-            (Kind::Ecb, Direction::Decrypt) => self.key.decrypt_block(b),
+            (Kind::Ecb, dir) => self.key.encrypt_or_decrypt(dir, b)?,
             (_, Direction::Encrypt) => {
-                xor_into(b, &self.chain);
-                self.key.encrypt_block(b);
-                self.chain = *b;
+                xor_into(b, chain);
+                self.key.encrypt(b)?;
+                chain.copy_from_slice(b);
             }
             (_, Direction::Decrypt) => {
-                let c = *b;
-                self.key.decrypt_block(b);
-                xor_into(b, &self.chain);
-                self.chain = c;
+                let mut c = to_block(b);
+                let r = self.key.decrypt(b);
+                xor_into(b, chain);
+                chain.copy_from_slice(&c[..K::LEN]);
+                c.zeroize();
+                r?;
             }
         }
+        Ok(())
     }
 
     /// Process input; returns the output released by this call.
@@ -243,7 +261,7 @@ impl AesCipher {
         Ok(out)
     }
 
-    /// [`AesCipher::update`] into the caller's buffer, which must hold
+    /// [`BlockStream::update`] into the caller's buffer, which must hold
     /// `update_len(input.len())` bytes (else `CKR_BUFFER_TOO_SMALL`, and nothing changes);
     /// returns the bytes written. Whole blocks go from `input` to `out` in one bulk call; only
     /// the block that joins held-back bytes to new ones is put together on the stack.
@@ -257,12 +275,12 @@ impl AesCipher {
         let n = self.update_len(input.len());
         let out = out.get_mut(..n).ok_or(Error::new(CKR_BUFFER_TOO_SMALL))?;
         if let Kind::Ctr(ctr) = &mut self.kind {
-            ctr.apply_into(&self.key, input, out)?;
+            ctr.apply_into(&*self.key, input, out)?;
             return Ok(n);
         }
         // The stream is pending || input; its first `n` bytes are released. The blocks that
         // contain held-back bytes are gathered first, the rest come straight from `input`.
-        let head_len = n.min(p.div_ceil(BLOCK_LEN) * BLOCK_LEN);
+        let head_len = n.min(p.div_ceil(K::LEN) * K::LEN);
         let mut head = Zeroizing::new([0u8; 3 * BLOCK_LEN]);
         let from_input = head_len.saturating_sub(p);
         let (Some(h), Some(pend), Some(inp)) = (
@@ -270,16 +288,16 @@ impl AesCipher {
             self.pending.get(..head_len.min(p)),
             input.get(..from_input),
         ) else {
-            return Err(Error::device("AES: held-back input out of bounds"));
+            return Err(Error::device("block mode: held-back input out of bounds"));
         };
         let (h_pend, h_inp) = h.split_at_mut(pend.len());
         h_pend.copy_from_slice(pend);
         h_inp.copy_from_slice(inp);
         let (out_head, out_body) = out.split_at_mut(head_len);
-        self.blocks_into(h, out_head);
+        self.blocks_into(h, out_head)?;
         let body_end = n.saturating_sub(p).max(from_input);
         let body = input.get(from_input..body_end).unwrap_or(&[]);
-        self.blocks_into(body, out_body);
+        self.blocks_into(body, out_body)?;
         // What stays: pending || input from byte n on.
         let mut keep = Zeroizing::new(Vec::with_capacity(total - n));
         keep.extend_from_slice(self.pending.get(n.min(p)..).unwrap_or(&[]));
@@ -289,33 +307,14 @@ impl AesCipher {
     }
 
     /// Whole blocks of `input` into `out` (the same length) in this mode.
-    fn blocks_into(&mut self, input: &[u8], out: &mut [u8]) {
+    fn blocks_into(&mut self, input: &[u8], out: &mut [u8]) -> Result<()> {
         match self.kind {
             // CBC and the whole blocks before a CTS tail: the chained bulk call.
             Kind::Cbc { .. } | Kind::Cts => {
-                self.key.cbc_into(self.dir, &mut self.chain, input, out)
+                self.key
+                    .cbc_into(self.dir, &mut self.chain[..K::LEN], input, out)
             }
-            _ => {
-                // ECB: the RustCrypto cipher pipelines independent blocks.
-                #[cfg(not(feature = "aws-lc"))]
-                {
-                    out.copy_from_slice(input);
-                    match self.dir {
-                        Direction::Encrypt => self.key.encrypt_blocks(out),
-                        Direction::Decrypt => self.key.decrypt_blocks(out),
-                    }
-                }
-                #[cfg(feature = "aws-lc")]
-                for (i, o) in input
-                    .chunks_exact(BLOCK_LEN)
-                    .zip(out.chunks_exact_mut(BLOCK_LEN))
-                {
-                    let mut b = to_block(i);
-                    self.crypt_block(&mut b);
-                    o.copy_from_slice(&b);
-                    b.zeroize();
-                }
-            }
+            _ => self.key.ecb_into(self.dir, input, out),
         }
     }
 
@@ -337,19 +336,19 @@ impl AesCipher {
                 }
             }
             (Kind::Cbc { pad: true }, Direction::Encrypt) => {
-                let pad = (BLOCK_LEN - pending.len()) as u8;
-                let mut b = [pad; BLOCK_LEN];
+                let pad = (K::LEN - pending.len()) as u8;
+                let mut b = Zeroizing::new(vec![pad; K::LEN]);
                 b[..pending.len()].copy_from_slice(&pending);
-                self.crypt_block(&mut b);
-                Ok(Zeroizing::new(b.to_vec()))
+                self.crypt_block(&mut b)?;
+                Ok(b)
             }
             (Kind::Cbc { pad: true }, Direction::Decrypt) => {
-                if pending.len() != BLOCK_LEN {
+                if pending.len() != K::LEN {
                     return err(CKR_ENCRYPTED_DATA_LEN_RANGE);
                 }
                 let mut b = to_block(&pending);
-                self.crypt_block(&mut b);
-                let out = unpad(&b);
+                let r = self.crypt_block(&mut b[..K::LEN]);
+                let out = r.and_then(|()| unpad(&b[..K::LEN]));
                 b.zeroize();
                 out
             }
@@ -369,7 +368,7 @@ impl AesCipher {
             let mut out = Zeroizing::new(Vec::with_capacity(tail.len()));
             for chunk in tail.chunks(BLOCK_LEN) {
                 let mut x = to_block(chunk);
-                self.crypt_block(&mut x);
+                self.crypt_block(&mut x)?;
                 out.extend_from_slice(&x);
                 x.zeroize();
             }
@@ -382,10 +381,10 @@ impl AesCipher {
                 let (first, last) = tail.split_at(BLOCK_LEN);
                 let mut x = to_block(first);
                 xor_into(&mut x, &self.chain);
-                self.key.encrypt_block(&mut x);
+                self.key.encrypt(&mut x)?;
                 let mut y = to_block(last);
                 xor_into(&mut y, &x);
-                self.key.encrypt_block(&mut y);
+                self.key.encrypt(&mut y)?;
                 out.extend_from_slice(x.get(..d).unwrap_or(&[]));
                 out.extend_from_slice(&y);
                 x.zeroize();
@@ -395,13 +394,13 @@ impl AesCipher {
                 // D(C(n)) = P(n)||0 ^ C(n-1), so its tail completes the stolen C(n-1).
                 let (stolen, cn) = tail.split_at(d);
                 let mut x = to_block(cn);
-                self.key.decrypt_block(&mut x);
+                self.key.decrypt(&mut x)?;
                 let mut c1 = x;
                 c1[..d].copy_from_slice(stolen);
                 let mut pn = x;
                 xor_into(&mut pn, stolen);
                 let mut p1 = c1;
-                self.key.decrypt_block(&mut p1);
+                self.key.decrypt(&mut p1)?;
                 xor_into(&mut p1, &self.chain);
                 out.extend_from_slice(&p1);
                 out.extend_from_slice(pn.get(..d).unwrap_or(&[]));
@@ -427,9 +426,9 @@ impl AesCipher {
     pub fn one_shot_len(&self, input_len: usize) -> usize {
         let total = self.pending.len().saturating_add(input_len);
         match (&self.kind, self.dir) {
-            (Kind::Cbc { pad: true }, Direction::Encrypt) => (total / BLOCK_LEN)
-                .saturating_add(1)
-                .saturating_mul(BLOCK_LEN),
+            (Kind::Cbc { pad: true }, Direction::Encrypt) => {
+                (total / K::LEN).saturating_add(1).saturating_mul(K::LEN)
+            }
             _ => total,
         }
     }
@@ -437,8 +436,8 @@ impl AesCipher {
     /// An upper bound of what `finish` returns.
     pub fn finish_len(&self) -> usize {
         match (&self.kind, self.dir) {
-            (Kind::Cbc { pad: true }, Direction::Encrypt) => BLOCK_LEN,
-            (Kind::Cbc { pad: true }, Direction::Decrypt) => BLOCK_LEN - 1,
+            (Kind::Cbc { pad: true }, Direction::Encrypt) => K::LEN,
+            (Kind::Cbc { pad: true }, Direction::Decrypt) => K::LEN - 1,
             (Kind::Cts, _) => self.pending.len(),
             _ => 0,
         }
@@ -451,27 +450,29 @@ impl AesCipher {
         dir: Direction,
         input: &[u8],
     ) -> Result<Zeroizing<Vec<u8>>> {
-        let mut c = AesCipher::new(key, mode, dir)?;
+        let mut c = Self::new(key, mode, dir)?;
         let mut out = c.update(input)?;
         out.extend_from_slice(&c.finish()?);
         Ok(out)
     }
 }
 
-/// Strip PKCS#7 padding from the last block, inspecting every byte whatever the pad value.
-fn unpad(b: &Block) -> Result<Zeroizing<Vec<u8>>> {
-    let pad = b[BLOCK_LEN - 1];
-    let mut good = !pad.ct_eq(&0) & !pad.ct_gt(&(BLOCK_LEN as u8));
+/// Strip PKCS#7 padding from the last block (8 or 16 bytes), inspecting every byte whatever
+/// the pad value.
+fn unpad(b: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    let len = b.len();
+    let Some(&pad) = b.last() else {
+        return err(CKR_ENCRYPTED_DATA_INVALID);
+    };
+    let mut good = !pad.ct_eq(&0) & !pad.ct_gt(&(len as u8));
     for (i, x) in b.iter().enumerate() {
-        // Byte i is padding when i >= 16 - pad, i.e. when 16 - i <= pad.
-        let in_pad = !((BLOCK_LEN - i) as u8).ct_gt(&pad);
+        // Byte i is padding when i >= len - pad, i.e. when len - i <= pad.
+        let in_pad = !((len - i) as u8).ct_gt(&pad);
         good &= !in_pad | x.ct_eq(&pad);
     }
     if bool::from(good) {
         Ok(Zeroizing::new(
-            b.get(..BLOCK_LEN - usize::from(pad))
-                .unwrap_or(&[])
-                .to_vec(),
+            b.get(..len - usize::from(pad)).unwrap_or(&[]).to_vec(),
         ))
     } else {
         err(CKR_ENCRYPTED_DATA_INVALID)

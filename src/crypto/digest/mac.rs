@@ -17,6 +17,7 @@ enum MacState {
     Sha3_256(SimpleHmac<sha3::Sha3_256>),
     Sha3_384(SimpleHmac<sha3::Sha3_384>),
     Sha3_512(SimpleHmac<sha3::Sha3_512>),
+    Md5(BlockHmac<md5::Md5>),
 }
 
 macro_rules! each_mac {
@@ -31,6 +32,7 @@ macro_rules! each_mac {
             MacState::Sha3_256($v) => $body,
             MacState::Sha3_384($v) => $body,
             MacState::Sha3_512($v) => $body,
+            MacState::Md5($v) => $body,
         }
     };
 }
@@ -74,6 +76,7 @@ impl Hmac {
             HashAlg::Sha3_256 => MacState::Sha3_256(KeyInit::new_from_slice(key).map_err(bad)?),
             HashAlg::Sha3_384 => MacState::Sha3_384(KeyInit::new_from_slice(key).map_err(bad)?),
             HashAlg::Sha3_512 => MacState::Sha3_512(KeyInit::new_from_slice(key).map_err(bad)?),
+            HashAlg::Md5 => MacState::Md5(KeyInit::new_from_slice(key).map_err(bad)?),
         };
         Ok(Hmac {
             alg,

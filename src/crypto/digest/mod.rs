@@ -32,9 +32,13 @@ pub enum HashAlg {
     Sha3_256,
     Sha3_384,
     Sha3_512,
+    /// MD5 (RFC 1321), for `CKM_MD5`, `CKM_MD5_HMAC(_GENERAL)` and `CKM_MD5_RSA_PKCS` only:
+    /// broken for collisions, kept for SoftHSMv2 compatibility, and not in [`HashAlg::ALL`].
+    Md5,
 }
 
 impl HashAlg {
+    /// The SHA family: every hash but the legacy MD5.
     pub const ALL: [HashAlg; 9] = [
         HashAlg::Sha1,
         HashAlg::Sha224,
@@ -55,13 +59,14 @@ impl HashAlg {
             HashAlg::Sha256 | HashAlg::Sha3_256 => 32,
             HashAlg::Sha384 | HashAlg::Sha3_384 => 48,
             HashAlg::Sha512 | HashAlg::Sha3_512 => 64,
+            HashAlg::Md5 => 16,
         }
     }
 
     /// Input block length in bytes (the HMAC block size; the sponge rate for SHA-3).
     pub const fn block_len(self) -> usize {
         match self {
-            HashAlg::Sha1 | HashAlg::Sha224 | HashAlg::Sha256 => 64,
+            HashAlg::Sha1 | HashAlg::Sha224 | HashAlg::Sha256 | HashAlg::Md5 => 64,
             HashAlg::Sha384 | HashAlg::Sha512 => 128,
             HashAlg::Sha3_224 => 144,
             HashAlg::Sha3_256 => 136,
@@ -82,6 +87,8 @@ impl HashAlg {
             HashAlg::Sha3_256 => &NIST_HASH_OID[8],
             HashAlg::Sha3_384 => &NIST_HASH_OID[9],
             HashAlg::Sha3_512 => &NIST_HASH_OID[10],
+            // 1.2.840.113549.2.5
+            HashAlg::Md5 => &[0x06, 0x08, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x05],
         }
     }
 
@@ -101,6 +108,10 @@ impl HashAlg {
             HashAlg::Sha3_256 => &DIGEST_INFO[8],
             HashAlg::Sha3_384 => &DIGEST_INFO[9],
             HashAlg::Sha3_512 => &DIGEST_INFO[10],
+            HashAlg::Md5 => &[
+                0x30, 0x20, 0x30, 0x0c, 0x06, 0x08, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x02, 0x05,
+                0x05, 0x00, 0x04, 0x10,
+            ],
         }
     }
 
@@ -115,11 +126,15 @@ impl HashAlg {
             HashAlg::Sha3_256 => 7,
             HashAlg::Sha3_384 => 8,
             HashAlg::Sha3_512 => 9,
+            HashAlg::Md5 => 10,
         }
     }
 
     fn from_tag(t: u8) -> Option<HashAlg> {
-        HashAlg::ALL.into_iter().find(|a| a.tag() == t)
+        HashAlg::ALL
+            .into_iter()
+            .chain([HashAlg::Md5])
+            .find(|a| a.tag() == t)
     }
 }
 
@@ -215,6 +230,10 @@ macro_rules! with_hash {
                 type $h = sha3::Sha3_512;
                 $body
             }
+            HashAlg::Md5 => {
+                type $h = md5::Md5;
+                $body
+            }
         }
     };
 }
@@ -230,6 +249,7 @@ enum HashState {
     Sha3_256(sha3::Sha3_256),
     Sha3_384(sha3::Sha3_384),
     Sha3_512(sha3::Sha3_512),
+    Md5(md5::Md5),
 }
 
 macro_rules! each_state {
@@ -244,6 +264,7 @@ macro_rules! each_state {
             HashState::Sha3_256($v) => $body,
             HashState::Sha3_384($v) => $body,
             HashState::Sha3_512($v) => $body,
+            HashState::Md5($v) => $body,
         }
     };
 }
@@ -277,6 +298,7 @@ impl Hasher {
             HashAlg::Sha3_256 => HashState::Sha3_256(Default::default()),
             HashAlg::Sha3_384 => HashState::Sha3_384(Default::default()),
             HashAlg::Sha3_512 => HashState::Sha3_512(Default::default()),
+            HashAlg::Md5 => HashState::Md5(Default::default()),
         };
         Hasher { alg, state }
     }
@@ -342,7 +364,8 @@ state_from!(
     Sha3_224: sha3::Sha3_224,
     Sha3_256: sha3::Sha3_256,
     Sha3_384: sha3::Sha3_384,
-    Sha3_512: sha3::Sha3_512
+    Sha3_512: sha3::Sha3_512,
+    Md5: md5::Md5
 );
 
 /// One-shot hash.

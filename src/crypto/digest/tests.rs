@@ -318,3 +318,72 @@ fn hmac_sha1_and_sha3_known_answers() {
         }
     }
 }
+
+/// The RFC 1321 test suite (appendix A.5).
+const RFC1321: &[(&str, &str)] = &[
+    ("", "d41d8cd98f00b204e9800998ecf8427e"),
+    ("a", "0cc175b9c0f1b6a831c399e269772661"),
+    ("abc", "900150983cd24fb0d6963f7d28e17f72"),
+    ("message digest", "f96b697d7cb7938d525a2f31aaf161d0"),
+    (
+        "abcdefghijklmnopqrstuvwxyz",
+        "c3fcd3d76192e4007dfb496cca67e13b",
+    ),
+    (
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789",
+        "d174ab98d277d9f5a5611c2c9f419d9f",
+    ),
+    (
+        "12345678901234567890123456789012345678901234567890123456789012345678901234567890",
+        "57edf4a22be3c955ac49da2e2107b67a",
+    ),
+];
+
+#[test]
+fn md5_rfc1321_and_saved_state() {
+    for (m, want) in RFC1321 {
+        assert_eq!(digest(HashAlg::Md5, m.as_bytes()), hex(want), "MD5({m:?})");
+        // Saved halfway and resumed, as C_GetOperationState/C_SetOperationState do.
+        let (a, b) = m.as_bytes().split_at(m.len() / 2);
+        let mut h = Hasher::new(HashAlg::Md5);
+        h.update(a);
+        let mut r = Hasher::restore_state(&h.save_state()).unwrap();
+        assert_eq!(r.alg(), HashAlg::Md5);
+        r.update(b);
+        assert_eq!(r.finalize(), hex(want));
+    }
+    assert_eq!(HashAlg::Md5.output_len(), 16);
+    assert!(!HashAlg::ALL.contains(&HashAlg::Md5));
+}
+
+#[test]
+fn hmac_md5_rfc2202() {
+    for (key, data, want) in [
+        (
+            vec![0x0b; 16],
+            b"Hi There".to_vec(),
+            "9294727a3638bb1c13f48ef8158bfc9d",
+        ),
+        (
+            b"Jefe".to_vec(),
+            b"what do ya want for nothing?".to_vec(),
+            "750c783e6ab0b503eaa86e310a5db738",
+        ),
+        (
+            vec![0xaa; 16],
+            vec![0xdd; 50],
+            "56be34521d144c88dbb8c733f0e8b3f6",
+        ),
+        (
+            vec![0xaa; 80],
+            b"Test Using Larger Than Block-Size Key - Hash Key First".to_vec(),
+            "6b1ab7fe4bd7bf8f0b62e6ce61b9d0cd",
+        ),
+    ] {
+        assert_eq!(*hmac(HashAlg::Md5, &key, &[&data]).unwrap(), hex(want));
+    }
+    // Test case 5: truncated to 96 bits.
+    let mut m = Hmac::new_truncated(HashAlg::Md5, &[0x0c; 16], 12).unwrap();
+    m.update(b"Test With Truncation");
+    assert_eq!(*m.finalize(), hex("56461ef2342edc00f9bab995"));
+}

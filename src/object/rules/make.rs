@@ -181,9 +181,20 @@ fn value_len(
     cap: Option<u64>,
     verdict: &mut Verdict,
 ) -> Option<usize> {
-    let len = out.ulong(CKA_VALUE_LEN)?;
-    let fits = match schema.find(CKA_VALUE).map(|rule| rule.check) {
+    let check = schema.find(CKA_VALUE).map(|rule| rule.check);
+    // A key type of one length and no CKA_VALUE_LEN (DES, DES2, DES3) has that length.
+    let len = match (out.ulong(CKA_VALUE_LEN), check) {
+        (Some(len), _) => len,
+        (None, Some(Check::Lengths(&[only]) | Check::DesKey(only)))
+            if schema.find(CKA_VALUE_LEN).is_none() =>
+        {
+            only as u64
+        }
+        (None, _) => return None,
+    };
+    let fits = match check {
         Some(Check::Lengths(lens)) => lens.iter().any(|&l| l as u64 == len),
+        Some(Check::DesKey(n)) => n as u64 == len,
         _ => len >= 1 && cap.is_none_or(|cap| len <= cap),
     };
     match usize::try_from(len) {

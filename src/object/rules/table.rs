@@ -68,6 +68,10 @@ pub(super) enum Check {
     NonEmpty,
     /// A byte string of one of these lengths (AES keys).
     Lengths(&'static [usize]),
+    /// A DES key of this many bytes, each with odd parity: a DES, DES2 or DES3 key "MUST have
+    /// its parity bits properly set" (FIPS 46-3), and creating or unwrapping one that does not
+    /// is an error (Current Mechanisms, DES2 and DES3 secret key objects).
+    DesKey(usize),
     /// An enumerated ulong whose known values run from 0 to this one.
     AtMost(u64),
 }
@@ -309,6 +313,28 @@ pub(super) static AES_XTS: &[Rule] = &[
         Def::LenOf(CKA_VALUE),
     ),
 ];
+// DES keys have a fixed length per type and, as in the specification's DES tables (and
+// SoftHSMv2), no CKA_VALUE_LEN: generation makes the one length the type has.
+pub(super) static DES: &[Rule] = &[checked(
+    CKA_VALUE,
+    REQUIRED | SECRET | MATERIAL,
+    Def::None,
+    Check::DesKey(8),
+)];
+
+pub(super) static DES2: &[Rule] = &[checked(
+    CKA_VALUE,
+    REQUIRED | SECRET | MATERIAL,
+    Def::None,
+    Check::DesKey(16),
+)];
+
+pub(super) static DES3: &[Rule] = &[checked(
+    CKA_VALUE,
+    REQUIRED | SECRET | MATERIAL,
+    Def::None,
+    Check::DesKey(24),
+)];
 
 // A generation template may choose the public exponent (no footnote 4); F4 is what every
 // client expects when it does not.
@@ -391,6 +417,14 @@ pub(super) const KEY_TYPES: &[CK_KEY_TYPE] = &[
     CKK_SHA384_HMAC,
     CKK_SHA512_HMAC,
     CKK_HKDF,
+    CKK_DES,
+    CKK_DES2,
+    CKK_DES3,
+    CKK_MD5_HMAC,
+    CKK_SHA3_224_HMAC,
+    CKK_SHA3_256_HMAC,
+    CKK_SHA3_384_HMAC,
+    CKK_SHA3_512_HMAC,
     CKK_RSA,
     CKK_EC,
     CKK_EC_EDWARDS,
@@ -436,6 +470,11 @@ impl Schema {
             CKO_SECRET_KEY => match sub? {
                 CKK_AES => (KEY, SECRET_KEY, AES),
                 CKK_AES_XTS => (KEY, SECRET_KEY, AES_XTS),
+                CKK_DES => (KEY, SECRET_KEY, DES),
+                CKK_DES2 => (KEY, SECRET_KEY, DES2),
+                CKK_DES3 => (KEY, SECRET_KEY, DES3),
+                CKK_MD5_HMAC | CKK_SHA3_224_HMAC | CKK_SHA3_256_HMAC | CKK_SHA3_384_HMAC
+                | CKK_SHA3_512_HMAC => (KEY, SECRET_KEY, GENERIC_SECRET),
                 CKK_GENERIC_SECRET | CKK_SHA_1_HMAC | CKK_SHA224_HMAC | CKK_SHA256_HMAC
                 | CKK_SHA384_HMAC | CKK_SHA512_HMAC | CKK_HKDF => (KEY, SECRET_KEY, GENERIC_SECRET),
                 _ => return None,
@@ -530,6 +569,9 @@ impl Check {
             (Check::Any, _) => true,
             (Check::NonEmpty, AttrValue::Bytes(b)) => !b.is_empty(),
             (Check::Lengths(lens), AttrValue::Bytes(b)) => lens.contains(&b.len()),
+            (Check::DesKey(n), AttrValue::Bytes(b)) => {
+                b.len() == n && b.iter().all(|x| x.count_ones() % 2 == 1)
+            }
             (Check::AtMost(max), AttrValue::Ulong(v)) => *v <= max,
             _ => false,
         };
