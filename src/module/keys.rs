@@ -63,6 +63,7 @@ impl Module {
                 Mechanism::RsaKeyPairGen => CKK_RSA,
                 Mechanism::EcKeyPairGen => CKK_EC,
                 Mechanism::EdwardsKeyPairGen => CKK_EC_EDWARDS,
+                Mechanism::MontgomeryKeyPairGen => CKK_EC_MONTGOMERY,
                 _ => return fail(CKR_MECHANISM_INVALID),
             };
             let (mut pubk, mut privk) =
