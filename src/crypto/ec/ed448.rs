@@ -39,6 +39,10 @@ pub fn ed448_validate_public(public: &[u8]) -> Result<Vec<u8>> {
     let a: &[u8; ED448_KEY_LEN] = raw
         .try_into()
         .map_err(|_| Error::new(CKR_ATTRIBUTE_VALUE_INVALID))?;
+    // The unused bits of the encoding must be zero, as in R (see [`Ed448Public::verify`]).
+    if a[ED448_KEY_LEN - 1] & 0x7f != 0 {
+        return Err(Error::new(CKR_ATTRIBUTE_VALUE_INVALID));
+    }
     VerifyingKey::from_bytes(a).map_err(|_| Error::new(CKR_ATTRIBUTE_VALUE_INVALID))?;
     Ok(raw.to_vec())
 }
@@ -143,6 +147,14 @@ impl Ed448Public {
     pub fn verify(&self, variant: EdVariant<'_>, msg: &[u8], signature: &[u8]) -> Result<()> {
         if signature.len() != ED448_SIGNATURE_LEN {
             return Err(Error::new(CKR_SIGNATURE_LEN_RANGE));
+        }
+        // Bits 448-454 of R's encoding are unused and must be zero (RFC 8032 §5.2.2); the crate
+        // ignores them, which would accept altered signatures (Wycheproof Ed448 #63-65).
+        if signature
+            .get(ED448_KEY_LEN - 1)
+            .is_none_or(|b| b & 0x7f != 0)
+        {
+            return Err(Error::new(CKR_SIGNATURE_INVALID));
         }
         let sig = ed448_goldilocks::Signature::try_from(signature)
             .map_err(|_| Error::new(CKR_SIGNATURE_INVALID))?;
