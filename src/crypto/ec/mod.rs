@@ -385,3 +385,5 @@ pub use nist::*;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_rfc;
