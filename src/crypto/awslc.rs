@@ -30,7 +30,7 @@ use zeroize::{Zeroize, Zeroizing};
 /// thread would jump into unmapped code when it exits. So the first use of aws-lc marks the
 /// library as never unloaded (`RTLD_NODELETE`), which glibc already does on its own for a
 /// library with Rust thread-locals; a later `dlopen` gets the same copy back.
-fn setup() {
+pub(super) fn setup() {
     static PIN: std::sync::Once = std::sync::Once::new();
     PIN.call_once(|| {
         aws_lc_rs::init();

@@ -57,6 +57,8 @@ fn x(curve: Montgomery, k: &[u8], u: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
 #[cfg(feature = "aws-lc")]
 fn x25519(k: &[u8], u: &[u8]) -> Option<Zeroizing<Vec<u8>>> {
     use aws_lc_rs::agreement::{self, PrivateKey, UnparsedPublicKey};
+    // aws-lc's per-thread state must not outlive the module: the set-up pins the library.
+    crate::crypto::awslc::setup();
     let sk = PrivateKey::from_private_key(&agreement::X25519, k).ok()?;
     agreement::agree(
         &sk,
