@@ -614,3 +614,51 @@ fn x25519_and_x448_rfc7748_and_openssl() {
         CKR_TEMPLATE_INCONSISTENT,
     );
 }
+
+/// A private key of each new Weierstrass curve wraps with CKM_AES_KEY_WRAP_KWP (as PKCS#8) and
+/// unwraps into a working key; an Ed448 key is not wrappable (no PKCS#8 form written for it yet).
+#[test]
+fn weierstrass_private_keys_wrap_as_pkcs8() {
+    let t = token("curves-wrap");
+    let kek_value = t.random(32);
+    let kek = t.obj(&aes(&kek_value));
+    let unwrapped = Tmpl::new()
+        .u(CKA_CLASS, CKO_PRIVATE_KEY)
+        .u(CKA_KEY_TYPE, CKK_EC)
+        .b(CKA_TOKEN, false)
+        .b(CKA_PRIVATE, true)
+        .b(CKA_SIGN, true);
+    for (name, oid, _, _) in CURVES {
+        let (pt, st) = ec_pair_templates(&hx(oid));
+        let (public, private) = t
+            .generate_pair(
+                &Mech::new(CKM_EC_KEY_PAIR_GEN),
+                &pt,
+                &st.b(CKA_EXTRACTABLE, true),
+            )
+            .ok_or_panic(&format!("{name}: C_GenerateKeyPair"));
+        let wrapped = t
+            .wrap(&Mech::new(CKM_AES_KEY_WRAP_KWP), kek, private)
+            .ok_or_panic(&format!("{name}: C_WrapKey"));
+        let u = t
+            .unwrap(&Mech::new(CKM_AES_KEY_WRAP_KWP), kek, &wrapped, &unwrapped)
+            .ok_or_panic(&format!("{name}: C_UnwrapKey"));
+        assert_bytes(name, &t.get(u, CKA_EC_PARAMS), &hx(oid));
+        let sig = t.sign(&Mech::new(CKM_ECDSA_SHA256), u, b"m").unwrap();
+        t.verify(&Mech::new(CKM_ECDSA_SHA256), public, b"m", &sig)
+            .ok_or_panic(&format!("{name}: the unwrapped key is the original"));
+    }
+    let (pt, st) = ec_pair_templates(&hx(OID_ED448));
+    let (_, ed448) = t
+        .generate_pair(
+            &Mech::new(CKM_EC_EDWARDS_KEY_PAIR_GEN),
+            &pt,
+            &st.b(CKA_EXTRACTABLE, true),
+        )
+        .unwrap();
+    expect_err(
+        "C_WrapKey of an Ed448 key",
+        t.wrap(&Mech::new(CKM_AES_KEY_WRAP_KWP), kek, ed448),
+        CKR_KEY_NOT_WRAPPABLE,
+    );
+}

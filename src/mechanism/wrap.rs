@@ -93,8 +93,10 @@ pub fn key_bytes_for_wrap(key: &Attributes) -> Result<Zeroizing<Vec<u8>>> {
             let curve = nist(key, CKO_PRIVATE_KEY).map_err(not_wrappable)?;
             pkcs8::encode_ec(curve, value()?).map_err(not_wrappable)
         }
-        (Some(CKO_PRIVATE_KEY), Some(CKK_EC_EDWARDS)) => {
-            edwards(key, CKO_PRIVATE_KEY).map_err(not_wrappable)?;
+        // Ed25519 only: the PKCS#8 forms of Ed448, X25519 and X448 are not written yet.
+        (Some(CKO_PRIVATE_KEY), Some(CKK_EC_EDWARDS))
+            if edwards(key, CKO_PRIVATE_KEY).ok() == Some(crate::crypto::ec::Edwards::Ed25519) =>
+        {
             pkcs8::encode_ed25519(value()?).map_err(not_wrappable)
         }
         _ => fail(CKR_KEY_NOT_WRAPPABLE),
