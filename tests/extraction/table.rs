@@ -112,6 +112,9 @@ pub fn family(m: CK_MECHANISM_TYPE) -> Option<Fam> {
         | CKM_SHA512_RSA_PKCS_PSS => Fam::RsaSign,
         CKM_ECDSA | CKM_ECDSA_SHA1 | CKM_ECDSA_SHA224 | CKM_ECDSA_SHA256 | CKM_ECDSA_SHA384
         | CKM_ECDSA_SHA512 => Fam::EcSign,
+        CKM_ECDSA_SHA3_224 | CKM_ECDSA_SHA3_256 | CKM_ECDSA_SHA3_384 | CKM_ECDSA_SHA3_512 => {
+            Fam::EcSign
+        }
         CKM_EDDSA => Fam::EdSign,
         CKM_ECDH1_DERIVE | CKM_ECDH1_COFACTOR_DERIVE => Fam::EcDerive,
         CKM_AES_KEY_GEN | CKM_GENERIC_SECRET_KEY_GEN | CKM_HKDF_KEY_GEN | CKM_PKCS5_PBKD2 => {
@@ -120,6 +123,7 @@ pub fn family(m: CK_MECHANISM_TYPE) -> Option<Fam> {
         CKM_RSA_PKCS_KEY_PAIR_GEN | CKM_EC_KEY_PAIR_GEN | CKM_EC_EDWARDS_KEY_PAIR_GEN => {
             Fam::PairGen
         }
+        CKM_EC_MONTGOMERY_KEY_PAIR_GEN => Fam::PairGen,
         _ => return None,
     })
 }
