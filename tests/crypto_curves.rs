@@ -547,9 +547,21 @@ fn x25519_and_x448_rfc7748_and_openssl() {
             ),
             CKR_ATTRIBUTE_VALUE_INVALID,
         );
+        for m in [CKM_EDDSA, CKM_ECDSA] {
+            expect_err(
+                &format!("{name}: a Montgomery key signs nothing"),
+                t.sign_init(&Mech::new(m), private),
+                CKR_KEY_TYPE_INCONSISTENT,
+            );
+        }
+        // The cofactor variant of ECDH1 is for Weierstrass curves; RFC 7748 clears the cofactor.
         expect_err(
-            &format!("{name}: a Montgomery key signs nothing"),
-            t.sign_init(&Mech::new(CKM_EDDSA), private),
+            &format!("{name}: CKM_ECDH1_COFACTOR_DERIVE"),
+            t.derive(
+                &ecdh(CKM_ECDH1_COFACTOR_DERIVE, CKD_NULL, &[], &hx(u)),
+                private,
+                &readable_secret(len),
+            ),
             CKR_KEY_TYPE_INCONSISTENT,
         );
         for params in [hx(oid), curve_name.to_vec()] {
