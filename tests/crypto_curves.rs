@@ -627,8 +627,8 @@ fn x25519_and_x448_rfc7748_and_openssl() {
     );
 }
 
-/// A private key of each new Weierstrass curve wraps with CKM_AES_KEY_WRAP_KWP (as PKCS#8) and
-/// unwraps into a working key; an Ed448 key is not wrappable (no PKCS#8 form written for it yet).
+/// A private key of each new curve wraps with CKM_AES_KEY_WRAP_KWP (as PKCS#8: SEC 1 for the
+/// Weierstrass curves, RFC 8410 for Ed448, X25519 and X448) and unwraps into a working key.
 #[test]
 fn weierstrass_private_keys_wrap_as_pkcs8() {
     let t = token("curves-wrap");
@@ -660,17 +660,86 @@ fn weierstrass_private_keys_wrap_as_pkcs8() {
         t.verify(&Mech::new(CKM_ECDSA_SHA256), public, b"m", &sig)
             .ok_or_panic(&format!("{name}: the unwrapped key is the original"));
     }
-    let (pt, st) = ec_pair_templates(&hx(OID_ED448));
-    let (_, ed448) = t
-        .generate_pair(
-            &Mech::new(CKM_EC_EDWARDS_KEY_PAIR_GEN),
-            &pt,
-            &st.b(CKA_EXTRACTABLE, true),
-        )
-        .unwrap();
-    expect_err(
-        "C_WrapKey of an Ed448 key",
-        t.wrap(&Mech::new(CKM_AES_KEY_WRAP_KWP), kek, ed448),
-        CKR_KEY_NOT_WRAPPABLE,
-    );
+    // Ed448, X25519 and X448 keys wrap as RFC 8410 PKCS#8 that OpenSSL reads (it prints the
+    // same public key), and unwrap into keys that work.
+    for (name, m, oid, kt) in [
+        (
+            "Ed448",
+            CKM_EC_EDWARDS_KEY_PAIR_GEN,
+            OID_ED448,
+            CKK_EC_EDWARDS,
+        ),
+        (
+            "X25519",
+            CKM_EC_MONTGOMERY_KEY_PAIR_GEN,
+            OID_X25519,
+            CKK_EC_MONTGOMERY,
+        ),
+        (
+            "X448",
+            CKM_EC_MONTGOMERY_KEY_PAIR_GEN,
+            OID_X448,
+            CKK_EC_MONTGOMERY,
+        ),
+    ] {
+        let (pt, st) = ec_pair_templates(&hx(oid));
+        let (public, private) = t
+            .generate_pair(&Mech::new(m), &pt, &st.b(CKA_EXTRACTABLE, true))
+            .ok_or_panic(&format!("{name}: C_GenerateKeyPair"));
+        let wrapped = t
+            .wrap(&Mech::new(CKM_AES_KEY_WRAP_KWP), kek, private)
+            .ok_or_panic(&format!("{name}: C_WrapKey"));
+        let p8 = hx(&python(
+            "import sys; from cryptography.hazmat.primitives.keywrap import aes_key_unwrap_with_padding as u; print(u(bytes.fromhex(sys.argv[1]), bytes.fromhex(sys.argv[2])).hex())",
+            &[hex(&kek_value), hex(&wrapped)],
+        ));
+        let s = Scratch::new();
+        s.write("key.der", &p8);
+        let spki = openssl(&[
+            "pkey",
+            "-inform",
+            "DER",
+            "-in",
+            &s.p("key.der"),
+            "-pubout",
+            "-outform",
+            "DER",
+        ]);
+        let point = unwrap_octet_string(&t.get(public, CKA_EC_POINT));
+        assert_bytes(
+            &format!("{name}: OpenSSL's public key"),
+            &spki_key_bits(&spki),
+            &point,
+        );
+        let template = Tmpl::new()
+            .u(CKA_CLASS, CKO_PRIVATE_KEY)
+            .u(CKA_KEY_TYPE, kt)
+            .b(CKA_TOKEN, false)
+            .b(CKA_PRIVATE, true)
+            .b(CKA_SIGN, true)
+            .b(CKA_DERIVE, true);
+        let u = t
+            .unwrap(&Mech::new(CKM_AES_KEY_WRAP_KWP), kek, &wrapped, &template)
+            .ok_or_panic(&format!("{name}: C_UnwrapKey"));
+        assert_bytes(name, &t.get(u, CKA_EC_PARAMS), &hx(oid));
+        if kt == CKK_EC_EDWARDS {
+            let sig = t.sign(&Mech::new(CKM_EDDSA), u, b"m").unwrap();
+            t.verify(&Mech::new(CKM_EDDSA), public, b"m", &sig)
+                .ok_or_panic(&format!("{name}: the unwrapped key is the original"));
+        } else {
+            let len = point.len();
+            let (pu2, _) = t
+                .generate_pair(&Mech::new(m), &pt, &ec_pair_templates(&hx(oid)).1)
+                .unwrap();
+            let other = unwrap_octet_string(&t.get(pu2, CKA_EC_POINT));
+            let mech = ecdh(CKM_ECDH1_DERIVE, CKD_NULL, &[], &other);
+            let a = t.derive(&mech, u, &readable_secret(len)).unwrap();
+            let b = t.derive(&mech, private, &readable_secret(len)).unwrap();
+            assert_bytes(
+                &format!("{name}: the unwrapped key is the original"),
+                &t.get(a, CKA_VALUE),
+                &t.get(b, CKA_VALUE),
+            );
+        }
+    }
 }

@@ -199,6 +199,17 @@ impl EcParams {
         })
     }
 
+    /// The DER OID of these parameters, as `CKA_EC_PARAMS` stores it for a key the module makes.
+    pub const fn oid_der(self) -> &'static [u8] {
+        match self {
+            EcParams::Nist(c) => c.oid_der(),
+            EcParams::Ed25519 => ED25519_OID_DER,
+            EcParams::Ed448 => ED448_OID_DER,
+            EcParams::X25519 => X25519_OID_DER,
+            EcParams::X448 => X448_OID_DER,
+        }
+    }
+
     /// The Edwards curve these parameters name, if they name one.
     pub fn edwards(self) -> Option<Edwards> {
         match self {
