@@ -35,6 +35,7 @@ pub enum Family {
     Rsa,
     Ec,
     Edwards,
+    Montgomery,
     Digest,
     Hmac,
     Kdf,
@@ -112,6 +113,10 @@ pub const TABLE: &[(CK_MECHANISM_TYPE, &str, Family)] = &[
     (CKM_ECDSA_SHA256, "CKM_ECDSA_SHA256", Family::Ec),
     (CKM_ECDSA_SHA384, "CKM_ECDSA_SHA384", Family::Ec),
     (CKM_ECDSA_SHA512, "CKM_ECDSA_SHA512", Family::Ec),
+    (CKM_ECDSA_SHA3_224, "CKM_ECDSA_SHA3_224", Family::Ec),
+    (CKM_ECDSA_SHA3_256, "CKM_ECDSA_SHA3_256", Family::Ec),
+    (CKM_ECDSA_SHA3_384, "CKM_ECDSA_SHA3_384", Family::Ec),
+    (CKM_ECDSA_SHA3_512, "CKM_ECDSA_SHA3_512", Family::Ec),
     (CKM_ECDH1_DERIVE, "CKM_ECDH1_DERIVE", Family::Ec),
     (
         CKM_ECDH1_COFACTOR_DERIVE,
@@ -124,6 +129,11 @@ pub const TABLE: &[(CK_MECHANISM_TYPE, &str, Family)] = &[
         Family::Edwards,
     ),
     (CKM_EDDSA, "CKM_EDDSA", Family::Edwards),
+    (
+        CKM_EC_MONTGOMERY_KEY_PAIR_GEN,
+        "CKM_EC_MONTGOMERY_KEY_PAIR_GEN",
+        Family::Montgomery,
+    ),
     (CKM_SHA_1, "CKM_SHA_1", Family::Digest),
     (CKM_SHA224, "CKM_SHA224", Family::Digest),
     (CKM_SHA256, "CKM_SHA256", Family::Digest),
@@ -488,6 +498,11 @@ fn ec_capabilities() {
 #[test]
 fn edwards_capabilities() {
     walk(Family::Edwards, &mut asym::Edwards);
+}
+
+#[test]
+fn montgomery_capabilities() {
+    walk(Family::Montgomery, &mut asym::Montgomery);
 }
 
 #[test]

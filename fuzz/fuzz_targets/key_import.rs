@@ -21,7 +21,7 @@ use std::sync::OnceLock;
 
 const KEK: [u8; 32] = [0x4b; 32];
 
-const CURVES: &[ec::Curve] = &[ec::Curve::P256, ec::Curve::P384, ec::Curve::P521];
+const CURVES: &[ec::Curve] = &ec::Curve::ALL;
 
 /// The unwrapping key: an AES-256 key with the known value `KEK`.
 fn kek() -> CK_OBJECT_HANDLE {
@@ -144,7 +144,7 @@ fuzz_target!(|data: &[u8]| {
             let _ = keyfile::ec_point_attr(bytes);
         }
         3 => {
-            // EC and Ed25519 parsing in the engine.
+            // EC, Edwards and Montgomery key parsing in the engine.
             let which = input.u8();
             let bytes = input.rest();
             let _ = ec::EcParams::parse(bytes);
@@ -156,6 +156,12 @@ fuzz_target!(|data: &[u8]| {
             let _ = ec::EcPublic::new(curve, bytes);
             let _ = ec::ed25519_validate_public(bytes);
             let _ = ec::ed25519_public_from_private(bytes);
+            let _ = ec::ed448_validate_public(bytes);
+            let _ = ec::ed448_public_from_private(bytes);
+            for m in [ec::Montgomery::X25519, ec::Montgomery::X448] {
+                let _ = ec::montgomery_validate_public(m, bytes);
+                let _ = ec::montgomery_public_from_private(m, bytes);
+            }
         }
         4 => {
             // RSA public and private keys from components.

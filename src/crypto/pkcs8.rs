@@ -2,12 +2,12 @@
 //! encrypting it, and `C_UnwrapKey` expects after decrypting (Current Mechanisms v3.0 §2.14,
 //! AES key wrap of private keys). RSA keys carry the PKCS#1 `RSAPrivateKey` (RFC 8017 A.1.2),
 //! NIST-curve keys the SEC 1 `ECPrivateKey` (RFC 5915, see [`super::ec::private_to_pkcs8`]) and
-//! Ed25519 keys the RFC 8410 `CurvePrivateKey`.
+//! Ed25519, Ed448, X25519 and X448 keys the RFC 8410 `CurvePrivateKey`.
 //!
 //! Everything read here comes from a decrypted blob: malformed DER, an unknown algorithm, and
 //! key material that does not hold together are all `CKR_WRAPPED_KEY_INVALID`.
 
-use super::ec::{self, Curve};
+use super::ec::{self, Curve, EcParams};
 use super::rsa::RsaPrivate;
 use crate::error::{Error, Result};
 use cryptoki_sys::CKR_WRAPPED_KEY_INVALID;
@@ -21,6 +21,29 @@ use zeroize::Zeroizing;
 const EC_PUBLIC_KEY_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
 /// id-Ed25519 (RFC 8410 §3).
 const ED25519_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+/// id-X25519, id-X448, id-Ed448 (RFC 8410 §3).
+const X25519_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.110");
+const X448_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.111");
+const ED448_OID: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.113");
+
+/// The RFC 8410 algorithm of Ed448, X25519 and X448 keys (Ed25519 keeps its own path).
+fn rfc8410_oid(params: EcParams) -> Option<ObjectIdentifier> {
+    Some(match params {
+        EcParams::Ed448 => ED448_OID,
+        EcParams::X25519 => X25519_OID,
+        EcParams::X448 => X448_OID,
+        _ => return None,
+    })
+}
+
+/// The public key of an RFC 8410 private key of `params` (so its length and form are checked).
+fn rfc8410_public(params: EcParams, private: &[u8]) -> Result<Vec<u8>> {
+    match (params.edwards(), params.montgomery()) {
+        (Some(ec::Edwards::Ed448), _) => ec::ed448_public_from_private(private),
+        (_, Some(m)) => ec::montgomery_public_from_private(m, private),
+        _ => Err(invalid(())),
+    }
+}
 
 fn invalid<E>(_: E) -> Error {
     Error::new(CKR_WRAPPED_KEY_INVALID)
@@ -36,6 +59,8 @@ pub enum Algorithm {
     Rsa,
     Ec(Curve),
     Ed25519,
+    /// Ed448, X25519 or X448 (RFC 8410).
+    Rfc8410(EcParams),
 }
 
 /// A private key read from a `PrivateKeyInfo`, checked: RSA parts that belong together, an EC
@@ -49,6 +74,11 @@ pub enum PrivateKey {
     },
     /// RFC 8032's 32-byte private key (`CKA_VALUE`).
     Ed25519(Zeroizing<Vec<u8>>),
+    /// An Ed448 (57 bytes), X25519 (32) or X448 (56) private key (`CKA_VALUE`).
+    Rfc8410 {
+        params: EcParams,
+        private: Zeroizing<Vec<u8>>,
+    },
 }
 
 impl std::fmt::Debug for PrivateKey {
@@ -57,6 +87,7 @@ impl std::fmt::Debug for PrivateKey {
             PrivateKey::Rsa(k) => write!(f, "PrivateKey::Rsa({k:?})"),
             PrivateKey::Ec { curve, .. } => write!(f, "PrivateKey::Ec({curve:?}, ..)"),
             PrivateKey::Ed25519(_) => f.write_str("PrivateKey::Ed25519(..)"),
+            PrivateKey::Rfc8410 { params, .. } => write!(f, "PrivateKey::Rfc8410({params:?}, ..)"),
         }
     }
 }
@@ -79,6 +110,12 @@ fn algorithm_of(info: &PrivateKeyInfoRef<'_>) -> Result<Algorithm> {
             .map_err(invalid)
     } else if alg.oid == ED25519_OID && alg.parameters.is_none() {
         Ok(Algorithm::Ed25519)
+    } else if alg.parameters.is_none() && alg.oid == ED448_OID {
+        Ok(Algorithm::Rfc8410(EcParams::Ed448))
+    } else if alg.parameters.is_none() && alg.oid == X25519_OID {
+        Ok(Algorithm::Rfc8410(EcParams::X25519))
+    } else if alg.parameters.is_none() && alg.oid == X448_OID {
+        Ok(Algorithm::Rfc8410(EcParams::X448))
     } else {
         Err(invalid(()))
     }
@@ -122,6 +159,21 @@ pub fn decode(der: &[u8]) -> Result<PrivateKey> {
                 }
             }
             Ok(PrivateKey::Ed25519(Zeroizing::new(private.to_vec())))
+        }
+        Algorithm::Rfc8410(params) => {
+            let inner =
+                <&OctetStringRef>::from_der(info.private_key.as_bytes()).map_err(invalid)?;
+            let private = inner.as_bytes();
+            let public = rfc8410_public(params, private).map_err(invalid)?;
+            if let Some(pk) = info.public_key {
+                if pk.as_bytes() != Some(public.as_slice()) {
+                    return Err(invalid(()));
+                }
+            }
+            Ok(PrivateKey::Rfc8410 {
+                params,
+                private: Zeroizing::new(private.to_vec()),
+            })
         }
     }
 }
@@ -202,6 +254,30 @@ pub fn encode_ed25519(private: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
     let info = PrivateKeyInfoRef::new(
         AlgorithmIdentifierRef {
             oid: ED25519_OID,
+            parameters: None,
+        },
+        OctetStringRef::new(&inner).map_err(encoding_failed)?,
+    );
+    Ok(SecretDocument::encode_msg(&info)
+        .map_err(encoding_failed)?
+        .to_bytes())
+}
+
+/// The `PrivateKeyInfo` (version 1, no public key) of an Ed448, X25519 or X448 key: the RFC 8410
+/// algorithm without parameters and the private key as a `CurvePrivateKey`. A key of the wrong
+/// length is `CKR_KEY_TYPE_INCONSISTENT`.
+pub fn encode_rfc8410(params: EcParams, private: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
+    let inconsistent = || Error::new(cryptoki_sys::CKR_KEY_TYPE_INCONSISTENT);
+    let oid = rfc8410_oid(params).ok_or_else(inconsistent)?;
+    rfc8410_public(params, private).map_err(|_| inconsistent())?;
+    let inner = Zeroizing::new(
+        OctetStringRef::new(private)
+            .and_then(|o| o.to_der())
+            .map_err(encoding_failed)?,
+    );
+    let info = PrivateKeyInfoRef::new(
+        AlgorithmIdentifierRef {
+            oid,
             parameters: None,
         },
         OctetStringRef::new(&inner).map_err(encoding_failed)?,

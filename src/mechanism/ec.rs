@@ -1,5 +1,7 @@
-//! The EC family on the NIST curves: key-pair generation, ECDSA alone or with a hash, and
-//! ECDH1 derivation with its X9.63 KDFs (Current Mechanisms spec §2.3 Elliptic Curve).
+//! The EC family on the Weierstrass curves (P-192 … P-521, secp256k1, brainpool): key-pair
+//! generation, ECDSA alone or with a SHA-1, SHA-2 or SHA-3 hash, and ECDH1 derivation with its
+//! X9.63 KDFs (Current Mechanisms spec §2.3 Elliptic Curve). ECDH1 on `CKK_EC_MONTGOMERY` keys is
+//! parsed here (one mechanism, one parser) and computed by the Montgomery family.
 
 use super::keys::{ec_private, ec_public, nist};
 use super::shapes::{sign_op, verify_op};
@@ -17,21 +19,34 @@ pub(super) struct Ec;
 
 const EC_CAPS: CK_FLAGS = CKF_EC_F_P | CKF_EC_NAMEDCURVE | CKF_EC_UNCOMPRESS | CKF_EC_COMPRESS;
 
+/// Key sizes in bits: the smallest and largest group order of [`Curve::ALL`] (P-192, P-521).
+const MIN_BITS: CK_ULONG = 192;
+const MAX_BITS: CK_ULONG = 521;
+
 static ENTRIES: &[Entry] = &[
     (
         CKM_EC_KEY_PAIR_GEN,
-        256,
-        521,
+        MIN_BITS,
+        MAX_BITS,
         CKF_GENERATE_KEY_PAIR | EC_CAPS,
     ),
-    (CKM_ECDSA, 256, 521, SV | EC_CAPS),
-    (CKM_ECDSA_SHA1, 256, 521, SV | EC_CAPS),
-    (CKM_ECDSA_SHA224, 256, 521, SV | EC_CAPS),
-    (CKM_ECDSA_SHA256, 256, 521, SV | EC_CAPS),
-    (CKM_ECDSA_SHA384, 256, 521, SV | EC_CAPS),
-    (CKM_ECDSA_SHA512, 256, 521, SV | EC_CAPS),
-    (CKM_ECDH1_DERIVE, 256, 521, CKF_DERIVE | EC_CAPS),
-    (CKM_ECDH1_COFACTOR_DERIVE, 256, 521, CKF_DERIVE | EC_CAPS),
+    (CKM_ECDSA, MIN_BITS, MAX_BITS, SV | EC_CAPS),
+    (CKM_ECDSA_SHA1, MIN_BITS, MAX_BITS, SV | EC_CAPS),
+    (CKM_ECDSA_SHA224, MIN_BITS, MAX_BITS, SV | EC_CAPS),
+    (CKM_ECDSA_SHA256, MIN_BITS, MAX_BITS, SV | EC_CAPS),
+    (CKM_ECDSA_SHA384, MIN_BITS, MAX_BITS, SV | EC_CAPS),
+    (CKM_ECDSA_SHA512, MIN_BITS, MAX_BITS, SV | EC_CAPS),
+    (CKM_ECDSA_SHA3_224, MIN_BITS, MAX_BITS, SV | EC_CAPS),
+    (CKM_ECDSA_SHA3_256, MIN_BITS, MAX_BITS, SV | EC_CAPS),
+    (CKM_ECDSA_SHA3_384, MIN_BITS, MAX_BITS, SV | EC_CAPS),
+    (CKM_ECDSA_SHA3_512, MIN_BITS, MAX_BITS, SV | EC_CAPS),
+    (CKM_ECDH1_DERIVE, MIN_BITS, MAX_BITS, CKF_DERIVE | EC_CAPS),
+    (
+        CKM_ECDH1_COFACTOR_DERIVE,
+        MIN_BITS,
+        MAX_BITS,
+        CKF_DERIVE | EC_CAPS,
+    ),
 ];
 
 /// The hash of an ECDSA-with-hash mechanism.
@@ -42,6 +57,10 @@ fn sign_hash(m: CK_MECHANISM_TYPE) -> Result<Hash> {
         CKM_ECDSA_SHA256 => Hash::Sha256,
         CKM_ECDSA_SHA384 => Hash::Sha384,
         CKM_ECDSA_SHA512 => Hash::Sha512,
+        CKM_ECDSA_SHA3_224 => Hash::Sha3_224,
+        CKM_ECDSA_SHA3_256 => Hash::Sha3_256,
+        CKM_ECDSA_SHA3_384 => Hash::Sha3_384,
+        CKM_ECDSA_SHA3_512 => Hash::Sha3_512,
         _ => return fail(CKR_MECHANISM_INVALID),
     })
 }
@@ -115,6 +134,9 @@ impl Family for Ec {
         _salt_key: Option<&Attributes>,
         len: Option<usize>,
     ) -> Option<Result<Zeroizing<Vec<u8>>>> {
+        if base.key_type() == Some(CKK_EC_MONTGOMERY) {
+            return None;
+        }
         match mech {
             Mechanism::Ecdh1 {
                 kdf: f,
@@ -135,6 +157,17 @@ fn ecdh(
     len: Option<usize>,
 ) -> Result<Zeroizing<Vec<u8>>> {
     let z = ec_private(base)?.derive(public)?;
+    kdf_of_shared(z, f, shared, len)
+}
+
+/// The key bytes of an ECDH1 derivation from the shared secret `z`: `z` itself (`CKD_NULL`, cut
+/// to `len`) or the ANSI X9.63 KDF of `z` and the shared data (Current Mechanisms §2.3.9).
+pub(super) fn kdf_of_shared(
+    z: Zeroizing<Vec<u8>>,
+    f: CK_EC_KDF_TYPE,
+    shared: &[u8],
+    len: Option<usize>,
+) -> Result<Zeroizing<Vec<u8>>> {
     let h = match f {
         CKD_NULL => {
             if !shared.is_empty() {

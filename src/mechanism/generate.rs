@@ -76,13 +76,20 @@ pub fn generate_pair(mech: &Mechanism, public: &Attributes) -> Result<PairMateri
                 private: rsa_private_attributes(&c),
             })
         }
-        Mechanism::EcKeyPairGen | Mechanism::EdwardsKeyPairGen => {
+        Mechanism::EcKeyPairGen
+        | Mechanism::EdwardsKeyPairGen
+        | Mechanism::MontgomeryKeyPairGen => {
             let params = public
                 .bytes(CKA_EC_PARAMS)
                 .ok_or(Error::new(CKR_TEMPLATE_INCOMPLETE))?;
             let (d, point) = match (mech, EcParams::parse(params)?) {
                 (Mechanism::EcKeyPairGen, EcParams::Nist(c)) => ec::generate(c)?,
                 (Mechanism::EdwardsKeyPairGen, EcParams::Ed25519) => ec::ed25519_generate()?,
+                (Mechanism::EdwardsKeyPairGen, EcParams::Ed448) => ec::ed448_generate()?,
+                (Mechanism::MontgomeryKeyPairGen, p) => match p.montgomery() {
+                    Some(c) => ec::montgomery_generate(c)?,
+                    None => return fail(CKR_TEMPLATE_INCONSISTENT),
+                },
                 _ => return fail(CKR_TEMPLATE_INCONSISTENT),
             };
             Ok(PairMaterial {

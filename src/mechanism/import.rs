@@ -4,7 +4,7 @@
 
 use super::keys::ed_public;
 use super::policy::{Policy, Purpose};
-use crate::crypto::ec::{self, EcParams};
+use crate::crypto::ec::{self, EcParams, Edwards};
 use crate::crypto::rsa::{RsaPrivate, RsaPublic};
 use crate::error::{fail, Error, Result};
 use crate::object::attr::Attributes;
@@ -55,13 +55,31 @@ pub fn validate_import(a: &Attributes, policy: Policy) -> Result<()> {
         }
         (Some(class), Some(CKK_EC_EDWARDS)) => {
             let params = b(CKA_EC_PARAMS).ok_or(Error::new(CKR_ATTRIBUTE_VALUE_INVALID))?;
-            if EcParams::parse(params).map_err(bad)? != EcParams::Ed25519 {
-                return fail(CKR_ATTRIBUTE_VALUE_INVALID);
-            }
+            let curve = EcParams::parse(params)
+                .map_err(bad)?
+                .edwards()
+                .ok_or(Error::new(CKR_ATTRIBUTE_VALUE_INVALID))?;
             if class == CKO_PUBLIC_KEY {
                 ed_public(a).map_err(bad)?;
             } else if let Some(d) = b(CKA_VALUE) {
-                ec::ed25519_public_from_private(d).map_err(bad)?;
+                match curve {
+                    Edwards::Ed25519 => ec::ed25519_public_from_private(d),
+                    Edwards::Ed448 => ec::ed448_public_from_private(d),
+                }
+                .map_err(bad)?;
+            }
+        }
+        (Some(class), Some(CKK_EC_MONTGOMERY)) => {
+            let params = b(CKA_EC_PARAMS).ok_or(Error::new(CKR_ATTRIBUTE_VALUE_INVALID))?;
+            let curve = EcParams::parse(params)
+                .map_err(bad)?
+                .montgomery()
+                .ok_or(Error::new(CKR_ATTRIBUTE_VALUE_INVALID))?;
+            if class == CKO_PUBLIC_KEY {
+                ec::montgomery_validate_public(curve, b(CKA_EC_POINT).unwrap_or(&[]))
+                    .map_err(bad)?;
+            } else if let Some(d) = b(CKA_VALUE) {
+                ec::montgomery_public_from_private(curve, d).map_err(bad)?;
             }
         }
         (Some(CKO_SECRET_KEY), Some(kt)) => {

@@ -7,7 +7,7 @@
 //! A new prepared form (an AES key schedule, GCM tables) is one function here that calls
 //! `key.prepared(...)` with the engine's constructor.
 
-use crate::crypto::ec::{self, Curve, EcParams, EcPrivate, EcPublic};
+use crate::crypto::ec::{self, Curve, EcParams, EcPrivate, EcPublic, Edwards, Montgomery};
 use crate::crypto::rsa::{RsaPrivate, RsaPublic};
 use crate::error::{fail, Error, Result};
 use crate::object::attr::Attributes;
@@ -121,38 +121,49 @@ pub(super) fn ec_public(key: &Attributes) -> Result<Arc<EcPublic>> {
     })
 }
 
-/// A NIST-curve EC key of `class`: its curve.
+/// A Weierstrass-curve EC key of `class`: its curve.
 pub(super) fn nist(key: &Attributes, class: CK_OBJECT_CLASS) -> Result<Curve> {
     if key.class() != Some(class) || key.key_type() != Some(CKK_EC) {
         return inconsistent();
     }
     match ec_params(key)? {
         EcParams::Nist(c) => Ok(c),
-        EcParams::Ed25519 => inconsistent(),
+        _ => inconsistent(),
     }
 }
 
-/// An Ed25519 key of `class`.
-pub(super) fn edwards(key: &Attributes, class: CK_OBJECT_CLASS) -> Result<()> {
+/// An Edwards-curve key of `class`: its curve.
+pub(super) fn edwards(key: &Attributes, class: CK_OBJECT_CLASS) -> Result<Edwards> {
     if key.class() != Some(class) || key.key_type() != Some(CKK_EC_EDWARDS) {
         return inconsistent();
     }
-    match ec_params(key)? {
-        EcParams::Ed25519 => Ok(()),
-        EcParams::Nist(_) => inconsistent(),
-    }
+    ec_params(key)?
+        .edwards()
+        .ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))
 }
 
-/// The 32 raw bytes of an Ed25519 public key, checked.
+/// A Montgomery-curve key of `class`: its curve.
+pub(super) fn montgomery(key: &Attributes, class: CK_OBJECT_CLASS) -> Result<Montgomery> {
+    if key.class() != Some(class) || key.key_type() != Some(CKK_EC_MONTGOMERY) {
+        return inconsistent();
+    }
+    ec_params(key)?
+        .montgomery()
+        .ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))
+}
+
+/// The raw bytes of an Edwards public key (of the curve its `CKA_EC_PARAMS` names), checked.
+/// Stored as a DER OCTET STRING; raw bytes are accepted too.
 pub(super) fn ed_public(key: &Attributes) -> Result<Vec<u8>> {
     let p = need(key, CKA_EC_POINT)?;
-    // Stored as a DER OCTET STRING of the 32 bytes; raw 32 bytes are accepted too.
-    let raw = if p.len() == 34 && p[0] == 0x04 && p[1] == 32 {
-        &p[2..]
-    } else {
-        p
-    };
-    ec::ed25519_validate_public(raw).map_err(|_| Error::new(CKR_KEY_TYPE_INCONSISTENT))
+    let curve = ec_params(key)?
+        .edwards()
+        .ok_or(Error::new(CKR_KEY_TYPE_INCONSISTENT))?;
+    match curve {
+        Edwards::Ed25519 => ec::ed25519_validate_public(p),
+        Edwards::Ed448 => ec::ed448_validate_public(p),
+    }
+    .map_err(|_| Error::new(CKR_KEY_TYPE_INCONSISTENT))
 }
 
 #[cfg(test)]

@@ -17,6 +17,7 @@ mod kdf;
 mod keys;
 mod mac;
 pub mod message;
+mod montgomery;
 pub mod ops;
 pub mod policy;
 mod pubkey;
@@ -191,6 +192,12 @@ pub enum Mechanism {
     },
     EdwardsKeyPairGen,
     EdDsa,
+    /// `CKM_EDDSA` with a `CK_EDDSA_PARAMS` that asks for a prehash or a context.
+    EdDsaParams {
+        prehash: bool,
+        context: Vec<u8>,
+    },
+    MontgomeryKeyPairGen,
     Digest(Hash),
     Hmac(Hash),
     HmacGeneral(Hash, u64),
@@ -340,6 +347,7 @@ static FAMILIES: &[&dyn Family] = &[
     &rsa::Rsa,
     &ec::Ec,
     &edwards::Edwards,
+    &montgomery::Montgomery,
     &mac::DigestMac,
     &kdf::Kdf,
     &concat::SimpleDerive,

@@ -2,7 +2,7 @@
 //! §4.8 common key attributes; RFC 5280, RFC 8017 A.1, RFC 5480, RFC 8410).
 
 use super::keys::ed_public;
-use crate::crypto::ec::{self, EcParams};
+use crate::crypto::ec::{self, EcParams, Edwards, Montgomery};
 use crate::object::attr::Attributes;
 use cryptoki_sys::*;
 
@@ -66,11 +66,34 @@ pub fn public_key_info(a: &Attributes) -> Option<Vec<u8>> {
             (der(0x30, &alg), point)
         }
         CKK_EC_EDWARDS => {
+            let curve = EcParams::parse(a.bytes(CKA_EC_PARAMS)?).ok()?.edwards()?;
             let point = match a.bytes(CKA_EC_POINT) {
                 Some(_) => ed_public(a).ok()?,
-                None => ec::ed25519_public_from_private(a.bytes(CKA_VALUE)?).ok()?,
+                None => match curve {
+                    Edwards::Ed25519 => ec::ed25519_public_from_private(a.bytes(CKA_VALUE)?),
+                    Edwards::Ed448 => ec::ed448_public_from_private(a.bytes(CKA_VALUE)?),
+                }
+                .ok()?,
             };
-            (der(0x30, &[0x06, 0x03, 0x2b, 0x65, 0x70]), point)
+            let oid = match curve {
+                Edwards::Ed25519 => ec::ED25519_OID_DER,
+                Edwards::Ed448 => ec::ED448_OID_DER,
+            };
+            (der(0x30, oid), point)
+        }
+        CKK_EC_MONTGOMERY => {
+            let curve = EcParams::parse(a.bytes(CKA_EC_PARAMS)?)
+                .ok()?
+                .montgomery()?;
+            let point = match a.bytes(CKA_EC_POINT) {
+                Some(p) => ec::montgomery_validate_public(curve, p).ok()?,
+                None => ec::montgomery_public_from_private(curve, a.bytes(CKA_VALUE)?).ok()?,
+            };
+            let oid = match curve {
+                Montgomery::X25519 => ec::X25519_OID_DER,
+                Montgomery::X448 => ec::X448_OID_DER,
+            };
+            (der(0x30, oid), point)
         }
         _ => return None,
     };

@@ -4,7 +4,7 @@
 //! (PKCS#11 v3.0 §5.18, the PKCS#8 encoding of private keys). `CKM_RSA_AES_KEY_WRAP` (§2.1.21)
 //! is in `wrap/rsa_aes.rs`.
 
-use super::keys::{aes_key, edwards, nist, rsa_private};
+use super::keys::{aes_key, edwards, montgomery, nist, rsa_private};
 use super::shapes::{buffered, zero_out};
 use super::{Entry, Family, Mechanism, ENC, WU};
 use crate::crypto::{aes, ec};
@@ -77,7 +77,7 @@ impl Family for KeyWrap {
 }
 
 /// The bytes a key is wrapped as: a secret key's value, a private key's PKCS#8 `PrivateKeyInfo`
-/// (RSA, NIST-curve EC, Ed25519). Other keys, and stored material that does not make a key, are
+/// (RSA, Weierstrass-curve EC, Ed25519, Ed448, X25519, X448). Other keys, and stored material that does not make a key, are
 /// `CKR_KEY_NOT_WRAPPABLE`.
 pub fn key_bytes_for_wrap(key: &Attributes) -> Result<Zeroizing<Vec<u8>>> {
     use crate::crypto::pkcs8;
@@ -102,8 +102,18 @@ pub fn key_bytes_for_wrap(key: &Attributes) -> Result<Zeroizing<Vec<u8>>> {
             pkcs8::encode_ec(curve, value()?).map_err(not_wrappable)
         }
         (Some(CKO_PRIVATE_KEY), Some(CKK_EC_EDWARDS)) => {
-            edwards(key, CKO_PRIVATE_KEY).map_err(not_wrappable)?;
-            pkcs8::encode_ed25519(value()?).map_err(not_wrappable)
+            match edwards(key, CKO_PRIVATE_KEY).map_err(not_wrappable)? {
+                ec::Edwards::Ed25519 => pkcs8::encode_ed25519(value()?),
+                ec::Edwards::Ed448 => pkcs8::encode_rfc8410(ec::EcParams::Ed448, value()?),
+            }
+            .map_err(not_wrappable)
+        }
+        (Some(CKO_PRIVATE_KEY), Some(CKK_EC_MONTGOMERY)) => {
+            let params = match montgomery(key, CKO_PRIVATE_KEY).map_err(not_wrappable)? {
+                ec::Montgomery::X25519 => ec::EcParams::X25519,
+                ec::Montgomery::X448 => ec::EcParams::X448,
+            };
+            pkcs8::encode_rfc8410(params, value()?).map_err(not_wrappable)
         }
         _ => fail(CKR_KEY_NOT_WRAPPABLE),
     }
@@ -175,13 +185,14 @@ pub fn private_key_type(bytes: &[u8]) -> Result<CK_KEY_TYPE> {
     Ok(match pkcs8::algorithm(bytes)? {
         Algorithm::Rsa => CKK_RSA,
         Algorithm::Ec(_) => CKK_EC,
-        Algorithm::Ed25519 => CKK_EC_EDWARDS,
+        Algorithm::Ed25519 | Algorithm::Rfc8410(ec::EcParams::Ed448) => CKK_EC_EDWARDS,
+        Algorithm::Rfc8410(_) => CKK_EC_MONTGOMERY,
     })
 }
 
 /// The attributes an unwrapped key gets from its bytes: a secret key's `CKA_VALUE`, a private
-/// key's components parsed from PKCS#8 (RSA: modulus, exponents, primes and CRT values; EC and
-/// Ed25519: `CKA_EC_PARAMS` and `CKA_VALUE`). A `PrivateKeyInfo` that does not parse or whose
+/// key's components parsed from PKCS#8 (RSA: modulus, exponents, primes and CRT values; EC,
+/// Edwards and Montgomery: `CKA_EC_PARAMS` and `CKA_VALUE`). A `PrivateKeyInfo` that does not parse or whose
 /// key does not hold together is `CKR_WRAPPED_KEY_INVALID`; one of another algorithm than
 /// `key_type` is `CKR_TEMPLATE_INCONSISTENT`.
 pub fn key_from_bytes(
@@ -199,6 +210,11 @@ pub fn key_from_bytes(
                 (CKK_RSA, Algorithm::Rsa)
                     | (CKK_EC, Algorithm::Ec(_))
                     | (CKK_EC_EDWARDS, Algorithm::Ed25519)
+                    | (CKK_EC_EDWARDS, Algorithm::Rfc8410(ec::EcParams::Ed448))
+                    | (
+                        CKK_EC_MONTGOMERY,
+                        Algorithm::Rfc8410(ec::EcParams::X25519 | ec::EcParams::X448)
+                    )
             );
             if !matches {
                 return fail(CKR_TEMPLATE_INCONSISTENT);
@@ -212,6 +228,10 @@ pub fn key_from_bytes(
                 PrivateKey::Ed25519(d) => vec![
                     A::bytes(CKA_EC_PARAMS, ec::ED25519_OID_DER.to_vec()),
                     A::bytes(CKA_VALUE, d.to_vec()),
+                ],
+                PrivateKey::Rfc8410 { params, private } => vec![
+                    A::bytes(CKA_EC_PARAMS, params.oid_der().to_vec()),
+                    A::bytes(CKA_VALUE, private.to_vec()),
                 ],
             })
         }

@@ -68,6 +68,7 @@ impl Module {
                 Mechanism::RsaKeyPairGen => CKK_RSA,
                 Mechanism::EcKeyPairGen => CKK_EC,
                 Mechanism::EdwardsKeyPairGen => CKK_EC_EDWARDS,
+                Mechanism::MontgomeryKeyPairGen => CKK_EC_MONTGOMERY,
                 _ => return fail(CKR_MECHANISM_INVALID),
             };
             algorithms::allows_mechanism(r.policy(), mech_type, Purpose::Generate)?;

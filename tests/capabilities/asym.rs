@@ -378,6 +378,7 @@ fn pss_mech(m: CK_MECHANISM_TYPE, hash: CK_MECHANISM_TYPE, mgf: CK_ULONG, salt: 
 /// The named prime curve of an advertised EC size in bits: (Python name, DER OID, field bytes).
 fn curve(bits: CK_ULONG) -> Result<(&'static str, Vec<u8>, usize), String> {
     match bits {
+        192 => Ok(("p192", hx("06082a8648ce3d030101"), 24)),
         256 => Ok(("p256", hx(OID_P256), 32)),
         384 => Ok(("p384", hx(OID_P384), 48)),
         521 => Ok(("p521", hx(OID_P521), 66)),
@@ -451,6 +452,10 @@ fn ecdsa_hash(m: CK_MECHANISM_TYPE, flen: usize) -> Option<(&'static str, bool)>
         CKM_ECDSA_SHA256 => ("sha256", false),
         CKM_ECDSA_SHA384 => ("sha384", false),
         CKM_ECDSA_SHA512 => ("sha512", false),
+        CKM_ECDSA_SHA3_224 => ("sha3_224", false),
+        CKM_ECDSA_SHA3_256 => ("sha3_256", false),
+        CKM_ECDSA_SHA3_384 => ("sha3_384", false),
+        CKM_ECDSA_SHA3_512 => ("sha3_512", false),
         _ => return None,
     })
 }
@@ -609,18 +614,28 @@ fn ec_keygen(cx: &mut Cx, c: &Case, cv: &str, oid: &[u8], flen: usize) -> Outcom
     }
 }
 
-/// EdDSA: 255 bits is Ed25519 (Current Mechanisms §2.3.6 gives Edwards sizes in bits).
+/// EdDSA: 255 bits is Ed25519, 448 bits Ed448 (Current Mechanisms §2.3.6 gives Edwards sizes
+/// in bits).
 pub struct Edwards;
 
 impl Exerciser for Edwards {
     fn exercise(&mut self, cx: &mut Cx, c: &Case) -> Outcome {
-        if c.size != 255 {
-            return Err(format!(
-                "no Edwards curve of {} bits known to the test",
-                c.size
-            ));
-        }
-        let oid = hx(OID_ED25519);
+        // The oracle's functions for the curve: ed_* (Ed25519) or ed448_*.
+        let (oid, py) = match c.size {
+            255 => (hx(OID_ED25519), "ed"),
+            448 => (hx("06032b6571"), "ed448"),
+            _ => {
+                return Err(format!(
+                    "no Edwards curve of {} bits known to the test",
+                    c.size
+                ))
+            }
+        };
+        let (gen, sign, verify) = (
+            format!("{py}_gen"),
+            format!("{py}_sign"),
+            format!("{py}_verify"),
+        );
         let data = random(cx, 70);
         match (c.m, c.flag) {
             (CKM_EC_EDWARDS_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR) => {
@@ -634,16 +649,16 @@ impl Exerciser for Edwards {
                     "C_Sign(EDDSA) with the generated key",
                     cx.t.sign(&Mech::new(CKM_EDDSA), private, &data),
                 )?;
-                cx.py.check("ed_verify", &[w(&point), w(&sig), w(&data)])
+                cx.py.check(&verify, &[w(&point), w(&sig), w(&data)])
             }
             (CKM_EDDSA, CKF_SIGN | CKF_VERIFY) => {
-                let g = cx.py.ask("ed_gen", &[])?;
+                let g = cx.py.ask(&gen, &[])?;
                 let (seed, point) = (hx(&g[0]), hx(&g[1]));
-                let want = cx.py.bytes("ed_sign", &[w(&seed), w(&data)])?;
+                let want = cx.py.bytes(&sign, &[w(&seed), w(&data)])?;
                 let mech = Mech::new(c.m);
                 if c.flag == CKF_SIGN {
                     let private = ck(
-                        "C_CreateObject(Ed25519 private key)",
+                        "C_CreateObject(EdDSA private key)",
                         cx.t.create(
                             &Tmpl::new()
                                 .u(CKA_CLASS, CKO_PRIVATE_KEY)
@@ -656,12 +671,12 @@ impl Exerciser for Edwards {
                         ),
                     )?;
                     let sig = ck("C_Sign", cx.t.sign(&mech, private, &data))?;
-                    cx.py.check("ed_verify", &[w(&point), w(&sig), w(&data)])?;
-                    // Ed25519 is deterministic: the same bytes as Python's.
-                    return same("Ed25519 signature", &sig, &want);
+                    cx.py.check(&verify, &[w(&point), w(&sig), w(&data)])?;
+                    // EdDSA is deterministic: the same bytes as Python's.
+                    return same("EdDSA signature", &sig, &want);
                 }
                 let public = ck(
-                    "C_CreateObject(Ed25519 public key)",
+                    "C_CreateObject(EdDSA public key)",
                     cx.t.create(
                         &Tmpl::new()
                             .u(CKA_CLASS, CKO_PUBLIC_KEY)
@@ -679,5 +694,48 @@ impl Exerciser for Edwards {
             }
             _ => Err(no_exerciser()),
         }
+    }
+}
+
+/// ECDH on Montgomery curves: 255 bits is X25519, 448 bits X448 (Current Mechanisms §2.3.7).
+/// A generated pair derives with a Python peer the secret Python derives.
+pub struct Montgomery;
+
+impl Exerciser for Montgomery {
+    fn exercise(&mut self, cx: &mut Cx, c: &Case) -> Outcome {
+        let (oid, name, len) = match c.size {
+            255 => (hx("06032b656e"), "x25519", 32),
+            448 => (hx("06032b656f"), "x448", 56),
+            _ => {
+                return Err(format!(
+                    "no Montgomery curve of {} bits known to the test",
+                    c.size
+                ))
+            }
+        };
+        if (c.m, c.flag) != (CKM_EC_MONTGOMERY_KEY_PAIR_GEN, CKF_GENERATE_KEY_PAIR) {
+            return Err(no_exerciser());
+        }
+        let (pt, st) = ec_pair_templates(&oid);
+        let (public, private) = ck(
+            "C_GenerateKeyPair",
+            cx.t.generate_pair(&Mech::new(c.m), &pt, &st),
+        )?;
+        let point = octet_content(&ck("CKA_EC_POINT", cx.t.attr(public, CKA_EC_POINT))?)?;
+        let g = cx.py.ask("x_gen", &[name.into()])?;
+        let (peer_k, peer_u) = (hx(&g[0]), hx(&g[1]));
+        let h = ck(
+            "C_DeriveKey(CKM_ECDH1_DERIVE)",
+            cx.t.derive(
+                &ecdh(CKM_ECDH1_DERIVE, CKD_NULL, &[], &peer_u),
+                private,
+                &new_secret(CKK_GENERIC_SECRET, Some(len)),
+            ),
+        )?;
+        let got = ck("CKA_VALUE of the derived key", cx.t.attr(h, CKA_VALUE))?;
+        let want = cx
+            .py
+            .bytes("x_derive", &[name.into(), w(&peer_k), w(&point)])?;
+        same("X25519/X448 shared secret", &got, &want)
     }
 }

@@ -14,7 +14,7 @@ try:
     from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM, AESCCM
     from cryptography.hazmat.primitives import keywrap, cmac, hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa, ec, ed25519, padding, utils
+    from cryptography.hazmat.primitives.asymmetric import rsa, ec, ed25519, ed448, x25519, x448, padding, utils
     from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
     from cryptography.hazmat.primitives.kdf.x963kdf import X963KDF
 except ImportError as e:
@@ -25,7 +25,7 @@ H = {"sha1": hashes.SHA1, "sha224": hashes.SHA224, "sha256": hashes.SHA256,
      "sha384": hashes.SHA384, "sha512": hashes.SHA512, "sha3_224": hashes.SHA3_224,
      "sha3_256": hashes.SHA3_256, "sha3_384": hashes.SHA3_384, "sha3_512": hashes.SHA3_512,
      "md5": hashes.MD5}
-CURVES = {"p256": ec.SECP256R1, "p384": ec.SECP384R1, "p521": ec.SECP521R1}
+CURVES = {"p192": ec.SECP192R1, "p256": ec.SECP256R1, "p384": ec.SECP384R1, "p521": ec.SECP521R1}
 
 def b(x): return b"" if x == "-" else bytes.fromhex(x)
 def n(x): return int.from_bytes(b(x), "big")
@@ -175,6 +175,22 @@ def rsa_gen(bits):
     f = lambda x: "%x" % x if len("%x" % x) % 2 == 0 else "0%x" % x
     return " ".join(f(x) for x in (k.public_numbers.n, k.public_numbers.e, k.d, k.p, k.q,
                                     k.dmp1, k.dmq1, k.iqmp))
+def ed448_gen():
+    k = ed448.Ed448PrivateKey.generate()
+    raw = (serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    seed = k.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    return seed.hex() + " " + k.public_key().public_bytes(*raw).hex()
+def ed448_sign(seed, m): return ed448.Ed448PrivateKey.from_private_bytes(b(seed)).sign(b(m))
+def ed448_verify(pub, sig, m):
+    ed448.Ed448PublicKey.from_public_bytes(b(pub)).verify(b(sig), b(m)); return b""
+XDH = {"x25519": (x25519.X25519PrivateKey, x25519.X25519PublicKey),
+       "x448": (x448.X448PrivateKey, x448.X448PublicKey)}
+def x_gen(cv):
+    k = XDH[cv][0].generate()
+    raw = (serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    priv = k.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw, serialization.NoEncryption())
+    return priv.hex() + " " + k.public_key().public_bytes(*raw).hex()
+def x_derive(cv, k, peer): return XDH[cv][0].from_private_bytes(b(k)).exchange(XDH[cv][1].from_public_bytes(b(peer)))
 
 print("ready", flush=True)
 for line in sys.stdin:

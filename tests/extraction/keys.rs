@@ -553,10 +553,15 @@ pub fn generated_keys(b: &mut Battery) {
         let what = format!("generation with {}", name(m));
         let private_tmpl = Tmpl::new().b(CKA_SENSITIVE, true).b(CKA_EXTRACTABLE, false);
         let r = match m {
-            CKM_RSA_PKCS_KEY_PAIR_GEN | CKM_EC_KEY_PAIR_GEN | CKM_EC_EDWARDS_KEY_PAIR_GEN => {
+            CKM_RSA_PKCS_KEY_PAIR_GEN
+            | CKM_EC_KEY_PAIR_GEN
+            | CKM_EC_EDWARDS_KEY_PAIR_GEN
+            | CKM_EC_MONTGOMERY_KEY_PAIR_GEN => {
                 let (pu, pr) = match m {
                     CKM_RSA_PKCS_KEY_PAIR_GEN => rsa_pair_templates(2048, &[1, 0, 1]),
                     CKM_EC_KEY_PAIR_GEN => ec_pair_templates(&hx(OID_P256)),
+                    // X25519 (id-X25519).
+                    CKM_EC_MONTGOMERY_KEY_PAIR_GEN => ec_pair_templates(&hx("06032b656e")),
                     _ => ec_pair_templates(&hx(OID_ED25519)),
                 };
                 let pr = pr.b(CKA_SENSITIVE, true).b(CKA_EXTRACTABLE, false);

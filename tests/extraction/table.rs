@@ -124,6 +124,9 @@ pub fn family(m: CK_MECHANISM_TYPE) -> Option<Fam> {
         | CKM_SHA512_RSA_PKCS_PSS => Fam::RsaSign,
         CKM_ECDSA | CKM_ECDSA_SHA1 | CKM_ECDSA_SHA224 | CKM_ECDSA_SHA256 | CKM_ECDSA_SHA384
         | CKM_ECDSA_SHA512 => Fam::EcSign,
+        CKM_ECDSA_SHA3_224 | CKM_ECDSA_SHA3_256 | CKM_ECDSA_SHA3_384 | CKM_ECDSA_SHA3_512 => {
+            Fam::EcSign
+        }
         CKM_EDDSA => Fam::EdSign,
         CKM_ECDH1_DERIVE | CKM_ECDH1_COFACTOR_DERIVE => Fam::EcDerive,
         CKM_AES_KEY_GEN | CKM_GENERIC_SECRET_KEY_GEN | CKM_HKDF_KEY_GEN | CKM_PKCS5_PBKD2 => {
@@ -152,6 +155,7 @@ pub fn family(m: CK_MECHANISM_TYPE) -> Option<Fam> {
         | CKM_SHA224_KEY_GEN | CKM_SHA256_KEY_GEN | CKM_SHA384_KEY_GEN | CKM_SHA512_KEY_GEN
         | CKM_SHA3_224_KEY_GEN | CKM_SHA3_256_KEY_GEN | CKM_SHA3_384_KEY_GEN
         | CKM_SHA3_512_KEY_GEN => Fam::KeyGen,
+        CKM_EC_MONTGOMERY_KEY_PAIR_GEN => Fam::PairGen,
         _ => return None,
     })
 }

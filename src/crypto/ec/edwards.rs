@@ -1,7 +1,92 @@
-//! Ed25519 (RFC 8032) keys and pure signatures: `CKM_EC_EDWARDS_KEY_PAIR_GEN` and `CKM_EDDSA`
-//! without parameters (Current Mechanisms v3.0 §2.3.12, §2.3.14), on `ed25519-dalek`.
+//! Ed25519 (RFC 8032) keys and signatures: `CKM_EC_EDWARDS_KEY_PAIR_GEN` and `CKM_EDDSA` pure,
+//! Ed25519ctx and Ed25519ph (Current Mechanisms v3.0 §2.3.12, §2.3.14 with `CK_EDDSA_PARAMS`),
+//! on `ed25519-dalek` in both builds (the pure form was there first; one crate keeps the three
+//! variants' key handling the same). Ed25519ctx, which `ed25519-dalek` lacks, is RFC 8032
+//! §5.1.6-7 written over its expanded key and `curve25519-dalek`'s group operations.
 
 use super::*;
+
+/// Which EdDSA `CKM_EDDSA` computes (RFC 8032 §5.1 and §5.2), from its `CK_EDDSA_PARAMS`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EdVariant<'a> {
+    /// No parameter: Ed25519, or Ed448 with an empty context.
+    Pure,
+    /// `phFlag` false with a context: Ed25519ctx, or Ed448 with this context.
+    Context(&'a [u8]),
+    /// `phFlag` true: Ed25519ph (SHA-512 of the message) or Ed448ph (SHAKE256, 64 bytes),
+    /// with this (possibly empty) context.
+    Prehash(&'a [u8]),
+}
+
+/// RFC 8032's `dom2(phflag, context)` of Ed25519ctx and Ed25519ph.
+fn dom2(prehash: bool, context: &[u8]) -> Result<Vec<u8>> {
+    let n = u8::try_from(context.len()).map_err(|_| Error::new(CKR_MECHANISM_PARAM_INVALID))?;
+    let mut d = b"SigEd25519 no Ed25519 collisions".to_vec();
+    d.extend_from_slice(&[u8::from(prehash), n]);
+    d.extend_from_slice(context);
+    Ok(d)
+}
+
+fn sha512_wide(parts: &[&[u8]]) -> curve25519_dalek::Scalar {
+    use sha2::Digest;
+    let mut h = sha2::Sha512::new();
+    for p in parts {
+        h.update(p);
+    }
+    let mut wide = [0u8; 64];
+    wide.copy_from_slice(&h.finalize());
+    let s = curve25519_dalek::Scalar::from_bytes_mod_order_wide(&wide);
+    zeroize::Zeroize::zeroize(&mut wide);
+    s
+}
+
+/// Ed25519ctx signature (RFC 8032 §5.1.6 with `dom2(0, context)`).
+fn ctx_sign(key: &ed25519_dalek::SigningKey, context: &[u8], msg: &[u8]) -> Result<Vec<u8>> {
+    use curve25519_dalek::EdwardsPoint;
+    let dom = dom2(false, context)?;
+    let esk = ed25519_dalek::hazmat::ExpandedSecretKey::from(key.as_bytes());
+    let mut r = sha512_wide(&[&dom, &esk.hash_prefix, msg]);
+    let big_r = EdwardsPoint::mul_base(&r).compress();
+    let a = key.verifying_key();
+    let k = sha512_wide(&[&dom, big_r.as_bytes(), a.as_bytes(), msg]);
+    let s = k * esk.scalar + r;
+    zeroize::Zeroize::zeroize(&mut r);
+    let mut out = big_r.as_bytes().to_vec();
+    out.extend_from_slice(s.as_bytes());
+    Ok(out)
+}
+
+/// Ed25519ctx verification (RFC 8032 §5.1.7 with `dom2(0, context)`), as strict as
+/// `verify_strict`: a canonical S, and neither the key nor R of small order.
+fn ctx_verify(
+    key: &ed25519_dalek::VerifyingKey,
+    context: &[u8],
+    msg: &[u8],
+    sig: &[u8; ED25519_SIGNATURE_LEN],
+) -> Result<()> {
+    use curve25519_dalek::edwards::CompressedEdwardsY;
+    use curve25519_dalek::{EdwardsPoint, Scalar};
+    let invalid = || Error::new(CKR_SIGNATURE_INVALID);
+    let dom = dom2(false, context)?;
+    let (r_bytes, s_bytes) = sig.split_at(32);
+    let r_bytes: [u8; 32] = r_bytes.try_into().map_err(|_| invalid())?;
+    let s_bytes: [u8; 32] = s_bytes.try_into().map_err(|_| invalid())?;
+    let s = Option::<Scalar>::from(Scalar::from_canonical_bytes(s_bytes)).ok_or_else(invalid)?;
+    let big_r = CompressedEdwardsY(r_bytes)
+        .decompress()
+        .ok_or_else(invalid)?;
+    let a = key.to_edwards();
+    if a.is_small_order() || big_r.is_small_order() {
+        return Err(invalid());
+    }
+    let k = sha512_wide(&[&dom, &r_bytes, key.as_bytes(), msg]);
+    let check = EdwardsPoint::vartime_double_scalar_mul_basepoint(&k, &-a, &s).compress();
+    if check.as_bytes() == &r_bytes {
+        Ok(())
+    } else {
+        Err(invalid())
+    }
+}
 
 // ---------------------------------------------------------------------------------------------
 // Ed25519 (RFC 8032)
@@ -78,6 +163,24 @@ impl Ed25519Private {
             .map_err(|_| Error::new(CKR_DEVICE_ERROR))?;
         Ok(sig.to_bytes().to_vec())
     }
+
+    /// Ed25519, Ed25519ctx or Ed25519ph of `msg`. A context over 255 bytes is
+    /// `CKR_MECHANISM_PARAM_INVALID`.
+    pub fn sign_variant(&self, variant: EdVariant<'_>, msg: &[u8]) -> Result<Vec<u8>> {
+        match variant {
+            EdVariant::Pure => self.sign(msg),
+            EdVariant::Context(c) => ctx_sign(&self.0, c, msg),
+            EdVariant::Prehash(c) => {
+                dom2(true, c)?;
+                use sha2::Digest;
+                let sig = self
+                    .0
+                    .sign_prehashed(sha2::Sha512::new().chain_update(msg), Some(c))
+                    .map_err(|_| Error::new(CKR_MECHANISM_PARAM_INVALID))?;
+                Ok(sig.to_bytes().to_vec())
+            }
+        }
+    }
 }
 
 /// An Ed25519 public key parsed (decompressed and checked) once. `Send + Sync`.
@@ -114,6 +217,34 @@ impl Ed25519Public {
         self.0
             .verify_strict(msg, &ed25519_dalek::Signature::from_bytes(sig))
             .map_err(|_| Error::new(CKR_SIGNATURE_INVALID))
+    }
+
+    /// Verification of Ed25519, Ed25519ctx or Ed25519ph, with the strict checks of
+    /// [`Ed25519Public::verify`].
+    pub fn verify_variant(
+        &self,
+        variant: EdVariant<'_>,
+        msg: &[u8],
+        signature: &[u8],
+    ) -> Result<()> {
+        let sig: &[u8; ED25519_SIGNATURE_LEN] = signature
+            .try_into()
+            .map_err(|_| Error::new(CKR_SIGNATURE_LEN_RANGE))?;
+        match variant {
+            EdVariant::Pure => self.verify(msg, signature),
+            EdVariant::Context(c) => ctx_verify(&self.0, c, msg, sig),
+            EdVariant::Prehash(c) => {
+                dom2(true, c)?;
+                use sha2::Digest;
+                self.0
+                    .verify_prehashed_strict(
+                        sha2::Sha512::new().chain_update(msg),
+                        Some(c),
+                        &ed25519_dalek::Signature::from_bytes(sig),
+                    )
+                    .map_err(|_| Error::new(CKR_SIGNATURE_INVALID))
+            }
+        }
     }
 }
 

@@ -1,8 +1,10 @@
-//! Elliptic curves: P-256, P-384 and P-521 key generation, point validation, ECDSA over a hash
-//! of any length and ECDH; Ed25519 keys and signatures; the `CKA_EC_PARAMS` and `CKA_EC_POINT`
-//! encodings. Serves `CKM_EC_KEY_PAIR_GEN`, `CKM_ECDSA`, `CKM_ECDSA_SHA*`, `CKM_ECDH1_DERIVE`,
-//! `CKM_ECDH1_COFACTOR_DERIVE`, `CKM_EC_EDWARDS_KEY_PAIR_GEN` and `CKM_EDDSA` (Current Mechanisms
-//! v3.0 §2.3 Elliptic Curve).
+//! Elliptic curves: key generation, point validation, ECDSA over a hash of any length and ECDH
+//! on the Weierstrass curves (P-192, P-224, P-256, P-384, P-521, secp256k1, brainpoolP256r1,
+//! brainpoolP384r1); Ed25519 and Ed448 keys and signatures (pure, with context, prehashed);
+//! X25519 and X448; the `CKA_EC_PARAMS` and `CKA_EC_POINT` encodings. Serves
+//! `CKM_EC_KEY_PAIR_GEN`, `CKM_ECDSA`, `CKM_ECDSA_SHA*`, `CKM_ECDH1_DERIVE`,
+//! `CKM_ECDH1_COFACTOR_DERIVE`, `CKM_EC_EDWARDS_KEY_PAIR_GEN`, `CKM_EDDSA` and
+//! `CKM_EC_MONTGOMERY_KEY_PAIR_GEN` (Current Mechanisms v3.0 §2.3 Elliptic Curve).
 //!
 //! Signatures are PKCS#11's raw `r || s`, each half `field_len()` bytes. Key material errors:
 //! importing (`public_from_private`, `validate_point`) reports `CKR_ATTRIBUTE_VALUE_INVALID`;
@@ -10,11 +12,12 @@
 //! in ECDH (a mechanism parameter) reports `CKR_MECHANISM_PARAM_INVALID`.
 //!
 //! Files: this one the curves, the `CKA_EC_PARAMS`/`CKA_EC_POINT` encodings and the helpers
-//! both backends share; `nist.rs` the parsed NIST-curve keys ([`EcPrivate`], [`EcPublic`]) with
-//! ECDSA and ECDH on the build's backend; `rustcrypto.rs` the RustCrypto engine (the
-//! `--no-default-features` build's, and the reference the aws-lc one is tested against);
-//! `edwards.rs` Ed25519. Parsed keys are `Send + Sync` and used through `&self`: one `Arc` of
-//! a key serves every operation at once.
+//! both backends share; `nist.rs` the parsed Weierstrass-curve keys ([`EcPrivate`],
+//! [`EcPublic`]) with ECDSA and ECDH on the build's backend; `rustcrypto.rs` the RustCrypto
+//! engine (the `--no-default-features` build's, the default build's for the curves aws-lc lacks,
+//! and the reference the aws-lc one is tested against); `edwards.rs` Ed25519, `ed448.rs` Ed448,
+//! `montgomery.rs` X25519 and X448. Parsed keys are `Send + Sync` and used through `&self`:
+//! one `Arc` of a key serves every operation at once.
 
 #[cfg(feature = "aws-lc")]
 use super::awslc;
@@ -28,24 +31,71 @@ use elliptic_curve::sec1::ToSec1Point;
 use elliptic_curve::{PublicKey, SecretKey};
 use zeroize::Zeroizing;
 
-/// A NIST prime curve.
+/// A short-Weierstrass curve of `CKK_EC` keys. aws-lc has P-224, P-256, P-384, P-521 and
+/// secp256k1 ([`Curve::in_awslc`]); P-192 and the brainpool curves run on their RustCrypto
+/// crates in both builds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Curve {
     P256,
     P384,
     P521,
+    /// prime192v1 (X9.62), secp192r1.
+    P192,
+    /// secp224r1 (SEC 2).
+    P224,
+    /// secp256k1 (SEC 2), the Koblitz curve of Bitcoin and of AWS KMS `ECC_SECG_P256K1`.
+    Secp256k1,
+    /// brainpoolP256r1 (RFC 5639).
+    BrainpoolP256r1,
+    /// brainpoolP384r1 (RFC 5639).
+    BrainpoolP384r1,
 }
 
 const P256_OID: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 const P384_OID: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x22];
 const P521_OID: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x23];
+/// prime192v1, 1.2.840.10045.3.1.1.
+const P192_OID: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x01];
+/// secp224r1, 1.3.132.0.33.
+const P224_OID: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x21];
+/// secp256k1, 1.3.132.0.10.
+const SECP256K1_OID: &[u8] = &[0x06, 0x05, 0x2b, 0x81, 0x04, 0x00, 0x0a];
+/// brainpoolP256r1, 1.3.36.3.3.2.8.1.1.7.
+const BP256_OID: &[u8] = &[
+    0x06, 0x09, 0x2b, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x07,
+];
+/// brainpoolP384r1, 1.3.36.3.3.2.8.1.1.11.
+const BP384_OID: &[u8] = &[
+    0x06, 0x09, 0x2b, 0x24, 0x03, 0x03, 0x02, 0x08, 0x01, 0x01, 0x0b,
+];
 /// id-Ed25519, 1.3.101.112 (RFC 8410).
 pub const ED25519_OID_DER: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x70];
 /// `PrintableString "edwards25519"`, the curve-name form PKCS#11 v3.0 §2.3.3 also allows.
 pub const ED25519_NAME_DER: &[u8] = b"\x13\x0cedwards25519";
+/// id-Ed448, 1.3.101.113 (RFC 8410).
+pub const ED448_OID_DER: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x71];
+/// `PrintableString "edwards448"`.
+pub const ED448_NAME_DER: &[u8] = b"\x13\x0aedwards448";
+/// id-X25519, 1.3.101.110 (RFC 8410).
+pub const X25519_OID_DER: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x6e];
+/// `PrintableString "curve25519"`.
+pub const X25519_NAME_DER: &[u8] = b"\x13\x0acurve25519";
+/// id-X448, 1.3.101.111 (RFC 8410).
+pub const X448_OID_DER: &[u8] = &[0x06, 0x03, 0x2b, 0x65, 0x6f];
+/// `PrintableString "curve448"`.
+pub const X448_NAME_DER: &[u8] = b"\x13\x08curve448";
 
 impl Curve {
-    pub const ALL: [Curve; 3] = [Curve::P256, Curve::P384, Curve::P521];
+    pub const ALL: [Curve; 8] = [
+        Curve::P256,
+        Curve::P384,
+        Curve::P521,
+        Curve::P192,
+        Curve::P224,
+        Curve::Secp256k1,
+        Curve::BrainpoolP256r1,
+        Curve::BrainpoolP384r1,
+    ];
 
     /// `CKA_EC_PARAMS` holding a named-curve OID; other curves are `CKR_CURVE_NOT_SUPPORTED`.
     pub fn from_oid_der(params: &[u8]) -> Result<Curve> {
@@ -61,25 +111,42 @@ impl Curve {
             Curve::P256 => P256_OID,
             Curve::P384 => P384_OID,
             Curve::P521 => P521_OID,
+            Curve::P192 => P192_OID,
+            Curve::P224 => P224_OID,
+            Curve::Secp256k1 => SECP256K1_OID,
+            Curve::BrainpoolP256r1 => BP256_OID,
+            Curve::BrainpoolP384r1 => BP384_OID,
         }
     }
 
-    /// Bytes of a field element or scalar (32, 48, 66).
+    /// Bytes of a field element or scalar (24 … 66).
     pub const fn field_len(self) -> usize {
         match self {
-            Curve::P256 => 32,
-            Curve::P384 => 48,
+            Curve::P192 => 24,
+            Curve::P224 => 28,
+            Curve::P256 | Curve::Secp256k1 | Curve::BrainpoolP256r1 => 32,
+            Curve::P384 | Curve::BrainpoolP384r1 => 48,
             Curve::P521 => 66,
         }
     }
 
-    /// Bits of the group order, what `C_GetMechanismInfo` key sizes count (256, 384, 521).
+    /// Bits of the group order, what `C_GetMechanismInfo` key sizes count (192 … 521).
     pub const fn order_bits(self) -> usize {
         match self {
-            Curve::P256 => 256,
-            Curve::P384 => 384,
+            Curve::P192 => 192,
+            Curve::P224 => 224,
+            Curve::P256 | Curve::Secp256k1 | Curve::BrainpoolP256r1 => 256,
+            Curve::P384 | Curve::BrainpoolP384r1 => 384,
             Curve::P521 => 521,
         }
+    }
+
+    /// Whether the default build's aws-lc has the curve (else the RustCrypto crate serves it).
+    pub const fn in_awslc(self) -> bool {
+        !matches!(
+            self,
+            Curve::P192 | Curve::BrainpoolP256r1 | Curve::BrainpoolP384r1
+        )
     }
 
     /// Length of an uncompressed point.
@@ -93,21 +160,72 @@ impl Curve {
     }
 }
 
+/// An Edwards curve of `CKK_EC_EDWARDS` keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Edwards {
+    Ed25519,
+    Ed448,
+}
+
+/// A Montgomery curve of `CKK_EC_MONTGOMERY` keys (RFC 7748).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Montgomery {
+    X25519,
+    X448,
+}
+
 /// What a `CKA_EC_PARAMS` value names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EcParams {
+    /// A short-Weierstrass curve (the name predates the non-NIST ones).
     Nist(Curve),
     Ed25519,
+    Ed448,
+    X25519,
+    X448,
 }
 
 impl EcParams {
-    /// Parse `CKA_EC_PARAMS`: a named-curve OID, or for Ed25519 either its OID or the
-    /// `edwards25519` curve name. Anything else is `CKR_CURVE_NOT_SUPPORTED`.
+    /// Parse `CKA_EC_PARAMS`: a named-curve OID, or for the Edwards and Montgomery curves either
+    /// their RFC 8410 OID or the curve name (PKCS#11 v3.0 §2.3.3 `curveName`). Anything else is
+    /// `CKR_CURVE_NOT_SUPPORTED`.
     pub fn parse(params: &[u8]) -> Result<EcParams> {
-        if params == ED25519_OID_DER || params == ED25519_NAME_DER {
-            return Ok(EcParams::Ed25519);
+        Ok(match params {
+            ED25519_OID_DER | ED25519_NAME_DER => EcParams::Ed25519,
+            ED448_OID_DER | ED448_NAME_DER => EcParams::Ed448,
+            X25519_OID_DER | X25519_NAME_DER => EcParams::X25519,
+            X448_OID_DER | X448_NAME_DER => EcParams::X448,
+            _ => return Curve::from_oid_der(params).map(EcParams::Nist),
+        })
+    }
+
+    /// The DER OID of these parameters, as `CKA_EC_PARAMS` stores it for a key the module makes.
+    pub const fn oid_der(self) -> &'static [u8] {
+        match self {
+            EcParams::Nist(c) => c.oid_der(),
+            EcParams::Ed25519 => ED25519_OID_DER,
+            EcParams::Ed448 => ED448_OID_DER,
+            EcParams::X25519 => X25519_OID_DER,
+            EcParams::X448 => X448_OID_DER,
         }
-        Curve::from_oid_der(params).map(EcParams::Nist)
+    }
+
+    /// The Edwards curve these parameters name, if they name one.
+    pub fn edwards(self) -> Option<Edwards> {
+        match self {
+            EcParams::Ed25519 => Some(Edwards::Ed25519),
+            EcParams::Ed448 => Some(Edwards::Ed448),
+            _ => None,
+        }
+    }
+
+    /// The Montgomery curve these parameters name, if they name one.
+    pub fn montgomery(self) -> Option<Montgomery> {
+        match self {
+            EcParams::X25519 => Some(Montgomery::X25519),
+            EcParams::X448 => Some(Montgomery::X448),
+            _ => None,
+        }
     }
 }
 
@@ -162,6 +280,26 @@ macro_rules! with_curve {
             }
             Curve::P521 => {
                 type $c = p521::NistP521;
+                $body
+            }
+            Curve::P192 => {
+                type $c = p192::NistP192;
+                $body
+            }
+            Curve::P224 => {
+                type $c = p224::NistP224;
+                $body
+            }
+            Curve::Secp256k1 => {
+                type $c = k256::Secp256k1;
+                $body
+            }
+            Curve::BrainpoolP256r1 => {
+                type $c = bp256::BrainpoolP256r1;
+                $body
+            }
+            Curve::BrainpoolP384r1 => {
+                type $c = bp384::BrainpoolP384r1;
                 $body
             }
         }
@@ -245,12 +383,18 @@ fn hash_to_field(curve: Curve, hash: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
 
 /// ECDSA signature of a caller-computed hash of any length (`CKM_ECDSA`), as `r || s`; parses
 // After `with_curve!`, which they use.
+mod ed448;
 mod edwards;
+mod montgomery;
 mod nist;
 mod rustcrypto;
 
+pub use ed448::*;
 pub use edwards::*;
+pub use montgomery::*;
 pub use nist::*;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_rfc;

@@ -1,29 +1,32 @@
-//! NIST-curve keys parsed once ([`EcPrivate`], [`EcPublic`]), with ECDSA over a hash of any
-//! length (`CKM_ECDSA`, `CKM_ECDSA_SHA*`), ECDH (`CKM_ECDH1_DERIVE`), key generation
+//! Weierstrass-curve keys parsed once ([`EcPrivate`], [`EcPublic`]), with ECDSA over a hash of
+//! any length (`CKM_ECDSA`, `CKM_ECDSA_SHA*`), ECDH (`CKM_ECDH1_DERIVE`), key generation
 //! (`CKM_EC_KEY_PAIR_GEN`) and the PKCS#8 form of a private key (Current Mechanisms v3.0 §2.3).
+//! Each key runs on aws-lc when the build has it and aws-lc has the curve, else on the
+//! RustCrypto crate ([`Curve::in_awslc`]).
 
-#[cfg(not(feature = "aws-lc"))]
 use super::rustcrypto::*;
 use super::*;
 
 // ---------------------------------------------------------------------------------------------
 // The aws-lc implementation (the default build).
 
+/// aws-lc's NID of a curve it has; `None` sends the curve to the RustCrypto engine.
 #[cfg(feature = "aws-lc")]
-impl Curve {
-    pub(super) fn nid(self) -> std::ffi::c_int {
-        match self {
-            Curve::P256 => awslc::NID_P256,
-            Curve::P384 => awslc::NID_P384,
-            Curve::P521 => awslc::NID_P521,
-        }
-    }
+fn lc_nid(curve: Curve) -> Option<std::ffi::c_int> {
+    Some(match curve {
+        Curve::P256 => awslc::NID_P256,
+        Curve::P384 => awslc::NID_P384,
+        Curve::P521 => awslc::NID_P521,
+        Curve::P224 => aws_lc_sys::NID_secp224r1,
+        Curve::Secp256k1 => aws_lc_sys::NID_secp256k1,
+        Curve::P192 | Curve::BrainpoolP256r1 | Curve::BrainpoolP384r1 => return None,
+    })
 }
 
 /// A public key from a SEC 1 point in one of the two forms PKCS#11 uses (uncompressed, or
 /// compressed); aws-lc checks that it is on the curve.
 #[cfg(feature = "aws-lc")]
-pub(super) fn lc_public(curve: Curve, p: &[u8]) -> Option<awslc::EcKey> {
+pub(super) fn lc_public(curve: Curve, nid: std::ffi::c_int, p: &[u8]) -> Option<awslc::EcKey> {
     let form_ok = match p.first() {
         Some(4) => p.len() == curve.point_len(),
         Some(2 | 3) => p.len() == 1 + curve.field_len(),
@@ -32,23 +35,36 @@ pub(super) fn lc_public(curve: Curve, p: &[u8]) -> Option<awslc::EcKey> {
     if !form_ok {
         return None;
     }
-    awslc::EcKey::from_public(curve.nid(), p)
+    awslc::EcKey::from_public(nid, p)
+}
+
+/// The engine holding a public key.
+#[derive(Clone)]
+enum PublicEngine {
+    #[cfg(feature = "aws-lc")]
+    Lc(awslc::EcKey),
+    Rc(RcPublic),
+}
+
+/// The engine holding a private key; both wipe it on drop.
+#[derive(Clone)]
+enum SecretEngine {
+    #[cfg(feature = "aws-lc")]
+    Lc(awslc::EcKey),
+    Rc(RcSecret),
 }
 
 // ---------------------------------------------------------------------------------------------
 // Parsed keys
 
-/// A NIST-curve public key, parsed and checked once (on the curve, not the identity); keep it
-/// to verify many signatures without parsing the point again.
+/// A Weierstrass-curve public key, parsed and checked once (on the curve, not the identity);
+/// keep it to verify many signatures without parsing the point again.
 #[derive(Clone)]
 pub struct EcPublic {
     curve: Curve,
     /// Uncompressed.
     point: Vec<u8>,
-    #[cfg(feature = "aws-lc")]
-    key: awslc::EcKey,
-    #[cfg(not(feature = "aws-lc"))]
-    key: RcPublic,
+    key: PublicEngine,
 }
 
 impl std::fmt::Debug for EcPublic {
@@ -67,20 +83,21 @@ impl EcPublic {
 
     pub(super) fn parse(curve: Curve, point: &[u8], rv: CK_RV) -> Result<Self> {
         #[cfg(feature = "aws-lc")]
-        {
-            let key = parse_wrapped(point, |p| lc_public(curve, p)).ok_or(Error::new(rv))?;
+        if let Some(nid) = lc_nid(curve) {
+            let key = parse_wrapped(point, |p| lc_public(curve, nid, p)).ok_or(Error::new(rv))?;
             let point = key.public_point().ok_or(Error::new(rv))?;
-            Ok(EcPublic { curve, point, key })
-        }
-        #[cfg(not(feature = "aws-lc"))]
-        {
-            let key = parse_wrapped(point, |p| RcPublic::decode(curve, p)).ok_or(Error::new(rv))?;
-            Ok(EcPublic {
+            return Ok(EcPublic {
                 curve,
-                point: key.point(),
-                key,
-            })
+                point,
+                key: PublicEngine::Lc(key),
+            });
         }
+        let key = parse_wrapped(point, |p| RcPublic::decode(curve, p)).ok_or(Error::new(rv))?;
+        Ok(EcPublic {
+            curve,
+            point: key.point(),
+            key: PublicEngine::Rc(key),
+        })
     }
 
     pub fn curve(&self) -> Curve {
@@ -101,29 +118,27 @@ impl EcPublic {
         if hash.is_empty() {
             return Err(Error::new(CKR_DATA_LEN_RANGE));
         }
-        #[cfg(feature = "aws-lc")]
-        {
-            let (r, s) = signature.split_at(self.curve.field_len());
-            if self.key.verify_digest(hash, r, s) {
-                Ok(())
-            } else {
-                Err(Error::new(CKR_SIGNATURE_INVALID))
+        match &self.key {
+            #[cfg(feature = "aws-lc")]
+            PublicEngine::Lc(key) => {
+                let (r, s) = signature.split_at(self.curve.field_len());
+                if key.verify_digest(hash, r, s) {
+                    Ok(())
+                } else {
+                    Err(Error::new(CKR_SIGNATURE_INVALID))
+                }
             }
+            PublicEngine::Rc(key) => key.verify(self.curve, hash, signature),
         }
-        #[cfg(not(feature = "aws-lc"))]
-        self.key.verify(self.curve, hash, signature)
     }
 }
 
-/// A NIST-curve private key, parsed and checked once (a scalar in 1..n-1); keep it to sign
-/// or derive many times without parsing the scalar again. The backend wipes it on drop.
+/// A Weierstrass-curve private key, parsed and checked once (a scalar in 1..n-1); keep it to
+/// sign or derive many times without parsing the scalar again. The engine wipes it on drop.
 #[derive(Clone)]
 pub struct EcPrivate {
     curve: Curve,
-    #[cfg(not(feature = "aws-lc"))]
-    key: RcSecret,
-    #[cfg(feature = "aws-lc")]
-    key: awslc::EcKey,
+    key: SecretEngine,
 }
 
 impl std::fmt::Debug for EcPrivate {
@@ -142,15 +157,18 @@ impl EcPrivate {
     pub(super) fn parse(curve: Curve, d: &[u8], rv: CK_RV) -> Result<Self> {
         let d = scalar_bytes(curve, d).ok_or(Error::new(rv))?;
         #[cfg(feature = "aws-lc")]
-        {
-            let key = awslc::EcKey::from_private(curve.nid(), &d).ok_or(Error::new(rv))?;
-            Ok(EcPrivate { curve, key })
+        if let Some(nid) = lc_nid(curve) {
+            let key = awslc::EcKey::from_private(nid, &d).ok_or(Error::new(rv))?;
+            return Ok(EcPrivate {
+                curve,
+                key: SecretEngine::Lc(key),
+            });
         }
-        #[cfg(not(feature = "aws-lc"))]
-        {
-            let key = RcSecret::new(curve, &d, rv)?;
-            Ok(EcPrivate { curve, key })
-        }
+        let key = RcSecret::new(curve, &d, rv)?;
+        Ok(EcPrivate {
+            curve,
+            key: SecretEngine::Rc(key),
+        })
     }
 
     pub fn curve(&self) -> Curve {
@@ -159,36 +177,36 @@ impl EcPrivate {
 
     /// The uncompressed public point.
     pub fn public_point(&self) -> Result<Vec<u8>> {
-        #[cfg(feature = "aws-lc")]
-        return self
-            .key
-            .public_point()
-            .ok_or_else(|| Error::device("EC public point unavailable"));
-        #[cfg(not(feature = "aws-lc"))]
-        Ok(self.key.public().point())
+        match &self.key {
+            #[cfg(feature = "aws-lc")]
+            SecretEngine::Lc(key) => key
+                .public_point()
+                .ok_or_else(|| Error::device("EC public point unavailable")),
+            SecretEngine::Rc(key) => Ok(key.public().point()),
+        }
     }
 
     /// ECDSA signature of a caller-computed hash of any length (`CKM_ECDSA`), as `r || s`.
     /// aws-lc draws the nonce at random, hedged with a hash of the key and the digest; the
-    /// RustCrypto build uses RFC 6979's nonce, hedged with fresh randomness.
+    /// RustCrypto engine uses RFC 6979's nonce, hedged with fresh randomness.
     pub fn sign_prehash(&self, hash: &[u8]) -> Result<Vec<u8>> {
         if hash.is_empty() {
             return Err(Error::new(CKR_DATA_LEN_RANGE));
         }
-        #[cfg(feature = "aws-lc")]
-        return self
-            .key
-            .sign_digest(hash, self.curve.field_len())
-            .ok_or_else(|| Error::device("ECDSA signature failed"));
-        #[cfg(not(feature = "aws-lc"))]
-        {
-            let mut extra = [0u8; 32];
-            crate::crypto::random_fill(&mut extra)?;
-            self.key.sign(self.curve, hash, &extra)
+        match &self.key {
+            #[cfg(feature = "aws-lc")]
+            SecretEngine::Lc(key) => key
+                .sign_digest(hash, self.curve.field_len())
+                .ok_or_else(|| Error::device("ECDSA signature failed")),
+            SecretEngine::Rc(key) => {
+                let mut extra = [0u8; 32];
+                crate::crypto::random_fill(&mut extra)?;
+                key.sign(self.curve, hash, &extra)
+            }
         }
     }
 
-    /// ECDH (`CKM_ECDH1_DERIVE`; the NIST curves have cofactor 1, so
+    /// ECDH (`CKM_ECDH1_DERIVE`; every curve here has cofactor 1, so
     /// `CKM_ECDH1_COFACTOR_DERIVE` is the same computation): the x coordinate of
     /// `d * peer`, `field_len()` bytes. A bad peer point is `CKR_MECHANISM_PARAM_INVALID`.
     pub fn derive(&self, peer_point: &[u8]) -> Result<Zeroizing<Vec<u8>>> {
@@ -197,13 +215,16 @@ impl EcPrivate {
     }
 
     pub(super) fn derive_with(&self, peer: &EcPublic) -> Result<Zeroizing<Vec<u8>>> {
-        #[cfg(feature = "aws-lc")]
-        return self
-            .key
-            .ecdh(&peer.key, self.curve.field_len())
-            .ok_or_else(|| Error::device("ECDH failed"));
-        #[cfg(not(feature = "aws-lc"))]
-        self.key.derive(&peer.key)
+        match (&self.key, &peer.key) {
+            #[cfg(feature = "aws-lc")]
+            (SecretEngine::Lc(key), PublicEngine::Lc(p)) => key
+                .ecdh(p, self.curve.field_len())
+                .ok_or_else(|| Error::device("ECDH failed")),
+            (SecretEngine::Rc(key), PublicEngine::Rc(p)) => key.derive(p),
+            // Both come from the curve's one engine; a mix means a peer of another curve.
+            #[allow(unreachable_patterns)]
+            _ => Err(Error::new(CKR_MECHANISM_PARAM_INVALID)),
+        }
     }
 }
 
@@ -222,15 +243,15 @@ pub fn public_from_private(curve: Curve, d: &[u8]) -> Result<Vec<u8>> {
 /// A new key pair: the private scalar (`field_len()` bytes) and the uncompressed point.
 pub fn generate(curve: Curve) -> Result<(Zeroizing<Vec<u8>>, Vec<u8>)> {
     #[cfg(feature = "aws-lc")]
-    {
-        let k = awslc::EcKey::generate(curve.nid())
-            .ok_or_else(|| Error::device("EC key generation failed"))?;
+    if let Some(nid) = lc_nid(curve) {
+        let k =
+            awslc::EcKey::generate(nid).ok_or_else(|| Error::device("EC key generation failed"))?;
         let d = k.private_bytes(curve.field_len());
         let p = k.public_point();
-        d.zip(p)
-            .ok_or_else(|| Error::device("EC key generation failed"))
+        return d
+            .zip(p)
+            .ok_or_else(|| Error::device("EC key generation failed"));
     }
-    #[cfg(not(feature = "aws-lc"))]
     {
         let n = curve.field_len();
         // P-521 scalars have 521 bits: masking the top byte makes almost every draw valid.

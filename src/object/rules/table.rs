@@ -375,8 +375,8 @@ pub(super) static RSA_PRIVATE: &[Rule] = &[
     rule(CKA_COEFFICIENT, SECRET | MATERIAL, Def::None),
 ];
 
-// Shared by CKK_EC and CKK_EC_EDWARDS, whose tables are the same. The private key's curve is
-// footnote 4: generation copies it from the public template (`generate_pair`).
+// Shared by CKK_EC, CKK_EC_EDWARDS and CKK_EC_MONTGOMERY, whose tables are the same. The private
+// key's curve is footnote 4: generation copies it from the public template (`generate_pair`).
 pub(super) static EC_PUBLIC: &[Rule] = &[
     checked(
         CKA_EC_PARAMS,
@@ -430,6 +430,7 @@ pub(super) const KEY_TYPES: &[CK_KEY_TYPE] = &[
     CKK_EC_EDWARDS,
     // issue 12: AES modes
     CKK_AES_XTS,
+    CKK_EC_MONTGOMERY,
 ];
 
 /// The attribute naming the sub-type whose table extends the class table.
@@ -459,12 +460,12 @@ impl Schema {
             },
             CKO_PUBLIC_KEY => match sub? {
                 CKK_RSA => (KEY, PUBLIC_KEY, RSA_PUBLIC),
-                CKK_EC | CKK_EC_EDWARDS => (KEY, PUBLIC_KEY, EC_PUBLIC),
+                CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY => (KEY, PUBLIC_KEY, EC_PUBLIC),
                 _ => return None,
             },
             CKO_PRIVATE_KEY => match sub? {
                 CKK_RSA => (KEY, PRIVATE_KEY, RSA_PRIVATE),
-                CKK_EC | CKK_EC_EDWARDS => (KEY, PRIVATE_KEY, EC_PRIVATE),
+                CKK_EC | CKK_EC_EDWARDS | CKK_EC_MONTGOMERY => (KEY, PRIVATE_KEY, EC_PRIVATE),
                 _ => return None,
             },
             CKO_SECRET_KEY => match sub? {

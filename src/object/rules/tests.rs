@@ -85,6 +85,8 @@ fn minimal_templates() -> Vec<Vec<Attribute>> {
         ec_private(CKK_EC),
         ec_public(CKK_EC_EDWARDS),
         ec_private(CKK_EC_EDWARDS),
+        ec_public(CKK_EC_MONTGOMERY),
+        ec_private(CKK_EC_MONTGOMERY),
     ]
 }
 
@@ -143,9 +145,9 @@ fn tables_are_well_formed() {
                 .filter_map(|&kt| Schema::new(class, Some(kt))),
         );
     }
-    // Data, certificate; RSA, EC, Edwards public and private; 17 secret key types (generic,
-    // AES, AES-XTS, HKDF, DES, DES2, DES3 and ten HMAC types).
-    assert_eq!(kinds.len(), 2 + 3 + 3 + 17);
+    // Data, certificate; RSA, EC, Edwards, Montgomery public and private; 17 secret key types
+    // (generic, AES, AES-XTS, HKDF, DES, DES2, DES3 and ten HMAC types).
+    assert_eq!(kinds.len(), 2 + 4 + 4 + 17);
     for schema in &kinds {
         let tys: Vec<_> = schema.rules().map(|r| r.ty).collect();
         for (i, ty) in tys.iter().enumerate() {
