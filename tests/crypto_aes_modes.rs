@@ -132,6 +132,19 @@ fn aes_encrypt_data_with_a_bad_length_is_mechanism_param_invalid() {
             CKR_MECHANISM_PARAM_INVALID,
         );
     }
+    // Data shorter than the key the template asks for is a parameter too short for it
+    // (python-pkcs11's NEGATIVE_256_BIT_SHORT_DATA/SHORT_IV cases expect this code).
+    let long = new_secret(CKK_AES, Some(32));
+    expect_err(
+        "ECB_ENCRYPT_DATA of 16 bytes for a 32-byte key",
+        t.derive(&aes_ecb_encrypt_data(&p[..16]), base, &long),
+        CKR_MECHANISM_PARAM_INVALID,
+    );
+    expect_err(
+        "CBC_ENCRYPT_DATA of 16 bytes for a 32-byte key",
+        t.derive(&aes_cbc_encrypt_data([0; 16], &p[..16]), base, &long),
+        CKR_MECHANISM_PARAM_INVALID,
+    );
     t.derive(&aes_ecb_encrypt_data(&p[..16]), base, &tmpl)
         .ok_or_panic("ECB_ENCRYPT_DATA of a block after the refusals");
 }

@@ -108,6 +108,13 @@ impl Family for Kdf {
             } => hkdf(
                 base, salt_key, len, *extract, *expand, *prf, *salt_type, salt, info,
             ),
+            // The key is cut from the encrypted data, so data shorter than the key the template
+            // asks for is a parameter too short for it.
+            Mechanism::AesEcbEncryptData { data } | Mechanism::AesCbcEncryptData { data, .. }
+                if len.is_some_and(|l| l > data.len()) =>
+            {
+                Err(bad_param())
+            }
             Mechanism::AesEcbEncryptData { data } => aes_key(base)
                 .and_then(|k| aes::ecb_encrypt(k, data))
                 .and_then(|v| cut(v, len)),

@@ -24,6 +24,9 @@ if [ "${1:-}" = --build-only ]; then
 fi
 MODULE=${1:-${FERROHSM_MODULE:-$root/target/release/libferrohsm.so}}
 SOFTHSM=${2:-/usr/lib/softhsm/libsofthsm2.so}
+# Absolute paths: the suites run from their own folders.
+case "$MODULE" in /*) ;; *) MODULE=$PWD/$MODULE ;; esac
+case "$SOFTHSM" in /* | none) ;; *) SOFTHSM=$PWD/$SOFTHSM ;; esac
 CACHE=${SUITES_CACHE:-$root/target/suites}
 # shellcheck source=tests/suites/lib.sh
 . "$here/lib.sh"
@@ -66,7 +69,7 @@ if [ -n "$BUILD_ONLY" ]; then
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferrohsm-cksuite.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+[ -n "${SUITES_KEEP:-}" ] || trap 'rm -rf "$WORK"' EXIT
 
 # run NAME MODULE [libtest args...]: the tests on a fresh token directory; writes $WORK/NAME.txt.
 run() {

@@ -18,6 +18,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 MODULE=${1:-${FERROHSM_MODULE:-$root/target/release/libferrohsm.so}}
 SOFTHSM=${2:-/usr/lib/softhsm/libsofthsm2.so}
+# Absolute paths: the suites run from their own folders.
+case "$MODULE" in /*) ;; *) MODULE=$PWD/$MODULE ;; esac
+case "$SOFTHSM" in /* | none) ;; *) SOFTHSM=$PWD/$SOFTHSM ;; esac
 CACHE=${SUITES_CACHE:-$root/target/suites}
 # shellcheck source=tests/suites/lib.sh
 . "$here/lib.sh"
@@ -53,7 +56,7 @@ if [ ! -f "$suite/tests/__init__.py" ]; then
 fi
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/ferrohsm-pysuite.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+[ -n "${SUITES_KEEP:-}" ] || trap 'rm -rf "$WORK"' EXIT
 
 # run NAME MODULE [pytest args...]: the suite on a fresh token; writes $WORK/NAME.txt.
 run() {
