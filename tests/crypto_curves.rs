@@ -743,3 +743,43 @@ fn weierstrass_private_keys_wrap_as_pkcs8() {
         }
     }
 }
+
+/// CKD_SHA256_KDF_SP800 (v3.0 §2.3.9, the SP 800-56C one-step KDF: the counter before Z) on an
+/// X25519 agreement. The vector is an OpenPGP ECDH key-encryption key (RFC 6637 §7 uses this
+/// KDF), the one the cryptoki crate's suite checks; Python `cryptography` computes the same.
+#[test]
+fn x25519_ecdh_with_the_sp800_56c_kdf() {
+    let t = token("curves-sp800-kdf");
+    let private = t.obj(&key(CKO_PRIVATE_KEY, CKK_EC_MONTGOMERY, NAME_X25519).bytes(
+        CKA_VALUE,
+        hx("F00670C5F139E7E6C2511EA04FF507AFBBE237CE3C71A89CA59A1C5CF8856562"),
+    ));
+    let ephemeral = hx("533B3F09E53B3DEED661A13F7A7D9694AB71CE156C728E00DEE87A1EE3A14C4A");
+    let info = hx(
+        "0A2B0601040197550105011203010807416E6F6E796D6F75732053656E646572202020205633A4C5AE4305BC0FE2ABB699A8EE54632790A0",
+    );
+    let k = t
+        .derive(
+            &ecdh(CKM_ECDH1_DERIVE, CKD_SHA256_KDF_SP800, &info, &ephemeral),
+            private,
+            &readable_secret(16),
+        )
+        .ok_or_panic("CKD_SHA256_KDF_SP800");
+    assert_bytes(
+        "SP 800-56C KDF",
+        &t.get(k, CKA_VALUE),
+        &hx("AF8CE51D0139A6D60831A9BABAB20186"),
+    );
+    // The X9.63 KDF of the same inputs differs (the counter after Z).
+    let x963 = t
+        .derive(
+            &ecdh(CKM_ECDH1_DERIVE, CKD_SHA256_KDF, &info, &ephemeral),
+            private,
+            &readable_secret(16),
+        )
+        .ok_or_panic("CKD_SHA256_KDF");
+    assert_ne!(
+        t.get(x963, CKA_VALUE),
+        hx("AF8CE51D0139A6D60831A9BABAB20186")
+    );
+}

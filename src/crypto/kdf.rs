@@ -146,6 +146,27 @@ pub fn x963_kdf(
     shared_info: &[u8],
     len: usize,
 ) -> Result<Zeroizing<Vec<u8>>> {
+    hash_kdf(alg, z, shared_info, len, false)
+}
+
+/// The one-step KDF of NIST SP 800-56C (§4.1, with a hash as H) that `CKD_SHA*_KDF_SP800`
+/// name: `Hash(counter || Z || FixedInfo)`, the counter first; otherwise as [`x963_kdf`].
+pub fn sp800_56c_kdf(
+    alg: HashAlg,
+    z: &[u8],
+    fixed_info: &[u8],
+    len: usize,
+) -> Result<Zeroizing<Vec<u8>>> {
+    hash_kdf(alg, z, fixed_info, len, true)
+}
+
+fn hash_kdf(
+    alg: HashAlg,
+    z: &[u8],
+    info: &[u8],
+    len: usize,
+    counter_first: bool,
+) -> Result<Zeroizing<Vec<u8>>> {
     if len == 0 || len > MAX_DERIVED_LEN {
         return Err(Error::new(CKR_KEY_SIZE_RANGE));
     }
@@ -153,9 +174,14 @@ pub fn x963_kdf(
     let mut counter = 1u32;
     while out.len() < len {
         let mut h = Hasher::new(alg);
-        h.update(z);
-        h.update(&counter.to_be_bytes());
-        h.update(shared_info);
+        if counter_first {
+            h.update(&counter.to_be_bytes());
+            h.update(z);
+        } else {
+            h.update(z);
+            h.update(&counter.to_be_bytes());
+        }
+        h.update(info);
         let block = Zeroizing::new(h.finalize());
         out.extend_from_slice(&block);
         counter = counter.wrapping_add(1);

@@ -161,27 +161,46 @@ fn ecdh(
 }
 
 /// The key bytes of an ECDH1 derivation from the shared secret `z`: `z` itself (`CKD_NULL`, cut
-/// to `len`) or the ANSI X9.63 KDF of `z` and the shared data (Current Mechanisms §2.3.9).
+/// to `len`), the ANSI X9.63 KDF or the SP 800-56C one-step KDF of `z` and the shared data
+/// (Current Mechanisms v3.0 §2.3.9, CKD_*_KDF and CKD_*_KDF_SP800).
 pub(super) fn kdf_of_shared(
     z: Zeroizing<Vec<u8>>,
     f: CK_EC_KDF_TYPE,
     shared: &[u8],
     len: Option<usize>,
 ) -> Result<Zeroizing<Vec<u8>>> {
-    let h = match f {
+    // (hash, SP 800-56C one-step rather than X9.63)
+    let (h, sp800) = match f {
         CKD_NULL => {
             if !shared.is_empty() {
                 return fail(CKR_MECHANISM_PARAM_INVALID);
             }
             return super::kdf::cut(z, len);
         }
-        CKD_SHA1_KDF => HashAlg::Sha1,
-        CKD_SHA224_KDF => HashAlg::Sha224,
-        CKD_SHA256_KDF => HashAlg::Sha256,
-        CKD_SHA384_KDF => HashAlg::Sha384,
-        CKD_SHA512_KDF => HashAlg::Sha512,
+        CKD_SHA1_KDF => (HashAlg::Sha1, false),
+        CKD_SHA224_KDF => (HashAlg::Sha224, false),
+        CKD_SHA256_KDF => (HashAlg::Sha256, false),
+        CKD_SHA384_KDF => (HashAlg::Sha384, false),
+        CKD_SHA512_KDF => (HashAlg::Sha512, false),
+        CKD_SHA3_224_KDF => (HashAlg::Sha3_224, false),
+        CKD_SHA3_256_KDF => (HashAlg::Sha3_256, false),
+        CKD_SHA3_384_KDF => (HashAlg::Sha3_384, false),
+        CKD_SHA3_512_KDF => (HashAlg::Sha3_512, false),
+        CKD_SHA1_KDF_SP800 => (HashAlg::Sha1, true),
+        CKD_SHA224_KDF_SP800 => (HashAlg::Sha224, true),
+        CKD_SHA256_KDF_SP800 => (HashAlg::Sha256, true),
+        CKD_SHA384_KDF_SP800 => (HashAlg::Sha384, true),
+        CKD_SHA512_KDF_SP800 => (HashAlg::Sha512, true),
+        CKD_SHA3_224_KDF_SP800 => (HashAlg::Sha3_224, true),
+        CKD_SHA3_256_KDF_SP800 => (HashAlg::Sha3_256, true),
+        CKD_SHA3_384_KDF_SP800 => (HashAlg::Sha3_384, true),
+        CKD_SHA3_512_KDF_SP800 => (HashAlg::Sha3_512, true),
         _ => return fail(CKR_MECHANISM_PARAM_INVALID),
     };
     let l = len.ok_or(Error::new(CKR_TEMPLATE_INCOMPLETE))?;
-    kdf::x963_kdf(h, &z, shared, l)
+    if sp800 {
+        kdf::sp800_56c_kdf(h, &z, shared, l)
+    } else {
+        kdf::x963_kdf(h, &z, shared, l)
+    }
 }
