@@ -57,6 +57,9 @@ for p in json.load(sys.stdin)["packages"]:
         print(p["manifest_path"].rsplit("/", 1)[0])') || true
     [ -n "$src" ] && [ -f "$src/tests/basic.rs" ] || fail_setup "cryptoki $VERSION sources not found after cargo fetch"
     rm -rf "$crate" && cp -r "$src" "$crate"
+    # Its own workspace: the cache lies inside this repository's tree, whose workspace cargo
+    # would otherwise take it for a member of.
+    printf '\n[workspace]\n' >>"$crate/Cargo.toml"
 fi
 export CARGO_TARGET_DIR=$CACHE/cryptoki-target
 (cd "$crate" && cargo test --locked --no-run >"$CACHE/cryptoki-build.log" 2>&1) || {
