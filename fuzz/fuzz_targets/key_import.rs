@@ -13,6 +13,7 @@
 use aes_kw::KeyInit;
 use ferrohsm::crypto::{ec, pkcs8, rsa};
 use ferrohsm::mechanism::build;
+use ferrohsm::mechanism::policy::Policy;
 use ferrohsm::object::attr::{AttrValue, Attributes};
 use ferrohsm_fuzz::*;
 use ferrohsm_util::keyfile;
@@ -119,7 +120,9 @@ fuzz_target!(|data: &[u8]| {
                 }
                 a.set(ty, AttrValue::Bytes(v));
             }
-            let _ = build::validate_import(&a);
+            // Both policies: strict refuses more, and must refuse it cleanly.
+            let _ = build::validate_import(&a, Policy::Compat);
+            let _ = build::validate_import(&a, Policy::Strict);
             let _ = build::public_key_info(&a);
         }
         2 => {
