@@ -16,26 +16,14 @@ set -euo pipefail
 
 VERSION=0.12.1
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
 BUILD_ONLY=
 if [ "${1:-}" = --build-only ]; then
     BUILD_ONLY=1
     shift
 fi
-MODULE=${1:-${FERROHSM_MODULE:-$root/target/release/libferrohsm.so}}
-SOFTHSM=${2:-/usr/lib/softhsm/libsofthsm2.so}
-# Absolute paths: the suites run from their own folders.
-case "$MODULE" in /*) ;; *) MODULE=$PWD/$MODULE ;; esac
-case "$SOFTHSM" in /* | none) ;; *) SOFTHSM=$PWD/$SOFTHSM ;; esac
-CACHE=${SUITES_CACHE:-$root/target/suites}
 # shellcheck source=tests/suites/lib.sh
 . "$here/lib.sh"
-
-fail_setup() {
-    echo "FAIL cryptoki suite: $*"
-    echo "0 passed, 1 failed"
-    exit 1
-}
+suite_args cryptoki "$@"
 
 [ -n "$BUILD_ONLY" ] || [ -f "$MODULE" ] || fail_setup "module '$MODULE' not found (cargo build --release)"
 

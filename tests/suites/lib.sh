@@ -2,6 +2,28 @@
 # configuration for ferrohsm or SoftHSMv2, the token made through the module itself, and the
 # verdict against the suite's exclusion list.
 
+# suite_args NAME [MODULE [SOFTHSM_MODULE]]: SUITE (for messages), MODULE (default
+# $FERROHSM_MODULE, else this repository's release build), SOFTHSM (default Debian's
+# libsofthsm2.so, or "none") as absolute paths, since the suites run from their own folders, and
+# CACHE (default target/suites) for what is fetched.
+suite_args() {
+    local root
+    root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+    SUITE=$1
+    MODULE=${2:-${FERROHSM_MODULE:-$root/target/release/libferrohsm.so}}
+    SOFTHSM=${3:-/usr/lib/softhsm/libsofthsm2.so}
+    case "$MODULE" in /*) ;; *) MODULE=$PWD/$MODULE ;; esac
+    case "$SOFTHSM" in /* | none) ;; *) SOFTHSM=$PWD/$SOFTHSM ;; esac
+    CACHE=${SUITES_CACHE:-$root/target/suites}
+}
+
+# fail_setup MESSAGE: the suite cannot run; fail loudly, in the runners' summary format.
+fail_setup() {
+    echo "FAIL $SUITE suite: $*"
+    echo "0 passed, 1 failed"
+    exit 1
+}
+
 # suite_env MODULE DIR: point the module at DIR (its own tokens, a cheap KDF for speed).
 suite_env() {
     local module=$1 dir=$2

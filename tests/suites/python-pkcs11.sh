@@ -15,21 +15,9 @@ set -euo pipefail
 
 VERSION=0.10.1
 here=$(cd "$(dirname "$0")" && pwd)
-root=$(cd "$here/../.." && pwd)
-MODULE=${1:-${FERROHSM_MODULE:-$root/target/release/libferrohsm.so}}
-SOFTHSM=${2:-/usr/lib/softhsm/libsofthsm2.so}
-# Absolute paths: the suites run from their own folders.
-case "$MODULE" in /*) ;; *) MODULE=$PWD/$MODULE ;; esac
-case "$SOFTHSM" in /* | none) ;; *) SOFTHSM=$PWD/$SOFTHSM ;; esac
-CACHE=${SUITES_CACHE:-$root/target/suites}
 # shellcheck source=tests/suites/lib.sh
 . "$here/lib.sh"
-
-fail_setup() {
-    echo "FAIL python-pkcs11 suite: $*"
-    echo "0 passed, 1 failed"
-    exit 1
-}
+suite_args python-pkcs11 "$@"
 
 [ -f "$MODULE" ] || fail_setup "module '$MODULE' not found (cargo build --release)"
 command -v pkcs11-tool >/dev/null 2>&1 || fail_setup "pkcs11-tool not found (scripts/test installs opensc)"
