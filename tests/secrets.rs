@@ -267,8 +267,7 @@ fn run_child(extra: &[(&str, String)]) -> String {
     let out = Command::new(exe)
         .args(["--exact", "child", "--nocapture"])
         .env(ROLE_VAR, "1")
-        .env("FERROHSM_TOKEN_DIR", env.token_dir())
-        .env("FERROHSM_CONF", env.conf())
+        .envs(env.store_vars())
         .envs(extra.iter().map(|(k, v)| (k, v)))
         .output()
         .expect("run the child");

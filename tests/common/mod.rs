@@ -1,5 +1,6 @@
 //! Shared helpers for the black-box tests of the PKCS#11 v3.0 module (all chapters): locating
-//! the built `libferrohsm.so`, a private token directory and configuration per test, token and
+//! the built `libferrohsm.so`, a private token store (directory, or PostgreSQL database when
+//! FERROHSM_TEST_STORE=postgres) and configuration per test, token and
 //! session set-up through the `cryptoki` crate, and raw access to the function lists for the
 //! cases the high-level API cannot express (NULL pointers, bad flags, calls before C_Initialize).
 //!
@@ -66,12 +67,45 @@ pub fn module_path() -> PathBuf {
 /// Fast Argon2id parameters: the tests derive many PIN keys and measure behaviour, not cost.
 pub const FAST_KDF: &str = "[kdf]\nmemory_kib = 64\niterations = 1\nparallelism = 1\n";
 
-/// A private token directory and configuration file for one test. Dropping it removes both.
+/// The one parameter that picks the token store of every `TestEnv::new`/`with_config`/
+/// `with_raw_config`: unset, empty or `sqlite` for a token directory, `postgres` for a fresh
+/// database on the cluster named by `FERROHSM_TEST_PG` (scripts/test starts one with
+/// scripts/pg-cluster). The same tests then run against either store.
+pub const TEST_STORE_VAR: &str = "FERROHSM_TEST_STORE";
+/// The base connection string of the PostgreSQL cluster (key=value form, a superuser role).
+pub const TEST_PG_VAR: &str = "FERROHSM_TEST_PG";
+
+/// Where the tokens of a `TestEnv` live.
+#[derive(Debug)]
+enum Store {
+    Dir(PathBuf),
+    Postgres {
+        /// The module's store_url: the base connection string with this env's database.
+        url: String,
+        base: String,
+        dbname: String,
+        /// A child's env (`inherited`) uses the parent's database and leaves it alone.
+        owned: bool,
+    },
+}
+
+/// A private token store (a token directory, or a database of its own on the test cluster) and
+/// configuration file for one test. Dropping it removes both.
 #[derive(Debug)]
 pub struct TestEnv {
     dir: tempfile::TempDir,
-    token_dir: PathBuf,
+    store: Store,
     conf: PathBuf,
+}
+
+/// Whether `FERROHSM_TEST_STORE` asks for PostgreSQL; any other value than the known ones is a
+/// mistake that must not quietly mean SQLite.
+pub fn postgres_requested() -> bool {
+    match std::env::var(TEST_STORE_VAR).as_deref() {
+        Err(_) | Ok("") | Ok("sqlite") => false,
+        Ok("postgres") => true,
+        Ok(other) => panic!("{TEST_STORE_VAR}={other:?}: expected \"sqlite\" or \"postgres\""),
+    }
 }
 
 impl TestEnv {
@@ -86,53 +120,114 @@ impl TestEnv {
         Self::with_raw_config(&format!("{top}\n{FAST_KDF}"))
     }
 
-    /// The configuration file is `token_dir = …` followed by `body` verbatim.
+    /// The configuration file is the store line (`token_dir = …` or `store_url = …`) followed by
+    /// `body` verbatim.
     pub fn with_raw_config(body: &str) -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("ferrohsm-test-")
-            .tempdir()
-            .expect("temp dir");
+        if postgres_requested() {
+            let dir = temp_root();
+            let store = new_database();
+            Self::finish(dir, store, body)
+        } else {
+            Self::sqlite_with_raw_config(body)
+        }
+    }
+
+    /// `new` on a token directory whatever `FERROHSM_TEST_STORE` says: for the tests that read,
+    /// edit, damage or count the SQLite files themselves, which mean nothing on PostgreSQL.
+    pub fn sqlite() -> Self {
+        Self::sqlite_with_config("")
+    }
+
+    /// `with_config` on a token directory (see `sqlite`).
+    pub fn sqlite_with_config(top: &str) -> Self {
+        Self::sqlite_with_raw_config(&format!("{top}\n{FAST_KDF}"))
+    }
+
+    /// `with_raw_config` on a token directory (see `sqlite`).
+    pub fn sqlite_with_raw_config(body: &str) -> Self {
+        let dir = temp_root();
         let token_dir = dir.path().join("tokens");
         std::fs::DirBuilder::new()
             .mode(0o700)
             .create(&token_dir)
             .expect("token dir");
-        Self::finish(dir, token_dir, body)
+        Self::finish(dir, Store::Dir(token_dir), body)
     }
 
     /// Like `with_config`, but the token directory does not exist yet: the module must create it.
+    /// Always SQLite: the directory is what it tests.
     pub fn with_missing_token_dir(top: &str) -> Self {
-        let dir = tempfile::Builder::new()
-            .prefix("ferrohsm-test-")
-            .tempdir()
-            .expect("temp dir");
+        let dir = temp_root();
         let token_dir = dir.path().join("not-yet").join("tokens");
-        Self::finish(dir, token_dir, &format!("{top}\n{FAST_KDF}"))
+        Self::finish(dir, Store::Dir(token_dir), &format!("{top}\n{FAST_KDF}"))
     }
 
-    fn finish(dir: tempfile::TempDir, token_dir: PathBuf, body: &str) -> Self {
+    fn finish(dir: tempfile::TempDir, store: Store, body: &str) -> Self {
         let conf = dir.path().join("ferrohsm.toml");
-        let text = format!("token_dir = '{}'\n{body}", token_dir.display());
-        std::fs::write(&conf, text).expect("write config");
+        let line = match &store {
+            Store::Dir(token_dir) => format!("token_dir = '{}'", token_dir.display()),
+            Store::Postgres { url, .. } => format!("store_url = '{url}'"),
+        };
+        std::fs::write(&conf, format!("{line}\n{body}")).expect("write config");
         // Before the module is loaded: it reads its configuration in C_Initialize. The XDG
         // variables keep a module that ignored the others away from the real home directory.
         std::env::set_var("FERROHSM_CONF", &conf);
-        std::env::set_var("FERROHSM_TOKEN_DIR", &token_dir);
+        match &store {
+            Store::Dir(token_dir) => {
+                std::env::set_var("FERROHSM_TOKEN_DIR", token_dir);
+                std::env::remove_var("FERROHSM_STORE_URL");
+            }
+            Store::Postgres { url, .. } => {
+                // An earlier env of this process may have left a token directory here.
+                std::env::remove_var("FERROHSM_TOKEN_DIR");
+                std::env::set_var("FERROHSM_STORE_URL", url);
+            }
+        }
         std::env::set_var("XDG_CONFIG_HOME", dir.path().join("xdg-config"));
         std::env::set_var("XDG_DATA_HOME", dir.path().join("xdg-data"));
-        TestEnv {
-            dir,
-            token_dir,
-            conf,
-        }
+        TestEnv { dir, store, conf }
     }
 
+    /// A scratch directory of the test's own (it also holds the configuration file).
     pub fn root(&self) -> &Path {
         self.dir.path()
     }
 
+    /// Whether this env's tokens live in PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self.store, Store::Postgres { .. })
+    }
+
+    /// The module's store_url on PostgreSQL, None on SQLite.
+    pub fn store_url(&self) -> Option<&str> {
+        match &self.store {
+            Store::Postgres { url, .. } => Some(url),
+            Store::Dir(_) => None,
+        }
+    }
+
+    /// The environment variables that point another process (ferrohsm-util, a re-executed test
+    /// binary) at this env's store and configuration.
+    pub fn store_vars(&self) -> Vec<(&'static str, std::ffi::OsString)> {
+        let store = match &self.store {
+            Store::Dir(d) => ("FERROHSM_TOKEN_DIR", d.clone().into_os_string()),
+            Store::Postgres { url, .. } => ("FERROHSM_STORE_URL", url.into()),
+        };
+        vec![store, ("FERROHSM_CONF", self.conf.clone().into_os_string())]
+    }
+
+    /// The token directory. A test calling it inspects the SQLite store itself and must say so
+    /// by constructing its env with `TestEnv::sqlite*`.
+    #[track_caller]
     pub fn token_dir(&self) -> &Path {
-        &self.token_dir
+        match &self.store {
+            Store::Dir(d) => d,
+            Store::Postgres { .. } => panic!(
+                "this test looks at the token directory, which a PostgreSQL store has not: \
+                 construct its env with TestEnv::sqlite*() (it then runs on SQLite in the \
+                 {TEST_STORE_VAR}=postgres run too)"
+            ),
+        }
     }
 
     pub fn conf(&self) -> &Path {
@@ -140,13 +235,170 @@ impl TestEnv {
     }
 
     /// The database file of the token with this serial number (CK_TOKEN_INFO.serialNumber).
+    #[track_caller]
     pub fn token_file(&self, serial: &str) -> PathBuf {
-        self.token_dir.join(format!("{}.sqlite", serial.trim()))
+        self.token_dir().join(format!("{}.sqlite", serial.trim()))
     }
 
     /// Load and initialize the module (see `load_module`).
     pub fn load(&self) -> Pkcs11 {
         load_module()
+    }
+}
+
+impl Drop for TestEnv {
+    fn drop(&mut self) {
+        let Store::Postgres {
+            base,
+            dbname,
+            owned,
+            ..
+        } = &self.store
+        else {
+            return;
+        };
+        if !*owned {
+            return;
+        }
+        // Best effort: a failed drop only leaves a database on a throwaway cluster. FORCE ends
+        // connections a module that was not finalized still holds.
+        if let Err(e) = psql(
+            base,
+            &format!("DROP DATABASE IF EXISTS \"{dbname}\" WITH (FORCE)"),
+        ) {
+            eprintln!("TestEnv: could not drop database {dbname}: {e}");
+        }
+        // The module fell back to its default token directory although store_url was set: the
+        // test would have passed on SQLite, which must not count as a PostgreSQL pass.
+        let fallback = self.dir.path().join("xdg-data");
+        if fallback.exists() && !std::thread::panicking() {
+            let files = files_under(&fallback);
+            assert!(
+                files.is_empty(),
+                "store_url was set but the module wrote files under its default token \
+                 directory: {files:?}"
+            );
+        }
+    }
+}
+
+fn temp_root() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("ferrohsm-test-")
+        .tempdir()
+        .expect("temp dir")
+}
+
+/// psql from PATH, else from the highest /usr/lib/postgresql/*/bin.
+fn psql_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("PATH") {
+        for d in std::env::split_paths(&path) {
+            if d.join("psql").is_file() {
+                return d.join("psql");
+            }
+        }
+    }
+    let mut found: Vec<(Vec<u32>, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let v = e.file_name().to_string_lossy().to_string();
+            let version = v
+                .split('.')
+                .map(|p| p.parse().ok())
+                .collect::<Option<Vec<u32>>>()?;
+            let p = e.path().join("bin/psql");
+            p.is_file().then_some((version, p))
+        })
+        .collect();
+    found.sort();
+    match found.pop() {
+        Some((_, p)) => p,
+        None => panic!(
+            "psql not found on PATH or under /usr/lib/postgresql/*/bin: the PostgreSQL tests \
+             need it (Debian package postgresql-client; scripts/test installs postgresql)"
+        ),
+    }
+}
+
+/// Run one SQL command on the cluster as the base connection string's role.
+fn psql(conn: &str, sql: &str) -> Result<(), String> {
+    let out = std::process::Command::new(psql_path())
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", conn, "-c", sql])
+        .output()
+        .map_err(|e| format!("running psql: {e}"))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "psql -d '{conn}' -c '{sql}': {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    }
+}
+
+/// `conn` (key=value form, or a postgresql:// URL) with its database replaced by `dbname`.
+pub fn with_dbname(conn: &str, dbname: &str) -> String {
+    let conn = conn.trim();
+    if conn.starts_with("postgresql://") || conn.starts_with("postgres://") {
+        let (head, query) = match conn.split_once('?') {
+            Some((h, q)) => (h, Some(q)),
+            None => (conn, None),
+        };
+        let scheme_end = head.find("://").map(|i| i + 3).unwrap_or(0);
+        let authority_end = head[scheme_end..]
+            .find('/')
+            .map(|i| scheme_end + i)
+            .unwrap_or(head.len());
+        let mut url = format!("{}/{dbname}", &head[..authority_end]);
+        if let Some(q) = query {
+            url.push('?');
+            url.push_str(q);
+        }
+        url
+    } else {
+        let mut parts: Vec<&str> = conn
+            .split_whitespace()
+            .filter(|kv| !kv.starts_with("dbname="))
+            .collect();
+        let db = format!("dbname={dbname}");
+        parts.push(&db);
+        parts.join(" ")
+    }
+}
+
+/// A fresh database on the cluster of `FERROHSM_TEST_PG`, with a name no other test (process,
+/// run) uses.
+#[track_caller]
+fn new_database() -> Store {
+    let base = match std::env::var(TEST_PG_VAR) {
+        Ok(b) if !b.trim().is_empty() => b,
+        _ => panic!(
+            "{TEST_STORE_VAR}=postgres but {TEST_PG_VAR} is not set: it must hold the base \
+             connection string of a PostgreSQL cluster with a superuser role (scripts/test \
+             starts one: scripts/pg-cluster start DIR prints it)"
+        ),
+    };
+    static COUNTER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let dbname = format!(
+        "ferrohsm_test_{}_{}_{nanos:09}",
+        std::process::id(),
+        COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    );
+    if let Err(e) = psql(&base, &format!("CREATE DATABASE \"{dbname}\"")) {
+        panic!("{TEST_STORE_VAR}=postgres: could not create the test database: {e}");
+    }
+    Store::Postgres {
+        url: with_dbname(&base, &dbname),
+        base,
+        dbname,
+        owned: true,
     }
 }
 
@@ -615,7 +867,8 @@ pub fn raw_attr(kind: CK_ATTRIBUTE_TYPE, buf: Option<&mut [u8]>, len: usize) -> 
 }
 
 /// Spawn this test binary again to run only the test `name` in the role `role`, with extra
-/// environment variables. The child inherits FERROHSM_CONF and FERROHSM_TOKEN_DIR.
+/// environment variables. The child inherits FERROHSM_CONF and FERROHSM_TOKEN_DIR or
+/// FERROHSM_STORE_URL.
 pub fn spawn_child(name: &str, role: &str, env: &[(&str, &str)]) -> std::process::Child {
     let exe = std::env::current_exe().expect("current_exe");
     let mut cmd = std::process::Command::new(exe);
@@ -650,17 +903,34 @@ pub fn wait_child(child: std::process::Child, what: &str) {
 
 impl TestEnv {
     /// The environment a parent test set up, for a child process started by `spawn_child`:
-    /// the inherited FERROHSM_CONF and FERROHSM_TOKEN_DIR, left as they are (the parent
-    /// removes them); `root` is a scratch directory of the child's own.
+    /// the inherited FERROHSM_CONF and FERROHSM_STORE_URL or FERROHSM_TOKEN_DIR, left as they are
+    /// (the parent removes them); `root` is a scratch directory of the child's own.
     pub fn inherited() -> Self {
-        let var = |k: &str| PathBuf::from(std::env::var_os(k).expect("set by the parent test"));
+        let var = |k: &str| std::env::var_os(k).filter(|v| !v.is_empty());
+        let store = match (var("FERROHSM_STORE_URL"), var("FERROHSM_TOKEN_DIR")) {
+            (Some(url), _) => {
+                let url = url.into_string().expect("FERROHSM_STORE_URL is UTF-8");
+                Store::Postgres {
+                    base: url.clone(),
+                    dbname: String::new(),
+                    url,
+                    owned: false,
+                }
+            }
+            (None, Some(dir)) => Store::Dir(PathBuf::from(dir)),
+            (None, None) => {
+                panic!("neither FERROHSM_STORE_URL nor FERROHSM_TOKEN_DIR set by the parent test")
+            }
+        };
         TestEnv {
             dir: tempfile::Builder::new()
                 .prefix("ferrohsm-child-")
                 .tempdir()
                 .expect("temp dir"),
-            token_dir: var("FERROHSM_TOKEN_DIR"),
-            conf: var("FERROHSM_CONF"),
+            store,
+            conf: PathBuf::from(
+                var("FERROHSM_CONF").expect("FERROHSM_CONF set by the parent test"),
+            ),
         }
     }
 }
