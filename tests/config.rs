@@ -10,7 +10,7 @@ use cryptoki_sys::*;
 
 #[test]
 fn without_any_configuration_the_xdg_defaults_apply() {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     std::env::remove_var("FERROHSM_CONF");
     std::env::remove_var("FERROHSM_TOKEN_DIR");
     let ctx = load_module();
@@ -47,7 +47,7 @@ fn the_xdg_configuration_file_is_read_when_no_file_is_named() {
 
 #[test]
 fn token_dir_variable_overrides_the_file() {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     let other = env.root().join("override");
     std::fs::create_dir(&other).expect("mkdir");
     std::env::set_var("FERROHSM_TOKEN_DIR", &other);

@@ -418,7 +418,7 @@ fn describe(map: &BTreeMap<u64, u8>, i: u64) -> String {
 }
 
 fn kill_writers(kills: usize, with_reader: bool) {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     let ctx = load_module();
     init_token(&ctx, TOKEN);
     ctx.finalize().expect("C_Finalize");

@@ -462,7 +462,7 @@ fn damage_detected() -> bool {
 #[test]
 fn an_edited_policy_row_is_detected() {
     for edit in ["compat", "delete", "garbage"] {
-        let env = TestEnv::new();
+        let env = TestEnv::sqlite();
         let file = strict_token_file(&env);
         match edit {
             "delete" => delete_meta(&file, "policy"),
@@ -472,7 +472,7 @@ fn an_edited_policy_row_is_detected() {
         assert!(damage_detected(), "policy row edit {edit:?} went unnoticed");
     }
     // Unedited, the same steps find no damage.
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     strict_token_file(&env);
     assert!(!damage_detected(), "an untouched token reported as damaged");
 }
@@ -481,7 +481,7 @@ fn an_edited_policy_row_is_detected() {
 fn a_file_from_before_policies_is_compat_and_still_authenticates() {
     // The schema-1 fixture has no policy row; its migration at login seals the meta rows as
     // they are, and the token reads as compat before and after.
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     let src = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/v1-token.sqlite");
     std::fs::copy(&src, env.token_file("a286a1e1a2cf9e31")).expect("copy the fixture");
     for _ in 0..2 {

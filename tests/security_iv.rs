@@ -243,7 +243,7 @@ fn an_edited_reservation_row_is_detected() {
 /// values like those of a new token.
 #[test]
 fn a_migrated_token_reserves_counters() {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/v1-token.sqlite");
     let file = env.token_file("a286a1e1a2cf9e31");
     std::fs::copy(&src, &file).expect("copy the schema-1 fixture");

@@ -635,7 +635,7 @@ fn so_login_and_read_only_sessions_exclude_each_other_under_concurrency() {
 /// the next C_GetSlotList shows the token, not CKR_TOKEN_NOT_RECOGNIZED until a restart.
 #[test]
 fn a_token_file_completed_after_a_slot_list_shows_up() {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     let ctx = env.load();
     let slot = init_token(&ctx, "late");
     let serial = serial_of(&ctx, slot);

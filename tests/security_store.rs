@@ -327,7 +327,7 @@ fn set_wrap_costs(file: &Path, key: &str, m: u32, t: u32, p: u32) {
 /// lanes) is refused at once with a damage code, not run for minutes.
 #[test]
 fn argon2_costs_beyond_the_login_budget_are_refused_at_once() {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     let ctx = load_module();
     let slot = init_token(&ctx, TOKEN);
     let file = env.token_file(&serial_of(&ctx, slot));
@@ -463,7 +463,7 @@ fn check_v1_objects(s: &Session) {
 // would drop the other's (and its WAL).
 #[test]
 fn schema_1_token_file_is_migrated_at_the_first_login() {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     let file = install_v1_token(&env);
     assert_eq!(schema_version(&file), 1);
     // Before login: the public object reads, the file is not rewritten.
@@ -534,7 +534,7 @@ fn schema_1_token_file_is_migrated_at_the_first_login() {
 /// The migration also runs at the first SO login, and the user then logs in to the migrated file.
 #[test]
 fn schema_1_token_file_is_migrated_at_the_first_so_login() {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     let file = install_v1_token(&env);
     let ctx = load_module();
     let slot = slot_by_label(&ctx, "v1-fixture");

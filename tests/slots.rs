@@ -81,7 +81,7 @@ fn get_slot_list_size_query_and_short_buffer() {
 
 #[test]
 fn init_token_in_free_slot_creates_a_token_and_a_new_free_slot() {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     let ctx = load_module();
     let free = free_slot(&ctx);
     ctx.init_token(free, &pin(SO_PIN), "first")
@@ -270,7 +270,7 @@ fn pin_length_range_comes_from_the_configuration() {
 
 #[test]
 fn init_token_with_a_bad_so_pin_length_creates_nothing() {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     let ctx = load_module();
     let free = free_slot(&ctx);
     // C_InitToken does not list CKR_PIN_LEN_RANGE; modules answer PIN_INCORRECT or it.

@@ -105,7 +105,7 @@ fn token_objects_survive_restart_and_session_objects_do_not() {
 
 #[test]
 fn known_secret_bytes_appear_in_no_token_file_or_log() {
-    let env = TestEnv::with_config("log_level = \"debug\"\nlog_file = 'LOGFILE'");
+    let env = TestEnv::sqlite_with_config("log_level = \"debug\"\nlog_file = 'LOGFILE'");
     // Point the log at a file beside (not inside) the token directory.
     let log = env.root().join("ferrohsm.log");
     let conf = std::fs::read_to_string(env.conf()).expect("config");
@@ -247,7 +247,7 @@ fn open_db(path: &Path) -> rusqlite::Connection {
 
 #[test]
 fn token_file_layout() {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     let ctx = load_module();
     let a = init_token(&ctx, "layout-a");
     let b = init_token(&ctx, "layout-b");

@@ -510,7 +510,7 @@ fn read_only_case(env: &TestEnv, case: &str, file_mode: u32, mac: &[u8]) -> Vec<
 
 #[test]
 fn read_only_token_directory() {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     let (mac, serial) = stored_token();
     let mut cases = 0;
     for (case, file_mode) in [("directory and file", 0o400), ("directory only", 0o600)] {
@@ -549,7 +549,7 @@ fn read_only_token_directory() {
 
 #[test]
 fn full_file_system() {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     let (mac, serial) = stored_token();
     let mac_hex = hex(&mac);
     let mut bigs: Vec<String> = Vec::new();

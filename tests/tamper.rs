@@ -189,7 +189,7 @@ fn sealed_blob_moved_to_another_object_is_a_device_error() {
 
 #[test]
 fn secret_value_of_a_public_key_moved_between_objects_is_a_device_error() {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     let ctx = load_module();
     let slot = init_token(&ctx, "tamper");
     let serial = serial_of(&ctx, slot);
@@ -392,7 +392,7 @@ fn use_damaged_token(ctx: &Pkcs11, slot: cryptoki::slot::Slot) -> bool {
 
 #[test]
 fn truncated_token_file_to_half() {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     let (slot, file) = two_tokens(&env, true).expect("damaged token");
     drop_companions(&file);
     let len = std::fs::metadata(&file).expect("metadata").len();
@@ -411,7 +411,7 @@ fn truncated_token_file_to_half() {
 
 #[test]
 fn truncated_token_file_inside_the_header() {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     let (slot, file) = two_tokens(&env, true).expect("damaged token");
     drop_companions(&file);
     std::fs::OpenOptions::new()
@@ -425,7 +425,7 @@ fn truncated_token_file_inside_the_header() {
 
 #[test]
 fn empty_token_file() {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     let (slot, file) = two_tokens(&env, true).expect("damaged token");
     drop_companions(&file);
     std::fs::write(&file, b"").expect("empty the file");
@@ -434,7 +434,7 @@ fn empty_token_file() {
 
 #[test]
 fn garbage_file_in_the_token_directory() {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     two_tokens(&env, false);
     let garbage = env.token_dir().join("0123456789abcdef.sqlite");
     std::fs::write(
@@ -447,7 +447,7 @@ fn garbage_file_in_the_token_directory() {
 
 #[test]
 fn foreign_sqlite_database_in_the_token_directory() {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     two_tokens(&env, false);
     let foreign = env.token_dir().join("fedcba9876543210.sqlite");
     {
@@ -460,7 +460,7 @@ fn foreign_sqlite_database_in_the_token_directory() {
 
 #[test]
 fn unrelated_files_in_the_token_directory_are_ignored() {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     two_tokens(&env, false);
     let notes = env.token_dir().join("README.txt");
     std::fs::write(&notes, "not a token").expect("write");
@@ -540,7 +540,7 @@ fn is_damage<T: std::fmt::Debug>(r: cryptoki::error::Result<T>) -> bool {
 fn removed_sealed_attribute_is_detected() {
     use cryptoki::mechanism::Mechanism;
     use cryptoki::object::{Attribute as A, KeyType, ObjectClass};
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     let ctx = load_module();
     let slot = init_token(&ctx, "tamper");
     let serial = serial_of(&ctx, slot);
@@ -618,7 +618,7 @@ fn removed_sealed_attribute_is_detected() {
 
 #[test]
 fn public_attribute_edited_with_a_fixed_checksum_is_detected_after_login() {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     let ctx = load_module();
     let slot = init_token(&ctx, "tamper");
     let serial = serial_of(&ctx, slot);
@@ -649,7 +649,7 @@ fn public_attribute_edited_with_a_fixed_checksum_is_detected_after_login() {
 
 #[test]
 fn row_rolled_back_to_an_older_copy_is_detected() {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     let file = two_private_objects(&env);
     let db = rusqlite::Connection::open(&file).expect("open");
     let old: (i64, i64, Vec<u8>) = db
@@ -710,7 +710,7 @@ fn row_rolled_back_to_an_older_copy_is_detected() {
 #[test]
 fn flipped_private_column_is_detected() {
     for (from, to) in [(1, 0), (0, 1)] {
-        let env = TestEnv::new();
+        let env = TestEnv::sqlite();
         let ctx = load_module();
         let slot = init_token(&ctx, "tamper");
         let serial = serial_of(&ctx, slot);
@@ -749,7 +749,7 @@ fn edited_meta_row_is_detected() {
         ("next_object_id", 1u64.to_le_bytes().to_vec()),
         ("serial", b"0000000000000000".to_vec()),
     ] {
-        let env = TestEnv::new();
+        let env = TestEnv::sqlite();
         let file = two_private_objects(&env);
         exec(
             &file,
@@ -792,7 +792,7 @@ fn with_plain_bool(blob: &[u8], ty: u64, v: bool) -> Vec<u8> {
 /// moved into that form, is reported once someone logs in.
 #[test]
 fn forged_rows_without_a_mac_are_detected() {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     let ctx = load_module();
     let slot = init_token(&ctx, "tamper");
     let serial = serial_of(&ctx, slot);
@@ -861,7 +861,7 @@ fn forged_rows_without_a_mac_are_detected() {
 /// reported when it was not destroyable by a public session.
 #[test]
 fn deletions_before_login_are_checked_after_login() {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     let ctx = load_module();
     let slot = init_token(&ctx, "tamper");
     let serial = serial_of(&ctx, slot);
