@@ -48,6 +48,30 @@ impl Location {
         })
     }
 
+    /// Which store: `sqlite` or `postgresql`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Location::Dir(_) => "sqlite",
+            Location::Pg(..) => "postgresql",
+        }
+    }
+
+    /// A store named on a command line (`ferrohsm-util migrate`): a PostgreSQL URL (or libpq
+    /// key=value string), else a token directory or token file.
+    pub fn from_arg(arg: &str, timeout: std::time::Duration) -> Result<Location> {
+        let pg = arg.starts_with("postgres://")
+            || arg.starts_with("postgresql://")
+            || arg.contains("host=")
+            || arg.contains("dbname=");
+        if pg {
+            return Ok(Location::Pg(
+                Box::new(Target::parse(arg, timeout)?),
+                Mutex::new(None),
+            ));
+        }
+        Ok(Location::Dir(PathBuf::from(arg)))
+    }
+
     /// For logs and `show-slots`: which store, and where.
     pub fn describe(&self) -> String {
         match self {
