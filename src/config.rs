@@ -63,6 +63,12 @@ pub fn kdf_allowed(memory_kib: u32, iterations: u32, parallelism: u32) -> Result
 pub struct Config {
     /// Directory holding one `<serial>.sqlite` file per token.
     pub token_dir: PathBuf,
+    /// A PostgreSQL database holding the tokens instead (`postgresql://...` or libpq's
+    /// key=value form); `FERROHSM_STORE_URL` overrides it. Either one overrides `token_dir`.
+    pub store_url: Option<String>,
+    /// How long a round trip to the PostgreSQL server may take before the call fails with
+    /// CKR_DEVICE_ERROR.
+    pub store_timeout_ms: u64,
     /// Failed logins after which a PIN is locked.
     pub max_login_attempts: u32,
     pub min_pin_len: u32,
@@ -77,6 +83,9 @@ pub struct Config {
     #[serde(deserialize_with = "policy_name")]
     pub default_policy: Policy,
 }
+
+/// The environment variable that overrides `store_url`.
+pub const STORE_URL_VAR: &str = "FERROHSM_STORE_URL";
 
 /// The environment variable that overrides `default_policy`.
 pub const POLICY_VAR: &str = "FERROHSM_DEFAULT_POLICY";
@@ -94,6 +103,8 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             token_dir: default_token_dir(),
+            store_url: None,
+            store_timeout_ms: 5000,
             max_login_attempts: 10,
             min_pin_len: 4,
             max_pin_len: 255,
@@ -166,6 +177,17 @@ impl Config {
         if let Some(dir) = std::env::var_os("FERROHSM_TOKEN_DIR").filter(|d| !d.is_empty()) {
             cfg.token_dir = PathBuf::from(dir);
         }
+        if let Some(url) = std::env::var_os(STORE_URL_VAR).filter(|u| !u.is_empty()) {
+            cfg.store_url =
+                Some(
+                    url.to_str()
+                        .map(str::to_owned)
+                        .ok_or_else(|| ConfigError::Invalid {
+                            path: path.clone(),
+                            why: format!("{STORE_URL_VAR} is not UTF-8"),
+                        })?,
+                );
+        }
         if let Ok(level) = std::env::var("FERROHSM_LOG") {
             cfg.log_level = level;
         }
@@ -192,6 +214,9 @@ impl Config {
         };
         if cfg.min_pin_len == 0 || cfg.min_pin_len > cfg.max_pin_len {
             return Err(invalid("need 1 <= min_pin_len <= max_pin_len"));
+        }
+        if cfg.store_timeout_ms == 0 || cfg.store_timeout_ms > 600_000 {
+            return Err(invalid("store_timeout_ms must be between 1 and 600000"));
         }
         if cfg.max_login_attempts == 0 {
             return Err(invalid("max_login_attempts must be at least 1"));

@@ -42,12 +42,14 @@ pub unsafe extern "C" fn C_GetSlotInfo(slotID: CK_SLOT_ID, pInfo: *mut CK_SLOT_I
         let slot = m.slot(slotID)?;
         let desc = match &*slot.state.lock() {
             TokenState::Free => "ferrohsm free slot (uninitialized token)".to_string(),
-            TokenState::Broken(p) => format!("ferrohsm unrecognized file {}", p.display()),
-            // `ferrohsm-util show-slots` reads the policy from here: PKCS#11 has no field for it.
+            TokenState::Broken(p) => format!("ferrohsm unrecognized file {p}"),
+            // `ferrohsm-util show-slots` reads the store and policy from here: PKCS#11 has no
+            // field for them.
             TokenState::Ready(r) => {
                 format!(
-                    "ferrohsm token {} policy={}",
+                    "ferrohsm token {} store={} policy={}",
                     slot.serial,
+                    m.location.kind(),
                     r.policy().name()
                 )
             }

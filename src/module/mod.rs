@@ -7,12 +7,11 @@ use crate::error::{fail, Error, Result};
 use crate::object::attr::{AttrValue, Attribute, Attributes};
 use crate::object::rules::{self, Ctx, Read};
 use crate::session::{Entry, FindState, Session};
-use crate::store::{Role, TokenDb};
+use crate::store::Role;
 use crate::token::{self, Login, Ready, Slot, TokenState};
 use cryptoki_sys::*;
 use parking_lot::{Mutex, RwLock};
 use std::collections::{HashMap, HashSet};
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -120,7 +119,7 @@ pub enum AttrRead {
 /// Lock order: a thread that holds one of these locks takes only locks further down the list,
 /// and never two of one kind at once.
 /// 1. `slots`
-/// 2. `known_files`
+/// 2. `known`
 /// 3. a session's lock ([`Entry::lock`])
 /// 4. a slot's `state` (`Slot::state`)
 /// 5. `sessions`
@@ -136,7 +135,10 @@ pub enum AttrRead {
 pub struct Module {
     pub cfg: Config,
     slots: RwLock<Vec<Arc<Slot>>>,
-    known_files: Mutex<HashSet<PathBuf>>,
+    /// Where the tokens are: a directory of files or a PostgreSQL database.
+    pub location: crate::store::location::Location,
+    /// The tokens (by their `Location` key) that have a slot.
+    known: Mutex<HashSet<String>>,
     sessions: RwLock<HashMap<CK_SESSION_HANDLE, Arc<Entry>>>,
     next_handle: AtomicU64,
     objects: RwLock<ObjMaps>,
@@ -155,9 +157,10 @@ fn ready(state: &mut TokenState) -> Result<&mut Ready> {
 impl Module {
     pub fn new(cfg: Config) -> Result<Module> {
         let m = Module {
-            cfg,
+            cfg: cfg.clone(),
             slots: RwLock::new(Vec::new()),
-            known_files: Mutex::new(HashSet::new()),
+            location: crate::store::location::Location::of(&cfg)?,
+            known: Mutex::new(HashSet::new()),
             sessions: RwLock::new(HashMap::new()),
             // Session and object handles share one counter, so neither is ever reused and a
             // handle of one kind is never valid as the other.
@@ -165,7 +168,14 @@ impl Module {
             objects: RwLock::new(ObjMaps::default()),
             state_key: zeroize::Zeroizing::new(crate::crypto::random_array()?),
         };
-        m.rescan()?;
+        // A database that cannot be reached now fails the calls that need it, not C_Initialize:
+        // applications initialize once at start, and the server may come back.
+        if let Err(e) = m.rescan() {
+            if m.cfg.store_url.is_none() {
+                return Err(e);
+            }
+            crate::log::warn(format_args!("C_Initialize: token store unreachable: {e:?}"));
+        }
         Ok(m)
     }
 
@@ -176,26 +186,20 @@ impl Module {
     /// Pick up token files created since the last look (by this or another process), and make
     /// sure exactly one free slot exists.
     pub fn rescan(&self) -> Result<()> {
-        let found = {
-            let known = self.known_files.lock();
-            let Ok(rd) = std::fs::read_dir(&self.cfg.token_dir) else {
-                return self.ensure_free_slot();
-            };
-            let mut v: Vec<PathBuf> = rd
-                .filter_map(|e| e.ok().map(|e| e.path()))
-                .filter(|p| p.extension().is_some_and(|x| x == "sqlite") && !known.contains(p))
-                .collect();
-            v.sort();
-            v
+        let found: Vec<String> = {
+            let listed = self.location.list()?;
+            let known = self.known.lock();
+            listed.into_iter().filter(|k| !known.contains(k)).collect()
         };
         if !found.is_empty() {
             let mut new_slots = Vec::new();
             for p in found {
-                let name = p
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let slot = match TokenDb::open(&p).and_then(|db| Ok((db.meta_info()?, db))) {
+                let name = self.location.name_of(&p);
+                let slot = match self
+                    .location
+                    .open(&p)
+                    .and_then(|mut db| Ok((db.meta_info()?, db)))
+                {
                     Ok((meta, db)) => (
                         meta.created,
                         Slot {
@@ -217,7 +221,7 @@ impl Module {
             }
             new_slots.sort_by_key(|(_, (created, _))| *created);
             let mut slots = self.slots.write();
-            let mut known = self.known_files.lock();
+            let mut known = self.known.lock();
             for (p, (_, mut slot)) in new_slots {
                 if known.contains(&p) {
                     continue;
@@ -264,7 +268,7 @@ impl Module {
             return Ok(());
         }
         let (serial, id) =
-            token::pending_serial(&self.cfg, &|id| slots.iter().any(|s| s.id == id))?;
+            token::pending_serial(&self.location, &|id| slots.iter().any(|s| s.id == id))?;
         slots.push(Arc::new(Slot {
             id,
             serial,
@@ -365,9 +369,9 @@ impl Module {
         token::check_pin_len(&self.cfg, so_pin)?;
         let kdf = token::kdf_params(&self.cfg);
         let policy = self.cfg.default_policy;
-        // The new file is in `known_files` before a rescan of this process can list it, or
-        // the rescan would take it for another token.
-        let mut known = self.known_files.lock();
+        // The new token is in `known` before a rescan of this process can list it, or the
+        // rescan would take it for another token.
+        let mut known = self.known.lock();
         let mut state = slot.state.lock();
         // Under the slot's lock, which C_OpenSession takes: no session opens meanwhile.
         if self.session_counts(slot_id).0 > 0 {
@@ -375,14 +379,14 @@ impl Module {
         }
         match &mut *state {
             TokenState::Free => {
-                let path = self.cfg.token_file(&slot.serial);
                 let (db, _master) =
-                    TokenDb::create(&path, &slot.serial, slot.id, label, so_pin, kdf, policy)?;
+                    self.location
+                        .create(&slot.serial, slot.id, label, so_pin, kdf, policy)?;
                 *state = TokenState::Ready(Box::new(Ready::new(db)?));
-                known.insert(path);
+                known.insert(self.location.key_for(&slot.serial));
                 drop(state);
                 drop(known);
-                token::advance_pending_serial(&self.cfg, &slot.serial);
+                self.location.advance_pending(&slot.serial);
                 self.ensure_free_slot()?;
                 crate::log::info(format_args!(
                     "token {} created in slot {slot_id}",

@@ -10,10 +10,10 @@
 //! token's own facts. Everything is checked only once a PIN has given the master key: before
 //! login nothing can be checked with a key.
 
+use super::backend::Txn;
 use super::{MasterKey, Row};
 use crate::crypto;
 use crate::error::{Error, Result};
-use rusqlite::{params, Connection, OptionalExtension};
 use zeroize::Zeroizing;
 
 /// Meta rows under the meta MAC. Left out on purpose: the failure counters (`so_failures`,
@@ -143,25 +143,12 @@ pub fn toggle(digest: &mut [u8; 32], term: &[u8; 32]) {
     }
 }
 
-fn meta_value(conn: &Connection, key: &str) -> Result<Option<Vec<u8>>> {
-    Ok(conn
-        .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
-        .query_row([key], |r| r.get(0))
-        .optional()?)
-}
-
-fn set_meta(conn: &Connection, key: &str, value: &[u8]) -> Result<()> {
-    conn.prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")?
-        .execute(params![key, value])?;
-    Ok(())
-}
-
-fn compute_meta_mac(conn: &Connection, m: &MasterKey) -> Result<[u8; 32]> {
+fn compute_meta_mac(conn: &Txn<'_>, m: &MasterKey) -> Result<[u8; 32]> {
     let mut enc = Vec::new();
     for key in COVERED_META {
         enc.extend_from_slice(&(key.len() as u32).to_le_bytes());
         enc.extend_from_slice(key.as_bytes());
-        match meta_value(conn, key)? {
+        match conn.meta(key)? {
             Some(v) => {
                 enc.push(1);
                 enc.extend_from_slice(&(v.len() as u64).to_le_bytes());
@@ -171,7 +158,7 @@ fn compute_meta_mac(conn: &Connection, m: &MasterKey) -> Result<[u8; 32]> {
         }
     }
     for key in OPTIONAL_META {
-        if let Some(v) = meta_value(conn, key)? {
+        if let Some(v) = conn.meta(key)? {
             enc.extend_from_slice(&(key.len() as u32).to_le_bytes());
             enc.extend_from_slice(key.as_bytes());
             enc.push(1);
@@ -187,9 +174,9 @@ fn compute_meta_mac(conn: &Connection, m: &MasterKey) -> Result<[u8; 32]> {
 
 /// Check the meta MAC: before any write re-MACs the meta rows, so a write never launders an
 /// edit made behind the module's back.
-pub fn check_meta(conn: &Connection, m: &MasterKey) -> Result<()> {
+pub fn check_meta(conn: &Txn<'_>, m: &MasterKey) -> Result<()> {
     let want = compute_meta_mac(conn, m)?;
-    match meta_value(conn, "meta_mac")? {
+    match conn.meta("meta_mac")? {
         Some(mac) if bool::from(subtle::ConstantTimeEq::ct_eq(&want[..], &mac[..])) => Ok(()),
         _ => Err(Error::device(
             "token meta rows failed authentication (edited or rolled back)",
@@ -198,14 +185,15 @@ pub fn check_meta(conn: &Connection, m: &MasterKey) -> Result<()> {
 }
 
 /// Write the meta MAC over the meta rows as they now are (inside the write transaction).
-pub fn seal_meta(conn: &Connection, m: &MasterKey) -> Result<()> {
+pub fn seal_meta(conn: &Txn<'_>, m: &MasterKey) -> Result<()> {
     let mac = compute_meta_mac(conn, m)?;
-    set_meta(conn, "meta_mac", &mac)
+    conn.set_meta("meta_mac", &mac)
 }
 
 /// The object-set digest, opened.
-pub fn object_set(conn: &Connection, m: &MasterKey) -> Result<Zeroizing<[u8; 32]>> {
-    let sealed = meta_value(conn, "object_set")?
+pub fn object_set(conn: &Txn<'_>, m: &MasterKey) -> Result<Zeroizing<[u8; 32]>> {
+    let sealed = conn
+        .meta("object_set")?
         .ok_or_else(|| Error::device("object-set digest missing"))?;
     let plain = m
         .aead()
@@ -219,7 +207,7 @@ pub fn object_set(conn: &Connection, m: &MasterKey) -> Result<Zeroizing<[u8; 32]
 }
 
 /// Add or remove terms of the object-set digest (XOR does both) inside a write transaction.
-pub fn toggle_in_set(conn: &Connection, m: &MasterKey, terms: &[[u8; 32]]) -> Result<()> {
+pub fn toggle_in_set(conn: &Txn<'_>, m: &MasterKey, terms: &[[u8; 32]]) -> Result<()> {
     let mut set = object_set(conn, m)?;
     for t in terms {
         toggle(&mut set, t);
@@ -227,50 +215,28 @@ pub fn toggle_in_set(conn: &Connection, m: &MasterKey, terms: &[[u8; 32]]) -> Re
     put_object_set(conn, m, &set)
 }
 
-pub fn put_object_set(conn: &Connection, m: &MasterKey, digest: &[u8; 32]) -> Result<()> {
+pub fn put_object_set(conn: &Txn<'_>, m: &MasterKey, digest: &[u8; 32]) -> Result<()> {
     let sealed = m.aead().seal(SET_AAD, digest)?;
-    set_meta(conn, "object_set", &sealed)
+    conn.set_meta("object_set", &sealed)
 }
 
 /// The digest of the rows as they are in the file (id, generation, MAC of each). Reads only
 /// three small columns: no object is decoded.
-pub fn digest_rows(conn: &Connection, m: &MasterKey) -> Result<Zeroizing<[u8; 32]>> {
+pub fn digest_rows(conn: &Txn<'_>, m: &MasterKey) -> Result<Zeroizing<[u8; 32]>> {
     let mut d = Zeroizing::new([0u8; 32]);
-    let mut st = conn.prepare_cached("SELECT id, gen, private, mac FROM objects")?;
-    let mut rows = st.query([])?;
-    while let Some(r) = rows.next()? {
-        let id: i64 = r.get(0)?;
-        let gen: i64 = r.get(1)?;
-        let private: bool = r.get(2)?;
-        let mac: Option<Vec<u8>> = r.get(3)?;
-        let Some(mac) = mac else {
+    for r in conn.rows(false)? {
+        let Some(mac) = r.mac else {
             // Rows written before any login carry no MAC and are not in the digest.
-            if id as u64 >= super::PENDING_BASE {
+            if r.id >= super::PENDING_BASE {
                 continue;
             }
-            return Err(Error::device(format_args!("object {id} has no MAC")));
+            return Err(Error::device(format_args!("object {} has no MAC", r.id)));
         };
-        toggle(&mut d, &element(m, id as u64, gen, private, &mac));
+        toggle(&mut d, &element(m, r.id, r.gen, r.private, &mac));
     }
     // Rows deleted before login still count, once each is shown to be a public, destroyable
     // object as it was MAC'd.
-    let mut st = conn.prepare_cached(
-        "SELECT id, private, gen, attrs, class_hash, id_hash, label_hash, mac FROM deleted",
-    )?;
-    let mut rows = st.query([])?;
-    while let Some(r) = rows.next()? {
-        let row = Row {
-            id: r.get::<_, i64>(0)? as u64,
-            private: r.get(1)?,
-            gen: r.get(2)?,
-            blob: r.get(3)?,
-            cols: super::IndexCols {
-                class: r.get(4)?,
-                id: r.get(5)?,
-                label: r.get(6)?,
-            },
-            mac: r.get(7)?,
-        };
+    for row in conn.deleted()? {
         verify_row(m, &row)?;
         let obj = super::decode_row(&row, Some(m))?;
         let destroyable = !matches!(
@@ -291,7 +257,7 @@ pub fn digest_rows(conn: &Connection, m: &MasterKey) -> Result<Zeroizing<[u8; 32
 
 /// The whole-token check: meta rows and the set of object rows, in one read snapshot (the
 /// caller holds a transaction), so a commit by another process in between is no false alarm.
-pub fn verify_token(conn: &Connection, m: &MasterKey) -> Result<()> {
+pub fn verify_token(conn: &Txn<'_>, m: &MasterKey) -> Result<()> {
     check_meta(conn, m)?;
     let stored = object_set(conn, m)?;
     let actual = digest_rows(conn, m)?;

@@ -10,10 +10,10 @@
 //! for a whole file rolled back). Which values to hand out and how many to reserve is the
 //! business of `mechanism::iv`; this file only moves `next` forward, in one write transaction.
 
+use super::backend::{Mode, RawTx};
 use super::{MasterKey, TokenDb};
 use crate::crypto;
 use crate::error::{Error, Result};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use zeroize::Zeroizing;
 
 /// The table, for new files and for the schema 1 → 2 migration.
@@ -67,27 +67,22 @@ impl TokenDb {
         max: u64,
         want: u64,
     ) -> Result<Option<Block>> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        let next = read(&tx, &master.iv, tag)?.unwrap_or(1).max(floor).max(1);
+        let tx = self.conn.begin(Mode::Write)?;
+        let next = read(&*tx, &master.iv, tag)?.unwrap_or(1).max(floor).max(1);
         // `next` itself is stored, so the last value that can be handed out is u64::MAX - 1.
         let max = max.min(u64::MAX - 1);
         if next > max {
             return Ok(None);
         }
         let len = want.max(1).min(max - next + 1);
-        write(&tx, &master.iv, tag, next + len)?;
+        write(&*tx, &master.iv, tag, next + len)?;
         tx.commit()?;
         Ok(Some(Block { start: next, len }))
     }
 }
 
-fn read(conn: &Connection, key: &IvKey, tag: &[u8; 32]) -> Result<Option<u64>> {
-    let row: Option<(Vec<u8>, Vec<u8>)> = conn
-        .prepare_cached("SELECT next, mac FROM ivs WHERE tag = ?1")?
-        .query_row([&tag[..]], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
+fn read(conn: &dyn RawTx, key: &IvKey, tag: &[u8; 32]) -> Result<Option<u64>> {
+    let row = conn.iv(tag)?;
     let Some((next, mac)) = row else {
         return Ok(None);
     };
@@ -103,10 +98,8 @@ fn read(conn: &Connection, key: &IvKey, tag: &[u8; 32]) -> Result<Option<u64>> {
     Ok(Some(u64::from_be_bytes(next)))
 }
 
-fn write(conn: &Connection, key: &IvKey, tag: &[u8; 32], next: u64) -> Result<()> {
+fn write(conn: &dyn RawTx, key: &IvKey, tag: &[u8; 32], next: u64) -> Result<()> {
     let next = next.to_be_bytes();
     let mac = key.mac(tag, &next);
-    conn.prepare_cached("INSERT OR REPLACE INTO ivs(tag, next, mac) VALUES (?1, ?2, ?3)")?
-        .execute(params![&tag[..], &next[..], &mac[..]])?;
-    Ok(())
+    conn.put_iv(tag, &next, &mac)
 }

@@ -5,15 +5,16 @@
 //! object-set digest, the token epoch and the meta MAC) and the IV reservations of `ivs`
 //! (an empty table). The checks need the master key, so the
 //! migration runs at the first login (user or SO) to a schema-1 file, inside that login's write
-//! transaction: a crash leaves the file at schema 1, and two processes logging in at once
+//! transaction (SQLite only: a PostgreSQL token starts at schema 2): a crash leaves the file at schema 1, and two processes logging in at once
 //! migrate it once (the second finds schema 2 inside its transaction and does nothing).
 
+use super::backend::Txn;
 use super::integrity;
 use super::pin::Wrap;
 use super::{MasterKey, Role};
 use crate::crypto;
 use crate::error::Result;
-use rusqlite::{params, Connection};
+use rusqlite::Connection;
 
 /// The schema-2 additions to the tables: the MAC column, the table of deletions made
 /// before login and the IV reservations (`ivs`).
@@ -37,56 +38,41 @@ pub const DELETED_TABLE: &str = "CREATE TABLE deleted (
     mac BLOB
 );";
 
-/// Bring a schema-1 file to schema 2 (the caller holds an IMMEDIATE transaction and has
-/// checked that the file is at schema 1). The wrap of the role logging in moves to format 2;
-/// the other role's wrap follows at its own next login.
+/// Bring a schema-1 file to schema 2 (the caller holds a write transaction and has checked
+/// that the file is at schema 1). The wrap of the role logging in moves to format 2; the other
+/// role's wrap follows at its own next login.
 pub fn to_v2(
-    tx: &Connection,
+    tx: &Txn<'_>,
     master: &MasterKey,
     role: Role,
     k: &[u8; 32],
     wrap: &Wrap,
 ) -> Result<()> {
-    add_columns(tx)?;
+    tx.upgrade_v1()?;
     let mut digest = zeroize::Zeroizing::new([0u8; 32]);
-    {
-        let mut read = tx.prepare(
-            "SELECT id, private, gen, class_hash, id_hash, label_hash, attrs FROM objects",
-        )?;
-        let mut write = tx.prepare("UPDATE objects SET mac = ?2 WHERE id = ?1")?;
-        let mut rows = read.query([])?;
-        while let Some(r) = rows.next()? {
-            let id: i64 = r.get(0)?;
-            let private: bool = r.get(1)?;
-            let gen: i64 = r.get(2)?;
-            let blob: Vec<u8> = r.get(6)?;
-            let mac = integrity::row_mac(
-                master,
-                id as u64,
-                private,
-                gen,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                &blob,
-            );
-            write.execute(params![id, &mac[..]])?;
-            integrity::toggle(
-                &mut digest,
-                &integrity::element(master, id as u64, gen, private, &mac),
-            );
-        }
+    for mut row in tx.rows(true)? {
+        let c = row.cols;
+        let mac = integrity::row_mac(
+            master,
+            row.id,
+            row.private,
+            row.gen,
+            c.class,
+            c.id,
+            c.label,
+            &row.blob,
+        );
+        integrity::toggle(
+            &mut digest,
+            &integrity::element(master, row.id, row.gen, row.private, &mac),
+        );
+        row.mac = Some(mac.to_vec());
+        tx.update_row(&row)?;
     }
     let epoch: [u8; 16] = crypto::random_array()?;
-    let put = |k: &str, v: &[u8]| {
-        tx.execute(
-            "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
-            params![k, v],
-        )
-    };
-    put("epoch", &epoch)?;
-    put("schema_version", &2u32.to_le_bytes())?;
-    put(role.wrap_key(), &wrap.upgraded(role, k, master)?)?;
+    tx.set_meta("epoch", &epoch)?;
+    tx.set_meta("schema_version", &2u32.to_le_bytes())?;
+    tx.set_meta(role.wrap_key(), &wrap.upgraded(role, k, master)?)?;
     integrity::put_object_set(tx, master, &digest)?;
     integrity::seal_meta(tx, master)?;
     crate::log::info(format_args!(

@@ -1,10 +1,15 @@
-//! The token database: one SQLite file per token (WAL, one transaction per change, versioned
-//! schema), a random master key wrapped under Argon2id keys derived from the SO and user PINs,
-//! and objects sealed under that key (design.md "Storage"; PKCS#11 v3.0 §4.4 token objects).
+//! The token database: a random master key wrapped under Argon2id keys derived from the SO and
+//! user PINs, objects sealed under that key, the integrity checks over them, in one of two
+//! stores behind `backend` (an SQLite file per token, or a PostgreSQL database shared by
+//! several hosts) with a versioned schema (design.md "Storage"; PKCS#11 v3.0 §4.4 token objects).
 
+pub mod backend;
 pub mod codec;
 pub mod integrity;
 mod ivs;
+pub mod location;
+pub mod pg;
+pub mod sqlite;
 pub use ivs::Block as IvBlock;
 mod migrate;
 mod objects;
@@ -15,17 +20,16 @@ mod watch;
 use crate::crypto::{self, Aead256, KdfParams};
 use crate::error::{fail, Error, Result};
 use crate::mechanism::policy::Policy;
+use backend::{Conn, Mode, Txn};
 use codec::{DecodeError, Decoded, EncodeError};
 use cryptoki_sys::*;
-use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use zeroize::Zeroizing;
 
 pub const SCHEMA_VERSION: u32 = 2;
 /// A write found that an object it depends on changed since it was read (another process
 /// committed in between): internal only, the module re-reads and re-applies its rules.
 pub const CONFLICT: CK_RV = CKR_VENDOR_DEFINED | 0x4648_0001;
-const APPLICATION_ID: i64 = 0x6648_534d; // "fHSM", marks the file as ours
 
 /// Who a PIN belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,7 +142,7 @@ pub struct TokenMeta {
 }
 
 /// One stored object row, before decoding.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Row {
     pub id: u64,
     pub private: bool,
@@ -171,20 +175,15 @@ pub struct IndexCols {
     pub label: Option<i64>,
 }
 
-/// An open token file.
+/// An open token: its rows in one of the stores, and the schema they are at.
 pub struct TokenDb {
-    conn: Connection,
-    path: PathBuf,
+    conn: Box<dyn Conn>,
     schema: u32,
-    /// Looks for other processes' commits without a statement (WAL databases only). Declared
-    /// after `conn`, so it is dropped after it: it holds a descriptor of the `-shm` file, and
-    /// closing that drops SQLite's locks on the file (`ffi::shm`).
-    watch: Option<watch::ShmWatch>,
 }
 
 impl std::fmt::Debug for TokenDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "TokenDb({})", self.path.display())
+        write!(f, "TokenDb({})", self.conn.location())
     }
 }
 
@@ -195,30 +194,17 @@ fn u32_meta(v: Option<Vec<u8>>) -> u32 {
     }
 }
 
-fn not_recognized(path: &Path, why: impl std::fmt::Display) -> Error {
-    crate::log::warn(format_args!(
-        "token file {} not recognized: {why}",
-        path.display()
-    ));
-    Error::new(CKR_TOKEN_NOT_RECOGNIZED)
+fn u64_meta(v: Option<&[u8]>) -> Option<u64> {
+    let a: [u8; 8] = v?.try_into().ok()?;
+    Some(u64::from_le_bytes(a))
 }
 
 impl TokenDb {
-    fn configure(conn: &Connection) -> rusqlite::Result<()> {
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        // NORMAL in WAL mode keeps every commit across a process crash; only a power loss may lose
-        // the last commits, never consistency.
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        conn.pragma_update(None, "foreign_keys", "ON")?;
-        Ok(())
-    }
-
-    /// Create a new token file (which must not exist yet) with the SO PIN, label and algorithm
-    /// policy.
+    /// Create a new token (its rows must not exist yet) with the SO PIN, label and algorithm
+    /// policy, in one transaction: nobody sees it half made.
     #[allow(clippy::too_many_arguments)]
     pub fn create(
-        path: &Path,
+        mut conn: Box<dyn Conn>,
         serial: &str,
         slot_id: u64,
         label: &[u8; 32],
@@ -226,137 +212,59 @@ impl TokenDb {
         kdf: KdfParams,
         policy: Policy,
     ) -> Result<(TokenDb, MasterKey)> {
-        if let Some(dir) = path.parent() {
-            create_private_dir(dir)?;
-        }
-        // Create the file ourselves with mode 0600 before SQLite opens it.
-        {
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .open(path)
-                .map_err(|e| Error::device(format_args!("create {}: {e}", path.display())))?;
-        }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )?;
-        Self::configure(&conn)?;
-        let mut db = TokenDb {
-            conn,
-            path: path.to_owned(),
-            schema: SCHEMA_VERSION,
-            watch: None,
-        };
         let master = MasterKey::generate()?;
-        let tx = db
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        tx.execute_batch(&format!(
-            "PRAGMA application_id = {APPLICATION_ID};
-             CREATE TABLE meta (key TEXT PRIMARY KEY, value BLOB NOT NULL);
-             CREATE TABLE objects (
-                 id INTEGER PRIMARY KEY,
-                 private INTEGER NOT NULL,
-                 class_hash INTEGER NOT NULL,
-                 id_hash INTEGER,
-                 label_hash INTEGER,
-                 gen INTEGER NOT NULL,
-                 attrs BLOB NOT NULL,
-                 mac BLOB
-             );
-             CREATE INDEX objects_class ON objects(class_hash);
-             CREATE INDEX objects_id ON objects(id_hash) WHERE id_hash IS NOT NULL;
-             CREATE INDEX objects_label ON objects(label_hash) WHERE label_hash IS NOT NULL;
-             {}
-             {}",
-            migrate::DELETED_TABLE,
-            ivs::CREATE_TABLE
-        ))?;
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_nanos() as i64)
-            .unwrap_or(0);
-        let put = |k: &str, v: &[u8]| {
-            tx.execute(
-                "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
-                params![k, v],
-            )
-        };
-        put("schema_version", &SCHEMA_VERSION.to_le_bytes())?;
-        put("serial", serial.as_bytes())?;
-        put("slot_id", &slot_id.to_le_bytes())?;
-        put("created", &now.to_le_bytes())?;
-        put("label", label)?;
-        put(POLICY_KEY, policy.name().as_bytes())?;
-        put("next_object_id", &1u64.to_le_bytes())?;
-        put("epoch", &crypto::random_array::<16>()?)?;
         let wrap = pin::wrap_master(&master, Role::So, so_pin, kdf)?;
-        put(Role::So.wrap_key(), &wrap)?;
-        integrity::put_object_set(&tx, &master, &[0u8; 32])?;
-        integrity::seal_meta(&tx, &master)?;
-        tx.commit()?;
-        db.start_watch();
-        Ok((db, master))
+        {
+            let tx = Txn::new(conn.begin(Mode::Create)?);
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as i64)
+                .unwrap_or(0);
+            tx.set_meta("schema_version", &SCHEMA_VERSION.to_le_bytes())?;
+            tx.set_meta("serial", serial.as_bytes())?;
+            tx.set_meta("slot_id", &slot_id.to_le_bytes())?;
+            tx.set_meta("created", &now.to_le_bytes())?;
+            tx.set_meta("label", label)?;
+            tx.set_meta(POLICY_KEY, policy.name().as_bytes())?;
+            tx.set_meta("next_object_id", &1u64.to_le_bytes())?;
+            tx.set_meta("epoch", &crypto::random_array::<16>()?)?;
+            tx.set_meta(Role::So.wrap_key(), &wrap)?;
+            integrity::put_object_set(&tx, &master, &[0u8; 32])?;
+            integrity::seal_meta(&tx, &master)?;
+            tx.commit()?;
+        }
+        Ok((
+            TokenDb {
+                conn,
+                schema: SCHEMA_VERSION,
+            },
+            master,
+        ))
     }
 
-    /// Open an existing token file; anything that is not a ferrohsm token of a known schema gives
+    /// Open an existing token; anything that is not a ferrohsm token of a known schema gives
     /// `CKR_TOKEN_NOT_RECOGNIZED`.
-    pub fn open(path: &Path) -> Result<TokenDb> {
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| not_recognized(path, e))?;
-        let (conn, app) = match conn.query_row("PRAGMA application_id", [], |r| r.get::<_, i64>(0))
-        {
-            Ok(app) => (conn, app),
-            // A WAL database in a directory we cannot write cannot even be read the normal way
-            // (SQLite must create its -shm file). Open it immutable, read-only: reads and login
-            // work, every write fails with CKR_DEVICE_ERROR.
-            Err(e) if e.sqlite_error_code() == Some(rusqlite::ErrorCode::ReadOnly) => {
-                drop(conn);
-                let conn = Self::open_immutable(path).map_err(|e| not_recognized(path, e))?;
-                let app = conn
-                    .query_row("PRAGMA application_id", [], |r| r.get(0))
-                    .map_err(|e| not_recognized(path, e))?;
-                (conn, app)
-            }
-            Err(e) => return Err(not_recognized(path, e)),
+    pub fn open(conn: Box<dyn Conn>) -> Result<TokenDb> {
+        let mut db = TokenDb { conn, schema: 0 };
+        let where_ = db.conn.location();
+        let not_recognized = |why: &dyn std::fmt::Display| {
+            crate::log::warn(format_args!("token {where_} not recognized: {why}"));
+            Error::new(CKR_TOKEN_NOT_RECOGNIZED)
         };
-        if app != APPLICATION_ID {
-            return Err(not_recognized(path, "not a ferrohsm token"));
-        }
-        // A read-only file system or file still opens: reads keep working, writes fail later.
-        let _ = Self::configure(&conn);
-        let mut db = TokenDb {
-            conn,
-            path: path.to_owned(),
-            schema: 0,
-            watch: None,
-        };
-        let version = u32_meta(
-            db.meta("schema_version")
-                .map_err(|e| not_recognized(path, e))?,
-        );
+        let version = u32_meta(db.meta("schema_version").map_err(|e| not_recognized(&e))?);
         db.schema = version;
         // Schema 1 opens as it is and is migrated at the first login (see `migrate`).
         if !(1..=SCHEMA_VERSION).contains(&version) {
-            return Err(not_recognized(
-                path,
-                format_args!("schema version {version}"),
-            ));
+            return Err(not_recognized(&format_args!("schema version {version}")));
         }
         db.meta_info()
-            .map_err(|e| not_recognized(path, format_args!("{e:?}")))?;
-        db.start_watch();
+            .map_err(|e| not_recognized(&format_args!("{e:?}")))?;
         Ok(db)
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Where the token lives (a file path, or the database and serial), for logs.
+    pub fn location(&self) -> String {
+        self.conn.location()
     }
 
     /// Re-read what another process may have changed: the schema (a migration).
@@ -366,185 +274,104 @@ impl TokenDb {
     }
 
     /// The token epoch: new at every `C_InitToken`, so other processes see a re-initialization.
-    pub fn epoch(&self) -> Result<Option<Vec<u8>>> {
+    pub fn epoch(&mut self) -> Result<Option<Vec<u8>>> {
         self.meta("epoch")
     }
 
     /// Check the whole token (meta rows, the set of object rows) in one read snapshot.
     pub fn verify(&mut self, master: &MasterKey) -> Result<()> {
-        let tx = self.conn.transaction()?;
-        integrity::verify_token(&tx, master)
+        let tx = Txn::new(self.conn.begin(Mode::Snapshot)?);
+        integrity::verify_token(&tx, master)?;
+        tx.commit()
     }
 
-    fn open_immutable(path: &Path) -> rusqlite::Result<Connection> {
-        let mut uri = String::from("file:");
-        for b in path.as_os_str().as_encoded_bytes() {
-            match b {
-                b'%' | b'?' | b'#' => uri.push_str(&format!("%{b:02X}")),
-                _ => uri.push(char::from(*b)),
-            }
-        }
-        uri.push_str("?immutable=1");
-        Connection::open_with_flags(
-            uri,
-            OpenFlags::SQLITE_OPEN_READ_ONLY
-                | OpenFlags::SQLITE_OPEN_URI
-                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-    }
-
-    /// The token file cannot be written (opened read-only).
+    /// The token cannot be written (opened read-only).
     pub fn read_only(&self) -> bool {
-        self.conn.is_readonly(rusqlite::MAIN_DB).unwrap_or(false)
+        self.conn.read_only()
     }
 
-    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT value FROM meta WHERE key = ?1")?
-            .query_row([key], |r| r.get(0))
-            .optional()?)
+    fn meta(&mut self, key: &str) -> Result<Option<Vec<u8>>> {
+        Txn::new(self.conn.begin(Mode::Read)?).meta(key)
     }
 
-    pub(crate) fn set_meta(conn: &Connection, key: &str, value: &[u8]) -> Result<()> {
-        conn.prepare_cached("INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)")?
-            .execute(params![key, value])?;
-        Ok(())
-    }
-
-    pub fn meta_info(&self) -> Result<TokenMeta> {
-        let label_v = self.meta("label")?.unwrap_or_default();
+    pub fn meta_info(&mut self) -> Result<TokenMeta> {
+        let tx = Txn::new(self.conn.begin(Mode::Read)?);
+        let label_v = tx.meta("label")?.unwrap_or_default();
         let mut label = [b' '; 32];
         let n = label_v.len().min(32);
         label[..n].copy_from_slice(&label_v[..n]);
-        let serial = String::from_utf8(self.meta("serial")?.unwrap_or_default())
+        let serial = String::from_utf8(tx.meta("serial")?.unwrap_or_default())
             .map_err(|_| Error::device("serial is not text"))?;
-        let slot_id = match self.meta("slot_id")?.as_deref() {
-            Some(b) if b.len() == 8 => {
-                let mut a = [0u8; 8];
-                a.copy_from_slice(b);
-                u64::from_le_bytes(a)
-            }
-            _ => return Err(Error::device("slot id missing")),
-        };
-        let created = match self.meta("created")?.as_deref() {
-            Some(b) if b.len() == 8 => {
-                let mut a = [0u8; 8];
-                a.copy_from_slice(b);
-                i64::from_le_bytes(a)
-            }
-            _ => 0,
-        };
+        let slot_id = u64_meta(tx.meta("slot_id")?.as_deref())
+            .ok_or_else(|| Error::device("slot id missing"))?;
+        let created = u64_meta(tx.meta("created")?.as_deref()).unwrap_or(0) as i64;
         Ok(TokenMeta {
             label,
             serial,
             slot_id,
             created,
-            user_pin_set: self.meta(Role::User.wrap_key())?.is_some(),
-            so_failures: u32_meta(self.meta(Role::So.failures_key())?),
-            user_failures: u32_meta(self.meta(Role::User.failures_key())?),
-            policy: self.policy()?,
+            user_pin_set: tx.meta(Role::User.wrap_key())?.is_some(),
+            so_failures: u32_meta(tx.meta(Role::So.failures_key())?),
+            user_failures: u32_meta(tx.meta(Role::User.failures_key())?),
+            policy: policy_of(tx.meta(POLICY_KEY)?)?,
         })
     }
 
-    /// The token's algorithm policy; a file written before policies existed is `compat`. The
+    /// The token's algorithm policy; a token written before policies existed is `compat`. The
     /// row is under the meta MAC (`integrity::OPTIONAL_META`), so an edit shows at login.
-    pub fn policy(&self) -> Result<Policy> {
-        match self.meta(POLICY_KEY)? {
-            Some(v) => crate::mechanism::policy::from_stored(&v),
-            None => Ok(Policy::Compat),
-        }
+    pub fn policy(&mut self) -> Result<Policy> {
+        policy_of(self.meta(POLICY_KEY)?)
     }
 
-    /// SQLite's counter of commits by other connections: when it moves, cached objects may be stale.
-    pub fn data_version(&self) -> Result<i64> {
-        let query = || -> Result<i64> {
-            Ok(self
-                .conn
-                .prepare_cached("PRAGMA data_version")?
-                .query_row([], |r| r.get(0))?)
-        };
-        match &self.watch {
-            Some(w) => w.checked(query),
-            None => query(),
-        }
+    /// A counter of commits by others: when it moves, cached objects may be stale.
+    pub fn data_version(&mut self) -> Result<i64> {
+        self.conn.data_version()
     }
 
-    /// Whether certainly nothing was committed to the file since the last [`Self::data_version`]
-    /// (by anyone: our own commits count too). False when unsure; then ask `data_version`.
-    pub fn unchanged(&self) -> bool {
-        self.watch.as_ref().is_some_and(watch::ShmWatch::unchanged)
-    }
-
-    fn start_watch(&mut self) {
-        let wal = self
-            .conn
-            .query_row("PRAGMA journal_mode", [], |r| r.get::<_, String>(0))
-            .is_ok_and(|m| m.eq_ignore_ascii_case("wal"));
-        self.watch = if wal {
-            watch::ShmWatch::open(&self.path)
-        } else {
-            None
-        };
+    /// Whether certainly nobody else committed since the last [`Self::data_version`]. False
+    /// when unsure; then ask `data_version`.
+    pub fn unchanged(&mut self) -> bool {
+        self.conn.unchanged()
     }
 
     /// Check a PIN and return the master key. The failure count is raised before the (slow)
     /// derivation and lowered again on success, so neither a crash nor a parallel guess in another
-    /// process gets a free try. A schema-1 file is migrated here, the first time the master key
-    /// is known; then the whole token is checked.
+    /// process or host gets a free try: each count is one write transaction, serialized with
+    /// every other writer of the token. A schema-1 file is migrated here, the first time the
+    /// master key is known; then the whole token is checked.
     pub fn login(&mut self, role: Role, pin: &[u8], max_failures: u32) -> Result<MasterKey> {
         // A read-only token cannot count failures; whoever can read its file can guess
         // offline anyway, so the count protects nothing there.
         let counted = !self.read_only();
-        let tx = self.conn.transaction_with_behavior(if counted {
-            TransactionBehavior::Immediate
-        } else {
-            TransactionBehavior::Deferred
-        })?;
-        let wrap: Option<Vec<u8>> = tx
-            .query_row(
-                "SELECT value FROM meta WHERE key = ?1",
-                [role.wrap_key()],
-                |r| r.get(0),
-            )
-            .optional()?;
-        let Some(wrap) = wrap else {
-            return fail(CKR_USER_PIN_NOT_INITIALIZED);
+        let wrap = {
+            let tx =
+                Txn::new(
+                    self.conn
+                        .begin(if counted { Mode::Write } else { Mode::Snapshot })?,
+                );
+            let Some(wrap) = tx.meta(role.wrap_key())? else {
+                return fail(CKR_USER_PIN_NOT_INITIALIZED);
+            };
+            // A damaged wrap, or one asking for more Argon2 work than allowed, costs no try.
+            let wrap = pin::Wrap::parse(&wrap)?;
+            let failures = u32_meta(tx.meta(role.failures_key())?);
+            if failures >= max_failures {
+                return fail(CKR_PIN_LOCKED);
+            }
+            if counted {
+                tx.set_meta(role.failures_key(), &(failures + 1).to_le_bytes())?;
+            }
+            tx.commit()?;
+            wrap
         };
-        // A damaged wrap, or one asking for more Argon2 work than allowed, costs no try.
-        let wrap = pin::Wrap::parse(&wrap)?;
-        let failures = u32_meta(
-            tx.query_row(
-                "SELECT value FROM meta WHERE key = ?1",
-                [role.failures_key()],
-                |r| r.get(0),
-            )
-            .optional()?,
-        );
-        if failures >= max_failures {
-            return fail(CKR_PIN_LOCKED);
-        }
-        if counted {
-            Self::set_meta(&tx, role.failures_key(), &(failures + 1).to_le_bytes())?;
-        }
-        tx.commit()?;
         let k = wrap.derive(pin)?;
         // The attempt that uses up the last try is still reported as a wrong PIN; the lock
         // shows in the token flags and in the next attempt.
         let master = wrap.open(role, &k)?.ok_or(Error::new(CKR_PIN_INCORRECT))?;
         if counted {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
-            Self::set_meta(&tx, role.failures_key(), &0u32.to_le_bytes())?;
-            let schema = u32_meta(
-                tx.query_row(
-                    "SELECT value FROM meta WHERE key = 'schema_version'",
-                    [],
-                    |r| r.get(0),
-                )
-                .optional()?,
-            );
+            let tx = Txn::new(self.conn.begin(Mode::Write)?);
+            tx.set_meta(role.failures_key(), &0u32.to_le_bytes())?;
+            let schema = u32_meta(tx.meta("schema_version")?);
             if schema == 1 {
                 if wrap.format != pin::FORMAT_1 {
                     return Err(Error::device(
@@ -555,7 +382,7 @@ impl TokenDb {
             } else if wrap.format == pin::FORMAT_1 {
                 // Migrated at the other role's login: this role's wrap follows now.
                 integrity::check_meta(&tx, &master)?;
-                Self::set_meta(&tx, role.wrap_key(), &wrap.upgraded(role, &k, &master)?)?;
+                tx.set_meta(role.wrap_key(), &wrap.upgraded(role, &k, &master)?)?;
                 integrity::seal_meta(&tx, &master)?;
             }
             tx.commit()?;
@@ -564,7 +391,7 @@ impl TokenDb {
             return Err(Error::device(format_args!(
                 "token file {} is in the schema-1 format, which is converted at the first login; \
                  it cannot be written here: log in once with the file writable",
-                self.path.display()
+                self.conn.location()
             )));
         }
         self.verify(&master)?;
@@ -585,15 +412,12 @@ impl TokenDb {
         kdf: KdfParams,
     ) -> Result<()> {
         let wrap = pin::wrap_master(master, role, pin, kdf)?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let tx = Txn::new(self.conn.begin(Mode::Write)?);
         integrity::check_meta(&tx, master)?;
-        Self::set_meta(&tx, role.wrap_key(), &wrap)?;
-        Self::set_meta(&tx, role.failures_key(), &0u32.to_le_bytes())?;
+        tx.set_meta(role.wrap_key(), &wrap)?;
+        tx.set_meta(role.failures_key(), &0u32.to_le_bytes())?;
         integrity::seal_meta(&tx, master)?;
-        tx.commit()?;
-        Ok(())
+        tx.commit()
     }
 
     /// Re-initialize: every object and the user PIN go, a new master key and SO wrap, label and
@@ -607,95 +431,111 @@ impl TokenDb {
     ) -> Result<MasterKey> {
         let master = MasterKey::generate()?;
         let wrap = pin::wrap_master(&master, Role::So, so_pin, kdf)?;
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)?;
-        if self.schema < 2 {
-            migrate::add_columns(&tx)?;
+        {
+            let tx = Txn::new(self.conn.begin(Mode::Write)?);
+            tx.clear()?;
+            for k in ["user_wrap", "user_failures", "so_failures"] {
+                tx.delete_meta(k)?;
+            }
+            tx.set_meta("label", label)?;
+            tx.set_meta(POLICY_KEY, policy.name().as_bytes())?;
+            tx.set_meta(Role::So.wrap_key(), &wrap)?;
+            tx.set_meta("schema_version", &SCHEMA_VERSION.to_le_bytes())?;
+            // Other processes see the new epoch and log out of the old token.
+            tx.set_meta("epoch", &crypto::random_array::<16>()?)?;
+            integrity::put_object_set(&tx, &master, &[0u8; 32])?;
+            integrity::seal_meta(&tx, &master)?;
+            tx.commit()?;
         }
-        tx.execute("DELETE FROM objects", [])?;
-        tx.execute("DELETE FROM deleted", [])?;
-        tx.execute("DELETE FROM ivs", [])?;
-        tx.execute(
-            "DELETE FROM meta WHERE key IN ('user_wrap', 'user_failures', 'so_failures')",
-            [],
-        )?;
-        Self::set_meta(&tx, "label", label)?;
-        Self::set_meta(&tx, POLICY_KEY, policy.name().as_bytes())?;
-        Self::set_meta(&tx, Role::So.wrap_key(), &wrap)?;
-        Self::set_meta(&tx, "schema_version", &SCHEMA_VERSION.to_le_bytes())?;
-        // Other processes see the new epoch and log out of the old token.
-        Self::set_meta(&tx, "epoch", &crypto::random_array::<16>()?)?;
-        integrity::put_object_set(&tx, &master, &[0u8; 32])?;
-        integrity::seal_meta(&tx, &master)?;
-        tx.commit()?;
         self.schema = SCHEMA_VERSION;
-        // Deleted rows may still sit in free pages and the WAL: they were sealed, but there is no
-        // reason to keep them around.
-        let _ = self
-            .conn
-            .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); VACUUM;");
+        self.conn.compact();
         Ok(master)
     }
 
-    pub fn row(&self, id: u64) -> Result<Option<Row>> {
-        Self::row_in(&self.conn, id, self.schema)
+    pub fn row(&mut self, id: u64) -> Result<Option<Row>> {
+        self.conn.begin(Mode::Read)?.row(id)
     }
 
     /// The generation of an object (bumped on each change), `None` when it no longer exists.
-    pub fn gen(&self, id: u64) -> Result<Option<i64>> {
-        Ok(self
-            .conn
-            .prepare_cached("SELECT gen FROM objects WHERE id = ?1")?
-            .query_row([id as i64], |r| r.get(0))
-            .optional()?)
+    pub fn gen(&mut self, id: u64) -> Result<Option<i64>> {
+        self.conn.begin(Mode::Read)?.gen(id)
     }
 
     /// Ids of objects that may match: `column` is one of the indexed hash columns, or `None` for
     /// every object. Private objects are included only when `with_private`.
     pub fn candidates(
-        &self,
+        &mut self,
         by: Option<(Column, &[i64])>,
         with_private: bool,
     ) -> Result<Vec<(u64, bool)>> {
-        let priv_clause = if with_private { "" } else { " AND private = 0" };
-        let mut out = Vec::new();
-        let mut push = |r: &rusqlite::Row<'_>| -> rusqlite::Result<()> {
-            let id: i64 = r.get(0)?;
-            out.push((id as u64, r.get(1)?));
-            Ok(())
+        self.conn.begin(Mode::Read)?.candidates(by, with_private)
+    }
+
+    pub fn count(&mut self) -> Result<u64> {
+        self.conn.begin(Mode::Read)?.count()
+    }
+
+    /// Every row of the token as stored, sealed values and all, from one snapshot: what
+    /// `ferrohsm-util migrate` moves. Nothing is decrypted.
+    pub fn export(&mut self) -> Result<Export> {
+        let tx = Txn::new(self.conn.begin(Mode::Snapshot)?);
+        let out = Export {
+            meta: tx.meta_all()?,
+            objects: tx.rows(true)?,
+            deleted: tx.deleted()?,
+            ivs: tx.ivs()?,
         };
-        match by {
-            None => {
-                let mut st = self.conn.prepare_cached(&format!(
-                    "SELECT id, private FROM objects WHERE 1{priv_clause} ORDER BY id"
-                ))?;
-                let mut rows = st.query([])?;
-                while let Some(r) = rows.next()? {
-                    push(r)?;
-                }
-            }
-            Some((col, hashes)) => {
-                let name = col.name();
-                let mut st = self.conn.prepare_cached(&format!(
-                    "SELECT id, private FROM objects WHERE {name} = ?1{priv_clause} ORDER BY id"
-                ))?;
-                for h in hashes {
-                    let mut rows = st.query([h])?;
-                    while let Some(r) = rows.next()? {
-                        push(r)?;
-                    }
-                }
-            }
-        }
+        tx.commit()?;
         Ok(out)
     }
 
-    pub fn count(&self) -> Result<u64> {
-        let n: i64 = self
-            .conn
-            .query_row("SELECT COUNT(*) FROM objects", [], |r| r.get(0))?;
-        Ok(n as u64)
+    /// Write an exported token into a new, empty store location in one transaction.
+    pub fn import(mut conn: Box<dyn Conn>, rows: &Export) -> Result<TokenDb> {
+        {
+            let tx = conn.begin(Mode::Create)?;
+            let meta: Vec<(String, Option<Vec<u8>>)> = rows
+                .meta
+                .iter()
+                .map(|(k, v)| (k.clone(), Some(v.clone())))
+                .collect();
+            tx.meta_put(&meta)?;
+            for r in &rows.objects {
+                tx.insert_row(r)?;
+            }
+            for r in &rows.deleted {
+                tx.insert_deleted(r)?;
+            }
+            for (t, n, m) in &rows.ivs {
+                tx.put_iv(t, n, m)?;
+            }
+            tx.commit()?;
+        }
+        TokenDb::open(conn)
+    }
+}
+
+/// A token's rows as stored (see [`TokenDb::export`]).
+#[derive(Debug)]
+pub struct Export {
+    pub meta: Vec<(String, Vec<u8>)>,
+    pub objects: Vec<Row>,
+    pub deleted: Vec<Row>,
+    pub ivs: Vec<backend::IvRow>,
+}
+
+impl Export {
+    pub fn serial(&self) -> Option<String> {
+        self.meta
+            .iter()
+            .find(|(k, _)| k == "serial")
+            .and_then(|(_, v)| String::from_utf8(v.clone()).ok())
+    }
+}
+
+fn policy_of(v: Option<Vec<u8>>) -> Result<Policy> {
+    match v {
+        Some(v) => crate::mechanism::policy::from_stored(&v),
+        None => Ok(Policy::Compat),
     }
 }
 
@@ -708,7 +548,7 @@ pub enum Column {
 }
 
 impl Column {
-    fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Column::Class => "class_hash",
             Column::Id => "id_hash",

@@ -14,7 +14,6 @@ use crate::store::{
 use cryptoki_sys::*;
 use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 /// Who is logged in to a token, for this application.
@@ -63,8 +62,8 @@ impl std::fmt::Debug for Ready {
 pub enum TokenState {
     /// The free slot: a token that `C_InitToken` will create.
     Free,
-    /// A file in the token directory that is not a usable token.
-    Broken(PathBuf),
+    /// A token (file, or serial in the database) that is not usable: its key.
+    Broken(String),
     Ready(Box<Ready>),
 }
 
@@ -97,65 +96,19 @@ pub fn new_serial(taken: &dyn Fn(CK_SLOT_ID) -> bool) -> Result<(String, CK_SLOT
     }
 }
 
-const PENDING_FILE: &str = ".free-slot-serial";
-
-fn valid_serial(s: &str) -> bool {
-    s.len() == 16 && s.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-/// The serial (and so the slot id) of the token the free slot will create. It is kept in the
-/// token directory so that every process shows the free slot under the same id: a script may
-/// read the id from `pkcs11-tool -L` in one process and initialize the token in the next.
+/// The serial (and slot id) of the token the free slot will create, agreed on by every process
+/// using the same store (`Location::pending_serial`).
 pub fn pending_serial(
-    cfg: &Config,
+    loc: &store::location::Location,
     taken: &dyn Fn(CK_SLOT_ID) -> bool,
 ) -> Result<(String, CK_SLOT_ID)> {
-    let path = cfg.token_dir.join(PENDING_FILE);
-    let usable = |s: &str| valid_serial(s) && !taken(slot_id_for(s)) && !cfg.token_file(s).exists();
-    if let Ok(s) = std::fs::read_to_string(&path) {
-        let s = s.trim();
-        if usable(s) {
-            return Ok((s.to_string(), slot_id_for(s)));
-        }
-    }
-    let (serial, id) = new_serial(taken)?;
-    // Best effort: with a read-only token directory the free slot still works, with an id that
-    // only this process knows.
-    if store::create_private_dir(&cfg.token_dir).is_ok() {
-        let tmp = cfg
-            .token_dir
-            .join(format!("{PENDING_FILE}.{}", std::process::id()));
-        let written = {
-            use std::io::Write;
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)
-                .and_then(|mut f| f.write_all(serial.as_bytes()))
-        };
-        if written.is_ok() && std::fs::rename(&tmp, &path).is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        // If another process wrote its own serial at the same moment, agree on the one that won.
-        if let Ok(s) = std::fs::read_to_string(&path) {
-            let s = s.trim();
-            if usable(s) {
-                return Ok((s.to_string(), slot_id_for(s)));
-            }
-        }
-    }
-    Ok((serial, id))
-}
-
-/// After the free slot's token was created, forget its serial so the next free slot gets a new one.
-pub fn advance_pending_serial(cfg: &Config, used: &str) {
-    let path = cfg.token_dir.join(PENDING_FILE);
-    if std::fs::read_to_string(&path).is_ok_and(|s| s.trim() == used) {
-        let _ = std::fs::remove_file(&path);
-    }
+    let s = loc.pending_serial(
+        &|id| taken(id as CK_SLOT_ID),
+        &|| Ok(new_serial(taken)?.0),
+        &|s| slot_id_for(s) as u64,
+    )?;
+    let id = slot_id_for(&s);
+    Ok((s, id))
 }
 
 pub fn slot_id_for(name: &str) -> CK_SLOT_ID {
@@ -165,7 +118,7 @@ pub fn slot_id_for(name: &str) -> CK_SLOT_ID {
 }
 
 impl Ready {
-    pub fn new(db: TokenDb) -> Result<Ready> {
+    pub fn new(mut db: TokenDb) -> Result<Ready> {
         let data_version = db.data_version()?;
         let epoch = db.epoch()?;
         let policy = db.policy()?;
@@ -206,7 +159,7 @@ impl Ready {
         if reinitialized {
             crate::log::info(format_args!(
                 "token {} re-initialized by another process: logged out",
-                self.db.path().display()
+                self.db.location()
             ));
             self.set_login(Login::Public, None);
             self.tainted = false;
@@ -423,7 +376,7 @@ impl Ready {
     /// Token objects whose indexed columns may match `template`: the most selective indexed
     /// attribute decides, so a search by id or label never decodes the whole token.
     pub fn candidates(
-        &self,
+        &mut self,
         template: &[crate::object::attr::Attribute],
     ) -> Result<Vec<(u64, bool)>> {
         let with_private = self.login == Login::User;
@@ -493,24 +446,6 @@ pub fn pad32(s: &[u8]) -> [u8; 32] {
     let n = s.len().min(32);
     a[..n].copy_from_slice(&s[..n]);
     a
-}
-
-/// Scan the token directory: every `*.sqlite` file is a token (or a broken one).
-pub fn discover(cfg: &Config) -> Vec<(PathBuf, std::result::Result<TokenDb, Error>)> {
-    let mut out = Vec::new();
-    let Ok(rd) = std::fs::read_dir(&cfg.token_dir) else {
-        return out;
-    };
-    let mut paths: Vec<PathBuf> = rd
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|x| x == "sqlite"))
-        .collect();
-    paths.sort();
-    for p in paths {
-        let r = TokenDb::open(&p);
-        out.push((p, r));
-    }
-    out
 }
 
 pub fn role_of(user: CK_USER_TYPE) -> Result<Role> {

@@ -38,11 +38,17 @@ enum Command {
     SetPin(cmd::set_pin::Args),
     /// Import a key or certificate file (PKCS#8, PKCS#1, SEC1, SPKI, X.509, raw AES)
     Import(cmd::import::Args),
+    /// Copy a ferrohsm token between a token directory and a PostgreSQL database (either way),
+    /// sealed as it is stored: no key is decrypted (ferrohsm only; loads no module)
+    Migrate(cmd::migrate::Args),
     /// End-to-end demonstration on a token labelled "ferrohsm-demo"
     Demo,
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Migrate(args) = cli.command {
+        return cmd::migrate::run(args);
+    }
     if let Command::InitToken(args) = &cli.command {
         cmd::init_token::before_load(args);
     }
@@ -56,6 +62,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SetPin(args) => cmd::set_pin::run(&module, args),
         Command::Import(args) => cmd::import::run(&module, args),
         Command::Demo => cmd::demo::run(&module),
+        Command::Migrate(_) => unreachable!("handled before the module is loaded"),
     }
 }
 

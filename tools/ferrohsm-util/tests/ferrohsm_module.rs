@@ -215,3 +215,64 @@ fn init_token_sets_the_policy_and_show_slots_prints_it() {
     );
     assert!(!err.status.success(), "--policy lax accepted");
 }
+
+/// `migrate` copies a token to another store as stored: the copy opens with the same PINs,
+/// its non-extractable master key still works and still cannot be read, and a second copy
+/// onto it is refused unless forced. With `FERROHSM_TEST_PG` (the test command's throwaway
+/// cluster) the token also goes through a PostgreSQL database and back.
+#[test]
+fn migrate_copies_a_token_sealed_and_refuses_to_overwrite() {
+    let a = Ferro::new();
+    a.ok(&["demo"]);
+    let b = Ferro::new();
+    let from = a.tokens().display().to_string();
+    let to = b.tokens().display().to_string();
+    let out = a.ok(&["migrate", "--from", &from, "--to", &to]);
+    assert!(out.contains("Copied token"), "{out}");
+    let again = b.ok(&["demo"]);
+    for step in [
+        "using the existing token \"ferrohsm-demo\"",
+        "the master key's value cannot be read: ok",
+        "the master key cannot be wrapped out: ok",
+    ] {
+        assert!(again.contains(step), "{step}:\n{again}");
+    }
+    let err = a.fails(&["migrate", "--from", &from, "--to", &to]);
+    assert!(err.contains("not overwritten"), "{err}");
+    a.ok(&["migrate", "--from", &from, "--to", &to, "--force"]);
+
+    let base = match std::env::var("FERROHSM_TEST_PG") {
+        Ok(b) if !b.is_empty() => b,
+        _ => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "FERROHSM_TEST_PG is not set: scripts/test starts the PostgreSQL cluster"
+            );
+            eprintln!("PostgreSQL leg not run: FERROHSM_TEST_PG unset (outside CI)");
+            return;
+        }
+    };
+    let db = format!("migrate_{}", std::process::id());
+    let psql = |sql: &str| {
+        let st = Command::new("psql")
+            .arg(&base)
+            .args(["-qAtc", sql])
+            .status()
+            .unwrap_or_else(|e| panic!("psql: {e}"));
+        assert!(st.success(), "psql {sql}");
+    };
+    psql(&format!("CREATE DATABASE {db}"));
+    let url = format!("{base} dbname={db}");
+    let c = Ferro::new();
+    let to_c = c.tokens().display().to_string();
+    a.ok(&["migrate", "--from", &from, "--to", &url]);
+    let err = a.fails(&["migrate", "--from", &from, "--to", &url]);
+    assert!(err.contains("not overwritten"), "{err}");
+    a.ok(&["migrate", "--from", &url, "--to", &to_c]);
+    let back = c.ok(&["demo"]);
+    assert!(
+        back.contains("the master key's value cannot be read: ok"),
+        "{back}"
+    );
+    psql(&format!("DROP DATABASE {db} WITH (FORCE)"));
+}

@@ -86,6 +86,32 @@ pub fn run(module: Module, args: Args) -> Result<()> {
     check_serial(&token.serial)?;
     let cfg = ferrohsm::config::Config::load()
         .with_context(|| format!("cannot read the ferrohsm configuration to locate {token}"))?;
+    if cfg.store_url.is_some() {
+        // A token in a PostgreSQL database: its rows go in one statement (ON DELETE CASCADE).
+        let loc =
+            ferrohsm::store::location::Location::of(&cfg).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        if !args.yes {
+            if !std::io::stdin().is_terminal() {
+                bail!("refusing to delete {token} without confirmation: pass --yes");
+            }
+            let question = format!(
+                "Delete {token} and every object on it ({})? This cannot be undone.",
+                loc.describe()
+            );
+            if !confirm(&question)? {
+                bail!("not deleting {token}: not confirmed");
+            }
+        }
+        module.finalize()?;
+        if !loc
+            .delete(&token.serial)
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?
+        {
+            bail!("{token} is no longer in {}", loc.describe());
+        }
+        say!("Deleted {token} from {}", loc.describe());
+        return Ok(());
+    }
     let main = cfg.token_file(&token.serial);
     if !main.exists() {
         bail!(

@@ -5,6 +5,7 @@ pub mod demo;
 pub mod import;
 pub mod init_token;
 pub mod list_objects;
+pub mod migrate;
 pub mod set_pin;
 pub mod show_slots;
 

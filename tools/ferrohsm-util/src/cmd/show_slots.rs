@@ -139,6 +139,13 @@ pub fn run(module: &Module) -> Result<()> {
             token.manufacturer_id().trim_end()
         );
         say!("    Model:            {}", token.model().trim_end());
+        if let Some(st) = info
+            .slot_description()
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("store="))
+        {
+            say!("    Store:            {st}");
+        }
         if let Some(p) = policy(&info) {
             say!("    Policy:           {p}");
         }
