@@ -2,7 +2,12 @@
 #
 # A script sets NAME (shown in the banner) and calls, in order:
 #   interop_setup MODULE TOOL...   checks the tools and the module, makes $WORK, points
-#                                  FERROHSM_TOKEN_DIR/FERROHSM_CONF into it (cheap KDF)
+#                                  FERROHSM_TOKEN_DIR/FERROHSM_CONF into it (cheap KDF);
+#                                  with FERROHSM_TEST_STORE=postgres also interop_store
+#   interop_store                  (scripts with their own set-up call it after it) on
+#                                  FERROHSM_TEST_STORE=postgres: a fresh database on the cluster
+#                                  FERROHSM_TEST_PG, exported as FERROHSM_STORE_URL (which
+#                                  overrides the token directory); dropped on exit
 #   new_token LABEL                a fresh token via ferrohsm-util init-token (SO_PIN/PIN)
 #   check / check_out / check_not_out / same_file / pass / fail
 #   interop_summary MIN            prints `N passed, N failed`, exits non-zero on a failure or
@@ -50,8 +55,45 @@ interop_setup() {
     printf '[kdf]\nmemory_kib = 64\niterations = 1\n' >"$FERROHSM_CONF"
     OUT="$WORK/out.txt"
     : >"$OUT"
+    interop_store
     echo "${NAME:-interop} test against $MODULE"
     echo "work directory: $WORK"
+}
+
+# interop_store: on FERROHSM_TEST_STORE=postgres, the tokens go to a database of their own.
+# The token directory stays exported but must stay empty (interop_summary checks it and that
+# the database holds the tokens), so a module that ignored the URL cannot pass as PostgreSQL.
+INTEROP_DB=
+interop_store() {
+    case "${FERROHSM_TEST_STORE:-}" in
+    "" | sqlite) return 0 ;;
+    postgres) ;;
+    *) prereq_fail "FERROHSM_TEST_STORE='$FERROHSM_TEST_STORE': expected sqlite or postgres" ;;
+    esac
+    [ -n "${FERROHSM_TEST_PG:-}" ] ||
+        prereq_fail "FERROHSM_TEST_STORE=postgres but FERROHSM_TEST_PG (the cluster's base connection string, from scripts/pg-cluster start) is not set"
+    command -v psql >/dev/null 2>&1 || prereq_fail "'psql' not found (Debian package postgresql-client)"
+    local db="ferrohsm_interop_$$_$(basename "$0" .sh | tr -c 'a-z0-9\n' _)"
+    psql -X -q -v ON_ERROR_STOP=1 -d "$FERROHSM_TEST_PG" -c "CREATE DATABASE \"$db\"" >"$WORK/createdb.txt" 2>&1 ||
+        prereq_fail "CREATE DATABASE $db on '$FERROHSM_TEST_PG' failed: $(cat "$WORK/createdb.txt")"
+    INTEROP_DB=$db
+    # The base string is key=value (scripts/pg-cluster); the later dbname= wins.
+    export FERROHSM_STORE_URL="$FERROHSM_TEST_PG dbname=$db"
+    echo "token store: PostgreSQL database $db ($FERROHSM_STORE_URL)"
+}
+
+# interop_store_check: with a PostgreSQL store, one check that the tokens went there.
+interop_store_check() {
+    [ -n "$INTEROP_DB" ] || return 0
+    local files tokens
+    files=$(find "$FERROHSM_TOKEN_DIR" -type f 2>/dev/null | head -n 5)
+    tokens=$(psql -X -At -d "$FERROHSM_STORE_URL" -c "SELECT count(*) FROM tokens" 2>&1) || tokens="query failed: $tokens"
+    if [ -z "$files" ] && [[ "$tokens" =~ ^[1-9][0-9]*$ ]]; then
+        pass "tokens are in PostgreSQL ($tokens in $INTEROP_DB, none in the token directory)"
+    else
+        : >"$OUT"
+        fail "tokens are in PostgreSQL" "token directory files: ${files:-none}; tokens in $INTEROP_DB: $tokens"
+    fi
 }
 
 # Background processes a script starts (servers) register their pid here to be ended on exit.
@@ -62,6 +104,10 @@ interop_cleanup() {
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
+    if [ -n "$INTEROP_DB" ] && [ -z "${KEEP_WORK:-}" ]; then
+        psql -X -q -d "$FERROHSM_TEST_PG" -c "DROP DATABASE IF EXISTS \"$INTEROP_DB\" WITH (FORCE)" >/dev/null 2>&1 ||
+            echo "could not drop database $INTEROP_DB" >&2
+    fi
     [ -n "${KEEP_WORK:-}" ] || rm -rf "$WORK"
 }
 
@@ -168,6 +214,7 @@ same_file() {
 # passed (each script records the count it had, so a check that silently stops running is seen).
 interop_summary() {
     local min=${1:?interop_summary needs the recorded pass count of the script}
+    interop_store_check
     if [ "$passed" -lt "$min" ]; then
         echo "FAIL only $passed checks passed; this script recorded $min"
         failed=$((failed + 1))

@@ -55,6 +55,8 @@ esac
 # shellcheck source=tests/interop/lib.sh
 . "$here/lib.sh"
 OUT="$WORK/out.txt"
+trap 'interop_cleanup' EXIT
+interop_store
 
 p11() {
     pkcs11-tool --module "$MODULE" "$@"
@@ -77,7 +79,7 @@ free_slot_id() {
 }
 
 echo "pkcs11-tool interop test against $MODULE"
-echo "token directory: $FERROHSM_TOKEN_DIR"
+echo "token directory: $FERROHSM_TOKEN_DIR${FERROHSM_STORE_URL:+ (overridden: store_url $FERROHSM_STORE_URL)}"
 
 # --- Slots and token initialization -------------------------------------------------------
 FREE=
