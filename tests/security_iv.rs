@@ -201,7 +201,7 @@ fn a_restart_continues_the_count() {
 /// CKR_DEVICE_ERROR when the next block is reserved; put back, it works again.
 #[test]
 fn an_edited_reservation_row_is_detected() {
-    let t = token(TOKEN);
+    let t = sqlite_token(TOKEN);
     let key = token_key(&t, b"\x45\x45IV-KEY-WITH-AN-EDITED-ROW!!!!\x45");
     let file = t.env.token_file(&serial_of(&t.ctx, t.slot));
     t.message_encrypt_init(&Mech::new(CKM_AES_GCM), key)

@@ -114,7 +114,7 @@ fn two_private_objects(env: &TestEnv) -> std::path::PathBuf {
 
 #[test]
 fn flipped_byte_in_a_private_object_is_a_device_error() {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     let file = two_private_objects(&env);
     let rows = rows(&file);
     assert_eq!(rows.len(), 2, "one row per token object expected");
@@ -164,7 +164,7 @@ fn flipped_byte_in_a_private_object_is_a_device_error() {
 
 #[test]
 fn sealed_blob_moved_to_another_object_is_a_device_error() {
-    let env = TestEnv::new();
+    let env = TestEnv::sqlite();
     let file = two_private_objects(&env);
     let rows = rows(&file);
     assert_eq!(rows.len(), 2);

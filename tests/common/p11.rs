@@ -800,6 +800,15 @@ pub fn token(label: &str) -> Tok {
     tok_on(env, ctx, slot)
 }
 
+/// `token` on a token directory whatever FERROHSM_TEST_STORE says, for a test that edits the
+/// SQLite file (see `TestEnv::sqlite`).
+pub fn sqlite_token(label: &str) -> Tok {
+    let env = TestEnv::sqlite();
+    let ctx = load_crypto_module(&env);
+    let slot = init_token(&ctx, label);
+    tok_on(env, ctx, slot)
+}
+
 /// `Tok` with a user session on `slot` of the loaded module `ctx`.
 fn tok_on(env: TestEnv, ctx: Pkcs11, slot: Slot) -> Tok {
     let session = user_session(&ctx, slot);
