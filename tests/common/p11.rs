@@ -716,6 +716,24 @@ pub struct Tok {
     pub env: TestEnv,
 }
 
+/// cryptoki 0.12 does not call C_Finalize when a context drops. On SQLite that went unseen: the
+/// dlclose of the last handle unloads the module, and the next test's dlopen starts afresh. The
+/// PostgreSQL store's runtime registers thread-local destructors, which keep the module loaded,
+/// so the next `token()` in the same process met CKR_CRYPTOKI_ALREADY_INITIALIZED. A `Tok`
+/// therefore ends what it began: its sessions, then the module.
+impl Drop for Tok {
+    fn drop(&mut self) {
+        if let Some(close_all) = self.fl.C_CloseAllSessions {
+            // SAFETY: a function of the module `_lib` keeps loaded, called with a slot id.
+            unsafe { close_all(self.slot.id()) };
+        }
+        if let Some(finalize) = self.fl.C_Finalize {
+            // SAFETY: as above; NULL is the argument C_Finalize requires.
+            unsafe { finalize(std::ptr::null_mut()) };
+        }
+    }
+}
+
 impl std::fmt::Debug for Tok {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Tok").field("h", &self.h).finish()
