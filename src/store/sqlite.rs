@@ -272,6 +272,20 @@ impl SqliteTx<'_> {
     fn conn(&self) -> &Connection {
         &self.db.conn
     }
+    /// One statement over a whole row, its columns bound in `Row` order.
+    fn write_row(&self, sql: &str, row: &Row) -> Result<()> {
+        self.conn().prepare_cached(sql)?.execute(params![
+            row.id as i64,
+            row.private,
+            row.cols.class,
+            row.cols.id,
+            row.cols.label,
+            row.gen,
+            row.blob,
+            row.mac
+        ])?;
+        Ok(())
+    }
     fn mac_col(&self) -> &'static str {
         if self.db.has_mac.get() {
             "mac"
@@ -325,41 +339,19 @@ impl RawTx for SqliteTx<'_> {
     }
 
     fn insert_row(&self, row: &Row) -> Result<()> {
-        self.conn()
-            .prepare_cached(
-                "INSERT INTO objects(id, private, class_hash, id_hash, label_hash, gen, attrs, mac)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                row.id as i64,
-                row.private,
-                row.cols.class,
-                row.cols.id,
-                row.cols.label,
-                row.gen,
-                row.blob,
-                row.mac
-            ])?;
-        Ok(())
+        self.write_row(
+            "INSERT INTO objects(id, private, class_hash, id_hash, label_hash, gen, attrs, mac)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            row,
+        )
     }
 
     fn update_row(&self, row: &Row) -> Result<()> {
-        self.conn()
-            .prepare_cached(
-                "UPDATE objects SET private = ?2, class_hash = ?3, id_hash = ?4, label_hash = ?5,
-                 gen = ?6, attrs = ?7, mac = ?8 WHERE id = ?1",
-            )?
-            .execute(params![
-                row.id as i64,
-                row.private,
-                row.cols.class,
-                row.cols.id,
-                row.cols.label,
-                row.gen,
-                row.blob,
-                row.mac
-            ])?;
-        Ok(())
+        self.write_row(
+            "UPDATE objects SET private = ?2, class_hash = ?3, id_hash = ?4, label_hash = ?5,
+             gen = ?6, attrs = ?7, mac = ?8 WHERE id = ?1",
+            row,
+        )
     }
 
     fn delete_row(&self, id: u64) -> Result<()> {
@@ -377,22 +369,11 @@ impl RawTx for SqliteTx<'_> {
     }
 
     fn insert_deleted(&self, row: &Row) -> Result<()> {
-        self.conn()
-            .prepare_cached(
-                "INSERT INTO deleted(id, private, class_hash, id_hash, label_hash, gen, attrs, mac)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            )?
-            .execute(params![
-                row.id as i64,
-                row.private,
-                row.cols.class,
-                row.cols.id,
-                row.cols.label,
-                row.gen,
-                row.blob,
-                row.mac
-            ])?;
-        Ok(())
+        self.write_row(
+            "INSERT INTO deleted(id, private, class_hash, id_hash, label_hash, gen, attrs, mac)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            row,
+        )
     }
 
     fn rows(&self, blobs: bool) -> Result<Vec<Row>> {

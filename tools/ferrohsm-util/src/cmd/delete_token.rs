@@ -67,6 +67,19 @@ fn confirm(question: &str) -> Result<bool> {
     Ok(matches!(answer.trim(), "y" | "Y" | "yes" | "YES" | "Yes"))
 }
 
+/// Without --yes: ask on the terminal, and refuse without one.
+fn confirm_delete(token: &dyn std::fmt::Display, place: &str) -> Result<()> {
+    if !std::io::stdin().is_terminal() {
+        bail!("refusing to delete {token} without confirmation: pass --yes");
+    }
+    let question =
+        format!("Delete {token} and every object on it ({place})? This cannot be undone.");
+    if !confirm(&question)? {
+        bail!("not deleting {token}: not confirmed");
+    }
+    Ok(())
+}
+
 pub fn run(module: Module, args: Args) -> Result<()> {
     let manufacturer = module.manufacturer()?;
     if manufacturer != FERROHSM {
@@ -91,16 +104,7 @@ pub fn run(module: Module, args: Args) -> Result<()> {
         let loc =
             ferrohsm::store::location::Location::of(&cfg).map_err(|e| anyhow::anyhow!("{e:?}"))?;
         if !args.yes {
-            if !std::io::stdin().is_terminal() {
-                bail!("refusing to delete {token} without confirmation: pass --yes");
-            }
-            let question = format!(
-                "Delete {token} and every object on it ({})? This cannot be undone.",
-                loc.describe()
-            );
-            if !confirm(&question)? {
-                bail!("not deleting {token}: not confirmed");
-            }
+            confirm_delete(&token, &loc.describe())?;
         }
         module.finalize()?;
         if !loc
@@ -121,16 +125,7 @@ pub fn run(module: Module, args: Args) -> Result<()> {
         );
     }
     if !args.yes {
-        if !std::io::stdin().is_terminal() {
-            bail!("refusing to delete {token} without confirmation: pass --yes");
-        }
-        let question = format!(
-            "Delete {token} and every object on it ({})? This cannot be undone.",
-            main.display()
-        );
-        if !confirm(&question)? {
-            bail!("not deleting {token}: not confirmed");
-        }
+        confirm_delete(&token, &main.display().to_string())?;
     }
     // Let the module close its database before the files go away.
     module.finalize()?;
