@@ -273,6 +273,14 @@ impl TokenDb {
         Ok(())
     }
 
+    /// After another process's commit: the schema (a migration), the policy and the epoch,
+    /// read together (one round trip on a remote store, not three).
+    pub fn reread(&mut self) -> Result<(Policy, Option<Vec<u8>>)> {
+        let tx = Txn::new(self.conn.begin(Mode::Read)?);
+        self.schema = u32_meta(tx.meta("schema_version")?);
+        Ok((policy_of(tx.meta(POLICY_KEY)?)?, tx.meta("epoch")?))
+    }
+
     /// The token epoch: new at every `C_InitToken`, so other processes see a re-initialization.
     pub fn epoch(&mut self) -> Result<Option<Vec<u8>>> {
         self.meta("epoch")

@@ -150,9 +150,8 @@ impl Ready {
         }
         self.cache.clear();
         self.data_version = v;
-        self.db.refresh()?;
-        self.policy = self.db.policy()?;
-        let epoch = self.db.epoch()?;
+        let (policy, epoch) = self.db.reread()?;
+        self.policy = policy;
         // A schema-1 file has no epoch; its migration adds one, which is no re-initialization.
         let reinitialized = self.epoch.is_some() && epoch != self.epoch;
         self.epoch = epoch;
