@@ -39,8 +39,9 @@ fn pump(
     std::thread::spawn(move || {
         for line in BufReader::new(stream).lines() {
             let Ok(line) = line else { break };
-            if let (Some(tx), Some(ev)) = (&tx, line.strip_prefix(EVENT)) {
-                let _ = tx.send(ev.to_owned());
+            // libtest writes "test child ... " before the first report, on the same line.
+            if let (Some(tx), Some(at)) = (&tx, line.find(EVENT)) {
+                let _ = tx.send(line[at + EVENT.len()..].to_owned());
             }
             let mut l = log.lock().expect("log lock");
             l.push_str(&line);

@@ -1,7 +1,3 @@
-//! NOT YET COMPILED OR RUN: written at the end of a session for issue 13 and kept here until it
-//! is made to pass; it becomes a test binary when moved to tests/hosts.rs (its `#[path]`s are
-//! written for that place) and given its step in scripts/test (see the README, Development).
-//!
 //! Issue 13, several hosts on one PostgreSQL token store (design guide "Several hosts"): each
 //! host is a separate process in its own network namespace with its own copy of the module,
 //! reaching a real PostgreSQL server over TCP through a veth pair. The scenarios: concurrent
@@ -441,6 +437,9 @@ fn flood(s: &Session, host: u64, cmds: &Receiver<String>) {
         }
         if i % 4 == 3 && created.len() >= 3 {
             let (victim, h) = created.remove(created.len() - 3);
+            // A SIGKILL between the commit and the DESTROYED report leaves it gone though
+            // never reported destroyed: the parent counts it as unsure until that report.
+            report(&format!("DESTROYING {victim}"));
             let t = Instant::now();
             match s.destroy_object(h) {
                 Ok(()) => report(&format!("DESTROYED {victim} {}", t.elapsed().as_millis())),
@@ -715,7 +714,8 @@ fn other_hosts_changes_are_seen_on_the_next_call() {
     let mut a = world.host(0, "repl", &[]);
     let mut b = world.host(1, "repl", &[]);
     let ok = |got: String, want: &str, what: &str| {
-        assert_eq!(got, format!("OK {want}").trim_end(), "{what}");
+        // An empty answer is "OK " on the wire.
+        assert_eq!(got.trim_end(), format!("OK {want}").trim_end(), "{what}");
     };
     for round in 0..3 {
         let l = format!("vis-{round}");
@@ -792,7 +792,11 @@ impl Flood {
                 assert!(self.created.insert(label.to_string()));
                 self.oks.push(ms.parse().expect("ms"));
             }
+            ["DESTROYING", label] => {
+                self.unsure.insert(label.to_string());
+            }
             ["DESTROYED", label, ms] => {
+                self.unsure.remove(*label);
                 assert!(self.destroyed.insert(label.to_string()));
                 self.oks.push(ms.parse().expect("ms"));
             }
