@@ -5,8 +5,11 @@
 //! crypto rows also run aws-lc-rs alone, in process, as the crypto library baseline: the
 //! library column and the per-operation overhead (ferrohsm's time minus the library's).
 //!
-//! Output: a table on standard output, `bench.csv` and `bench.svg` (the ratios) in `--out`,
-//! and the check of the performance targets.
+//! With `--store-url`, ferrohsm also runs a few rows on a token in that PostgreSQL database
+//! against a SQLite token, interleaved, with the ratio PostgreSQL / SQLite.
+//!
+//! Output: a table on standard output, `bench.csv` and `bench.svg` (the ratios) in `--out`
+//! (and `bench-postgresql.csv`), and the check of the performance targets.
 
 mod measure;
 mod p11;
@@ -59,6 +62,14 @@ struct Cli {
     /// [default: 100000; with --quick: 300]
     #[arg(long, value_name = "N")]
     big_objects: Option<u64>,
+    /// Also run the PostgreSQL rows: ferrohsm on a token in this PostgreSQL database (as
+    /// FERROHSM_STORE_URL) against a SQLite token, interleaved, and print PostgreSQL / SQLite.
+    /// The run's token stays in the database: name a throwaway one
+    #[arg(long, value_name = "URL")]
+    store_url: Option<String>,
+    /// Objects on each token of the PostgreSQL rows' searches, created through the module
+    #[arg(long, value_name = "N", default_value_t = 10_000)]
+    store_objects: u64,
     #[command(subcommand)]
     child: Option<Child>,
 }
@@ -70,6 +81,10 @@ enum Child {
     FirstFind {
         #[arg(long)]
         module: PathBuf,
+        /// The label of the token to search
+        #[arg(long, default_value = suite::TOKEN_LABEL)]
+        token: String,
+        /// The label of the object searched first
         #[arg(long)]
         label: String,
         /// Objects the extra searches pick from (labels of objects 0..count)
@@ -110,12 +125,13 @@ fn run(cli: Cli) -> Result<()> {
     let exe = std::env::current_exe().context("cannot find this program's own path")?;
     if let Some(Child::FirstFind {
         module,
+        token,
         label,
         count,
         searches,
     }) = cli.child
     {
-        return suite::first_find(&module, &label, count, searches);
+        return suite::first_find(&module, &token, &label, count, searches);
     }
     let started = Instant::now();
     let ferro_path = ferrohsm_module(cli.ferrohsm, &exe)?;
@@ -168,6 +184,14 @@ fn run(cli: Cli) -> Result<()> {
     std::env::set_var("FERROHSM_CONF", &ferro_conf);
     std::env::set_var("FERROHSM_TOKEN_DIR", &ferro_tokens);
     std::env::set_var("SOFTHSM2_CONF", &soft_conf);
+    // The ferrohsm column is a token directory, whatever the caller's environment says; a
+    // PostgreSQL token is --store-url's.
+    std::env::remove_var(suite::STORE_URL_VAR);
+    // Before any other module: it sets the environment for a moment.
+    let pg = match &cli.store_url {
+        Some(url) => Some(suite::load_pg_instance(&ferro_path, dir.path(), url)?),
+        None => None,
+    };
 
     let mut levels = cli.objects.unwrap_or_else(|| {
         if cli.quick {
@@ -185,6 +209,7 @@ fn run(cli: Cli) -> Result<()> {
         big: cli
             .big_objects
             .unwrap_or(if cli.quick { 300 } else { 100_000 }),
+        store_objects: cli.store_objects,
         only: cli
             .only
             .iter()
@@ -220,10 +245,19 @@ fn run(cli: Cli) -> Result<()> {
     // Last: the login row would otherwise run on 100,000 objects in ferrohsm against 10,000 in
     // SoftHSMv2.
     suite::big_objects(&mut runner, &mut hsms)?;
+    // Last: its second SQLite token would otherwise sit beside the main one in the directory
+    // the "new process" rows' children open.
+    if let Some(pg) = pg {
+        suite::postgresql(&mut runner, &hsms[0], pg)?;
+    }
 
     let csv = out_dir.join("bench.csv");
     let svg = out_dir.join("bench.svg");
     report::write_csv(&csv, &runner.rows, &runner.scaling)?;
+    let store_csv = out_dir.join("bench-postgresql.csv");
+    if !runner.store.is_empty() {
+        report::write_store_csv(&store_csv, &runner.store)?;
+    }
     report::write_chart(
         &svg,
         &runner.rows,
@@ -259,7 +293,7 @@ fn run(cli: Cli) -> Result<()> {
             targets::FERROHSM_ONLY
         ))?;
     }
-    let verdicts = targets::check(&runner.rows, &runner.scaling);
+    let verdicts = targets::check(&runner.rows, &runner.scaling, &runner.store);
     let met = verdicts.iter().filter(|v| v.met).count();
     report::say(&format!(
         "targets: {met} met, {} missed",
@@ -272,8 +306,13 @@ fn run(cli: Cli) -> Result<()> {
             v.text
         ))?;
     }
+    let store_note = if runner.store.is_empty() {
+        String::new()
+    } else {
+        format!(", {}", store_csv.display())
+    };
     report::say(&format!(
-        "wrote {} and {} ({:.0} s in all)",
+        "wrote {}{store_note} and {} ({:.0} s in all)",
         csv.display(),
         svg.display(),
         started.elapsed().as_secs_f64()

@@ -211,8 +211,9 @@ impl Mech<'_> {
 }
 
 /// A loaded module: its function list, copied. The library is never unloaded (SoftHSMv2 and
-/// OpenSSL do not like `dlclose`); the process exits instead.
-#[derive(Debug)]
+/// OpenSSL do not like `dlclose`); the process exits instead. A clone is the same loaded
+/// instance under another name (for a second token of the instance).
+#[derive(Debug, Clone)]
 pub struct Module {
     pub name: &'static str,
     pub path: PathBuf,
@@ -245,6 +246,14 @@ impl Module {
             path: path.to_owned(),
             list,
         })
+    }
+
+    /// The same instance, named `name` in errors and messages.
+    pub fn renamed(&self, name: &'static str) -> Module {
+        Module {
+            name,
+            ..self.clone()
+        }
     }
 
     pub fn initialize(&self) -> Result<()> {

@@ -59,6 +59,31 @@ impl Row {
     }
 }
 
+/// One PostgreSQL row (`--store-url`): ferrohsm on a SQLite token and on a PostgreSQL token.
+#[derive(Debug, Clone)]
+pub struct StoreRow {
+    pub name: String,
+    /// Objects on each token during the row, on the object rows.
+    pub objects: Option<u64>,
+    pub sqlite: Stats,
+    pub pg: Stats,
+}
+
+impl StoreRow {
+    /// PostgreSQL / SQLite, in operations per second: below 1, the PostgreSQL token is slower.
+    pub fn ratio(&self) -> f64 {
+        self.pg.median / self.sqlite.median
+    }
+
+    /// The name with the object count, as shown.
+    pub fn title(&self) -> String {
+        match self.objects {
+            Some(n) => format!("{}, {n} objects", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
 /// Throughput with 2 threads over 1 thread, for each module.
 #[derive(Debug, Clone)]
 pub struct Scaling {
@@ -186,6 +211,28 @@ pub fn format_scaling(s: &Scaling) -> String {
     )
 }
 
+/// The column heads of the PostgreSQL rows, aligned with `format_store_row`.
+pub fn store_header() -> String {
+    format!(
+        "{:<NAME_WIDTH$} {:>15} {:>3} {:>10} | {:>15} {:>3} {:>10} | {:>8}",
+        "benchmark", "SQLite", "±%", "per op", "PostgreSQL", "±%", "per op", "PG/SQLite"
+    )
+}
+
+pub fn format_store_row(r: &StoreRow) -> String {
+    format!(
+        "{:<NAME_WIDTH$} {:>15} {:>3.0} {:>10} | {:>15} {:>3.0} {:>10} | {:>8}",
+        r.title(),
+        value(Unit::Ops, r.sqlite.median),
+        r.sqlite.spread_pct(),
+        per_op(r.sqlite.median),
+        value(Unit::Ops, r.pg.median),
+        r.pg.spread_pct(),
+        per_op(r.pg.median),
+        format!("{:.0}%", r.ratio() * 100.0),
+    )
+}
+
 fn csv_field(s: &str) -> String {
     if s.contains([',', '"', '\n']) {
         format!("\"{}\"", s.replace('"', "\"\""))
@@ -243,6 +290,39 @@ pub fn write_csv(path: &Path, rows: &[Row], scaling: &[Scaling]) -> Result<()> {
             sc.ferro,
             sc.other,
             sc.ferro / sc.other
+        )?;
+    }
+    std::fs::write(path, out).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// `bench-postgresql.csv`: the PostgreSQL rows, rates in operations per second.
+pub fn write_store_csv(path: &Path, rows: &[StoreRow]) -> Result<()> {
+    let columns = |who: &str| {
+        ["median", "min", "p25", "p75", "max", "batch"]
+            .map(|c| format!("{who}_{c}"))
+            .join(",")
+    };
+    let mut out = format!(
+        "benchmark,objects,rounds,{},{},postgresql_per_sqlite\n",
+        columns("sqlite"),
+        columns("postgresql")
+    );
+    let stats = |st: &Stats| {
+        format!(
+            "{:.3},{:.3},{:.3},{:.3},{:.3},{}",
+            st.median, st.min, st.p25, st.p75, st.max, st.batch
+        )
+    };
+    for r in rows {
+        writeln!(
+            out,
+            "{},{},{},{},{},{:.4}",
+            csv_field(&r.name),
+            r.objects.map(|n| n.to_string()).unwrap_or_default(),
+            r.pg.rates.len(),
+            stats(&r.sqlite),
+            stats(&r.pg),
+            r.ratio()
         )?;
     }
     std::fs::write(path, out).with_context(|| format!("cannot write {}", path.display()))

@@ -1,7 +1,7 @@
-//! The project's performance targets (issue 11 and before), checked on the rows that were run:
+//! The project's performance targets (issue 13 and before), checked on the rows that were run:
 //! each target gives one line, met or missed, with the numbers it was judged on.
 
-use crate::report::{Row, Scaling, LIB};
+use crate::report::{Row, Scaling, StoreRow, LIB};
 
 /// Suffix of the group of the large object level, which only ferrohsm runs.
 pub const FERROHSM_ONLY: &str = "(ferrohsm only)";
@@ -9,6 +9,26 @@ pub const FERROHSM_ONLY: &str = "(ferrohsm only)";
 pub const SAME_PROCESS_SEARCH: &str = "C_FindObjects by CKA_LABEL, same process";
 /// The search-rate row of that level, in a fresh process.
 pub const FRESH_PROCESS_SEARCH: &str = "C_FindObjects by CKA_LABEL, fresh process";
+
+/// The group of the PostgreSQL rows (`--store-url`).
+pub const PG_GROUP: &str = "postgresql";
+/// The signing rows of that group, each held to `PG_SIGN` of the SQLite token's rate.
+pub const PG_SIGN_ROWS: [&str; 2] = [
+    "ECDSA P-256 sign ECDSA_SHA256",
+    "RSA-2048 sign SHA256_RSA_PKCS",
+];
+/// Its creation row, from one process.
+pub const PG_CREATE: &str = "create (C_CreateObject, private AES key)";
+/// Its search rows.
+pub const PG_FIND_ROWS: [&str; 2] = ["C_FindObjects by CKA_ID", "C_FindObjects by CKA_LABEL"];
+
+/// Issue 13: a PostgreSQL token signs at this fraction of a SQLite token's rate or more...
+const PG_SIGN: f64 = 0.80;
+/// ... creates this many objects per second from one process or more...
+const PG_CREATE_RATE: f64 = 1000.0;
+/// ... and finds one object among this many in less than `PG_FIND_MS`.
+const PG_FIND_OBJECTS: u64 = 10_000;
+const PG_FIND_MS: f64 = 1.0;
 
 /// One checked target.
 #[derive(Debug, Clone)]
@@ -51,7 +71,7 @@ fn group_level(group: &str) -> Option<u64> {
     group.strip_prefix("objects ")?.parse().ok()
 }
 
-pub fn check(rows: &[Row], scaling: &[Scaling]) -> Vec<Verdict> {
+pub fn check(rows: &[Row], scaling: &[Scaling], store: &[StoreRow]) -> Vec<Verdict> {
     let mut out = Vec::new();
     let mut check = |met: bool, text: String| out.push(Verdict { met, text });
     for r in rows.iter().filter(|r| r.group == "crypto") {
@@ -160,5 +180,91 @@ pub fn check(rows: &[Row], scaling: &[Scaling]) -> Vec<Verdict> {
             ),
         );
     }
+    out.extend(check_store(store));
     out
+}
+
+fn check_store(rows: &[StoreRow]) -> Vec<Verdict> {
+    let mut out = Vec::new();
+    let mut check = |met: bool, text: String| out.push(Verdict { met, text });
+    for r in rows {
+        let (pg, sqlite) = (r.pg.median, r.sqlite.median);
+        if PG_SIGN_ROWS.contains(&r.name.as_str()) {
+            check(
+                r.ratio() >= PG_SIGN,
+                format!(
+                    "{PG_GROUP}: {}: {pg:.0} op/s = {:.0}% of the SQLite token's {sqlite:.0} \
+                     (target >= {:.0}%)",
+                    r.title(),
+                    r.ratio() * 100.0,
+                    PG_SIGN * 100.0
+                ),
+            );
+        } else if r.name == PG_CREATE {
+            check(
+                pg >= PG_CREATE_RATE,
+                format!(
+                    "{PG_GROUP}: {}: {pg:.0} op/s from one process (SQLite {sqlite:.0}; \
+                     target >= {PG_CREATE_RATE:.0})",
+                    r.title()
+                ),
+            );
+        } else if PG_FIND_ROWS.contains(&r.name.as_str())
+            && r.objects.is_some_and(|n| n >= PG_FIND_OBJECTS)
+        {
+            let ms = 1e3 / pg;
+            check(
+                ms < PG_FIND_MS,
+                format!(
+                    "{PG_GROUP}: {}: {ms:.3} ms per search (SQLite {:.3} ms; target < \
+                     {PG_FIND_MS} ms at {PG_FIND_OBJECTS} objects)",
+                    r.title(),
+                    1e3 / sqlite
+                ),
+            );
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::measure::Stats;
+
+    fn row(name: &str, objects: Option<u64>, sqlite: f64, pg: f64) -> StoreRow {
+        StoreRow {
+            name: name.to_string(),
+            objects,
+            sqlite: Stats::from_rates(vec![sqlite], 1),
+            pg: Stats::from_rates(vec![pg], 1),
+        }
+    }
+
+    fn met(rows: &[StoreRow]) -> Vec<bool> {
+        check(&[], &[], rows).into_iter().map(|v| v.met).collect()
+    }
+
+    #[test]
+    fn postgresql_signing_is_held_to_80_percent_of_sqlite() {
+        let name = PG_SIGN_ROWS[0];
+        assert_eq!(met(&[row(name, None, 1000.0, 800.0)]), [true]);
+        assert_eq!(met(&[row(name, None, 1000.0, 799.0)]), [false]);
+    }
+
+    #[test]
+    fn postgresql_creation_is_held_to_1000_per_second() {
+        assert_eq!(met(&[row(PG_CREATE, Some(10_000), 5.0, 1000.0)]), [true]);
+        assert_eq!(met(&[row(PG_CREATE, Some(10_000), 5e3, 999.0)]), [false]);
+    }
+
+    #[test]
+    fn postgresql_search_is_held_to_1_ms_at_10000_objects_only() {
+        let name = PG_FIND_ROWS[1];
+        assert_eq!(met(&[row(name, Some(10_000), 1.0, 1001.0)]), [true]);
+        assert_eq!(met(&[row(name, Some(10_000), 1e4, 999.0)]), [false]);
+        // Fewer objects than the target names: no verdict rather than an easier one.
+        assert!(met(&[row(name, Some(1000), 1e4, 999.0)]).is_empty());
+        assert!(met(&[row("new process", Some(10_000), 1.0, 1.0)]).is_empty());
+    }
 }

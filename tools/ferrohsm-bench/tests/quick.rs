@@ -185,3 +185,139 @@ fn missing_softhsm_is_a_clear_error() -> Result<()> {
     );
     Ok(())
 }
+
+/// psql from PATH, else from the highest /usr/lib/postgresql/*/bin.
+fn psql() -> Result<PathBuf> {
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join("psql"));
+    let mut installed: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path().join("bin/psql"))
+        .collect();
+    installed.sort();
+    on_path
+        .chain(installed.into_iter().rev())
+        .find(|p| p.is_file())
+        .context("psql not found (Debian package postgresql-client)")
+}
+
+fn sql(conn: &str, command: &str) -> Result<()> {
+    let out = Command::new(psql()?)
+        .args([
+            "-X",
+            "-q",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            conn,
+            "-c",
+            command,
+        ])
+        .output()?;
+    ensure!(out.status.success(), "psql {command:?}: {}", describe(&out));
+    Ok(())
+}
+
+/// The key=value connection string `base` with another database.
+fn with_dbname(base: &str, dbname: &str) -> String {
+    let mut parts: Vec<String> = base
+        .split_whitespace()
+        .filter(|kv| !kv.starts_with("dbname="))
+        .map(str::to_string)
+        .collect();
+    parts.push(format!("dbname={dbname}"));
+    parts.join(" ")
+}
+
+/// `--quick --store-url` on a fresh database of the cluster named by FERROHSM_TEST_PG
+/// (scripts/test starts one; missing is a failure, not a skip): the PostgreSQL rows, their
+/// targets and their CSV. Only those rows run (`--only postgresql`), on 1,000 objects (10,000
+/// take two minutes in a debug build; the search target, judged at 10,000 only, has its unit
+/// test); the other rows are the test above's.
+#[test]
+fn quick_run_with_store_url_gives_the_postgresql_rows() -> Result<()> {
+    let base = std::env::var("FERROHSM_TEST_PG").context(
+        "FERROHSM_TEST_PG is not set: it names a PostgreSQL cluster with a superuser role \
+         (scripts/pg-cluster start DIR prints it; scripts/test exports it)",
+    )?;
+    let dbname = format!("ferrohsm_bench_test_{}", std::process::id());
+    sql(&base, &format!("CREATE DATABASE \"{dbname}\""))?;
+    let result = run_on_postgresql(&with_dbname(&base, &dbname));
+    let dropped = sql(&base, &format!("DROP DATABASE \"{dbname}\" WITH (FORCE)"));
+    result.and(dropped)
+}
+
+fn run_on_postgresql(url: &str) -> Result<()> {
+    let dir = tempfile::tempdir()?;
+    let module = ferrohsm_module()?;
+    let softhsm = softhsm_module()?;
+    let out = run(&[
+        "--quick".as_ref(),
+        "--only".as_ref(),
+        "postgresql".as_ref(),
+        "--store-objects".as_ref(),
+        "1000".as_ref(),
+        "--store-url".as_ref(),
+        url.as_ref(),
+        "--ferrohsm".as_ref(),
+        module.as_os_str(),
+        "--softhsm".as_ref(),
+        softhsm.as_os_str(),
+        "--out".as_ref(),
+        dir.path().as_os_str(),
+    ])?;
+    ensure!(
+        out.status.success(),
+        "--store-url failed: {}",
+        describe(&out)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for expected in [
+        "-- postgresql",
+        "PG/SQLite",
+        "ECDSA P-256 sign ECDSA_SHA256",
+        "RSA-2048 sign SHA256_RSA_PKCS",
+        "create (C_CreateObject, private AES key), 1000 objects",
+        "C_FindObjects by CKA_ID, 1000 objects",
+        "C_FindObjects by CKA_LABEL, 1000 objects",
+        "new process: C_Initialize..first C_FindObjects, 1000 objects",
+        "ECDSA P-256 sign ECDSA_SHA256: ",
+        "of the SQLite token's",
+        "op/s from one process",
+    ] {
+        ensure!(
+            stdout.contains(expected),
+            "no {expected:?} in the output: {}",
+            describe(&out)
+        );
+    }
+    // The signing and creation targets give a verdict; the search's needs 10,000 objects.
+    let verdicts = stdout
+        .lines()
+        .filter(|l| l.contains("postgresql: ") && l.contains("target"))
+        .count();
+    ensure!(
+        verdicts == 3,
+        "{verdicts} PostgreSQL targets: {}",
+        describe(&out)
+    );
+
+    let csv = std::fs::read_to_string(dir.path().join("bench-postgresql.csv"))?;
+    let mut lines = csv.lines();
+    let header = lines.next().context("empty bench-postgresql.csv")?;
+    ensure!(
+        header.starts_with("benchmark,objects,rounds,sqlite_median,"),
+        "{header}"
+    );
+    let columns = header.split(',').count();
+    let rows: Vec<&str> = lines.collect();
+    ensure!(rows.len() == 6, "{csv}");
+    for r in &rows {
+        ensure!(fields(r).len() == columns, "{r:?} has not {columns} fields");
+    }
+    Ok(())
+}

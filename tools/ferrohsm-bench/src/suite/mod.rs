@@ -1,15 +1,19 @@
 //! The benchmarks: token setup on each module, the runner, and the session, thread and login
-//! rows; the crypto rows are in `crypto`, the object rows in `objects`.
+//! rows; the crypto rows are in `crypto`, the object rows in `objects`, the PostgreSQL rows in
+//! `store`.
 
 mod crypto;
 mod objects;
+mod store;
 
 pub use crypto::crypto;
 pub use objects::{big_objects, first_find, objects};
+pub use store::{load_pg_instance, postgresql, STORE_URL_VAR};
 
+use crate::measure::Stats;
 use crate::measure::{self, timed, Batch, Plan};
 use crate::p11::{Mech, Module, Template};
-use crate::report::{self, Row, Scaling, Unit};
+use crate::report::{self, Row, Scaling, StoreRow, Unit};
 use anyhow::{bail, Context, Result};
 use cryptoki_sys::*;
 use std::path::{Path, PathBuf};
@@ -39,6 +43,8 @@ pub struct Settings {
     pub levels: Vec<u64>,
     /// Object count of the large level that only ferrohsm runs (0: none).
     pub big: u64,
+    /// Objects on each token of the PostgreSQL rows' searches.
+    pub store_objects: u64,
     pub exe: PathBuf,
 }
 
@@ -47,6 +53,10 @@ pub struct Settings {
 pub struct Hsm {
     pub m: Module,
     pub slot: CK_SLOT_ID,
+    /// The token's label, which the "new process" rows' child looks for.
+    pub label: String,
+    /// The PostgreSQL database of the token (None: a token directory), for those children.
+    pub store_url: Option<String>,
     /// The main read/write session; the user is logged in (login state is per application,
     /// so every session of the process shares it).
     pub s: CK_SESSION_HANDLE,
@@ -148,18 +158,30 @@ impl Hsm {
         }
     }
 
-    /// Loads and initializes the module, creates the token in its free slot, sets the user
-    /// PIN, logs in and generates the keys of the crypto rows.
+    /// Loads and initializes the module, then sets up a token as `on_new_token` does.
     pub fn setup(name: &'static str, path: &Path, threads: usize) -> Result<Hsm> {
-        let start = Instant::now();
         let m = Module::load(name, path)?;
         m.initialize()
             .with_context(|| format!("{name}: C_Initialize"))?;
+        Hsm::on_new_token(m, TOKEN_LABEL, None, threads)
+    }
+
+    /// On an initialized module: creates a token labelled `label` in its free slot, sets the
+    /// user PIN, logs in and generates the keys of the crypto rows.
+    pub fn on_new_token(
+        m: Module,
+        label: &str,
+        store_url: Option<String>,
+        threads: usize,
+    ) -> Result<Hsm> {
+        let start = Instant::now();
+        let name = m.name;
+        let path = m.path.clone();
         let free = m.free_slot()?;
-        m.init_token(free, SO_PIN, TOKEN_LABEL)
+        m.init_token(free, SO_PIN, label)
             .with_context(|| format!("{name}: C_InitToken"))?;
         // SoftHSMv2 moves an initialized token to a new slot id: look it up again.
-        let slot = m.find_token(TOKEN_LABEL)?;
+        let slot = m.find_token(label)?;
         let s = m.open_session(slot, true)?;
         m.login(s, CKU_SO, SO_PIN)?;
         m.init_pin(s, USER_PIN)?;
@@ -222,6 +244,8 @@ impl Hsm {
         Ok(Hsm {
             m,
             slot,
+            label: label.to_string(),
+            store_url,
             s,
             thread_sessions,
             keys,
@@ -237,6 +261,8 @@ pub struct Runner {
     pub settings: Settings,
     pub rows: Vec<Row>,
     pub scaling: Vec<Scaling>,
+    /// The PostgreSQL rows (`--store-url`).
+    pub store: Vec<StoreRow>,
     group: String,
 }
 
@@ -246,6 +272,7 @@ impl Runner {
             settings,
             rows: Vec::new(),
             scaling: Vec::new(),
+            store: Vec::new(),
             group: String::new(),
         }
     }
@@ -310,24 +337,11 @@ impl Runner {
     where
         F: Fn(&'h Hsm) -> Result<Batch<'h>>,
     {
-        if !self.wanted(group, name) {
-            return Ok(());
-        }
-        let started = Instant::now();
-        let mut contenders = Vec::new();
-        for h in hsms {
-            let mut b = make(h).with_context(|| format!("{}: setup", h.m.name))?;
-            let who = h.m.name;
-            contenders.push(Box::new(move |n| b(n).with_context(|| who)) as Batch);
-        }
         let has_lib = lib.is_some();
-        if let Some(b) = lib {
-            contenders.push(Box::new(b));
-        }
-        let mut stats = measure::run(&plan, &mut contenders)
-            .with_context(|| format!("benchmark {group}: {name}"))?
-            .into_iter();
-        drop(contenders);
+        let Some(stats) = self.contend(hsms, plan, (group, name), make, lib)? else {
+            return Ok(());
+        };
+        let mut stats = stats.into_iter();
         let ferro = stats.next().context("no ferrohsm result")?;
         let soft = if hsms.len() > 1 { stats.next() } else { None };
         let lib = if has_lib { stats.next() } else { None };
@@ -338,14 +352,44 @@ impl Runner {
             ferro,
             soft,
             lib,
-        })?;
+        })
+    }
+
+    /// Measures one row, if it is wanted: each module of `hsms`, then `lib`, interleaved;
+    /// their statistics in that order.
+    fn contend<'h, F>(
+        &self,
+        hsms: &'h [Hsm],
+        plan: Plan,
+        (group, name): (&str, &str),
+        make: F,
+        lib: Option<Batch<'h>>,
+    ) -> Result<Option<Vec<Stats>>>
+    where
+        F: Fn(&'h Hsm) -> Result<Batch<'h>>,
+    {
+        if !self.wanted(group, name) {
+            return Ok(None);
+        }
+        let started = Instant::now();
+        let mut contenders = Vec::new();
+        for h in hsms {
+            let mut b = make(h).with_context(|| format!("{}: setup", h.m.name))?;
+            let who = h.m.name;
+            contenders.push(Box::new(move |n| b(n).with_context(|| who)) as Batch);
+        }
+        if let Some(b) = lib {
+            contenders.push(Box::new(b));
+        }
+        let stats = measure::run(&plan, &mut contenders)
+            .with_context(|| format!("benchmark {group}: {name}"))?;
         if started.elapsed() > Duration::from_secs(30) {
             eprintln!(
                 "({group}: {name} took {:.0} s)",
                 started.elapsed().as_secs_f64()
             );
         }
-        Ok(())
+        Ok(Some(stats))
     }
 }
 

@@ -3,8 +3,9 @@
 //! ferrohsm runs (SoftHSMv2 would take hours), where the process that created the objects
 //! searches them.
 
-use super::{batch, Hsm, Runner, TOKEN_LABEL, USER_PIN};
-use crate::measure::{timed, Plan};
+use super::store::STORE_URL_VAR;
+use super::{batch, Hsm, Runner, USER_PIN};
+use crate::measure::{timed, Batch, Plan};
 use crate::p11::{Module, Template};
 use crate::report::{self, Unit};
 use crate::targets::{FERROHSM_ONLY, FRESH_PROCESS_SEARCH, SAME_PROCESS_SEARCH};
@@ -18,12 +19,12 @@ fn object_id(i: u64) -> Vec<u8> {
     format!("obj-{i:06}").into_bytes()
 }
 
-fn object_label(i: u64) -> String {
+pub(super) fn object_label(i: u64) -> String {
     format!("object {i:06}")
 }
 
 /// Creates one token object of the object rows: a private AES-256 key with an id and a label.
-fn create_object(h: &Hsm, i: u64) -> Result<()> {
+pub(super) fn create_object(h: &Hsm, i: u64) -> Result<()> {
     let mut value = [0u8; 32];
     value[..8].copy_from_slice(&i.to_le_bytes());
     let t = Template::new()
@@ -40,7 +41,7 @@ fn create_object(h: &Hsm, i: u64) -> Result<()> {
 }
 
 /// A small deterministic generator, to search for objects in no particular order.
-fn lcg(state: &mut u64) -> u64 {
+pub(super) fn lcg(state: &mut u64) -> u64 {
     *state = state
         .wrapping_mul(6364136223846793005)
         .wrapping_add(1442695040888963407);
@@ -65,26 +66,34 @@ fn create_row(r: &mut Runner, hsms: &mut [Hsm], g: &str, level: u64) -> Result<(
         modules,
         Plan::fixed(rounds, chunk),
         (g, "create (C_CreateObject, private AES key)", Unit::Ops),
-        |h| {
-            let c = modules
-                .iter()
-                .position(|m| std::ptr::eq(m, h))
-                .and_then(|i| counters.get(i))
-                .context("unknown module")?;
-            Ok(Box::new(move |n| {
-                timed(n, || {
-                    let i = c.get();
-                    c.set(i + 1);
-                    create_object(h, i)
-                })
-            }))
-        },
+        |h| creating(modules, &counters, h),
         None,
     )?;
     for (h, c) in hsms.iter_mut().zip(&counters) {
         h.objects = c.get();
     }
     Ok(())
+}
+
+/// The batch of a creation row for `h`, one of `modules`: creates its next objects, counted in
+/// the counter of the same index.
+pub(super) fn creating<'h>(
+    modules: &'h [Hsm],
+    counters: &'h [Cell<u64>],
+    h: &'h Hsm,
+) -> Result<Batch<'h>> {
+    let c = modules
+        .iter()
+        .position(|m| std::ptr::eq(m, h))
+        .and_then(|i| counters.get(i))
+        .context("unknown module")?;
+    Ok(Box::new(move |n| {
+        timed(n, || {
+            let i = c.get();
+            c.set(i + 1);
+            create_object(h, i)
+        })
+    }))
 }
 
 /// One search of the object rows: by `by` for object `i`, which must match exactly once.
@@ -103,6 +112,12 @@ fn find_one(m: &Module, s: CK_SESSION_HANDLE, by: CK_ATTRIBUTE_TYPE, i: u64) -> 
     Ok(())
 }
 
+/// A batch of searches by `by` for objects in a scattered order among the first `count`.
+pub(super) fn searching(h: &Hsm, by: CK_ATTRIBUTE_TYPE, count: u64) -> Batch<'_> {
+    let mut state = 42u64;
+    batch(move || find_one(&h.m, h.s, by, lcg(&mut state) % count))
+}
+
 /// Searches in this process, for objects in a scattered order among the first `count`.
 fn search_row(
     r: &mut Runner,
@@ -116,41 +131,41 @@ fn search_row(
         hsms,
         plan,
         (g, name, Unit::Ops),
-        |h| {
-            let mut state = 42u64;
-            Ok(batch(move || {
-                find_one(&h.m, h.s, by, lcg(&mut state) % count)
-            }))
-        },
+        |h| Ok(searching(h, by, count)),
         None,
     )
 }
 
+/// The name of the "new process" rows.
+pub(super) const NEW_PROCESS: &str = "new process: C_Initialize..first C_FindObjects";
+
 /// The time a fresh process takes to its first search (see `first_find`).
 fn new_process_row(r: &mut Runner, hsms: &[Hsm], g: &str, count: u64) -> Result<()> {
     let exe = r.settings.exe.clone();
-    let rounds = if r.settings.quick { 2 } else { 5 };
     r.bench(
         hsms,
-        Plan::fixed(rounds, 1),
-        (
-            g,
-            "new process: C_Initialize..first C_FindObjects",
-            Unit::Ops,
-        ),
-        |h| {
-            let exe = exe.clone();
-            let label = object_label(count - 1);
-            Ok(Box::new(move |n| {
-                let mut total = Duration::ZERO;
-                for _ in 0..n {
-                    total += first_find_child(&exe, h, &label, None)?.0;
-                }
-                Ok(total)
-            }))
-        },
+        new_process_plan(r),
+        (g, NEW_PROCESS, Unit::Ops),
+        |h| Ok(new_process(exe.clone(), h, count)),
         None,
     )
+}
+
+pub(super) fn new_process_plan(r: &Runner) -> Plan {
+    Plan::fixed(if r.settings.quick { 2 } else { 5 }, 1)
+}
+
+/// A batch of fresh processes, each timing its way to the first search by label for the last
+/// of `count` objects.
+pub(super) fn new_process(exe: std::path::PathBuf, h: &Hsm, count: u64) -> Batch<'_> {
+    let label = object_label(count - 1);
+    Box::new(move |n| {
+        let mut total = Duration::ZERO;
+        for _ in 0..n {
+            total += first_find_child(&exe, h, &label, None)?.0;
+        }
+        Ok(total)
+    })
 }
 
 pub fn objects(r: &mut Runner, hsms: &mut [Hsm; 2]) -> Result<()> {
@@ -249,8 +264,15 @@ fn first_find_child(
     cmd.arg("first-find")
         .arg("--module")
         .arg(&h.m.path)
+        .arg("--token")
+        .arg(&h.label)
         .arg("--label")
         .arg(label);
+    // The parent's own environment names no store (main removes the variable), so a SQLite
+    // token's child stays on the token directory.
+    if let Some(url) = &h.store_url {
+        cmd.env(STORE_URL_VAR, url);
+    }
     if let Some((count, n)) = searches {
         cmd.arg("--count")
             .arg(count.to_string())
@@ -289,11 +311,17 @@ fn first_find_child(
 /// C_OpenSession and the first C_FindObjects by label (C_Login, which derives the PIN key, is
 /// left out: it has its own row). Prints the nanoseconds measured, then the login's, then
 /// (with `searches` > 0) those of `searches` more searches by label among `count` objects.
-pub fn first_find(module: &Path, label: &str, count: u64, searches: u64) -> Result<()> {
+pub fn first_find(
+    module: &Path,
+    token: &str,
+    label: &str,
+    count: u64,
+    searches: u64,
+) -> Result<()> {
     let m = Module::load("module", module)?;
     let start = Instant::now();
     m.initialize()?;
-    let slot = m.find_token(TOKEN_LABEL)?;
+    let slot = m.find_token(token)?;
     let s = m.open_session(slot, false)?;
     let opened = start.elapsed();
     let login_start = Instant::now();
