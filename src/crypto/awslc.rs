@@ -524,9 +524,10 @@ impl EcKey {
 // AES
 
 /// An AES key schedule for one direction, using the processor's AES instructions where it has
-/// them; wiped on drop.
-#[derive(Clone)]
-pub struct AesSchedule(sys::AES_KEY);
+/// them; wiped on drop. Boxed, and filled where it lies: an AES-256 schedule begins with the key
+/// itself, and every move of one held inline left an unwiped copy on the stack, which a later
+/// heap copy of stack bytes (tokio boxing a large future) carried into a freed block.
+pub struct AesSchedule(Box<sys::AES_KEY>);
 
 impl Drop for AesSchedule {
     fn drop(&mut self) {
@@ -535,7 +536,23 @@ impl Drop for AesSchedule {
     }
 }
 
+impl Clone for AesSchedule {
+    fn clone(&self) -> Self {
+        let mut k = AesSchedule::empty();
+        k.0.rd_key.copy_from_slice(&self.0.rd_key);
+        k.0.rounds = self.0.rounds;
+        k
+    }
+}
+
 impl AesSchedule {
+    fn empty() -> AesSchedule {
+        AesSchedule(Box::new(sys::AES_KEY {
+            rd_key: [0; 60],
+            rounds: 0,
+        }))
+    }
+
     /// `encrypt`: the encryption schedule, else the decryption one. `None` unless the key has
     /// 16, 24 or 32 bytes.
     pub fn new(key: &[u8], encrypt: bool) -> Option<AesSchedule> {
@@ -543,17 +560,14 @@ impl AesSchedule {
         if !matches!(key.len(), 16 | 24 | 32) {
             return None;
         }
-        let mut k = AesSchedule(sys::AES_KEY {
-            rd_key: [0; 60],
-            rounds: 0,
-        });
+        let mut k = AesSchedule::empty();
         let bits = (key.len() * 8) as u32;
         // SAFETY: `key` holds bits/8 bytes; `k.0` is a writable AES_KEY.
         let rc = unsafe {
             if encrypt {
-                sys::AES_set_encrypt_key(key.as_ptr(), bits, &mut k.0)
+                sys::AES_set_encrypt_key(key.as_ptr(), bits, &mut *k.0)
             } else {
-                sys::AES_set_decrypt_key(key.as_ptr(), bits, &mut k.0)
+                sys::AES_set_decrypt_key(key.as_ptr(), bits, &mut *k.0)
             }
         };
         (rc == 0).then_some(k)
@@ -565,9 +579,9 @@ impl AesSchedule {
         // SAFETY: in and out are the same 16-byte block, which aws-lc allows.
         unsafe {
             if encrypt {
-                sys::AES_encrypt(p, p, &self.0)
+                sys::AES_encrypt(p, p, &*self.0)
             } else {
-                sys::AES_decrypt(p, p, &self.0)
+                sys::AES_decrypt(p, p, &*self.0)
             }
         }
     }
@@ -585,7 +599,7 @@ impl AesSchedule {
                 input.as_ptr(),
                 out.as_mut_ptr(),
                 n,
-                &self.0,
+                &*self.0,
                 iv.as_mut_ptr(),
                 c_int::from(encrypt),
             )

@@ -22,8 +22,12 @@ use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 use std::future::Future;
 use std::time::Duration;
+use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{AsyncMessage, Client, Statement};
+use tokio_postgres::{AsyncMessage, Client, NoTls, Socket, Statement};
+
+mod target;
+pub use target::Target;
 
 /// The schema, one step per version: `MIGRATIONS[i]` takes a database from version i to i+1.
 /// Applied on first use, under an advisory lock, so hosts starting together apply each once.
@@ -51,162 +55,6 @@ const MIGRATIONS: &[&str] = &["
     CREATE TABLE free_slot (one boolean PRIMARY KEY DEFAULT true CHECK (one), serial text NOT NULL);
 "];
 const SCHEMA_LOCK: i64 = 0x6648_534d;
-
-/// Where the database is: the parsed URL, TLS settings and the timeout.
-#[derive(Clone)]
-pub struct Target {
-    config: tokio_postgres::Config,
-    tls: postgres_openssl::MakeTlsConnector,
-    timeout: Duration,
-    shown: String,
-}
-
-impl std::fmt::Debug for Target {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.shown)
-    }
-}
-
-/// The TLS keys of libpq that tokio-postgres does not take: verify-ca / verify-full and the
-/// certificate files.
-#[derive(Default)]
-struct TlsKeys {
-    mode: Option<String>,
-    root: Option<String>,
-    cert: Option<String>,
-    key: Option<String>,
-}
-
-fn split_tls(url: &str) -> (String, TlsKeys) {
-    let mut keys = TlsKeys::default();
-    let mut take = |k: &str, v: &str| -> bool {
-        let v = v.to_owned();
-        match k {
-            "sslmode" if v.starts_with("verify-") => keys.mode = Some(v),
-            "sslrootcert" => keys.root = Some(v),
-            "sslcert" => keys.cert = Some(v),
-            "sslkey" => keys.key = Some(v),
-            _ => return false,
-        }
-        true
-    };
-    let url = url.trim();
-    let rest = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let (base, query) = url.split_once('?').unwrap_or((url, ""));
-        let mut kept: Vec<&str> = query
-            .split('&')
-            .filter(|p| !p.is_empty())
-            .filter(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                !take(k, v)
-            })
-            .collect();
-        let require = "sslmode=require";
-        let verify = keys.mode.is_some();
-        if verify {
-            kept.push(require);
-        }
-        if kept.is_empty() {
-            base.to_owned()
-        } else {
-            format!("{base}?{}", kept.join("&"))
-        }
-    } else {
-        let mut kept: Vec<String> = url
-            .split_whitespace()
-            .filter(|p| {
-                let (k, v) = p.split_once('=').unwrap_or((p, ""));
-                !take(k, v)
-            })
-            .map(str::to_owned)
-            .collect();
-        if keys.mode.is_some() {
-            kept.push("sslmode=require".into());
-        }
-        kept.join(" ")
-    };
-    (rest, keys)
-}
-
-/// The URL for logs: without a password.
-fn shown(url: &str) -> String {
-    let mut out = url.to_owned();
-    if let Some(at) = out.find('@') {
-        if let Some(scheme) = out.find("://") {
-            if let Some(colon) = out[scheme + 3..at].find(':') {
-                out.replace_range(scheme + 3 + colon..at, ":****");
-            }
-        }
-    }
-    out.split_whitespace()
-        .map(|p| {
-            if p.starts_with("password=") {
-                "password=****"
-            } else {
-                p
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
-impl Target {
-    pub fn parse(url: &str, timeout: Duration) -> Result<Target> {
-        let bad = |why: &dyn std::fmt::Display| {
-            Error::device(format_args!("store_url {}: {why}", shown(url)))
-        };
-        let (rest, keys) = split_tls(url);
-        let mut config: tokio_postgres::Config = rest.parse().map_err(|e| bad(&e))?;
-        config.application_name("ferrohsm");
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(timeout);
-        }
-        // A peer that vanished mid-conversation is noticed by the kernel, not only by our timer.
-        config.keepalives_idle(Duration::from_secs(5));
-        config.tcp_user_timeout(timeout);
-        let mut b = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls())
-            .map_err(|e| bad(&e))?;
-        match keys.mode.as_deref() {
-            Some(mode) => {
-                let root = keys
-                    .root
-                    .as_deref()
-                    .ok_or_else(|| bad(&format_args!("sslmode={mode} needs sslrootcert")))?;
-                b.set_ca_file(root).map_err(|e| bad(&e))?;
-                b.set_verify(openssl::ssl::SslVerifyMode::PEER);
-            }
-            // libpq's require/prefer: encrypted, the server not verified.
-            None => b.set_verify(openssl::ssl::SslVerifyMode::NONE),
-        }
-        if let Some(cert) = &keys.cert {
-            b.set_certificate_chain_file(cert).map_err(|e| bad(&e))?;
-        }
-        if let Some(key) = &keys.key {
-            b.set_private_key_file(key, openssl::ssl::SslFiletype::PEM)
-                .map_err(|e| bad(&e))?;
-        }
-        let mut tls = postgres_openssl::MakeTlsConnector::new(b.build());
-        let full = keys.mode.as_deref() == Some("verify-full");
-        let checked = keys.mode.is_some();
-        tls.set_callback(move |c, _| {
-            c.set_verify_hostname(full);
-            if !checked {
-                c.set_verify(openssl::ssl::SslVerifyMode::NONE);
-            }
-            Ok(())
-        });
-        Ok(Target {
-            config,
-            tls,
-            timeout,
-            shown: shown(url),
-        })
-    }
-
-    pub fn shown(&self) -> &str {
-        &self.shown
-    }
-}
 
 fn device(what: &str, e: impl std::fmt::Display) -> Error {
     Error::device(format_args!("PostgreSQL {what}: {e}"))
@@ -242,6 +90,32 @@ impl Drop for Link {
     }
 }
 
+/// Connect, and drive the connection in a task: results go to their queries, notifications
+/// to `tx`.
+async fn open<T>(
+    config: &tokio_postgres::Config,
+    tls: T,
+    tx: tokio::sync::mpsc::UnboundedSender<String>,
+) -> std::result::Result<Client, tokio_postgres::Error>
+where
+    T: MakeTlsConnect<Socket>,
+    T::Stream: Send + 'static,
+{
+    let (client, mut conn) = config.connect(tls).await?;
+    tokio::spawn(async move {
+        while let Some(m) = std::future::poll_fn(|cx| conn.poll_message(cx)).await {
+            match m {
+                Ok(AsyncMessage::Notification(n)) => {
+                    let _ = tx.send(n.payload().to_owned());
+                }
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+    });
+    Ok(client)
+}
+
 impl Link {
     pub fn connect(t: &Target, listen: Option<&str>) -> Result<Link> {
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -251,20 +125,10 @@ impl Link {
             .map_err(|e| device("runtime", e))?;
         let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
         let connect = async {
-            let (client, mut conn) = t.config.connect(t.tls.clone()).await?;
-            tokio::spawn(async move {
-                // Drives the connection: results go to their queries, notifications to us.
-                while let Some(m) = std::future::poll_fn(|cx| conn.poll_message(cx)).await {
-                    match m {
-                        Ok(AsyncMessage::Notification(n)) => {
-                            let _ = tx.send(n.payload().to_owned());
-                        }
-                        Ok(_) => {}
-                        Err(_) => break,
-                    }
-                }
-            });
-            Ok::<_, tokio_postgres::Error>(client)
+            match &t.tls {
+                Some(tls) => open(&t.config, tls.clone(), tx).await,
+                None => open(&t.config, NoTls, tx).await,
+            }
         };
         let client = match rt.block_on(async { tokio::time::timeout(t.timeout, connect).await }) {
             Ok(Ok(c)) => c,
