@@ -722,7 +722,17 @@ impl Module {
             // With the indexed attribute alone in the template, the index answers by itself.
             let index_only =
                 template.len() == 1 && [CKA_ID, CKA_LABEL, CKA_CLASS].contains(&template[0].ty);
-            for (id, private) in r.candidates(template)? {
+            let candidates = r.candidates(template)?;
+            if !index_only {
+                let with_private = r.login == Login::User;
+                r.prefetch(
+                    candidates
+                        .iter()
+                        .filter(|(_, private)| with_private || !private)
+                        .map(|(id, _)| *id),
+                )?;
+            }
+            for (id, private) in candidates {
                 if private && r.login != Login::User {
                     continue;
                 }

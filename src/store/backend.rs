@@ -51,6 +51,16 @@ pub trait RawTx {
     /// Write (`Some`) or remove (`None`) meta rows, all at once.
     fn meta_put(&self, changes: &[(String, Option<Vec<u8>>)]) -> Result<()>;
     fn row(&self, id: u64) -> Result<Option<Row>>;
+    /// The rows of those of `ids` that exist, in any order: one round trip on a remote store
+    /// (a search after login loads every candidate, and one query each would hold the slot
+    /// for as many round trips).
+    fn rows_of(&self, ids: &[u64]) -> Result<Vec<Row>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for &id in ids {
+            out.extend(self.row(id)?);
+        }
+        Ok(out)
+    }
     fn gen(&self, id: u64) -> Result<Option<i64>>;
     fn insert_row(&self, row: &Row) -> Result<()>;
     fn update_row(&self, row: &Row) -> Result<()>;

@@ -464,6 +464,11 @@ impl TokenDb {
         self.conn.begin(Mode::Read)?.row(id)
     }
 
+    /// The rows of those of `ids` that exist, read together (`RawTx::rows_of`).
+    pub fn rows_of(&mut self, ids: &[u64]) -> Result<Vec<Row>> {
+        self.conn.begin(Mode::Read)?.rows_of(ids)
+    }
+
     /// The generation of an object (bumped on each change), `None` when it no longer exists.
     pub fn gen(&mut self, id: u64) -> Result<Option<i64>> {
         self.conn.begin(Mode::Read)?.gen(id)

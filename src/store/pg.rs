@@ -576,6 +576,16 @@ impl RawTx for PgTx<'_> {
         rows.first().map(|r| read_row(r, true)).transpose()
     }
 
+    fn rows_of(&self, ids: &[u64]) -> Result<Vec<Row>> {
+        let ids: Vec<i64> = ids.iter().map(|&i| i as i64).collect();
+        let rows = self.link.query(
+            "SELECT id, private, gen, attrs, class_hash, id_hash, label_hash, mac
+             FROM objects WHERE serial = $1 AND id = ANY($2)",
+            &[self.s(), &ids],
+        )?;
+        rows.iter().map(|r| read_row(r, true)).collect()
+    }
+
     fn gen(&self, id: u64) -> Result<Option<i64>> {
         let rows = self.link.query(
             "SELECT gen FROM objects WHERE serial = $1 AND id = $2",

@@ -254,6 +254,29 @@ impl Ready {
         let Some(row) = self.db.row(id)? else {
             return fail(CKR_OBJECT_HANDLE_INVALID);
         };
+        self.admit(row)
+    }
+
+    /// Read the uncached ones of `ids` into the cache together: one round trip, where loading
+    /// them one by one would cost one each (a search after login, when the cache is empty).
+    /// An object that cannot be admitted is left out: its own [`Ready::load`] reports why.
+    pub fn prefetch(&mut self, ids: impl IntoIterator<Item = u64>) -> Result<()> {
+        let missing: Vec<u64> = ids
+            .into_iter()
+            .filter(|id| !self.cache.contains_key(id))
+            .collect();
+        if missing.len() < 2 {
+            return Ok(());
+        }
+        for row in self.db.rows_of(&missing)? {
+            let _ = self.admit(row);
+        }
+        Ok(())
+    }
+
+    /// Check and unseal a row just read, and cache the object.
+    fn admit(&mut self, row: store::Row) -> Result<Arc<StoredObject>> {
+        let id = row.id;
         let key = if row.private {
             self.user_key()
         } else {
@@ -497,3 +520,6 @@ pub fn unique_id() -> Result<AttrValue> {
             .into_bytes(),
     ))
 }
+
+#[cfg(test)]
+mod tests;
