@@ -724,13 +724,8 @@ impl Module {
                 template.len() == 1 && [CKA_ID, CKA_LABEL, CKA_CLASS].contains(&template[0].ty);
             let candidates = r.candidates(template)?;
             if !index_only {
-                let with_private = r.login == Login::User;
-                r.prefetch(
-                    candidates
-                        .iter()
-                        .filter(|(_, private)| with_private || !private)
-                        .map(|(id, _)| *id),
-                )?;
+                // The store already left out private objects unless the user is logged in.
+                r.prefetch(candidates.iter().map(|(id, _)| *id))?;
             }
             for (id, private) in candidates {
                 if private && r.login != Login::User {
