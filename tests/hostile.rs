@@ -27,7 +27,6 @@ const UNKNOWN_ATTR: CK_ATTRIBUTE_TYPE = 0x0FFF_FFF1;
 /// A length no buffer has: beyond isize::MAX.
 const HUGE: CK_ULONG = CK_ULONG::MAX;
 const HUGE2: CK_ULONG = 1 << 63;
-const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 
 /// Every function of CK_FUNCTION_LIST_3_0, for the coverage check.
 const ALL: [&str; 92] = [

@@ -13,7 +13,6 @@ use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, ObjectHandle};
 use cryptoki::session::{Session, UserType};
 
-const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 const MESSAGE: &[u8] = b"envelope of a data key";
 
 /// A token key pair labelled `label`: (public, private).

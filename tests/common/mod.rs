@@ -41,6 +41,8 @@ use std::path::{Path, PathBuf};
 /// Distinctive PINs, so a scan of the token files can look for their bytes.
 pub const SO_PIN: &str = "so-pin-5c7e21d8";
 pub const USER_PIN: &str = "user-pin-9a4f06b3";
+/// CKA_EC_PARAMS of P-256: the DER of its OID, 1.2.840.10045.3.1.7.
+pub const P256: &[u8] = &[0x06, 0x08, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07];
 
 /// The environment variable that tells a re-executed test binary which child role to play.
 pub const CHILD_ROLE_VAR: &str = "FERROHSM_TEST_CHILD_ROLE";
