@@ -18,6 +18,8 @@ mod net;
 mod pg;
 #[path = "hosts/proc.rs"]
 mod proc;
+#[path = "hosts/tls.rs"]
+mod tls;
 
 use common::*;
 use cryptoki::context::Pkcs11;

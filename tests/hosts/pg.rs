@@ -131,6 +131,23 @@ impl Cluster {
 
     /// initdb and start a primary listening on `listen` (and its Unix socket).
     pub fn primary(listen: &[Ipv4Addr]) -> Cluster {
+        Self::primary_with(listen, |_| {
+            (
+                String::new(),
+                "local all all trust\nlocal replication all trust\n\
+                 host all all 0.0.0.0/0 trust\nhost replication all 0.0.0.0/0 trust\n"
+                    .to_owned(),
+            )
+        })
+    }
+
+    /// As `primary`, with `setup(dir)` giving the extra postgresql.conf lines and the whole
+    /// pg_hba.conf; files it puts in `dir` (the cluster's directory) are handed to the server's
+    /// user before the server starts.
+    pub fn primary_with(
+        listen: &[Ipv4Addr],
+        setup: impl FnOnce(&Path) -> (String, String),
+    ) -> Cluster {
         let (dir, bin) = Self::new_dir();
         let c = Cluster {
             dir,
@@ -146,13 +163,18 @@ impl Cluster {
                 .args(["-U", DB_USER, "--auth=trust", "--no-sync", "-E", "UTF8"])
                 .output(),
         );
-        c.append_conf(&c.settings());
-        std::fs::write(
-            c.data().join("pg_hba.conf"),
-            "local all all trust\nlocal replication all trust\n\
-             host all all 0.0.0.0/0 trust\nhost replication all 0.0.0.0/0 trust\n",
-        )
-        .expect("write pg_hba.conf");
+        let (conf, hba) = setup(c.dir.path());
+        let (uid, gid) = ids_of(SERVER_USER);
+        for e in std::fs::read_dir(c.dir.path())
+            .expect("list the cluster dir")
+            .flatten()
+        {
+            if e.path().is_file() {
+                std::os::unix::fs::chown(e.path(), Some(uid), Some(gid)).expect("chown");
+            }
+        }
+        c.append_conf(&format!("{}{conf}\n", c.settings()));
+        std::fs::write(c.data().join("pg_hba.conf"), hba).expect("write pg_hba.conf");
         c.start();
         c
     }

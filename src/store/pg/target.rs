@@ -147,16 +147,26 @@ impl Target {
 fn connector(keys: &TlsKeys) -> std::result::Result<MakeTlsConnector, String> {
     let e = |e: openssl::error::ErrorStack| e.to_string();
     let mut b = openssl::ssl::SslConnector::builder(openssl::ssl::SslMethod::tls()).map_err(e)?;
-    match keys.mode.as_deref() {
-        Some(mode) => {
-            let Some(root) = keys.root.as_deref() else {
-                return Err(format!("sslmode={mode} needs sslrootcert"));
-            };
-            b.set_ca_file(root).map_err(e)?;
+    match (keys.mode.as_deref(), keys.root.as_deref()) {
+        (Some(mode), None) => return Err(format!("sslmode={mode} needs sslrootcert")),
+        // As libpq: the server is judged by sslrootcert alone. The connector starts from
+        // OpenSSL's default store, where any CA of the machine could vouch for a server, so
+        // the store is replaced. A root file given with require verifies too (libpq does).
+        (_, Some(root)) => {
+            let pem = std::fs::read(root).map_err(|err| format!("sslrootcert {root}: {err}"))?;
+            let roots = openssl::x509::X509::stack_from_pem(&pem).map_err(e)?;
+            if roots.is_empty() {
+                return Err(format!("sslrootcert {root}: no certificate in it"));
+            }
+            let mut store = openssl::x509::store::X509StoreBuilder::new().map_err(e)?;
+            for cert in roots {
+                store.add_cert(cert).map_err(e)?;
+            }
+            b.set_cert_store(store.build());
             b.set_verify(openssl::ssl::SslVerifyMode::PEER);
         }
-        // libpq's require/prefer: encrypted, the server not verified.
-        None => b.set_verify(openssl::ssl::SslVerifyMode::NONE),
+        // libpq's require/prefer without a root file: encrypted, the server not verified.
+        (None, None) => b.set_verify(openssl::ssl::SslVerifyMode::NONE),
     }
     if let Some(cert) = &keys.cert {
         b.set_certificate_chain_file(cert).map_err(e)?;
@@ -167,7 +177,7 @@ fn connector(keys: &TlsKeys) -> std::result::Result<MakeTlsConnector, String> {
     }
     let mut tls = postgres_openssl::MakeTlsConnector::new(b.build());
     let full = keys.mode.as_deref() == Some("verify-full");
-    let checked = keys.mode.is_some();
+    let checked = keys.root.is_some();
     tls.set_callback(move |c, _| {
         c.set_verify_hostname(full);
         if !checked {
