@@ -1,6 +1,7 @@
 //! ferrohsm: a software HSM exposed as a PKCS#11 v3.0 module.
 #![deny(unsafe_code)]
 
+pub mod audit;
 pub mod config;
 pub mod crypto;
 pub mod error;

@@ -58,7 +58,25 @@ fn emit(level: Level, args: std::fmt::Arguments<'_>) {
 }
 
 pub fn warn(args: std::fmt::Arguments<'_>) {
+    // The audit trail records why a call failed (issue 14): the last warning of the call,
+    // kept whether or not logging is on. Warnings are rare (failures), so this costs nothing
+    // on the paths that succeed.
+    REASON.with(|r| *r.borrow_mut() = Some(args.to_string()));
     emit(Level::Warn, args)
+}
+
+thread_local! {
+    static REASON: std::cell::RefCell<Option<String>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Forget the last warning of this thread (a recorded call starts).
+pub fn clear_reason() {
+    REASON.with(|r| *r.borrow_mut() = None);
+}
+
+/// The last warning of this thread since [`clear_reason`], taken.
+pub fn take_reason() -> Option<String> {
+    REASON.with(|r| r.borrow_mut().take())
 }
 pub fn info(args: std::fmt::Arguments<'_>) {
     emit(Level::Info, args)

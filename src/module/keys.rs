@@ -30,7 +30,7 @@ impl Module {
         mech: &Mechanism,
         template: &[Attribute],
     ) -> Result<CK_OBJECT_HANDLE> {
-        self.with_token(sh, |s, r| {
+        self.with_token_audited(sh, "C_GenerateKey", Some(mech_type), |s, r| {
             let key_type = match mech {
                 Mechanism::AesKeyGen => CKK_AES,
                 Mechanism::AesXtsKeyGen => CKK_AES_XTS,
@@ -63,7 +63,7 @@ impl Module {
         public: &[Attribute],
         private: &[Attribute],
     ) -> Result<(CK_OBJECT_HANDLE, CK_OBJECT_HANDLE)> {
-        self.with_token(sh, |s, r| {
+        self.with_token_audited(sh, "C_GenerateKeyPair", Some(mech_type), |s, r| {
             let key_type = match mech {
                 Mechanism::RsaKeyPairGen => CKK_RSA,
                 Mechanism::EcKeyPairGen => CKK_EC,
@@ -117,7 +117,7 @@ impl Module {
         key: CK_OBJECT_HANDLE,
         cap: Option<usize>,
     ) -> Result<Out> {
-        self.with_token(sh, |s, r| {
+        self.with_token_audited(sh, "C_WrapKey", Some(mech_type), |s, r| {
             policy::mechanism_offers(mech_type, KeyFunction::Wrap)?;
             let wk = self
                 .key_for(s, r, wrapping, CKA_WRAP, mech_type)
@@ -128,6 +128,8 @@ impl Module {
             let (target, withheld) = self
                 .read_object(r, &e)
                 .map_err(|e| named(e, CKR_KEY_HANDLE_INVALID))?;
+            Self::audit_object(r, &target);
+            Self::audit_base(r, &wk);
             policy::may_wrap(&wk, &target)?;
             if !withheld.is_empty() {
                 return fail(CKR_USER_NOT_LOGGED_IN);
@@ -151,11 +153,12 @@ impl Module {
         wrapped: &[u8],
         template: &[Attribute],
     ) -> Result<CK_OBJECT_HANDLE> {
-        self.with_token(sh, |s, r| {
+        self.with_token_audited(sh, "C_UnwrapKey", Some(mech_type), |s, r| {
             policy::mechanism_offers(mech_type, KeyFunction::Unwrap)?;
             let uk = self
                 .key_for(s, r, unwrapping, CKA_UNWRAP, mech_type)
                 .map_err(|e| named(e, CKR_UNWRAPPING_KEY_HANDLE_INVALID))?;
+            Self::audit_base(r, &uk);
             policy::single_call_key(&uk)?;
             let template = policy::unwrap_template(&uk, mech_type, template)?;
             let ctx = Self::ctx(r);
@@ -214,9 +217,10 @@ impl Module {
         base: CK_OBJECT_HANDLE,
         template: &[Attribute],
     ) -> Result<(CK_OBJECT_HANDLE, Vec<CK_OBJECT_HANDLE>)> {
-        self.with_token(sh, |s, r| {
+        self.with_token_audited(sh, "C_DeriveKey", Some(mech_type), |s, r| {
             policy::mechanism_offers(mech_type, KeyFunction::Derive)?;
             let bk = self.key_for(s, r, base, CKA_DERIVE, mech_type)?;
+            Self::audit_base(r, &bk);
             policy::single_call_key(&bk)?;
             if let Mechanism::PubKeyFromPrivKey = mech {
                 return self

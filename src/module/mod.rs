@@ -399,8 +399,12 @@ impl Module {
                 if r.db.read_only() {
                     return fail(CKR_TOKEN_WRITE_PROTECTED);
                 }
-                r.db.verify_pin(Role::So, so_pin, self.cfg.max_login_attempts)?;
-                r.db.reinitialize(label, so_pin, kdf, policy)?;
+                audit_start(r, &slot.serial, "C_InitToken", None, "CKU_SO");
+                let out =
+                    r.db.verify_pin(Role::So, so_pin, self.cfg.max_login_attempts)
+                        .and_then(|_| r.db.reinitialize(label, so_pin, kdf, policy));
+                r.db.audit_finish(rv_of(&out));
+                out?;
                 r.reload_policy()?;
                 r.set_login(Login::Public, None);
                 r.sync()?;
@@ -419,12 +423,23 @@ impl Module {
         let s = s.lock();
         let mut state = s.slot.state.lock();
         let r = ready(&mut state)?;
-        if r.login != Login::So || !s.rw {
-            return fail(CKR_USER_NOT_LOGGED_IN);
-        }
-        token::check_pin_len(&self.cfg, pin)?;
-        let kdf = token::kdf_params(&self.cfg);
-        r.set_pin(Role::User, pin, kdf)
+        audit_start(
+            r,
+            &s.slot.serial,
+            "C_InitPIN",
+            Some(sh),
+            crate::audit::record::user_type(r.login),
+        );
+        let out = (|| {
+            if r.login != Login::So || !s.rw {
+                return fail(CKR_USER_NOT_LOGGED_IN);
+            }
+            token::check_pin_len(&self.cfg, pin)?;
+            let kdf = token::kdf_params(&self.cfg);
+            r.set_pin(Role::User, pin, kdf)
+        })();
+        r.db.audit_finish(rv_of(&out));
+        out
     }
 
     pub fn set_pin(&self, sh: CK_SESSION_HANDLE, old: &[u8], new: &[u8]) -> Result<()> {
@@ -440,9 +455,20 @@ impl Module {
         } else {
             Role::User
         };
-        token::check_pin_len(&self.cfg, new)?;
-        let master = r.db.verify_pin(role, old, self.cfg.max_login_attempts)?;
-        r.db.set_pin(role, new, &master, token::kdf_params(&self.cfg))
+        audit_start(
+            r,
+            &s.slot.serial,
+            "C_SetPIN",
+            Some(sh),
+            crate::audit::record::user_type(r.login),
+        );
+        let out = (|| {
+            token::check_pin_len(&self.cfg, new)?;
+            let master = r.db.verify_pin(role, old, self.cfg.max_login_attempts)?;
+            r.db.set_pin(role, new, &master, token::kdf_params(&self.cfg))
+        })();
+        r.db.audit_finish(rv_of(&out));
+        out
     }
 
     // ---- objects (§5.7) ----
@@ -507,9 +533,30 @@ impl Module {
     fn with_token<T>(
         &self,
         sh: CK_SESSION_HANDLE,
+        f: impl FnMut(&mut Session, &mut Ready) -> Result<T>,
+    ) -> Result<T> {
+        self.with_token_as(sh, None, f)
+    }
+
+    /// [`Self::with_token`] for a management call the audit trail records (`audit`): its
+    /// record goes with the call's change (the write transactions in `store` append it), or,
+    /// when the call changed nothing or failed, in a transaction of its own at the end.
+    fn with_token_audited<T>(
+        &self,
+        sh: CK_SESSION_HANDLE,
+        function: &'static str,
+        mechanism: Option<CK_MECHANISM_TYPE>,
+        f: impl FnMut(&mut Session, &mut Ready) -> Result<T>,
+    ) -> Result<T> {
+        self.with_token_as(sh, Some((function, mechanism)), f)
+    }
+
+    fn with_token_as<T>(
+        &self,
+        sh: CK_SESSION_HANDLE,
+        audited: Option<(&'static str, Option<CK_MECHANISM_TYPE>)>,
         mut f: impl FnMut(&mut Session, &mut Ready) -> Result<T>,
     ) -> Result<T> {
-        const ATTEMPTS: usize = 8;
         let entry = self.session(sh)?;
         let mut s = entry.lock();
         let slot = s.slot.clone();
@@ -526,9 +573,29 @@ impl Module {
         // A logout while this call waited for the slot (or the one just above) ended the
         // session's operations.
         entry.catch_up(&mut s);
+        let Some((function, mechanism)) = audited else {
+            return Self::attempts(&mut s, r, &mut f);
+        };
+        let mut rec = crate::audit::Record::new(function, &slot.serial);
+        rec.session = Some(sh);
+        rec.user_type = crate::audit::record::user_type(r.login);
+        rec.mechanism = mechanism;
+        r.db.audit.start(rec);
+        let out = Self::attempts(&mut s, r, &mut f);
+        r.db.audit_finish(out.as_ref().map_or_else(|e| e.rv(), |_| CKR_OK));
+        out
+    }
+
+    /// Run a call, again on fresh copies when another process's commit conflicted with it.
+    fn attempts<T>(
+        s: &mut Session,
+        r: &mut Ready,
+        f: &mut impl FnMut(&mut Session, &mut Ready) -> Result<T>,
+    ) -> Result<T> {
+        const ATTEMPTS: usize = 8;
         for _ in 0..ATTEMPTS {
             r.begin_call();
-            match f(&mut s, r) {
+            match f(s, r) {
                 Err(e) if e.rv() == crate::store::CONFLICT => r.invalidate(),
                 other => return other,
             }
@@ -537,6 +604,20 @@ impl Module {
             "a write kept conflicting with other processes' commits"
         ));
         fail(CKR_FUNCTION_FAILED)
+    }
+
+    /// The object a recorded call acts on (the record's keyId, and keyLabel when public).
+    fn audit_object(r: &mut Ready, attrs: &Attributes) {
+        if let Some(c) = r.db.audit.call() {
+            c.set_object(attrs);
+        }
+    }
+
+    /// The other key a recorded call works with (wrapping, unwrapping, base, copied from).
+    fn audit_base(r: &mut Ready, attrs: &Attributes) {
+        if let Some(c) = r.db.audit.call() {
+            c.base_key_id = crate::audit::record::object_names(attrs).0;
+        }
     }
 
     fn ctx(r: &Ready) -> Ctx {
@@ -572,6 +653,7 @@ impl Module {
                 }
             }
         }
+        Self::audit_object(r, &attrs);
         if on_token {
             let id = r.insert(attrs)?;
             Ok(self.token_handle(s.slot.id, id))
@@ -592,7 +674,7 @@ impl Module {
         sh: CK_SESSION_HANDLE,
         template: &[Attribute],
     ) -> Result<CK_OBJECT_HANDLE> {
-        self.with_token(sh, |s, r| {
+        self.with_token_audited(sh, "C_CreateObject", None, |s, r| {
             let attrs = rules::create(template, &Self::ctx(r))?;
             crate::mechanism::build::validate_import(&attrs, r.policy())?;
             self.store_new(s, r, attrs)
@@ -605,9 +687,11 @@ impl Module {
         h: CK_OBJECT_HANDLE,
         template: &[Attribute],
     ) -> Result<CK_OBJECT_HANDLE> {
-        self.with_token(sh, |s, r| {
+        self.with_token_audited(sh, "C_CopyObject", None, |s, r| {
             let e = self.entry(s.slot.id, h)?;
             let (attrs, withheld) = self.read_object(r, &e)?;
+            Self::audit_object(r, &attrs);
+            Self::audit_base(r, &attrs);
             if !withheld.is_empty() {
                 return fail(CKR_USER_NOT_LOGGED_IN);
             }
@@ -618,9 +702,10 @@ impl Module {
     }
 
     pub fn destroy_object(&self, sh: CK_SESSION_HANDLE, h: CK_OBJECT_HANDLE) -> Result<()> {
-        self.with_token(sh, |s, r| {
+        self.with_token_audited(sh, "C_DestroyObject", None, |s, r| {
             let e = self.entry(s.slot.id, h)?;
             let (attrs, _) = self.read_object(r, &e)?;
+            Self::audit_object(r, &attrs);
             if let ObjEntry::Token { id, .. } = e {
                 if !s.rw {
                     return fail(CKR_SESSION_READ_ONLY);
@@ -689,9 +774,10 @@ impl Module {
         h: CK_OBJECT_HANDLE,
         changes: &[Attribute],
     ) -> Result<()> {
-        self.with_token(sh, |s, r| {
+        self.with_token_audited(sh, "C_SetAttributeValue", None, |s, r| {
             let e = self.entry(s.slot.id, h)?;
             let (attrs, _) = self.read_object(r, &e)?;
+            Self::audit_object(r, &attrs);
             let ctx = Self::ctx(r);
             let updated = rules::set(&attrs, changes, &ctx)?;
             match e {
@@ -805,6 +891,25 @@ impl Module {
     pub fn check_session(&self, sh: CK_SESSION_HANDLE) -> Result<()> {
         self.session(sh).map(|_| ())
     }
+}
+
+/// Start the audit record of a recorded call that does not run through `with_token` (login,
+/// logout, PIN and token management); [`crate::store::TokenDb::audit_finish`] ends it.
+fn audit_start(
+    r: &mut Ready,
+    serial: &str,
+    function: &'static str,
+    session: Option<CK_SESSION_HANDLE>,
+    user_type: &'static str,
+) {
+    let mut rec = crate::audit::Record::new(function, serial);
+    rec.session = session;
+    rec.user_type = user_type;
+    r.db.audit.start(rec);
+}
+
+fn rv_of<T>(r: &Result<T>) -> CK_RV {
+    r.as_ref().map_or_else(|e| e.rv(), |_| CKR_OK)
 }
 
 fn pad16(s: &[u8]) -> [u8; 16] {

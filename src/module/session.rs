@@ -136,6 +136,18 @@ impl Module {
         let role = token::role_of(user)?;
         let mut state = slot.state.lock();
         let r = ready(&mut state)?;
+        let who = match role {
+            Role::So => "CKU_SO",
+            Role::User => "CKU_USER",
+        };
+        // Failures too (a wrong PIN, a lock): the record says who tried, not who got in.
+        super::audit_start(r, &slot.serial, "C_Login", Some(sh), who);
+        let out = self.login_on(slot.id, r, role, pin);
+        r.db.audit_finish(super::rv_of(&out));
+        out
+    }
+
+    fn login_on(&self, slot: CK_SLOT_ID, r: &mut Ready, role: Role, pin: &[u8]) -> Result<()> {
         match (r.login, role) {
             (Login::User, Role::User) | (Login::So, Role::So) => {
                 return fail(CKR_USER_ALREADY_LOGGED_IN)
@@ -146,7 +158,7 @@ impl Module {
             _ => {}
         }
         // Under the slot's lock, which C_OpenSession takes: no R/O session opens meanwhile.
-        if role == Role::So && self.has_ro_session(slot.id) {
+        if role == Role::So && self.has_ro_session(slot) {
             return fail(CKR_SESSION_READ_ONLY_EXISTS);
         }
         let master = r.db.login(role, pin, self.cfg.max_login_attempts)?;
@@ -172,10 +184,20 @@ impl Module {
         let slot = self.session(sh)?.slot.clone();
         let mut state = slot.state.lock();
         let r = ready(&mut state)?;
-        if r.login == Login::Public {
-            return fail(CKR_USER_NOT_LOGGED_IN);
-        }
-        self.end_login(slot.id, r);
-        Ok(())
+        super::audit_start(
+            r,
+            &slot.serial,
+            "C_Logout",
+            Some(sh),
+            crate::audit::record::user_type(r.login),
+        );
+        let out = if r.login == Login::Public {
+            fail(CKR_USER_NOT_LOGGED_IN)
+        } else {
+            self.end_login(slot.id, r);
+            Ok(())
+        };
+        r.db.audit_finish(super::rv_of(&out));
+        out
     }
 }

@@ -5,7 +5,8 @@
 //! written once against these two traits and does not know which store it runs on.
 //!
 //! The rows are the same in both stores: `meta` (key, value), `objects` and `deleted` (the
-//! columns of [`Row`]), `ivs` (tag, next, mac). A store holds what the token file holds, sealed
+//! columns of [`Row`]), `ivs` (tag, next, mac), `audit` ([`AuditRow`]) and `audit_checkpoint`
+//! ([`Checkpoint`]). A store holds what the token file holds, sealed
 //! as it is; nothing here sees a key.
 
 use super::{Column, Row};
@@ -15,6 +16,25 @@ use std::collections::HashMap;
 
 /// One IV reservation row: tag, next value, MAC (`ivs`).
 pub type IvRow = (Vec<u8>, Vec<u8>, Vec<u8>);
+
+/// One row of the audit trail (`audit`): sequence number (1, 2, … per token), time (µs since
+/// the epoch, for range queries), the canonical record bytes, and the chain hash over them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    pub seq: u64,
+    pub time_us: i64,
+    pub record: Vec<u8>,
+    pub hash: Vec<u8>,
+}
+
+/// A signed seal over the audit chain up to `seq` (`audit_checkpoint`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    pub seq: u64,
+    pub hash: Vec<u8>,
+    pub time_us: i64,
+    pub sig: Vec<u8>,
+}
 
 /// What a transaction is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,6 +104,17 @@ pub trait RawTx {
     fn ivs(&self) -> Result<Vec<IvRow>>;
     /// Remove every object, deletion and IV row (re-initialization).
     fn clear(&self) -> Result<()>;
+    /// The last audit row's (seq, hash); `None` for an empty trail.
+    fn audit_last(&self) -> Result<Option<(u64, Vec<u8>)>>;
+    /// Write audit rows (inside a write transaction).
+    fn audit_put(&self, rows: &[AuditRow]) -> Result<()>;
+    /// Up to `limit` audit rows with a seq above `after`, in seq order.
+    fn audit_range(&self, after: u64, limit: u64) -> Result<Vec<AuditRow>>;
+    /// Remove the audit rows below `before` (retention).
+    fn audit_delete_before(&self, before: u64) -> Result<()>;
+    /// Every checkpoint, in seq order.
+    fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>>;
+    fn audit_put_checkpoint(&self, c: &Checkpoint) -> Result<()>;
     /// Schema 1 → 2 table changes (`migrate`); only an SQLite file can be at schema 1.
     fn upgrade_v1(&self) -> Result<()>;
     fn commit(self: Box<Self>) -> Result<()>;

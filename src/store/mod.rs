@@ -10,6 +10,7 @@ mod ivs;
 pub mod location;
 pub mod pg;
 pub mod sqlite;
+mod sqlite_audit;
 pub use ivs::Block as IvBlock;
 mod migrate;
 mod objects;
@@ -179,6 +180,8 @@ pub struct IndexCols {
 pub struct TokenDb {
     conn: Box<dyn Conn>,
     schema: u32,
+    /// The audit record of the call under way, appended by the write that makes its change.
+    pub audit: crate::audit::Pending,
 }
 
 impl std::fmt::Debug for TokenDb {
@@ -231,12 +234,17 @@ impl TokenDb {
             tx.set_meta(Role::So.wrap_key(), &wrap)?;
             integrity::put_object_set(&tx, &master, &[0u8; 32])?;
             integrity::seal_meta(&tx, &master)?;
+            // The token's first audit record is its creation, in the same transaction.
+            let mut rec = crate::audit::Record::new("C_InitToken", serial);
+            rec.user_type = "CKU_SO";
+            crate::audit::append(&*tx, serial, &[(rec.time_us, rec.encode())])?;
             tx.commit()?;
         }
         Ok((
             TokenDb {
                 conn,
                 schema: SCHEMA_VERSION,
+                audit: Default::default(),
             },
             master,
         ))
@@ -245,7 +253,11 @@ impl TokenDb {
     /// Open an existing token; anything that is not a ferrohsm token of a known schema gives
     /// `CKR_TOKEN_NOT_RECOGNIZED`.
     pub fn open(conn: Box<dyn Conn>) -> Result<TokenDb> {
-        let mut db = TokenDb { conn, schema: 0 };
+        let mut db = TokenDb {
+            conn,
+            schema: 0,
+            audit: Default::default(),
+        };
         let where_ = db.conn.location();
         let not_recognized = |why: &dyn std::fmt::Display| {
             crate::log::warn(format_args!("token {where_} not recognized: {why}"));
@@ -348,6 +360,19 @@ impl TokenDb {
     /// every other writer of the token. A schema-1 file is migrated here, the first time the
     /// master key is known; then the whole token is checked.
     pub fn login(&mut self, role: Role, pin: &[u8], max_failures: u32) -> Result<MasterKey> {
+        self.check_pin(role, pin, max_failures, true)
+    }
+
+    /// [`Self::login`]; `audited`: the pending audit record (`C_Login`) goes with the
+    /// successful login's write. A PIN checked for another call (`verify_pin`) leaves it to
+    /// that call's change.
+    fn check_pin(
+        &mut self,
+        role: Role,
+        pin: &[u8],
+        max_failures: u32,
+        audited: bool,
+    ) -> Result<MasterKey> {
         // A read-only token cannot count failures; whoever can read its file can guess
         // offline anyway, so the count protects nothing there.
         let counted = !self.read_only();
@@ -393,7 +418,11 @@ impl TokenDb {
                 tx.set_meta(role.wrap_key(), &wrap.upgraded(role, &k, &master)?)?;
                 integrity::seal_meta(&tx, &master)?;
             }
-            tx.commit()?;
+            if audited {
+                crate::audit::commit(&mut self.audit, tx)?;
+            } else {
+                tx.commit()?;
+            }
             self.refresh()?;
         } else if self.schema < 2 {
             return Err(Error::device(format_args!(
@@ -408,7 +437,7 @@ impl TokenDb {
 
     /// Check a PIN without logging in (`C_InitToken` on an initialized token, `C_SetPIN`).
     pub fn verify_pin(&mut self, role: Role, pin: &[u8], max_failures: u32) -> Result<MasterKey> {
-        self.login(role, pin, max_failures)
+        self.check_pin(role, pin, max_failures, false)
     }
 
     /// Wrap the master key under a (new) PIN for `role`, and clear that role's failure count.
@@ -425,7 +454,7 @@ impl TokenDb {
         tx.set_meta(role.wrap_key(), &wrap)?;
         tx.set_meta(role.failures_key(), &0u32.to_le_bytes())?;
         integrity::seal_meta(&tx, master)?;
-        tx.commit()
+        crate::audit::commit(&mut self.audit, tx)
     }
 
     /// Re-initialize: every object and the user PIN go, a new master key and SO wrap, label and
@@ -453,7 +482,8 @@ impl TokenDb {
             tx.set_meta("epoch", &crypto::random_array::<16>()?)?;
             integrity::put_object_set(&tx, &master, &[0u8; 32])?;
             integrity::seal_meta(&tx, &master)?;
-            tx.commit()?;
+            // The audit trail stays: it records the re-initialization too.
+            crate::audit::commit(&mut self.audit, tx)?;
         }
         self.schema = SCHEMA_VERSION;
         self.conn.compact();
@@ -488,6 +518,36 @@ impl TokenDb {
         self.conn.begin(Mode::Read)?.count()
     }
 
+    /// End the recorded call under way with `rv`: its record, unless it went with a change
+    /// already, is written in a transaction of its own. A record that cannot be written is
+    /// logged; the call's result stands (its change, if any, committed with its record).
+    pub fn audit_finish(&mut self, rv: CK_RV) {
+        let Some((serial, rec)) = self.audit.finish(rv) else {
+            return;
+        };
+        if self.read_only() {
+            return;
+        }
+        let r = (|| {
+            let tx = Txn::new(self.conn.begin(Mode::Write)?);
+            crate::audit::append(&*tx, &serial, &[rec])?;
+            tx.commit()
+        })();
+        if let Err(e) = r {
+            crate::log::warn(format_args!("audit record not written: {e:?}"));
+        }
+    }
+
+    /// Up to `limit` audit rows after `after`, read as committed.
+    pub fn audit_rows(&mut self, after: u64, limit: u64) -> Result<Vec<backend::AuditRow>> {
+        self.conn.begin(Mode::Read)?.audit_range(after, limit)
+    }
+
+    /// Every audit checkpoint.
+    pub fn audit_checkpoints(&mut self) -> Result<Vec<backend::Checkpoint>> {
+        self.conn.begin(Mode::Read)?.audit_checkpoints()
+    }
+
     /// Every row of the token as stored, sealed values and all, from one snapshot: what
     /// `ferrohsm-util migrate` moves. Nothing is decrypted.
     pub fn export(&mut self) -> Result<Export> {
@@ -497,6 +557,8 @@ impl TokenDb {
             objects: tx.rows(true)?,
             deleted: tx.deleted()?,
             ivs: tx.ivs()?,
+            audit: tx.audit_range(0, u64::MAX)?,
+            checkpoints: tx.audit_checkpoints()?,
         };
         tx.commit()?;
         Ok(out)
@@ -521,6 +583,13 @@ impl TokenDb {
             for (t, n, m) in &rows.ivs {
                 tx.put_iv(t, n, m)?;
             }
+            // The trail moves with the token, rows and hashes as they are: it still verifies.
+            for chunk in rows.audit.chunks(1000) {
+                tx.audit_put(chunk)?;
+            }
+            for c in &rows.checkpoints {
+                tx.audit_put_checkpoint(c)?;
+            }
             tx.commit()?;
         }
         TokenDb::open(conn)
@@ -534,6 +603,8 @@ pub struct Export {
     pub objects: Vec<Row>,
     pub deleted: Vec<Row>,
     pub ivs: Vec<backend::IvRow>,
+    pub audit: Vec<backend::AuditRow>,
+    pub checkpoints: Vec<backend::Checkpoint>,
 }
 
 impl Export {

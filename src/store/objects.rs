@@ -84,7 +84,7 @@ impl TokenDb {
             &[integrity::element(master, next, 1, private, &mac)],
         )?;
         integrity::seal_meta(&tx, master)?;
-        tx.commit()?;
+        crate::audit::commit(&mut self.audit, tx)?;
         Ok(next)
     }
 
@@ -112,7 +112,7 @@ impl TokenDb {
             blob,
             mac: None,
         })?;
-        tx.commit()?;
+        crate::audit::commit(&mut self.audit, tx)?;
         Ok(next)
     }
 
@@ -169,7 +169,7 @@ impl TokenDb {
             integrity::toggle_in_set(&tx, m, &terms)?;
             integrity::seal_meta(&tx, m)?;
         }
-        tx.commit()?;
+        crate::audit::commit(&mut self.audit, tx)?;
         Ok(gen)
     }
 
@@ -199,7 +199,7 @@ impl TokenDb {
             (None, _) => return fail(CKR_USER_NOT_LOGGED_IN),
         }
         tx.delete_row(id)?;
-        tx.commit()?;
+        crate::audit::commit(&mut self.audit, tx)?;
         Ok(true)
     }
 }

@@ -14,7 +14,7 @@
 //! gone or silent costs `store_timeout_ms`, then `CKR_DEVICE_ERROR`; the next call connects
 //! again. A forked child never touches its parent's connection (dropped without a word).
 
-use super::backend::{Conn, Mode, RawTx};
+use super::backend::{AuditRow, Checkpoint, Conn, Mode, RawTx};
 use super::{Column, IndexCols, Row};
 use crate::error::{Error, Result};
 use futures_util::future::try_join;
@@ -26,12 +26,14 @@ use tokio_postgres::tls::MakeTlsConnect;
 use tokio_postgres::types::ToSql;
 use tokio_postgres::{AsyncMessage, Client, NoTls, Socket, Statement};
 
+mod audit;
 mod target;
 pub use target::Target;
 
 /// The schema, one step per version: `MIGRATIONS[i]` takes a database from version i to i+1.
 /// Applied on first use, under an advisory lock, so hosts starting together apply each once.
-const MIGRATIONS: &[&str] = &["
+const MIGRATIONS: &[&str] = &[
+    "
     CREATE TABLE tokens (serial text PRIMARY KEY, version bigint NOT NULL DEFAULT 0);
     CREATE TABLE meta (
         serial text NOT NULL REFERENCES tokens ON DELETE CASCADE,
@@ -53,7 +55,9 @@ const MIGRATIONS: &[&str] = &["
         serial text NOT NULL REFERENCES tokens ON DELETE CASCADE,
         tag bytea NOT NULL, next bytea NOT NULL, mac bytea NOT NULL, PRIMARY KEY (serial, tag));
     CREATE TABLE free_slot (one boolean PRIMARY KEY DEFAULT true CHECK (one), serial text NOT NULL);
-"];
+",
+    audit::MIGRATION,
+];
 const SCHEMA_LOCK: i64 = 0x6648_534d;
 
 fn device(what: &str, e: impl std::fmt::Display) -> Error {
@@ -742,6 +746,25 @@ impl RawTx for PgTx<'_> {
             self.link.execute(sql, &[self.s()])?;
         }
         Ok(())
+    }
+
+    fn audit_last(&self) -> Result<Option<(u64, Vec<u8>)>> {
+        self.audit_last_()
+    }
+    fn audit_put(&self, rows: &[AuditRow]) -> Result<()> {
+        self.audit_put_(rows)
+    }
+    fn audit_range(&self, after: u64, limit: u64) -> Result<Vec<AuditRow>> {
+        self.audit_range_(after, limit)
+    }
+    fn audit_delete_before(&self, before: u64) -> Result<()> {
+        self.audit_delete_before_(before)
+    }
+    fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>> {
+        self.audit_checkpoints_()
+    }
+    fn audit_put_checkpoint(&self, c: &Checkpoint) -> Result<()> {
+        self.audit_put_checkpoint_(c)
     }
 
     fn upgrade_v1(&self) -> Result<()> {

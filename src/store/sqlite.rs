@@ -3,8 +3,8 @@
 //! PKCS#11 v3.0 §4.4 token objects). Other processes' commits show through the WAL index
 //! (`watch`) without a statement.
 
-use super::backend::{Conn, Mode, RawTx};
-use super::{migrate, watch, Column, IndexCols, Row};
+use super::backend::{AuditRow, Checkpoint, Conn, Mode, RawTx};
+use super::{migrate, sqlite_audit as audit, watch, Column, IndexCols, Row};
 use crate::error::{Error, Result};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::cell::Cell;
@@ -39,6 +39,8 @@ pub struct Sqlite {
     path: PathBuf,
     /// The objects table has its MAC column (schema 2, or migrated in this transaction).
     has_mac: Cell<bool>,
+    /// The audit tables exist (a new file, or migrated: `sqlite_audit`).
+    has_audit: Cell<bool>,
     /// Looks for other processes' commits without a statement (WAL databases only). Declared
     /// after `conn`, so it is dropped after it: it holds a descriptor of the `-shm` file, and
     /// closing that drops SQLite's locks on the file (`ffi::shm`).
@@ -105,6 +107,7 @@ impl Sqlite {
             conn,
             path: path.to_owned(),
             has_mac: Cell::new(true),
+            has_audit: Cell::new(true),
             watch: None,
         })
     }
@@ -139,10 +142,12 @@ impl Sqlite {
         // A read-only file system or file still opens: reads keep working, writes fail later.
         let _ = configure(&conn);
         let has_mac = conn.prepare("SELECT mac FROM objects LIMIT 0").is_ok();
+        let has_audit = audit::present(&conn);
         let mut db = Sqlite {
             conn,
             path: path.to_owned(),
             has_mac: Cell::new(has_mac),
+            has_audit: Cell::new(has_audit),
             watch: None,
         };
         db.start_watch();
@@ -181,9 +186,10 @@ impl Conn for Sqlite {
             Mode::Create => {
                 self.conn.execute_batch("BEGIN IMMEDIATE")?;
                 let made = self.conn.execute_batch(&format!(
-                    "PRAGMA application_id = {APPLICATION_ID}; {TABLES} {} {}",
+                    "PRAGMA application_id = {APPLICATION_ID}; {TABLES} {} {} {}",
                     migrate::DELETED_TABLE,
-                    super::ivs::CREATE_TABLE
+                    super::ivs::CREATE_TABLE,
+                    audit::CREATE_TABLES
                 ));
                 if let Err(e) = made {
                     let _ = self.conn.execute_batch("ROLLBACK");
@@ -196,6 +202,7 @@ impl Conn for Sqlite {
             db: self,
             open: Cell::new(open),
             upgraded: Cell::new(false),
+            audit_added: Cell::new(false),
         }))
     }
 
@@ -238,6 +245,8 @@ struct SqliteTx<'a> {
     open: Cell<bool>,
     /// This transaction added the schema-2 columns: a rollback takes them away again.
     upgraded: Cell<bool>,
+    /// This transaction added the audit tables: a rollback takes them away again.
+    audit_added: Cell<bool>,
 }
 
 impl Drop for SqliteTx<'_> {
@@ -246,6 +255,9 @@ impl Drop for SqliteTx<'_> {
             let _ = self.db.conn.execute_batch("ROLLBACK");
             if self.upgraded.get() {
                 self.db.has_mac.set(false);
+            }
+            if self.audit_added.get() {
+                self.db.has_audit.set(false);
             }
         }
     }
@@ -284,6 +296,22 @@ impl SqliteTx<'_> {
             row.blob,
             row.mac
         ])?;
+        Ok(())
+    }
+    /// The audit tables exist (another process may have added them since we opened the file).
+    fn audit_present(&self) -> bool {
+        if !self.db.has_audit.get() && audit::present(self.conn()) {
+            self.db.has_audit.set(true);
+        }
+        self.db.has_audit.get()
+    }
+    /// The audit tables, added now to a file of an earlier format (`sqlite_audit`).
+    fn audit_tables(&self) -> Result<()> {
+        if !self.db.has_audit.get() {
+            audit::migrate(self.conn())?;
+            self.db.has_audit.set(true);
+            self.audit_added.set(true);
+        }
         Ok(())
     }
     fn mac_col(&self) -> &'static str {
@@ -476,6 +504,42 @@ impl RawTx for SqliteTx<'_> {
         self.conn()
             .execute_batch("DELETE FROM objects; DELETE FROM deleted; DELETE FROM ivs;")?;
         Ok(())
+    }
+
+    fn audit_last(&self) -> Result<Option<(u64, Vec<u8>)>> {
+        if !self.audit_present() {
+            return Ok(None);
+        }
+        audit::last(self.conn())
+    }
+
+    fn audit_put(&self, rows: &[AuditRow]) -> Result<()> {
+        self.audit_tables()?;
+        audit::put(self.conn(), rows)
+    }
+
+    fn audit_range(&self, after: u64, limit: u64) -> Result<Vec<AuditRow>> {
+        if !self.audit_present() {
+            return Ok(Vec::new());
+        }
+        audit::range(self.conn(), after, limit)
+    }
+
+    fn audit_delete_before(&self, before: u64) -> Result<()> {
+        self.audit_tables()?;
+        audit::delete_before(self.conn(), before)
+    }
+
+    fn audit_checkpoints(&self) -> Result<Vec<Checkpoint>> {
+        if !self.audit_present() {
+            return Ok(Vec::new());
+        }
+        audit::checkpoints(self.conn())
+    }
+
+    fn audit_put_checkpoint(&self, c: &Checkpoint) -> Result<()> {
+        self.audit_tables()?;
+        audit::put_checkpoint(self.conn(), c)
     }
 
     fn upgrade_v1(&self) -> Result<()> {
