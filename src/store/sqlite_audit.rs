@@ -52,7 +52,9 @@ pub fn put(conn: &Connection, rows: &[AuditRow]) -> Result<()> {
 
 pub fn range(conn: &Connection, after: u64, limit: u64) -> Result<Vec<AuditRow>> {
     let mut st = conn.prepare_cached(
-        "SELECT seq, time_us, record, hash FROM audit WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        // CAST: a row edited by hand into TEXT still reads, so that verify names it.
+        "SELECT seq, time_us, CAST(record AS BLOB), CAST(hash AS BLOB) FROM audit \
+         WHERE seq > ?1 ORDER BY seq LIMIT ?2",
     )?;
     let rows = st.query_map(
         params![after as i64, limit.min(i64::MAX as u64) as i64],

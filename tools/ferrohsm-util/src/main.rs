@@ -41,14 +41,20 @@ enum Command {
     /// Copy a ferrohsm token between a token directory and a PostgreSQL database (either way),
     /// sealed as it is stored: no key is decrypted (ferrohsm only; loads no module)
     Migrate(cmd::migrate::Args),
+    /// Read and check a ferrohsm token's audit trail from its store: show, export, verify
+    /// (ferrohsm only; loads no module, needs no PIN)
+    Audit(cmd::audit::Args),
     /// End-to-end demonstration on a token labelled "ferrohsm-demo"
     Demo,
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    if let Command::Migrate(args) = cli.command {
-        return cmd::migrate::run(args);
-    }
+    let command = match cli.command {
+        Command::Migrate(args) => return cmd::migrate::run(args),
+        Command::Audit(args) => return cmd::audit::run(args),
+        other => other,
+    };
+    let cli = Cli { command, ..cli };
     if let Command::InitToken(args) = &cli.command {
         cmd::init_token::before_load(args);
     }
@@ -62,7 +68,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::SetPin(args) => cmd::set_pin::run(&module, args),
         Command::Import(args) => cmd::import::run(&module, args),
         Command::Demo => cmd::demo::run(&module),
-        Command::Migrate(_) => unreachable!("handled before the module is loaded"),
+        Command::Migrate(_) | Command::Audit(_) => {
+            unreachable!("handled before the module is loaded")
+        }
     }
 }
 

@@ -1,5 +1,6 @@
 //! One module per subcommand; each takes the loaded module and its parsed arguments.
 
+pub mod audit;
 pub mod delete_token;
 pub mod demo;
 pub mod import;
