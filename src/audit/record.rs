@@ -44,10 +44,11 @@ fn read_origin() -> Origin {
     }
 }
 
+static ORIGIN: parking_lot::Mutex<Option<Origin>> = parking_lot::Mutex::new(None);
+
 /// This process's origin.
 pub fn origin() -> Origin {
-    static CACHE: parking_lot::Mutex<Option<Origin>> = parking_lot::Mutex::new(None);
-    let mut c = CACHE.lock();
+    let mut c = ORIGIN.lock();
     match &*c {
         Some(o) if o.pid == std::process::id() => o.clone(),
         _ => {
@@ -56,6 +57,12 @@ pub fn origin() -> Origin {
             o
         }
     }
+}
+
+/// Drop the cached origin (C_Finalize): a host may unload the module next, and heap blocks
+/// held by its statics would then be lost for good.
+pub fn forget_origin() {
+    *ORIGIN.lock() = None;
 }
 
 /// Microseconds since the Unix epoch, UTC.

@@ -271,6 +271,7 @@ pub fn finalize() -> Result<()> {
     match state.as_ref() {
         Some(g) if g.pid == std::process::id() => {
             *state = None;
+            crate::audit::record::forget_origin();
             Ok(())
         }
         _ => Err(Error::new(CKR_CRYPTOKI_NOT_INITIALIZED)),
