@@ -194,4 +194,26 @@ fi
 check "the right PIN still logs in after one wrong try" \
     p11 --token-label "$LABEL" --login --pin "$PIN" -O || true
 
-interop_summary 30
+# --- The audit trail of what pkcs11-tool did (ferrohsm only) -------------------------------
+# Read from the store by ferrohsm-util, with no module and no PIN (README "Audit trail").
+case "$(basename "$MODULE")" in
+*softhsm*) ;;
+*)
+    UTIL=${FERROHSM_UTIL:-$(dirname "$MODULE")/ferrohsm-util}
+    check_out "audit: the token's creation by pkcs11-tool, as the SO" \
+        '"eventName":"C_InitToken".*"program":"pkcs11-tool".*"userType":"CKU_SO".*"result":"CKR_OK"' \
+        "$UTIL" audit show --json --op C_InitToken || true
+    check_out "audit: the wrong PIN, as a failed user login" \
+        '"program":"pkcs11-tool".*"userType":"CKU_USER".*"result":"CKR_PIN_INCORRECT"' \
+        "$UTIL" audit show --json --op C_Login --result CKR_PIN_INCORRECT || true
+    check_out "audit: the certificate's deletion, with its label (a public object)" \
+        '"eventName":"C_DestroyObject".*"keyLabel":"c1".*"result":"CKR_OK"' \
+        "$UTIL" audit show --json --op C_DestroyObject || true
+    # pkcs11-tool writes data objects private after a login: their labels are secret.
+    check_not_out "audit: no label of the private data object d1 in the trail" '"d1"' \
+        "$UTIL" audit show --json || true
+    check_out "audit: the chain verifies" 'chain intact from record 1' "$UTIL" audit verify || true
+    ;;
+esac
+
+interop_summary 35
