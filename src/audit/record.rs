@@ -234,8 +234,9 @@ pub fn iso_time(us: i64) -> String {
     )
 }
 
-/// Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-fn civil(days: i64) -> (i64, i64, i64) {
+/// Civil date (year, month, day) from days since 1970-01-01 (Howard Hinnant's algorithm); also
+/// the token's clock (`module::utc_time`).
+pub fn civil(days: i64) -> (i64, i64, i64) {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
