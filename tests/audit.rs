@@ -30,7 +30,6 @@ fn util_path() -> PathBuf {
 fn util(env: &TestEnv, args: &[&str]) -> Output {
     Command::new(util_path())
         .args(args)
-        .envs(env.store_vars())
         .env_remove("FERROHSM_TOKEN_DIR")
         .env_remove("FERROHSM_STORE_URL")
         .envs(env.store_vars())

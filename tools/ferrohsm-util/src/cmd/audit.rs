@@ -3,8 +3,9 @@
 //! `export` writes them as JSON lines for a SIEM, `verify` checks the hash chain.
 //! Not a PKCS#11 operation (the standard has none for it).
 
-use anyhow::{anyhow, bail, Context, Result};
-use ferrohsm::audit::{verify_rows, Break};
+use super::store_err;
+use anyhow::{anyhow, Context, Result};
+use ferrohsm::audit::verify_rows;
 use ferrohsm::store::backend::AuditRow;
 use ferrohsm::store::location::Location;
 use ferrohsm::store::TokenDb;
@@ -79,39 +80,18 @@ enum Action {
     },
 }
 
-fn err(e: ferrohsm::error::Error) -> anyhow::Error {
-    anyhow!("{e:?}")
-}
-
 /// The token's database and serial.
 fn open(at: &Where) -> Result<(TokenDb, String)> {
     let loc = match &at.store {
-        Some(s) => Location::from_arg(s, Duration::from_millis(5000)).map_err(err)?,
+        Some(s) => Location::from_arg(s, Duration::from_millis(5000)).map_err(store_err)?,
         None => {
             let cfg = ferrohsm::config::Config::load().map_err(|e| anyhow!("{e}"))?;
-            Location::of(&cfg).map_err(err)?
+            Location::of(&cfg).map_err(store_err)?
         }
     };
-    let keys = loc.list().map_err(err)?;
-    let keys: Vec<String> = match &at.serial {
-        Some(s) => keys.into_iter().filter(|k| loc.name_of(k) == *s).collect(),
-        None => keys,
-    };
-    let key = match keys.as_slice() {
-        [k] => k.clone(),
-        [] => bail!("no such token in {}", loc.describe()),
-        _ => bail!(
-            "{} holds {} tokens: name one with --serial ({})",
-            loc.describe(),
-            keys.len(),
-            keys.iter()
-                .map(|k| loc.name_of(k))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
+    let key = super::one_token(&loc, loc.list().map_err(store_err)?, at.serial.as_deref())?;
     let serial = loc.name_of(&key);
-    let db = loc.open(&key).map_err(err)?;
+    let db = loc.open(&key).map_err(store_err)?;
     Ok((db, serial))
 }
 
@@ -119,7 +99,7 @@ fn open(at: &Where) -> Result<(TokenDb, String)> {
 fn each_row(db: &mut TokenDb, mut f: impl FnMut(&AuditRow) -> Result<()>) -> Result<()> {
     let mut after = 0;
     loop {
-        let rows = db.audit_rows(after, PAGE).map_err(err)?;
+        let rows = db.audit_rows(after, PAGE).map_err(store_err)?;
         for r in &rows {
             f(r)?;
         }
@@ -233,24 +213,15 @@ pub fn run(args: Args) -> Result<()> {
 
 fn verify(at: &Where) -> Result<()> {
     let (mut db, serial) = open(at)?;
-    let checkpoints = db.audit_checkpoints().map_err(err)?;
+    let checkpoints = db.audit_checkpoints().map_err(store_err)?;
     let mut state = (0u64, vec![0u8; 32]);
-    let mut broken: Option<Break> = None;
+    // The first break ends the reading: the rest of the trail cannot be judged past it.
     each_row(&mut db, |r| {
-        if broken.is_none() {
-            match verify_rows(&serial, state.clone(), std::slice::from_ref(r)) {
-                Ok(s) => state = s,
-                Err(b) => broken = Some(b),
-            }
-        }
+        let good = state.0;
+        state = verify_rows(&serial, std::mem::take(&mut state), std::slice::from_ref(r))
+            .map_err(|b| anyhow!("token {serial}: audit chain broken after record {good}: {b}"))?;
         Ok(())
     })?;
-    if let Some(b) = broken {
-        bail!(
-            "token {serial}: audit chain broken after record {}: {b}",
-            state.0
-        );
-    }
     println!(
         "token {serial}: {} records, chain intact from record 1",
         state.0

@@ -4,6 +4,7 @@
 //! The source is read in one snapshot, so other processes may keep writing meanwhile.
 //! Not a PKCS#11 operation (there is none for it): it reads the stores directly.
 
+use super::store_err;
 use anyhow::{anyhow, bail, Result};
 use ferrohsm::store::location::Location;
 use std::time::Duration;
@@ -27,10 +28,6 @@ pub struct Args {
     timeout_ms: u64,
 }
 
-fn err(e: ferrohsm::error::Error) -> anyhow::Error {
-    anyhow!("{e:?}")
-}
-
 pub fn run(args: Args) -> Result<()> {
     let timeout = Duration::from_millis(args.timeout_ms);
     let file = args.from.ends_with(".sqlite") && std::path::Path::new(&args.from).is_file();
@@ -40,40 +37,17 @@ pub fn run(args: Args) -> Result<()> {
             .map(|p| p.to_string_lossy().into_owned())
             .unwrap_or_default();
         (
-            Location::from_arg(&dir, timeout).map_err(err)?,
+            Location::from_arg(&dir, timeout).map_err(store_err)?,
             vec![args.from.clone()],
         )
     } else {
-        let loc = Location::from_arg(&args.from, timeout).map_err(err)?;
-        let keys = loc.list().map_err(err)?;
+        let loc = Location::from_arg(&args.from, timeout).map_err(store_err)?;
+        let keys = loc.list().map_err(store_err)?;
         (loc, keys)
     };
-    let keys: Vec<String> = match &args.serial {
-        Some(s) => keys.into_iter().filter(|k| from.name_of(k) == *s).collect(),
-        None => keys,
-    };
-    let key = match keys.as_slice() {
-        [k] => k.clone(),
-        [] => bail!(
-            "no token{} in {}",
-            args.serial
-                .as_ref()
-                .map(|s| format!(" with serial {s}"))
-                .unwrap_or_default(),
-            from.describe()
-        ),
-        _ => bail!(
-            "{} holds {} tokens: name one with --serial ({})",
-            from.describe(),
-            keys.len(),
-            keys.iter()
-                .map(|k| from.name_of(k))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
-    let mut db = from.open(&key).map_err(err)?;
-    let rows = db.export().map_err(err)?;
+    let key = super::one_token(&from, keys, args.serial.as_deref())?;
+    let mut db = from.open(&key).map_err(store_err)?;
+    let rows = db.export().map_err(store_err)?;
     drop(db);
     let serial = rows
         .serial()
@@ -84,18 +58,18 @@ pub fn run(args: Args) -> Result<()> {
             args.to
         );
     }
-    let to = Location::from_arg(&args.to, timeout).map_err(err)?;
-    if to.exists(&serial).map_err(err)? {
+    let to = Location::from_arg(&args.to, timeout).map_err(store_err)?;
+    if to.exists(&serial).map_err(store_err)? {
         if !args.force {
             bail!(
                 "{} already holds a token with serial {serial}: not overwritten (pass --force to replace it)",
                 to.describe()
             );
         }
-        to.delete(&serial).map_err(err)?;
+        to.delete(&serial).map_err(store_err)?;
     }
-    let mut copy = to.import(&rows).map_err(err)?;
-    let n = copy.count().map_err(err)?;
+    let mut copy = to.import(&rows).map_err(store_err)?;
+    let n = copy.count().map_err(store_err)?;
     say!(
         "Copied token {serial} ({n} objects, sealed as stored) from {} to {}",
         from.describe(),
