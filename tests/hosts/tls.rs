@@ -5,6 +5,7 @@
 //! `sslrootcert` alone (not the system's CA bundle), its name is checked under verify-full, a
 //! connection the server or the module refuses fails the call, and a working one is encrypted.
 
+use super::common::der::openssl;
 use super::common::*;
 use super::pg::{Cluster, DB_USER};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
@@ -12,29 +13,14 @@ use cryptoki::object::Attribute;
 use cryptoki::session::UserType;
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 const TOKEN: &str = "tls";
-
-#[track_caller]
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("run openssl (Debian package openssl)");
-    assert!(
-        out.status.success(),
-        "openssl {args:?} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
 
 /// A P-256 key `NAME.key` and a certificate `NAME.pem` for `subject`, signed by the CA `ca`
 /// (its `ca.pem` and `ca.key`), or self-signed as a CA when `ca` is None.
 fn certificate(dir: &Path, name: &str, subject: &str, ca: Option<&str>, ext: &str) {
-    let key = format!("{name}.key");
-    let pem = format!("{name}.pem");
+    let file = |suffix: &str| dir.join(format!("{name}.{suffix}")).display().to_string();
+    let (key, pem) = (file("key"), file("pem"));
     let subj = format!("/CN={subject}");
     let ec = [
         "-newkey",
@@ -50,37 +36,34 @@ fn certificate(dir: &Path, name: &str, subject: &str, ca: Option<&str>, ext: &st
             args.extend(["-keyout", &key, "-out", &pem, "-days", "2", "-subj", &subj]);
             args.extend(["-addext", "basicConstraints=critical,CA:TRUE"]);
             args.extend(["-addext", "keyUsage=critical,keyCertSign,cRLSign"]);
-            openssl(dir, &args);
+            openssl(&args);
         }
         Some(ca) => {
-            let csr = format!("{name}.csr");
-            let extfile = format!("{name}.ext");
-            std::fs::write(dir.join(&extfile), ext).expect("write the extensions file");
+            let (csr, extfile) = (file("csr"), file("ext"));
+            std::fs::write(&extfile, ext).expect("write the extensions file");
             let mut args = vec!["req"];
             args.extend(ec);
             args.extend(["-keyout", &key, "-out", &csr, "-subj", &subj]);
-            openssl(dir, &args);
-            let (ca_pem, ca_key) = (format!("{ca}.pem"), format!("{ca}.key"));
-            openssl(
-                dir,
-                &[
-                    "x509",
-                    "-req",
-                    "-in",
-                    &csr,
-                    "-CA",
-                    &ca_pem,
-                    "-CAkey",
-                    &ca_key,
-                    "-CAcreateserial",
-                    "-out",
-                    &pem,
-                    "-days",
-                    "2",
-                    "-extfile",
-                    &extfile,
-                ],
-            );
+            openssl(&args);
+            let ca_file = |suffix: &str| dir.join(format!("{ca}.{suffix}")).display().to_string();
+            let (ca_pem, ca_key) = (ca_file("pem"), ca_file("key"));
+            openssl(&[
+                "x509",
+                "-req",
+                "-in",
+                &csr,
+                "-CA",
+                &ca_pem,
+                "-CAkey",
+                &ca_key,
+                "-CAcreateserial",
+                "-out",
+                &pem,
+                "-days",
+                "2",
+                "-extfile",
+                &extfile,
+            ]);
         }
     }
 }
